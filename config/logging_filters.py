@@ -1,0 +1,27 @@
+"""Keep secrets that travel in URLs out of every log line.
+
+Check-in and sign-in links carry a single-use token in their path. Whoever reads the logs must not be
+able to replay it, nor tie a token (and so an invitation, and so a person) to a request's timing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# /checkin/<token>/ and /login/link/<token>/: the token is replaced, the rest of the line is kept.
+TOKEN_IN_PATH = re.compile(r"(/(?:checkin|login/link)/)[A-Za-z0-9_\-]{8,}")
+
+
+def redact(text: str) -> str:
+    return TOKEN_IN_PATH.sub(r"\1[redacted]", text)
+
+
+class RedactTokens(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg = cleaned
+            record.args = ()
+        return True

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from pulse.selectors import teams_led_by
+from surveys.models import Person
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    person = Person.objects.select_related("organisation").filter(user=request.user).first()
+    teams = list(teams_led_by(person=person)) if person else []
+    return render(request, "pulse/home.html", {"person": person, "teams": teams})

@@ -1,0 +1,5 @@
+"""Models of the surveys app, one module per part of the domain (imported here so Django finds them)."""
+
+from surveys.models.organisation import Membership, Organisation, Person, Team
+
+__all__ = ["Membership", "Organisation", "Person", "Team"]
