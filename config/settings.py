@@ -61,8 +61,8 @@ def _ballot_keys() -> list[bytes]:
             key = b""
         if len(key) != 32:
             raise ImproperlyConfigured(
-                f"PULSE_BALLOT_KEYS entry {position} must be 32 bytes in urlsafe base64 "
-                "(generate one with: python -c 'import os,base64;print(base64.urlsafe_b64encode(os.urandom(32)).decode())')"
+                f"PULSE_BALLOT_KEYS entry {position} must be 32 bytes in urlsafe base64 (generate one with: "
+                "python -c 'import os,base64;print(base64.urlsafe_b64encode(os.urandom(32)).decode())')"
             )
         keys.append(key)
     return keys

@@ -1,0 +1,31 @@
+"""``python manage.py pulse_bench NAME``: run one benchmark and end with its RESULT line."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+import pulse.benchmarks
+
+
+def available() -> list[str]:
+    return sorted(module.name for module in pkgutil.iter_modules(pulse.benchmarks.__path__))
+
+
+class Command(BaseCommand):
+    help = "Run a benchmark against its baseline in the same run; prints a RESULT line."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name", help=f"one of: {', '.join(available())}")
+        parser.add_argument("--scale", type=float, default=1.0, help="shrink (<1) or grow the workload")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        name = options["name"]
+        if name not in available():
+            raise CommandError(f"unknown benchmark {name!r}; choose one of: {', '.join(available())}")
+        module = importlib.import_module(f"pulse.benchmarks.{name}")
+        result = module.run(options, self.stdout)
+        self.stdout.write(result.line())
