@@ -92,7 +92,7 @@ class Team(models.Model):
 
     @property
     def depth(self) -> int:
-        return self.path.count("/") - 1
+        return self.path.count("/") - 2
 
     @property
     def effective_time_zone(self) -> str:

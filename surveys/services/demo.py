@@ -1,0 +1,99 @@
+"""The demo organisation: Acme's engineering department, in three time zones.
+
+Deterministic (no randomness), so screenshots and docs stay stable, and idempotent: it creates the
+organisation only if it does not exist yet. Later parts of Pulse extend it with schedules and history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from surveys.models import Membership, Organisation, Person, Team
+
+DEMO_ORGANISATION = "Acme"
+DEMO_PASSWORD = "pulse-demo"  # noqa: S105 - a published demo password, refused in production
+DEMO_ADMIN_EMAIL = "admin@acme.example"
+DEMO_LEADER_EMAIL = "lena.platform@acme.example"
+DEMO_START = dt.date(2026, 1, 5)
+
+# (slug, name, parent slug, time zone, leader's name, number of members)
+TEAMS = [
+    ("engineering", "Engineering", None, "Europe/Berlin", "Erik Engel", 0),
+    ("platform", "Platform", "engineering", "Europe/Berlin", "Lena Platform", 4),
+    ("sre-europe", "SRE Europe", "platform", "Europe/Berlin", "Jonas Weber", 8),
+    ("sre-americas", "SRE Americas", "platform", "America/New_York", "Maya Brooks", 8),
+    ("product", "Product Engineering", "engineering", "America/New_York", "Sam Carter", 0),
+    ("payments", "Payments", "product", "America/New_York", "Olivia Chen", 10),
+    ("mobile", "Mobile", "product", "Asia/Kolkata", "Arjun Mehta", 9),
+    ("data", "Data", "engineering", "Asia/Kolkata", "Priya Nair", 12),
+]
+FIRST_NAMES = [
+    "Alex", "Bea", "Chris", "Dana", "Eli", "Farah", "Gus", "Hana", "Ivan", "Jia", "Kofi", "Lea",
+    "Mo", "Nia", "Omar", "Pia", "Quinn", "Ravi", "Sara", "Tom", "Uma", "Vic", "Wen", "Yara", "Zoe",
+]  # fmt: skip
+LAST_NAMES = ["Adams", "Berg", "Costa", "Diaz", "Ek", "Fischer", "Gupta", "Haddad", "Ito", "Jones", "Khan"]
+LOCALE_BY_ZONE = {"Europe/Berlin": "de", "America/New_York": "en", "Asia/Kolkata": "en"}
+
+
+def _email(name: str) -> str:
+    return name.lower().replace(" ", ".") + "@acme.example"
+
+
+def demo_create() -> bool:
+    """Create Acme with its teams, people, leaders and admin. Returns False when it already exists."""
+    if Organisation.objects.filter(name=DEMO_ORGANISATION).exists():
+        return False
+    User = get_user_model()
+    with transaction.atomic():
+        acme = Organisation.objects.create(name=DEMO_ORGANISATION, time_zone="Europe/Berlin", locale="en")
+        teams: dict[str, Team] = {}
+        counter = 0
+        for slug, name, parent, zone, leader_name, members in TEAMS:
+            team = Team.objects.create(
+                organisation=acme, name=name, slug=slug, parent=teams.get(parent or ""), time_zone=zone
+            )
+            teams[slug] = team
+            leader_email = DEMO_LEADER_EMAIL if leader_name == "Lena Platform" else _email(leader_name)
+            leader_user = User.objects.create_user(
+                username=leader_email, email=leader_email, password=DEMO_PASSWORD
+            )
+            leader = Person.objects.create(
+                organisation=acme,
+                email=leader_email,
+                display_name=leader_name,
+                locale=LOCALE_BY_ZONE[zone],
+                user=leader_user,
+            )
+            Membership.objects.create(
+                person=leader, team=team, role=Membership.Role.LEADER, starts_on=DEMO_START
+            )
+            for _ in range(members):
+                full_name = (
+                    f"{FIRST_NAMES[counter % len(FIRST_NAMES)]} {LAST_NAMES[counter % len(LAST_NAMES)]}"
+                )
+                counter += 1
+                person = Person.objects.create(
+                    organisation=acme,
+                    email=_email(f"{full_name} {counter}"),
+                    display_name=full_name,
+                    locale=LOCALE_BY_ZONE[zone],
+                )
+                Membership.objects.create(person=person, team=team, starts_on=DEMO_START)
+        admin_user = User.objects.create_user(
+            username=DEMO_ADMIN_EMAIL,
+            email=DEMO_ADMIN_EMAIL,
+            password=DEMO_PASSWORD,
+            is_staff=True,
+            is_superuser=True,
+        )
+        Person.objects.create(
+            organisation=acme,
+            email=DEMO_ADMIN_EMAIL,
+            display_name="Ada Admin",
+            is_admin=True,
+            user=admin_user,
+        )
+    return True
