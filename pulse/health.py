@@ -29,7 +29,7 @@ def database_status() -> str:
 
 def broker_status() -> str:
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+        folder = Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]))
         return "ok" if folder.is_dir() else "down: broker folder missing"
     client = redis.Redis.from_url(
         settings.CELERY_BROKER_URL,

@@ -10,6 +10,6 @@ from surveys.models import Person
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    person = Person.objects.select_related("organisation").filter(user=request.user).first()
+    person = Person.objects.select_related("organisation").filter(user_id=request.user.pk).first()
     teams = list(teams_led_by(person=person)) if person else []
     return render(request, "pulse/home.html", {"person": person, "teams": teams})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 from simple_history.admin import SimpleHistoryAdmin
 
 from surveys.forms import PeopleImportForm
@@ -19,7 +19,7 @@ class OrganisationAdmin(SimpleHistoryAdmin):
     list_display = ["name", "min_group_size", "time_zone", "locale"]
     search_fields = ["name"]
 
-    def get_urls(self) -> list:  # type: ignore[type-arg]
+    def get_urls(self) -> list[URLPattern | URLResolver]:
         own = [
             path(
                 "<int:organisation_id>/import-people/",

@@ -10,6 +10,7 @@ a CTE raw SQL in every reader.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -108,18 +109,18 @@ class Team(models.Model):
         if self.pk is not None and (parent.pk == self.pk or f"/{self.pk}/" in parent.path):
             raise ValidationError({"parent": "A team cannot be placed under itself or one of its own teams."})
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # The path is an invariant of the tree, not business logic: keeping it here means every route
         # (services, admin, import, shell) leaves the tree consistent.
         with transaction.atomic():
             if self.pk is None:
-                super().save(*args, **kwargs)  # type: ignore[arg-type]
+                super().save(*args, **kwargs)
                 self.path = self._path_for(self.pk)
                 type(self).objects.filter(pk=self.pk).update(path=self.path)
                 return
             old_path = type(self).objects.filter(pk=self.pk).values_list("path", flat=True).first() or ""
             self.path = self._path_for(self.pk)
-            super().save(*args, **kwargs)  # type: ignore[arg-type]
+            super().save(*args, **kwargs)
             if old_path and old_path != self.path:
                 type(self).objects.filter(path__startswith=old_path).exclude(pk=self.pk).update(
                     path=Concat(Value(self.path), Substr(F("path"), Length(Value(old_path)) + 1))

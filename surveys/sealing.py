@@ -1,0 +1,111 @@
+"""Seal and open ballots and invitation tokens with the ballot key ring (AES-256-GCM).
+
+Why AES-GCM from ``cryptography``: an authenticated cipher, so a ballot that was altered in the database
+fails to open instead of being counted. Each message gets a fresh 96-bit nonce from ``os.urandom`` (NIST SP
+800-38D §8.2.2). The key ring comes from settings (``PULSE_BALLOT_KEYS``), newest first: sealing uses the
+newest key, opening finds the key by its id, so keys rotate without re-encrypting open rounds.
+
+The associated data binds a ciphertext to its purpose and round: a ballot copied into another round, or an
+invitation token pasted into a ballot, does not open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+NONCE_BYTES = 12
+
+
+class SealError(ValueError):
+    """A ciphertext that does not open: unknown key, wrong round or purpose, or tampered with."""
+
+
+def key_id(key: bytes) -> str:
+    """A short public name for a key: the first 8 hex digits of its SHA-256 (reveals nothing of it)."""
+    return hashlib.sha256(b"pulse-ballot-key-id:" + key).hexdigest()[:8]
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    keys: tuple[bytes, ...]
+
+    @classmethod
+    def from_settings(cls) -> KeyRing:
+        from django.conf import settings
+
+        return cls(tuple(settings.PULSE_BALLOT_KEYS))
+
+    @classmethod
+    def of(cls, keys: Sequence[bytes]) -> KeyRing:
+        if not keys:
+            raise ValueError("a key ring needs at least one key")
+        return cls(tuple(keys))
+
+    @property
+    def current_id(self) -> str:
+        return key_id(self.keys[0])
+
+    def _by_id(self, wanted: str) -> bytes:
+        for key in self.keys:
+            if key_id(key) == wanted:
+                return key
+        raise SealError(f"no key with id {wanted} in the ring (was it removed before its rounds closed?)")
+
+    def seal(self, plaintext: bytes, *, purpose: str, context: str) -> tuple[str, bytes]:
+        """Encrypt; returns (key id, nonce + ciphertext)."""
+        nonce = os.urandom(NONCE_BYTES)
+        aad = f"{purpose}:{context}".encode()
+        return self.current_id, nonce + AESGCM(self.keys[0]).encrypt(nonce, plaintext, aad)
+
+    def open(self, sealed: bytes, *, key: str, purpose: str, context: str) -> bytes:
+        data = bytes(sealed)
+        nonce, body = data[:NONCE_BYTES], data[NONCE_BYTES:]
+        try:
+            return AESGCM(self._by_id(key)).decrypt(nonce, body, f"{purpose}:{context}".encode())
+        except InvalidTag:
+            raise SealError("the ciphertext does not open with this key, round and purpose") from None
+
+
+BALLOT_PURPOSE = "ballot"
+TOKEN_PURPOSE = "invitation-token"  # noqa: S105 - a label, not a secret
+
+
+def seal_ballot(
+    ring: KeyRing, *, round_id: int, answers: dict[str, Any], teams: list[int]
+) -> tuple[str, bytes]:
+    """Seal one submission: its answers and the submitter's teams in the round (never a person)."""
+    payload = json.dumps({"answers": answers, "teams": teams}, separators=(",", ":"), sort_keys=True).encode()
+    return ring.seal(payload, purpose=BALLOT_PURPOSE, context=str(round_id))
+
+
+def open_ballot(ring: KeyRing, *, round_id: int, key: str, sealed: bytes) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        ring.open(sealed, key=key, purpose=BALLOT_PURPOSE, context=str(round_id))
+    )
+    return data
+
+
+def seal_token(ring: KeyRing, *, token: str) -> bytes:
+    """Keep an invitation token for reminder emails, readable only with the key; the key id is inlined."""
+    kid, sealed = ring.seal(token.encode(), purpose=TOKEN_PURPOSE, context="")
+    return kid.encode() + b":" + sealed
+
+
+def open_token(ring: KeyRing, sealed: bytes) -> str:
+    raw = bytes(sealed)
+    kid, _, body = raw.partition(b":")
+    return ring.open(body, key=kid.decode(), purpose=TOKEN_PURPOSE, context="").decode()
+
+
+def token_hash(token: str) -> bytes:
+    """The only form of a token the database keeps for look-up. Tokens carry 256 random bits, so a plain
+    SHA-256 is enough: there is nothing to brute-force (unlike passwords)."""
+    return hashlib.sha256(token.encode()).digest()
