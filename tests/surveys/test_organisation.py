@@ -62,7 +62,7 @@ def test_moving_a_team_moves_its_whole_subtree() -> None:
 
 def test_a_team_cannot_be_placed_under_its_own_subtree() -> None:
     organisation = OrganisationFactory()
-    root, middle, leaf = build_chain(organisation, 3)
+    root, _middle, leaf = build_chain(organisation, 3)
     root.refresh_from_db()
     root.parent = Team.objects.get(pk=leaf.pk)
     with pytest.raises(ValidationError) as error:

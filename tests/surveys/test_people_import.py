@@ -35,7 +35,8 @@ def test_dry_run_reports_and_changes_nothing() -> None:
     organisation = OrganisationFactory()
     before = snapshot()
     report = people_import(organisation=organisation, csv_text=GOOD)
-    assert report.ok and not report.applied
+    assert report.ok
+    assert not report.applied
     assert report.teams_created == [
         "Engineering",
         "Engineering / Platform",
@@ -50,9 +51,11 @@ def test_dry_run_reports_and_changes_nothing() -> None:
 def test_apply_builds_the_tree_and_reimport_is_a_no_op() -> None:
     organisation = OrganisationFactory()
     report = people_import(organisation=organisation, csv_text=GOOD, apply=True)
-    assert report.applied and report.change_count == 11
+    assert report.applied
+    assert report.change_count == 11
     sre = Team.objects.get(name="SRE")
-    assert sre.parent.name == "Platform" and sre.parent.parent.name == "Engineering"
+    assert sre.parent.name == "Platform"
+    assert sre.parent.parent.name == "Engineering"
     ana = Person.objects.get(email="ana@acme.example")
     assert (ana.display_name, ana.time_zone) == ("Ana Alves", "Europe/Lisbon")
     assert Membership.objects.get(person=ana).role == "leader"
