@@ -290,6 +290,12 @@ STORAGES = {
 # --- Pulse ---------------------------------------------------------------------------------------------
 PULSE_DEFAULT_MIN_GROUP_SIZE = 5
 PULSE_MIN_GROUP_SIZE_FLOOR = 3
+# What the minute tick does, in order. Each step claims its own due rows in bounded batches.
+PULSE_TICK_STEPS = [
+    "surveys.services.rounds.rounds_open_due",
+    "surveys.services.emails.emails_send_due",
+    "surveys.services.answering.rounds_close_due",
+]
 
 # --- Logging -------------------------------------------------------------------------------------------
 # Access lines are written by Pulse's own middleware-free formatter: tokens in check-in URLs are never

@@ -9,5 +9,6 @@ admin.site.site_title = "Pulse"
 urlpatterns = [
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
+    path("", include("surveys.urls")),
     path("", include("pulse.urls")),
 ]

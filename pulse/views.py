@@ -5,11 +5,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from pulse.selectors import teams_led_by
-from surveys.models import Person
+from surveys.selectors import person_for_user
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    person = Person.objects.select_related("organisation").filter(user_id=request.user.pk).first()
+    person = person_for_user(request.user)
     teams = list(teams_led_by(person=person)) if person else []
     return render(request, "pulse/home.html", {"person": person, "teams": teams})

@@ -2,5 +2,39 @@
 
 from surveys.models.instruments import Instrument, Question, Scale
 from surveys.models.organisation import Membership, Organisation, Person, Team
+from surveys.models.rounds import (
+    ANSWER_BEARING_MODELS,
+    AnswerCount,
+    Comment,
+    Invitation,
+    OutgoingEmail,
+    Participation,
+    RespondentCount,
+    Round,
+    Schedule,
+    SchedulePause,
+    ScoreCount,
+    SealedBallot,
+)
 
-__all__ = ["Instrument", "Membership", "Organisation", "Person", "Question", "Scale", "Team"]
+__all__ = [
+    "ANSWER_BEARING_MODELS",
+    "AnswerCount",
+    "Comment",
+    "Instrument",
+    "Invitation",
+    "Membership",
+    "Organisation",
+    "OutgoingEmail",
+    "Participation",
+    "Person",
+    "Question",
+    "RespondentCount",
+    "Round",
+    "Scale",
+    "Schedule",
+    "SchedulePause",
+    "ScoreCount",
+    "SealedBallot",
+    "Team",
+]

@@ -1,0 +1,340 @@
+"""Schedules, rounds, invitations, participation, sealed ballots and the counts they become.
+
+The anonymity design (DESIGN.md, "Anonymity, by construction") lives in the shape of these tables:
+
+* ``Participation`` says *who* answered a round. ``SealedBallot`` holds *what* was answered, encrypted
+  with a key that is not in the database, with a random primary key, no person and no time. The two are
+  written in one transaction, so PostgreSQL's ``xmin`` ties them together: that is why the ballot is a
+  ciphertext, unreadable to anyone with only ``SELECT``.
+* When a round closes, its ballots are opened, shuffled and added to counters (``AnswerCount``,
+  ``ScoreCount``, ``RespondentCount``) and comment rows (``Comment``: random id, no time), then deleted.
+  After close no per-person set of answers exists. The answer-bearing tables are listed in
+  ``ANSWER_BEARING_MODELS``; tests/anonymity fails when a new one appears unlisted.
+* Invitations carry a single-use token: only its SHA-256 is stored for look-up; a copy sealed with the
+  ballot key lets reminders repeat the same link, and is erased when the round closes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from surveys.models.organisation import Organisation, Person, Team
+from surveys.validators import validate_time_zone
+
+
+class Schedule(models.Model):
+    """When a team is asked which instruments. Cadence arithmetic: ``surveys.cadence``."""
+
+    class Cadence(models.TextChoices):
+        WEEKLY = "weekly", "Every N weeks"
+        MONTHLY = "monthly", "Monthly, on the n-th weekday"
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="schedules")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="schedules")
+    name = models.CharField(max_length=200)
+    include_subtree = models.BooleanField(
+        default=True, help_text="Ask every team below this one too (otherwise the team's own members only)."
+    )
+    instruments = models.ManyToManyField("surveys.Instrument", related_name="schedules")
+    cadence = models.CharField(max_length=10, choices=Cadence.choices, default=Cadence.WEEKLY)
+    every_n_weeks = models.PositiveSmallIntegerField(default=1, help_text="1 = weekly, 2 = every two weeks.")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, default=Weekday.MONDAY)
+    nth_weekday = models.SmallIntegerField(
+        default=1, help_text="Monthly only: 1–4 for the first to fourth, -1 for the last such weekday."
+    )
+    local_time = models.TimeField(default="10:00", help_text="Opening time in the schedule's time zone.")
+    time_zone = models.CharField(
+        max_length=64, blank=True, validators=[validate_time_zone], help_text="Empty: the team's time zone."
+    )
+    open_for = models.DurationField(default=timedelta(days=3), help_text="How long a round stays open.")
+    reminder_1 = models.DurationField(
+        null=True, blank=True, default=timedelta(hours=24), help_text="Remind this long before close."
+    )
+    reminder_2 = models.DurationField(null=True, blank=True, help_text="A second reminder (optional).")
+    quiet_start = models.TimeField(default="20:00", help_text="No email from this local time…")
+    quiet_end = models.TimeField(default="08:00", help_text="…until this local time (recipient's zone).")
+    quiet_weekends = models.BooleanField(default=True, help_text="No email at weekends: it waits for Monday.")
+    starts_on = models.DateField()
+    ends_on = models.DateField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    # The due-time row the tick claims (healthchecks' pattern): the next opening, in UTC. Claimed by a
+    # conditional UPDATE from the value the tick read, so two ticks cannot open the same round.
+    next_opening_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    history = HistoricalRecords(m2m_fields=[instruments], excluded_fields=["next_opening_at"])
+
+    class Meta:
+        ordering = ["organisation", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(every_n_weeks__gte=1), name="schedule_every_n_weeks_positive"),
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=models.F("starts_on")),
+                name="schedule_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def effective_time_zone(self) -> str:
+        return self.time_zone or self.team.effective_time_zone
+
+    @property
+    def reminders(self) -> list[timedelta]:
+        return [offset for offset in (self.reminder_1, self.reminder_2) if offset]
+
+
+class SchedulePause(models.Model):
+    """Local dates on which no round opens (holidays, an incident freeze). Both ends inclusive."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="pauses")
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["starts_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=models.F("starts_on")), name="pause_ends_after_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.starts_on} – {self.ends_on}"
+
+
+class Round(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.PROTECT, related_name="rounds")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="rounds")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="rounds")
+    instruments = models.ManyToManyField(
+        "surveys.Instrument",
+        related_name="rounds",
+        help_text="The instrument versions asked, frozen at open.",
+    )
+    opens_at = models.DateTimeField()
+    closes_at = models.DateTimeField()
+    time_zone = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    invited_count = models.PositiveIntegerField(default=0)
+    # Set by the close step in the same transaction that turns ballots into counts; pulse picks up
+    # closed rounds whose aggregated_at is empty (surveys never imports pulse).
+    counted_at = models.DateTimeField(null=True, blank=True)
+    aggregated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opens_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["schedule", "opens_at"], name="round_unique_per_schedule_opening"
+            ),
+            models.CheckConstraint(
+                condition=Q(closes_at__gt=models.F("opens_at")), name="round_closes_after_open"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["closes_at"], condition=Q(status="open"), name="round_open_by_close"),
+            models.Index(
+                fields=["counted_at"],
+                condition=Q(status="closed", aggregated_at__isnull=True),
+                name="round_awaiting_aggregation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schedule} — {self.opens_at:%Y-%m-%d}"
+
+
+class Invitation(models.Model):
+    """One person asked in one round: the frozen roster.
+
+    ``teams`` lists the person's teams in the round's scope at open (ids); it travels, sealed, inside the
+    ballot so that counts land on the right teams without the ballot naming a person.
+    """
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="invitations")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="invitations")
+    teams = models.JSONField(default=list)
+    token_hash = models.BinaryField(max_length=32, unique=True)
+    sealed_token = models.BinaryField(null=True, blank=True)
+    spent = models.BooleanField(default=False)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["round", "person"], name="invitation_unique_per_round_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation {self.pk} to round {self.round_id}"
+
+
+class OutgoingEmail(models.Model):
+    """The email outbox: a row per message with a due time; the send step claims due rows.
+
+    Claiming sets ``claimed_until`` by conditional UPDATE; a worker that dies mid-batch leaves its claim
+    to expire, and only that batch is sent again.
+    """
+
+    class Kind(models.TextChoices):
+        INVITATION = "invitation", "Invitation"
+        REMINDER = "reminder", "Reminder"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Skipped (already answered, round closed, or person inactive)"
+        FAILED = "failed", "Failed permanently"
+
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="emails")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    number = models.PositiveSmallIntegerField(default=0, help_text="0 for the invitation, 1–2 for reminders.")
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    claim = models.UUIDField(null=True, blank=True, help_text="Which sender holds the row while it is sent.")
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invitation", "kind", "number"], name="email_unique_per_invitation"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["due_at"], condition=Q(status="pending"), name="email_pending_by_due")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.number} for invitation {self.invitation_id}"
+
+
+class Participation(models.Model):
+    """Someone answered this round. Nothing about what: that is in a SealedBallot, which names no one."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="participations")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="participations")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["round", "person"], name="participation_unique_per_round_person")
+        ]
+
+    def __str__(self) -> str:
+        return f"Participation in round {self.round_id}"
+
+
+class SealedBallot(models.Model):
+    """One submission's answers, AES-GCM encrypted with the ballot key ring; no person, no time."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="sealed_ballots")
+    key_id = models.CharField(max_length=16)
+    ciphertext = models.BinaryField()
+
+    def __str__(self) -> str:
+        return "sealed ballot"
+
+
+class RespondentCount(models.Model):
+    """How many ballots of a closed round were counted for a team (each person once per team)."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="respondent_counts")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    respondents = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["round", "team"], name="respondent_count_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.respondents} respondents"
+
+
+class AnswerCount(models.Model):
+    """How many respondents of a team chose each option of a question in a closed round."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="answer_counts")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    question = models.ForeignKey("surveys.Question", on_delete=models.PROTECT, related_name="+")
+    value = models.IntegerField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["round", "team", "question", "value"], name="answer_count_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} × {self.value}"
+
+
+class ScoreCount(models.Model):
+    """How many respondents of a team had each score (and band) on an instrument scale in a closed round.
+
+    Scores take finitely many values, so the bucket is the exact score times the scale's resolution
+    (``surveys.scoring.score_bucket``): an integer, so means and variances are recomputed exactly from
+    these counts (a CBI mean such as 150/7 survives; a decimal would not).
+    """
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="score_counts")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    instrument = models.ForeignKey("surveys.Instrument", on_delete=models.PROTECT, related_name="+")
+    scale = models.CharField(max_length=64)
+    scored = models.BooleanField(
+        default=True, help_text="False: not scorable by the instrument's missing-data rule."
+    )
+    bucket = models.BigIntegerField(default=0, help_text="Exact score × the scale's resolution.")
+    band = models.CharField(max_length=32, blank=True)
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["round", "team", "instrument", "scale", "scored", "bucket", "band"],
+                name="score_count_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} × {self.scale} bucket {self.bucket}"
+
+
+class Comment(models.Model):
+    """A free-text answer: a random id (no insertion order), no time, no person."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="comments")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    question = models.ForeignKey("surveys.Question", on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return "comment"
+
+
+# Every table that holds anything a person answered. tests/anonymity checks each has no path to a person
+# and fails when a model with answer-like fields is added without being listed here.
+ANSWER_BEARING_MODELS = (SealedBallot, RespondentCount, AnswerCount, ScoreCount, Comment)

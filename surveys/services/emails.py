@@ -1,0 +1,208 @@
+"""Send the invitation and reminder emails that are due: claim a batch, send it over one connection, record.
+
+A batch is claimed by writing a fresh claim id onto pending, unclaimed (or claim-expired) rows in one
+conditional UPDATE; only rows carrying that id are sent. On PostgreSQL an UPDATE re-checks its WHERE clause
+on rows another transaction changed meanwhile, so two senders never claim the same row. Rows are marked
+sent after the batch, so a crash resends at most the batch in flight, never everything.
+
+Failures: a refused recipient or a 5xx answer is permanent (recorded, not retried); a dropped connection,
+a time-out or a 4xx answer is temporary (retried with exponential backoff, at most ``MAX_ATTEMPTS`` times).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db.models import Exists, OuterRef, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from surveys.models import OutgoingEmail, Participation, Round
+from surveys.sealing import KeyRing, SealError, open_token
+
+logger = logging.getLogger(__name__)
+
+SEND_BATCH = 200
+CLAIM_FOR = timedelta(minutes=10)
+MAX_ATTEMPTS = 6
+SUPPORTED_LOCALES = {"en", "de"}
+
+
+class PermanentFailure(Exception):
+    pass
+
+
+class TemporaryFailure(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+    to: str
+
+
+def checkin_url(token: str) -> str:
+    return settings.PULSE_BASE_URL + reverse("checkin", args=[token])
+
+
+def email_render(email: OutgoingEmail, *, token: str) -> RenderedEmail:
+    """The message in the recipient's language: short, kind, one link, one line on anonymity."""
+    invitation = email.invitation
+    person = invitation.person
+    round_ = invitation.round
+    locale = person.locale or person.organisation.locale
+    locale = locale if locale in SUPPORTED_LOCALES else "en"
+    zone = ZoneInfo(person.time_zone or round_.time_zone)
+    context = {
+        "name": person.display_name,
+        "url": checkin_url(token),
+        "closes": round_.closes_at,
+        "reminder": email.kind == OutgoingEmail.Kind.REMINDER,
+        "protect_url": settings.PULSE_BASE_URL + reverse("privacy"),
+        "organisation": person.organisation.name,
+        "k": person.organisation.min_group_size,
+    }
+    # Dates are shown in the recipient's own zone: the template filters localise to the active zone.
+    with translation.override(locale), timezone.override(zone):
+        subject = render_to_string(f"surveys/email/subject.{locale}.txt", context).strip()
+        text = render_to_string(f"surveys/email/checkin.{locale}.txt", context)
+        html = render_to_string(f"surveys/email/checkin.{locale}.html", context)
+    return RenderedEmail(subject=subject, text=text, html=html, to=person.email)
+
+
+def emails_claim(*, now: datetime, batch: int = SEND_BATCH) -> tuple[uuid.UUID, list[Any]]:
+    claim = uuid.uuid4()
+    candidates = list(
+        OutgoingEmail.objects.filter(status=OutgoingEmail.Status.PENDING, due_at__lte=now)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    if not candidates:
+        return claim, []
+    OutgoingEmail.objects.filter(pk__in=candidates, status=OutgoingEmail.Status.PENDING).filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    ).update(claimed_until=now + CLAIM_FOR, claim=claim)
+    rows = list(
+        OutgoingEmail.objects.filter(pk__in=candidates, claim=claim)
+        .select_related("invitation__person__organisation", "invitation__round")
+        .annotate(
+            answered=Exists(
+                Participation.objects.filter(
+                    round_id=OuterRef("invitation__round_id"), person_id=OuterRef("invitation__person_id")
+                )
+            )
+        )
+    )
+    return claim, rows
+
+
+def emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> int:
+    """Send one batch of due emails. Returns how many were sent."""
+    moment = now or timezone.now()
+    _claim, rows = emails_claim(now=moment, batch=batch)
+    if not rows:
+        return 0
+    ring = KeyRing.from_settings()
+    sent: list[int] = []
+    skipped: list[int] = []
+    connection = get_connection()
+    try:
+        connection.open()
+        for email in rows:
+            invitation = email.invitation
+            if (
+                getattr(email, "answered", False)
+                or invitation.spent
+                or invitation.round.status != Round.Status.OPEN
+                or invitation.expires_at <= moment
+                or not invitation.person.is_active
+                or invitation.sealed_token is None
+            ):
+                skipped.append(email.pk)
+                continue
+            try:
+                token = open_token(ring, bytes(invitation.sealed_token))
+            except SealError:
+                _record_failure(
+                    email, PermanentFailure("the link's key is no longer in the key ring"), moment
+                )
+                continue
+            rendered = email_render(email, token=token)
+            message = EmailMultiAlternatives(
+                rendered.subject,
+                rendered.text,
+                settings.DEFAULT_FROM_EMAIL,
+                [rendered.to],
+                connection=connection,
+            )
+            message.attach_alternative(rendered.html, "text/html")
+            try:
+                _send(connection, message)
+            except (PermanentFailure, TemporaryFailure) as failure:
+                _record_failure(email, failure, moment)
+                if isinstance(failure, TemporaryFailure):
+                    connection.close()
+                    connection.open()
+                continue
+            sent.append(email.pk)
+    finally:
+        connection.close()
+        OutgoingEmail.objects.filter(pk__in=sent).update(
+            status=OutgoingEmail.Status.SENT, claimed_until=None, claim=None
+        )
+        OutgoingEmail.objects.filter(pk__in=skipped).update(
+            status=OutgoingEmail.Status.SKIPPED, claimed_until=None, claim=None
+        )
+    logger.info("emails: %s sent, %s skipped", len(sent), len(skipped))
+    return len(sent)
+
+
+def _send(connection: BaseEmailBackend, message: EmailMultiAlternatives) -> None:
+    try:
+        delivered = connection.send_messages([message])
+    except smtplib.SMTPRecipientsRefused as error:
+        raise PermanentFailure(f"recipient refused: {_smtp_reason(error)}") from None
+    except smtplib.SMTPResponseException as error:
+        failure = PermanentFailure if 500 <= error.smtp_code < 600 else TemporaryFailure
+        raise failure(f"SMTP {error.smtp_code}") from None
+    except (TimeoutError, smtplib.SMTPException, OSError) as error:
+        raise TemporaryFailure(type(error).__name__) from None
+    if delivered == 0 and not getattr(connection, "fail_silently", False):
+        raise TemporaryFailure("the backend sent nothing")
+
+
+def _smtp_reason(error: smtplib.SMTPRecipientsRefused) -> str:
+    codes = sorted({code for code, _message in error.recipients.values()})
+    return ", ".join(str(code) for code in codes)
+
+
+def _record_failure(email: OutgoingEmail, failure: Exception, moment: datetime) -> None:
+    attempts = email.attempts + 1
+    if isinstance(failure, PermanentFailure) or attempts >= MAX_ATTEMPTS:
+        OutgoingEmail.objects.filter(pk=email.pk).update(
+            status=OutgoingEmail.Status.FAILED,
+            attempts=attempts,
+            claimed_until=None,
+            last_error=str(failure)[:500],
+        )
+        logger.warning("email %s failed permanently: %s", email.pk, failure)
+        return
+    backoff = timedelta(minutes=2**attempts)
+    OutgoingEmail.objects.filter(pk=email.pk).update(
+        attempts=attempts, due_at=moment + backoff, claimed_until=None, last_error=str(failure)[:500]
+    )
+    logger.info("email %s failed (attempt %s), retrying in %s: %s", email.pk, attempts, backoff, failure)

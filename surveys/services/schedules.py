@@ -1,0 +1,153 @@
+"""Validate and save schedules: the same rules for the admin, the API and the web app.
+
+Refused, field by field: an unknown time zone, a window longer than the cadence, a reminder outside the
+window, an instrument asked more often than its recall period (SCIENCE.md §1), and two schedules that would
+ask one person the same instrument within its recall period. Editing a schedule never changes a round that
+is already open: rounds copy what they need at open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from surveys import cadence
+from surveys.models import Instrument, Schedule, Team
+from surveys.services.rounds import schedule_refresh, schedule_spec
+
+# cadence's names for the fields -> the model's.
+FIELD_NAMES = {
+    "kind": "cadence",
+    "weekday": "weekday",
+    "every_weeks": "every_n_weeks",
+    "nth_weekday": "nth_weekday",
+    "local_time": "local_time",
+    "time_zone": "time_zone",
+    "start_date": "starts_on",
+    "end_date": "ends_on",
+    "pauses": "pauses",
+    "open_for": "open_for",
+    "reminders": "reminder_1",
+}
+
+
+def _scopes_overlap(a: Schedule, b: Schedule, teams: dict[int, Team]) -> bool:
+    """Could one person be asked by both schedules? Only if one's scope contains the other's team."""
+    team_a, team_b = teams[a.team_id], teams[b.team_id]
+    if team_a.pk == team_b.pk:
+        return True
+    if a.include_subtree and team_b.path.startswith(team_a.path):
+        return True
+    return b.include_subtree and team_a.path.startswith(team_b.path)
+
+
+def schedule_errors(
+    schedule: Schedule, instruments: Sequence[Instrument], *, now: datetime | None = None
+) -> dict[str, list[str]]:
+    """Every problem with a schedule as it would be saved, keyed by model field."""
+    errors: dict[str, list[str]] = {}
+    if (
+        schedule.team_id
+        and schedule.organisation_id
+        and schedule.team.organisation_id != schedule.organisation_id
+    ):
+        errors.setdefault("team", []).append("The team belongs to another organisation.")
+    if not instruments:
+        errors.setdefault("instruments", []).append("Choose at least one instrument.")
+    for instrument in instruments:
+        if instrument.organisation_id not in (None, schedule.organisation_id):
+            errors.setdefault("instruments", []).append(f"{instrument.name} belongs to another organisation.")
+    try:
+        spec = schedule_spec(schedule) if schedule.pk else _unsaved_spec(schedule)
+    except (ValueError, cadence.InvalidCadence) as error:
+        errors.setdefault("time_zone", []).append(str(error))
+        return errors
+    for field, message in cadence.validate_cadence(
+        spec, open_for=schedule.open_for, reminders=schedule.reminders
+    ).items():
+        errors.setdefault(FIELD_NAMES.get(field, "__all__"), []).append(message)
+    if errors:
+        return errors
+    for instrument in instruments:
+        recall = timedelta(days=instrument.recall_period_days)
+        problem = cadence.check_recall(spec, recall)
+        if problem:
+            errors.setdefault(
+                "every_n_weeks" if schedule.cadence == Schedule.Cadence.WEEKLY else "cadence", []
+            ).append(f"{instrument.name}: {problem}")
+    if not errors:
+        errors.update(_conflicts_with_other_schedules(schedule, spec, instruments, now=now or timezone.now()))
+    return errors
+
+
+def _unsaved_spec(schedule: Schedule) -> cadence.CadenceSpec:
+    return cadence.CadenceSpec(
+        kind=cadence.CadenceKind(schedule.cadence),
+        weekday=schedule.weekday,
+        every_weeks=schedule.every_n_weeks,
+        nth_weekday=schedule.nth_weekday,
+        local_time=schedule.local_time,
+        time_zone=schedule.effective_time_zone,
+        start_date=schedule.starts_on,
+        end_date=schedule.ends_on,
+    )
+
+
+def _conflicts_with_other_schedules(
+    schedule: Schedule, spec: cadence.CadenceSpec, instruments: Iterable[Instrument], *, now: datetime
+) -> dict[str, list[str]]:
+    keys = {instrument.key: instrument for instrument in instruments}
+    others = (
+        Schedule.objects.filter(
+            organisation_id=schedule.organisation_id, is_active=True, instruments__key__in=keys
+        )
+        .exclude(pk=schedule.pk)
+        .distinct()
+        .select_related("team__organisation")
+        .prefetch_related("instruments", "pauses")
+    )
+    teams = {team.pk: team for team in Team.objects.filter(organisation_id=schedule.organisation_id)}
+    errors: dict[str, list[str]] = {}
+    for other in others:
+        if not _scopes_overlap(schedule, other, teams):
+            continue
+        for instrument in other.instruments.all():
+            mine = keys.get(instrument.key)
+            if mine is None or mine.recall_period_days <= 0:
+                continue
+            clashes = cadence.overlapping_asks(
+                spec, schedule_spec(other), recall=timedelta(days=mine.recall_period_days), after=now
+            )
+            if clashes:
+                first = clashes[0]
+                errors.setdefault("instruments", []).append(
+                    f"{mine.name} is also asked by the schedule “{other.name}”: on {first.first:%Y-%m-%d} "
+                    f"and {first.second:%Y-%m-%d} the same people would get it "
+                    f"{first.days_apart} days apart, "
+                    f"less than its {mine.recall_period_days}-day recall period."
+                )
+    return errors
+
+
+def schedule_save(*, schedule: Schedule, instruments: Sequence[Instrument]) -> Schedule:
+    """Validate and save a schedule with its instruments, then compute its next opening. All or nothing."""
+    errors = schedule_errors(schedule, instruments)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        schedule.save()
+        schedule.instruments.set(instruments)
+        schedule_refresh(schedule=schedule)
+    return schedule
+
+
+def schedule_preview(
+    schedule: Schedule, *, count: int = 5, now: datetime | None = None
+) -> list[cadence.OpeningPreview]:
+    """The next openings, local and UTC, for the editor."""
+    spec = schedule_spec(schedule) if schedule.pk else _unsaved_spec(schedule)
+    return cadence.preview_openings(spec, now or timezone.now(), count)
