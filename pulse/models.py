@@ -1,0 +1,66 @@
+"""What Pulse learns from closed rounds: team aggregates (the input of trends, flags and reports)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class TeamAggregate(models.Model):
+    """One metric of one team in one closed round: n, sum, sum of squares and histogram.
+
+    Computed from the round's counters (``surveys.AnswerCount``, ``ScoreCount``, ``RespondentCount``),
+    which already hold each respondent once per team of their closure, so a parent's aggregate is exact
+    (never a mean of means) and a person in two child teams counts once in the parent. Nothing here is
+    disclosure-controlled yet: every number goes through ``pulse.disclosure`` before it leaves the server.
+
+    ``metric`` names what is measured and the instrument version it came from, so trends never mix
+    versions: ``question:<question key>@<version>``, ``scale:<instrument key>.<scale key>@<version>``,
+    ``share:<instrument key>.<scale key>.<band>@<version>`` (share of respondents in a band or worse),
+    ``response_rate``.
+    """
+
+    class Kind(models.TextChoices):
+        QUESTION = "question", "Question"
+        SCALE = "scale", "Scale score"
+        SHARE = "share", "Share at or beyond a cut-off"
+        RESPONSE_RATE = "response_rate", "Response rate"
+
+    round = models.ForeignKey("surveys.Round", on_delete=models.CASCADE, related_name="aggregates")
+    team = models.ForeignKey("surveys.Team", on_delete=models.PROTECT, related_name="aggregates")
+    organisation = models.ForeignKey(
+        "surveys.Organisation", on_delete=models.PROTECT, related_name="aggregates"
+    )
+    metric = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    instrument = models.ForeignKey(
+        "surveys.Instrument", null=True, blank=True, on_delete=models.PROTECT, related_name="aggregates"
+    )
+    # When the round closed: the time axis of trends (rounds of one schedule are spaced in real time).
+    closes_at = models.DateTimeField()
+    respondents = models.PositiveIntegerField(help_text="Respondents of the round counted for this team.")
+    n = models.PositiveIntegerField(help_text="How many values the mean is over (answers, scores, invitees).")
+    total = models.FloatField(help_text="Sum of the values (for a share: how many are in the band).")
+    total_squares = models.FloatField()
+    histogram = models.JSONField(default=dict, blank=True, help_text="value -> count (questions and scales).")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["round", "team", "metric"], name="team_aggregate_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["organisation", "metric", "team", "closes_at"], name="aggregate_series"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} of team {self.team_id} in round {self.round_id}"
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.n if self.n else None
+
+    @property
+    def variance(self) -> float | None:
+        """Sample variance of the individual values (n − 1 denominator), from the sums."""
+        if self.n < 2:
+            return None
+        return max(0.0, (self.total_squares - self.total * self.total / self.n) / (self.n - 1))
