@@ -1,0 +1,728 @@
+"""Disclosure control: the one gate every number leaving Pulse goes through.
+
+Pages, the API, exports, e-mails and flags show a team's numbers only after this module has decided,
+for the whole organisation tree at once, which cells may be published. A withheld value is a
+:class:`Withheld`, which carries a sentence and a code and **no number at all**; a published one is a
+:class:`Published`. Pure functions over plain data, no ORM.
+
+Rules implemented (SCIENCE.md §4, "Disclosure control"):
+
+* **Thresholds on respondents in the round** (:func:`threshold_for`): ``k`` (organisation setting,
+  default 5, never below 3) for means, scores and response rates; 10 (or ``k`` if higher) for per-option
+  distributions, "% at or above a cut-off" and free-text comments.
+* **Complementary (secondary) suppression in the team tree** (:func:`suppress_tree`): no withheld value
+  can be recovered by adding and subtracting published ones, across any cut of the tree and any number of
+  levels a leader can see. SCIENCE's worked case: parent n = 12, mean 3.5; child A n = 7, mean 3.714,
+  so child B's sum is 42 − 26 = 16 (mean 3.2): if B is withheld, A must be too (or the parent).
+* **Overlap guard** (:func:`overlap_guard`), **differencing across rounds** (:func:`cross_round_guard`),
+  **roll-up to the nearest ancestor** (:func:`nearest_publishable_ancestor`), **coarsening**
+  (:func:`coarsen_mean`, :func:`coarsen_percent`) and the **(1, 85) dominance rule** for magnitude data
+  such as on-call load (SCIENCE.md §2; :func:`is_dominated`).
+
+The method is the classic one of statistical disclosure control: primary suppression of sensitive cells,
+then secondary (complementary) suppression so that they cannot be recalculated from the table's additive
+structure, and the (n, k) dominance rule for magnitude tables (Hundepool et al., *Statistical Disclosure
+Control*, Wiley 2012, ch. 4 "Magnitude tabular data" and ch. 5 "Frequency tables"; Cox, "Suppression
+methodology and statistical disclosure control", JASA 75:377–385, 1980).
+
+The tree model and why the suppression is safe
+----------------------------------------------
+Every team's aggregate counts each respondent once ("roll-up"): its own direct members plus everyone in
+its subtree. The caller gives, per team, ``n`` (respondents), ``direct_n`` (respondents counted in this
+team but in none of its child teams) and the additive quantities (``total``, ``sumsq``; a histogram or a
+comment list is additive in the same way). A team is **additive** when ``n == direct_n + Σ children n``,
+i.e. its child subtrees are disjoint; if a person belongs to two sibling subtrees, ``Σ children n``
+exceeds ``n − direct_n`` and the team is **non-additive**.
+
+Think of the respondents as split into *atoms* (groups with the same team memberships). Published cells
+are linear equations over the atoms' sums (and, identically, over their counts ``n``). For each published
+team ``p`` let its *region* be the respondents whose deepest published team is ``p``: ``p`` minus its
+published frontier (the nearest published teams below it). When the published teams form a laminar
+family (any two are nested or disjoint), every vector in the span of the published equations is constant
+on each region, so **every group whose sum or count can be derived is a union of regions** (and each
+region can be derived). The planner therefore guarantees
+
+1. *(laminar)* no team strictly below a non-additive team is published, so published teams that are not
+   nested are disjoint;
+2. *(regions)* every region has 0 respondents or at least the threshold ``t``; hence every derivable group
+   has 0 or ≥ t respondents, and no cell below ``t`` (nor the "direct members" residual, nor any union of
+   small cells) can be recovered, whatever subset of the published cells one viewer or several colluding
+   viewers see;
+3. *(protected cells)* a cell withheld for any other reason than overlap is not itself derivable: it keeps
+   respondents outside the published frontier below it, and the region that holds them also holds
+   respondents outside it.
+
+The decision is taken once for the whole organisation, so a leader who sees several levels, two leaders
+who compare notes, and an export of everything get the same safe set. The plan is re-checked by
+:func:`verify_tree` before it is returned (a failure raises :class:`DisclosureError`: fail closed).
+The hypothesis property test in ``tests/pulse/test_disclosure_properties.py`` checks (2) and (3)
+independently, by matrix rank over random trees.
+
+Decisions and assumptions (documented because they are choices)
+---------------------------------------------------------------
+* **Counts are protected like sums.** A published cell shows its ``n``; regions constrain counts exactly
+  as they constrain sums, so "2 people answered" in a hidden group cannot be derived either.
+* **An empty group is not sensitive.** A region or cell with 0 respondents contains no answer; deriving
+  "nobody in this group answered" is allowed. (Treating 0 as sensitive would suppress the ubiquitous
+  empty "direct members" residual of parents that have no members of their own.) Its reason text still
+  says "fewer than k answers", so the page does not announce it.
+* **Overlapping memberships: show only the parent.** Which sibling subtrees share respondents (and how
+  many) is unknown here, so a non-additive team keeps its own number and every team below it is withheld
+  ("withheld because some of its people also belong to a neighbouring team"). This is lossy on purpose;
+  the aggregation step can avoid it by counting each respondent under one home team in the tree.
+* **Top-level teams are assumed not to share respondents.** If they can, pass the organisation itself as
+  the single root cell so that the overlap is detected.
+* **Published values are treated as exact.** Coarsening (means to 0.1, percentages to 5 points) blurs a
+  derived difference but gives no worst-case guarantee, so the suppression does not rely on it.
+* **Order across metric kinds.** A published distribution implies the mean, and a distribution implies
+  the share above a cut-off. Compute MEAN/SCORE first, SHARE next, then DISTRIBUTION with
+  ``also_withhold`` set to every team withheld in the earlier steps, so that a hidden mean is never
+  recoverable from a published histogram. Comments and response rates are computed the same way, on the
+  respondents of the round.
+* **Cut-offs use unrounded values.** Coarsening is for display only (a WHO-5 mean of 28.4 shows as 28 but
+  is not "≤ 28").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from fractions import Fraction
+from typing import Generic, Literal, TypeVar
+
+__all__ = [
+    "DEFAULT_K",
+    "K_FLOOR",
+    "LARGE_GROUP_THRESHOLD",
+    "Cell",
+    "DisclosureError",
+    "LastRelease",
+    "MetricKind",
+    "Published",
+    "RollUp",
+    "Scale",
+    "Withheld",
+    "WithheldCode",
+    "coarsen_mean",
+    "coarsen_percent",
+    "concentration_withheld",
+    "cross_round_guard",
+    "is_dominated",
+    "nearest_publishable_ancestor",
+    "overlap_guard",
+    "publish_means",
+    "suppress_tree",
+    "threshold_for",
+    "validate_k",
+    "verify_tree",
+]
+
+#: The organisation's k may be raised but never set below this (SCIENCE.md §4). Mirrors
+#: ``settings.PULSE_MIN_GROUP_SIZE_FLOOR``; kept here so this module stays free of Django.
+K_FLOOR = 3
+#: Default minimum group size for means and scores (SCIENCE.md §4).
+DEFAULT_K = 5
+#: Respondents needed for distributions, shares at or above a cut-off and comments (SCIENCE.md §4).
+LARGE_GROUP_THRESHOLD = 10
+
+
+class DisclosureError(RuntimeError):
+    """A release plan failed its own safety check. Nothing may be shown; this is a bug to report."""
+
+
+class MetricKind(StrEnum):
+    """What kind of number is released; decides the threshold (SCIENCE.md §4)."""
+
+    MEAN = "mean"
+    SCORE = "score"
+    DISTRIBUTION = "distribution"
+    SHARE = "share"
+    COMMENTS = "comments"
+    RESPONSE_RATE = "response_rate"
+
+
+_SMALL_GROUP_KINDS = frozenset({MetricKind.MEAN, MetricKind.SCORE, MetricKind.RESPONSE_RATE})
+
+
+def validate_k(k: int) -> int:
+    """Return ``k`` if it is an allowed minimum group size, else raise ``ValueError`` naming it."""
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise ValueError(f"k (the minimum group size) must be a whole number, not {k!r}.")
+    if k < K_FLOOR:
+        raise ValueError(
+            f"k (the minimum group size) is {k}, but it can never be below {K_FLOOR}: "
+            "smaller groups make answers identifiable (SCIENCE.md §4)."
+        )
+    return k
+
+
+def threshold_for(kind: MetricKind, k: int) -> int:
+    """Fewest respondents in the round for which a number of this kind may be published.
+
+    SCIENCE.md §4: ``k`` for means, scores and response rates; 10 for per-option distributions, "% of team
+    at or above a cut-off" and free-text comments. An organisation that raises ``k`` above 10 raises those
+    too (a distribution reveals more than a mean, never less).
+    """
+    validate_k(k)
+    kind = MetricKind(kind)
+    if kind in _SMALL_GROUP_KINDS:
+        return k
+    return max(LARGE_GROUP_THRESHOLD, k)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Published and withheld values
+# ---------------------------------------------------------------------------------------------------------
+
+
+class WithheldCode(StrEnum):
+    """Machine-readable reason; the API sends it next to the sentence."""
+
+    TOO_FEW_ANSWERS = "too_few_answers"
+    PROTECTS_SMALLER_GROUP = "protects_smaller_group"
+    OVERLAPPING_TEAMS = "overlapping_teams"
+    CHANGED_SINCE_LAST_RESULT = "changed_since_last_result"
+    TOO_CLOSE_TO_LARGER_GROUP = "too_close_to_larger_group"
+    CONCENTRATED = "concentrated"
+
+
+@dataclass(frozen=True, slots=True)
+class Withheld:
+    """A value that may not be shown. Deliberately has no numeric field: nothing to leak, nothing to log.
+
+    ``reason`` is a phrase for people ("fewer than 5 answers", "withheld to protect a smaller group");
+    it names the threshold, never the group's own count.
+    """
+
+    reason: str
+    code: WithheldCode
+
+    def __post_init__(self) -> None:
+        if not self.reason.strip():
+            raise ValueError("A withheld value must say why.")
+
+
+V = TypeVar("V")
+V_co = TypeVar("V_co", covariant=True)
+
+
+@dataclass(frozen=True)  # no slots: slotted frozen generics break ``Published[float](...)`` on 3.11
+class Published(Generic[V_co]):
+    """A value cleared for release, with the number of respondents it summarises."""
+
+    value: V_co
+    n: int
+
+
+def _too_few(threshold: int) -> Withheld:
+    return Withheld(f"fewer than {threshold} answers", WithheldCode.TOO_FEW_ANSWERS)
+
+
+_PROTECTS = Withheld("withheld to protect a smaller group", WithheldCode.PROTECTS_SMALLER_GROUP)
+_OVERLAPPING = Withheld(
+    "withheld because some of its people also belong to a neighbouring team",
+    WithheldCode.OVERLAPPING_TEAMS,
+)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The team tree
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cell:
+    """One team's aggregate for one round and metric, rolled up over its subtree.
+
+    ``n``: respondents counted in the team (each person once, whether a direct member or in a sub-team).
+    ``direct_n``: of those, the ones in none of its child teams (for a leaf, ``direct_n == n``).
+    ``total`` and ``sumsq``: sum and sum of squares of the metric over those respondents; they are
+    carried for :func:`publish_means` and for callers that publish an SD under the same verdict.
+    """
+
+    team_id: int
+    parent_id: int | None
+    n: int
+    direct_n: int
+    total: float = 0.0
+    sumsq: float | None = None
+
+
+class _Tree:
+    """Validated index over the cells: children, depth and which teams are additive."""
+
+    def __init__(self, cells: Sequence[Cell]) -> None:
+        self.cell: dict[int, Cell] = {}
+        for c in cells:
+            if c.team_id in self.cell:
+                raise ValueError(f"Team {c.team_id} appears twice.")
+            if isinstance(c.n, bool) or not isinstance(c.n, int) or c.n < 0:
+                raise ValueError(f"Team {c.team_id}: n must be a whole number ≥ 0.")
+            if isinstance(c.direct_n, bool) or not isinstance(c.direct_n, int) or not 0 <= c.direct_n <= c.n:
+                raise ValueError(f"Team {c.team_id}: direct_n must be between 0 and n.")
+            self.cell[c.team_id] = c
+        self.children: dict[int, list[int]] = {t: [] for t in self.cell}
+        self.roots: list[int] = []
+        for c in sorted(self.cell.values(), key=lambda c: c.team_id):
+            if c.parent_id is None:
+                self.roots.append(c.team_id)
+            elif c.parent_id not in self.cell:
+                raise ValueError(
+                    f"Team {c.team_id} names parent {c.parent_id}, which is not among the cells."
+                )
+            else:
+                self.children[c.parent_id].append(c.team_id)
+        self.depth: dict[int, int] = {}
+        stack = [(r, 0) for r in self.roots]
+        while stack:
+            t, d = stack.pop()
+            self.depth[t] = d
+            stack.extend((ch, d + 1) for ch in self.children[t])
+        if len(self.depth) != len(self.cell):
+            raise ValueError("The parent links contain a cycle.")
+        self.non_additive: set[int] = set()
+        for t, c in self.cell.items():
+            kids = self.children[t]
+            for ch in kids:
+                if self.cell[ch].n > c.n:
+                    raise ValueError(f"Team {ch} has more respondents than its parent {t}.")
+            covered = c.direct_n + sum(self.cell[ch].n for ch in kids)
+            if covered < c.n:
+                raise ValueError(
+                    f"Team {t}: direct_n plus its child teams' n is less than n; every respondent of a "
+                    "team is either a direct member or in one of its child teams."
+                )
+            if covered > c.n:
+                self.non_additive.add(t)
+        self.bottom_up = sorted(self.cell, key=lambda t: (-self.depth[t], t))
+
+    def n(self, t: int) -> int:
+        return self.cell[t].n
+
+    def parent(self, t: int) -> int | None:
+        return self.cell[t].parent_id
+
+    def subtree(self, t: int) -> list[int]:
+        out, stack = [], [t]
+        while stack:
+            x = stack.pop()
+            out.append(x)
+            stack.extend(self.children[x])
+        return out
+
+    def frontier(self, t: int, hidden: Mapping[int, object]) -> tuple[list[int], list[int]]:
+        """The nearest published teams strictly below ``t``, and the hidden teams passed on the way."""
+        front: list[int] = []
+        passed: list[int] = []
+        stack = list(self.children[t])
+        while stack:
+            x = stack.pop()
+            if x in hidden:
+                passed.append(x)
+                stack.extend(self.children[x])
+            else:
+                front.append(x)
+        return front, passed
+
+    def uncovered(self, t: int, hidden: Mapping[int, object]) -> int:
+        """Respondents of ``t`` in no published team below it (exact when no overlap is published)."""
+        front, _ = self.frontier(t, hidden)
+        return self.n(t) - sum(self.n(q) for q in front)
+
+    def nearest_published_ancestor(self, t: int, hidden: Mapping[int, object]) -> int | None:
+        p = self.parent(t)
+        while p is not None and p in hidden:
+            p = self.parent(p)
+        return p
+
+
+def _region_unsafe(tree: _Tree, p: int, hidden: Mapping[int, object], protected: set[int], t: int) -> bool:
+    """Would publishing ``p`` with this frontier let someone derive a small or protected group?"""
+    front, passed = tree.frontier(p, hidden)
+    region = tree.n(p) - sum(tree.n(q) for q in front)
+    if 0 < region < t:
+        return True
+    # A protected cell must keep company in the region that holds its uncovered respondents; if the region
+    # is made of them alone, region = p − frontier is the protected cell minus its published parts.
+    return any(h in protected and 0 < tree.uncovered(h, hidden) == region for h in passed)
+
+
+def _plan(tree: _Tree, t: int, forced: Mapping[int, Withheld]) -> dict[int, Withheld]:
+    hidden: dict[int, Withheld] = {}
+    for tid, c in tree.cell.items():
+        if c.n < t:
+            hidden[tid] = _too_few(t)
+    for tid, w in forced.items():
+        hidden.setdefault(tid, w)
+    # Cells the caller withheld for its own reasons (e.g. across rounds) must not be derivable either.
+    protected = {tid for tid in forced if hidden[tid] is forced[tid] and tree.n(tid) > 0}
+    for p in sorted(tree.non_additive):
+        for x in tree.subtree(p)[1:]:
+            hidden.setdefault(x, _OVERLAPPING)
+
+    for p in tree.bottom_up:
+        if p in protected:
+            # Bottom-up: a protected team whose respondents are all inside published sub-teams is their sum.
+            while tree.uncovered(p, hidden) == 0:
+                front, _ = tree.frontier(p, hidden)
+                hidden[min(front, key=lambda q: (tree.n(q), q))] = _PROTECTS
+        elif p not in hidden:
+            while _region_unsafe(tree, p, hidden, protected, t):
+                front, _ = tree.frontier(p, hidden)
+                for q in sorted(front, key=lambda q: (tree.n(q), q)):
+                    hidden[q] = _PROTECTS
+                    if not _region_unsafe(tree, p, hidden, protected, t):
+                        break
+                    del hidden[q]
+                else:
+                    # No single sub-team fixes it: withhold p, whose region then joins its ancestor's
+                    # (checked later, as ancestors come after p in this bottom-up order).
+                    hidden[p] = _PROTECTS
+                    break
+    return hidden
+
+
+def _check(tree: _Tree, hidden: Mapping[int, Withheld], t: int) -> None:
+    """Raise DisclosureError unless the release satisfies the three guarantees in the module docstring."""
+    for p, c in tree.cell.items():
+        if p not in hidden and c.n < t:
+            raise DisclosureError(f"Team {p} is published below the threshold.")
+    for p in tree.non_additive:
+        if any(x not in hidden for x in tree.subtree(p)[1:]):
+            raise DisclosureError(f"A team below the overlapping team {p} is published.")
+    for p in tree.cell:
+        if p in hidden:
+            continue
+        front, _ = tree.frontier(p, hidden)
+        region = tree.n(p) - sum(tree.n(q) for q in front)
+        if 0 < region < t:
+            raise DisclosureError(f"Publishing team {p} exposes a group below the threshold.")
+    for h, w in hidden.items():
+        if tree.n(h) == 0 or w.code is WithheldCode.OVERLAPPING_TEAMS:
+            continue
+        own = tree.uncovered(h, hidden)
+        if own == 0:
+            raise DisclosureError(f"Withheld team {h} is the sum of published teams.")
+        g = tree.nearest_published_ancestor(h, hidden)
+        if g is not None:
+            front, _ = tree.frontier(g, hidden)
+            if tree.n(g) - sum(tree.n(q) for q in front) == own:
+                raise DisclosureError(f"Withheld team {h} follows from team {g} by subtraction.")
+
+
+def _withheld_in_tree(
+    cells: Sequence[Cell], *, k: int, kind: MetricKind, also_withhold: Mapping[int, Withheld] | None
+) -> tuple[_Tree, dict[int, Withheld]]:
+    t = threshold_for(kind, k)
+    tree = _Tree(cells)
+    forced = dict(also_withhold or {})
+    unknown = sorted(set(forced) - set(tree.cell))
+    if unknown:
+        raise ValueError(f"also_withhold names teams that are not among the cells: {unknown}.")
+    hidden = _plan(tree, t, forced)
+    _check(tree, hidden, t)
+    return tree, hidden
+
+
+def suppress_tree(
+    cells: Sequence[Cell],
+    *,
+    k: int,
+    kind: MetricKind,
+    value: Callable[[Cell], V],
+    also_withhold: Mapping[int, Withheld] | None = None,
+) -> dict[int, Published[V] | Withheld]:
+    """Decide, for every team of one round and metric, whether it is published, and publish it.
+
+    Primary suppression withholds teams below :func:`threshold_for`; complementary suppression then
+    withholds the smallest further teams (or the parent) until no withheld value, no "direct members"
+    residual and no union of small groups can be derived from the published cells by addition and
+    subtraction, recursively up the tree (SCIENCE.md §4; Hundepool et al. 2012, ch. 4–5; Cox 1980).
+    See the module docstring for the model and the proof sketch.
+
+    ``value`` turns a published cell into its released value (already coarsened); it is never called for a
+    withheld cell. ``also_withhold`` adds teams withheld for other reasons (another metric kind, a
+    :func:`cross_round_guard` verdict); they are kept non-derivable too.
+    """
+    tree, hidden = _withheld_in_tree(cells, k=k, kind=kind, also_withhold=also_withhold)
+    out: dict[int, Published[V] | Withheld] = {}
+    for tid, c in tree.cell.items():
+        out[tid] = hidden[tid] if tid in hidden else Published(value(c), c.n)
+    return out
+
+
+def verify_tree(
+    cells: Sequence[Cell], results: Mapping[int, Published[object] | Withheld], *, k: int, kind: MetricKind
+) -> None:
+    """Raise :class:`DisclosureError` unless ``results`` is a safe release of these cells.
+
+    Use it on any release assembled outside :func:`suppress_tree` (a cached plan, a subset for one viewer):
+    it re-checks the threshold, the overlap rule, every region and the non-derivability of withheld cells.
+    """
+    t = threshold_for(kind, k)
+    tree = _Tree(cells)
+    missing = sorted(set(tree.cell) - set(results))
+    if missing:
+        raise DisclosureError(f"No verdict for teams {missing}.")
+    hidden = {tid: r for tid, r in results.items() if isinstance(r, Withheld)}
+    _check(tree, hidden, t)
+
+
+Scale = Literal["1-5", "0-5", "0-100"]
+
+_SCALES: dict[str, tuple[Decimal, Decimal, Decimal]] = {
+    # scale: (lowest, highest, display step). SCIENCE.md §4: means to 0.1 on item scales, 1 point on 0–100.
+    "1-5": (Decimal(1), Decimal(5), Decimal("0.1")),
+    "0-5": (Decimal(0), Decimal(5), Decimal("0.1")),
+    "0-100": (Decimal(0), Decimal(100), Decimal(1)),
+}
+
+
+def _exact(value: float | int | Decimal | Fraction) -> Decimal:
+    """A Decimal for ``value`` without binary-float noise (3.4499999999999997 is the mean 3.45)."""
+    if isinstance(value, bool):
+        raise ValueError("A boolean is not a number to coarsen.")
+    if isinstance(value, Fraction):
+        return Decimal(value.numerator) / Decimal(value.denominator)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"Cannot coarsen {value!r}.")
+        # 12 significant digits: far below any display step, far above float error on sums of answers.
+        return Decimal(format(value, ".12g"))
+    return Decimal(value)
+
+
+def coarsen_mean(value: float | int | Decimal | Fraction, *, scale: Scale) -> float:
+    """Round a published mean for display: to 0.1 on 1–5 (and 0–5) item scales, to 1 on 0–100 scores.
+
+    SCIENCE.md §4 ("coarsening: means to 0.1"). Ties go away from zero (3.25 → 3.3, 49.5 → 50), which is
+    what people expect from a printed table; the float noise of a computed mean is removed first, so the
+    result prints as "3.1", never "3.1000000000000001". A value outside the scale raises ``ValueError``.
+    """
+    if scale not in _SCALES:
+        raise ValueError(f"Unknown scale {scale!r}; use one of {sorted(_SCALES)}.")
+    low, high, step = _SCALES[scale]
+    d = _exact(value)
+    if not d.is_finite() or not low <= d <= high:
+        raise ValueError(f"A mean of {value} is outside the {scale} scale.")
+    return float(d.quantize(step, rounding=ROUND_HALF_UP))
+
+
+def coarsen_percent(value: float | int | Decimal | Fraction) -> int:
+    """Round a percentage to the nearest 5 points, ties away from zero (2.5 → 5, 97.5 → 100, −2.5 → −5).
+
+    SCIENCE.md §4 ("percentages to 5%"). Accepts −100…100 so that an "eNPS-style" difference in percentage
+    points (SCIENCE.md §1) is coarsened the same way.
+    """
+    d = _exact(value)
+    if not d.is_finite() or not Decimal(-100) <= d <= Decimal(100):
+        raise ValueError(f"{value} is not a percentage.")
+    return int((d / 5).quantize(Decimal(1), rounding=ROUND_HALF_UP) * 5)
+
+
+def publish_means(
+    cells: Sequence[Cell],
+    *,
+    k: int,
+    scale: Scale,
+    kind: MetricKind = MetricKind.MEAN,
+    also_withhold: Mapping[int, Withheld] | None = None,
+) -> dict[int, Published[float] | Withheld]:
+    """:func:`suppress_tree` for means and scores: each published value is ``total / n``, coarsened."""
+    if MetricKind(kind) not in (MetricKind.MEAN, MetricKind.SCORE):
+        raise ValueError(f"publish_means publishes means or scores, not {kind}.")
+    return suppress_tree(
+        cells,
+        k=k,
+        kind=kind,
+        value=lambda c: coarsen_mean(_exact(c.total) / c.n, scale=scale),
+        also_withhold=also_withhold,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Roll-up, overlap guard, differencing across rounds
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RollUp:
+    """Which team's numbers a report shows for a team, and the sentence that says so.
+
+    ``team_id`` is None when nothing at or above the team can be shown this round; ``note`` is None when
+    the team's own numbers are shown.
+    """
+
+    team_id: int | None
+    note: str | None
+
+
+def _answers(n: int) -> str:
+    return "1 answer" if n == 1 else f"{n} answers"
+
+
+def nearest_publishable_ancestor(
+    team_id: int,
+    *,
+    cells: Sequence[Cell],
+    results: Mapping[int, Published[object] | Withheld],
+    names: Mapping[int, str],
+) -> RollUp:
+    """Teams too small roll up to their nearest ancestor that is published, and the report says so.
+
+    SCIENCE.md §4 ("teams too small roll up to their nearest ancestor that reaches k"). ``results`` must be
+    the release for the whole tree (from :func:`suppress_tree`), so the ancestor chosen is one that also
+    passed complementary suppression. Example note: "Platform SRE has fewer than 5 answers this round;
+    showing Platform (12 answers)."
+    """
+    parent = {c.team_id: c.parent_id for c in cells}
+    if team_id not in parent:
+        raise ValueError(f"Team {team_id} is not among the cells.")
+    own = results[team_id]
+    if isinstance(own, Published):
+        return RollUp(team_id, None)
+    name = names[team_id]
+    if own.code is WithheldCode.TOO_FEW_ANSWERS:
+        why = f"{name} has {own.reason} this round"
+    else:
+        why = f"{name}'s results are {own.reason}"
+    p = parent[team_id]
+    while p is not None:
+        shown = results[p]
+        if isinstance(shown, Published):
+            return RollUp(p, f"{why}; showing {names[p]} ({_answers(shown.n)}).")
+        p = parent[p]
+    return RollUp(None, f"{why}, and no team above it can be shown this round either.")
+
+
+G = TypeVar("G", bound=Hashable)
+
+
+def overlap_guard(
+    sizes: Mapping[G, int],
+    contains: Iterable[tuple[G, G]],
+    *,
+    k: int,
+    kind: MetricKind = MetricKind.MEAN,
+) -> dict[G, Withheld]:
+    """Groups one viewer can see must differ by at least the threshold, or the smaller is withheld.
+
+    SCIENCE.md §4 ("overlap guard"). ``sizes`` maps each visible group to its respondents; ``contains``
+    lists pairs ``(larger, smaller)`` where every respondent of ``smaller`` is also in ``larger``. For such
+    a pair, ``larger − smaller`` is a group of ``n_larger − n_smaller`` people: it must be 0 (the same
+    people) or at least the threshold. Groups below the threshold are withheld outright. Returns the
+    withheld groups with their reasons.
+
+    This is the pairwise rule for ad-hoc groups (filters, custom groups). Team trees need more (a parent
+    minus several children): use :func:`suppress_tree`, whose releases satisfy this rule for every nested
+    pair of published teams.
+    """
+    t = threshold_for(kind, k)
+    out: dict[G, Withheld] = {g: _too_few(t) for g, n in sizes.items() if n < t}
+    close = Withheld(
+        f"withheld because it differs by fewer than {t} answers from a larger group you can see",
+        WithheldCode.TOO_CLOSE_TO_LARGER_GROUP,
+    )
+    pairs = []
+    for big, small in contains:
+        if big not in sizes or small not in sizes:
+            raise ValueError(f"The pair ({big!r}, {small!r}) names a group without a size.")
+        if sizes[small] > sizes[big]:
+            raise ValueError(f"{small!r} cannot be inside {big!r}: it has more respondents.")
+        pairs.append((big, small))
+    # Smallest groups first: withholding them resolves the most pairs at the least loss.
+    for big, small in sorted(pairs, key=lambda bs: (sizes[bs[1]], sizes[bs[0]], repr(bs))):
+        if big in out or small in out:
+            continue
+        if 0 < sizes[big] - sizes[small] < t:
+            out[small] = close
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LastRelease:
+    """What changed since a group's last *published* round (rosters are frozen at round open).
+
+    ``n``: respondents in that round. ``joined`` / ``left``: people added to / removed from the group's
+    frozen roster between that round and this one (the caller diffs the two rosters).
+    """
+
+    n: int
+    joined: int = 0
+    left: int = 0
+
+
+def cross_round_guard(
+    n: int, last: LastRelease | None, *, k: int, kind: MetricKind = MetricKind.MEAN
+) -> Withheld | None:
+    """Withhold a group's value when it changed by fewer than the threshold since its last release.
+
+    The attack (SCIENCE.md §4, thresholds and "roster frozen"): round 1 shows a team of 6, round 2 the same
+    team with one newcomer; 7·m₂ − 6·m₁ is the newcomer's answer plus the others' week-to-week change,
+    which is small when people answer steadily. Answers are anonymous and rounds are not linked, so the
+    respondent *sets* are unknown; what is known is the respondent count of each round and the frozen
+    rosters. The rule, with ``t = threshold_for(kind, k)``:
+
+    * withheld if ``0 < |n − last.n| < t`` (a few more or fewer people answered: if a leader knows who was
+      away, they are isolated), or
+    * withheld if ``0 < last.joined + last.left < t`` (identifiable people joined or left, even if the count
+      is unchanged: a swap exposes the difference between two known people).
+
+    Otherwise the two releases differ by no one the viewer can name, or by at least ``t`` people, which is
+    the same protection as the threshold itself. ``last`` must describe the group's last *published* round,
+    not merely the previous one (differencing works across any gap), so a withheld round does not move the
+    baseline; ``None`` (never published) never withholds. The returned verdict goes into
+    :func:`suppress_tree` via ``also_withhold`` so the value cannot come back by subtraction.
+
+    Cost, stated plainly: a small team whose membership changes by one person stays withheld until the
+    change reaches ``t`` or returns to zero. The threshold on the round itself is not checked here.
+    """
+    t = threshold_for(kind, k)
+    if last is None:
+        return None
+    if min(n, last.n, last.joined, last.left) < 0:
+        raise ValueError("Counts cannot be negative.")
+    delta = abs(n - last.n)
+    churn = last.joined + last.left
+    if 0 < delta < t or 0 < churn < t:
+        return Withheld(
+            f"withheld because it changed by fewer than {t} people since its last published result",
+            WithheldCode.CHANGED_SINCE_LAST_RESULT,
+        )
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Dominance (magnitude data: on-call load)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def is_dominated(contributions: Sequence[float], *, n: int = 1, k: float = 85.0) -> bool:
+    """The (n, k) dominance rule: do the ``n`` largest contributors make up more than ``k``% of the total?
+
+    SCIENCE.md §2 applies (1, 85) to per-team on-call totals (one person's pages can be most of a team's);
+    the rule is the standard sensitivity rule for magnitude tables (Hundepool et al. 2012, ch. 4). A cell
+    with nothing in it (total 0) is not dominated. Contributions must be non-negative.
+    """
+    if n < 1 or not 0 < k < 100:
+        raise ValueError("The dominance rule needs n ≥ 1 and 0 < k < 100.")
+    values = [float(x) for x in contributions]
+    if any(not math.isfinite(x) or x < 0 for x in values):
+        raise ValueError("Contributions must be finite and non-negative.")
+    total = math.fsum(values)
+    if total == 0:
+        return False
+    top = math.fsum(sorted(values, reverse=True)[:n])
+    # Compared as top/total > k/100 without dividing, so 85.0 of 100.0 is exactly "not over 85%".
+    return top * 100 > k * total
+
+
+def concentration_withheld(contributions: Sequence[float], *, n: int = 1, k: float = 85.0) -> Withheld | None:
+    """:func:`is_dominated` as a verdict: "concentrated in one person" when the (1, 85) rule fires."""
+    if not is_dominated(contributions, n=n, k=k):
+        return None
+    who = "one person" if n == 1 else f"{n} people"
+    return Withheld(f"concentrated in {who}", WithheldCode.CONCENTRATED)
