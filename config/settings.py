@@ -144,7 +144,8 @@ else:
         "init_command": "PRAGMA journal_mode=WAL;",
     }
 _db["CONN_HEALTH_CHECKS"] = True
-_db.setdefault("TEST", {})
+# Several developers (or CI jobs) sharing one PostgreSQL server each name their own test database.
+_db["TEST"] = {"NAME": env_str("PULSE_TEST_DATABASE")} if env_str("PULSE_TEST_DATABASE") else {}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")

@@ -175,7 +175,10 @@ def _send(connection: BaseEmailBackend, message: EmailMultiAlternatives) -> None
     try:
         delivered = connection.send_messages([message])
     except smtplib.SMTPRecipientsRefused as error:
-        raise PermanentFailure(f"recipient refused: {_smtp_reason(error)}") from None
+        # 5xx: the mailbox does not exist or refuses us for good; 4xx (greylisting, a full mailbox): later.
+        permanent = all(500 <= code < 600 for code, _message in error.recipients.values())
+        failure = PermanentFailure if permanent else TemporaryFailure
+        raise failure(f"recipient refused: {_smtp_reason(error)}") from None
     except smtplib.SMTPResponseException as error:
         failure = PermanentFailure if 500 <= error.smtp_code < 600 else TemporaryFailure
         raise failure(f"SMTP {error.smtp_code}") from None

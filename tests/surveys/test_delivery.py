@@ -1,0 +1,268 @@
+"""Exactly once, against real servers: a real SMTP server, real PostgreSQL races, a real Celery worker on Redis,
+and a sender killed mid-batch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import time_machine
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from django.conf import settings
+from django.db import connection, connections
+from django.test import override_settings
+
+from surveys.models import Instrument, Invitation, OutgoingEmail, Round, Schedule
+from surveys.services.emails import emails_send_due
+from surveys.services.rounds import rounds_open_due, schedule_refresh
+from tests.factories import MembershipFactory, OrganisationFactory, PersonFactory, TeamFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+UTC = dt.UTC
+OPENS = dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+class CountingHandler:
+    """An SMTP server's handler that records every recipient; some addresses fail, some answer slowly."""
+
+    def __init__(self, *, delay: float = 0.0) -> None:
+        self.received: Counter[str] = Counter()
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.temporary_failures_left: Counter[str] = Counter()
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:  # noqa: N802
+        if address.startswith("bounce"):
+            return "550 5.1.1 no such mailbox"
+        with self.lock:
+            if self.temporary_failures_left[address] > 0:
+                self.temporary_failures_left[address] -= 1
+                return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        if self.delay:
+            import asyncio
+
+            await asyncio.sleep(self.delay)
+        with self.lock:
+            for address in envelope.rcpt_tos:
+                self.received[address] += 1
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[CountingHandler, int]]:
+    handler = CountingHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+def smtp_settings(port: int) -> override_settings:
+    return override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="127.0.0.1", EMAIL_PORT=port
+    )
+
+
+def open_round(members: int, *, prefix: str = "person") -> tuple[Schedule, list[str]]:
+    organisation = OrganisationFactory(time_zone="Europe/Berlin")
+    team = TeamFactory(organisation=organisation, time_zone="Europe/Berlin")
+    emails = []
+    for index in range(members):
+        person = PersonFactory(organisation=organisation, email=f"{prefix}{index}@example.org")
+        MembershipFactory(person=person, team=team, starts_on=dt.date(2025, 1, 1))
+        emails.append(person.email)
+    schedule = Schedule.objects.create(
+        organisation=organisation,
+        team=team,
+        name="Weekly",
+        weekday=0,
+        local_time=dt.time(10, 0),
+        starts_on=dt.date(2026, 11, 1),
+        reminder_1=None,
+    )
+    schedule.instruments.set(Instrument.objects.filter(key="workload1"))
+    schedule_refresh(schedule=schedule, now=dt.datetime(2026, 11, 29, tzinfo=UTC))
+    return schedule, emails
+
+
+@pytest.mark.django_db
+def test_every_invitation_reaches_a_real_smtp_server_once(smtp_server: tuple[CountingHandler, int]) -> None:
+    handler, port = smtp_server
+    _schedule, emails = open_round(12)
+    with smtp_settings(port), time_machine.travel(OPENS + dt.timedelta(minutes=1), tick=False):
+        rounds_open_due()
+        assert emails_send_due(batch=5) == 5
+        assert emails_send_due(batch=100) == 7
+        assert emails_send_due() == 0
+    assert handler.received == Counter({email: 1 for email in emails})
+    assert set(OutgoingEmail.objects.values_list("status", flat=True)) == {"sent"}
+
+
+@pytest.mark.django_db
+def test_a_refused_address_fails_permanently_and_a_busy_server_is_retried_with_backoff(
+    smtp_server: tuple[CountingHandler, int],
+) -> None:
+    handler, port = smtp_server
+    _schedule, _emails = open_round(2)
+    organisation = Schedule.objects.get().organisation
+    bounce = PersonFactory(organisation=organisation, email="bounce@example.org")
+    MembershipFactory(person=bounce, team=Schedule.objects.get().team, starts_on=dt.date(2025, 1, 1))
+    handler.temporary_failures_left["person0@example.org"] = 2
+    with smtp_settings(port):
+        with time_machine.travel(OPENS + dt.timedelta(minutes=1), tick=False):
+            rounds_open_due()
+            assert emails_send_due() == 1  # person1 only
+        failed = OutgoingEmail.objects.get(invitation__person=bounce)
+        assert failed.status == "failed"
+        assert failed.last_error.startswith("recipient refused: 550")
+        busy = OutgoingEmail.objects.get(invitation__person__email="person0@example.org")
+        assert (busy.status, busy.attempts) == ("pending", 1)
+        assert busy.due_at == OPENS + dt.timedelta(minutes=1) + dt.timedelta(minutes=2)
+        with time_machine.travel(OPENS + dt.timedelta(minutes=2), tick=False):
+            assert emails_send_due() == 0  # not due yet: backing off
+        with time_machine.travel(OPENS + dt.timedelta(minutes=4), tick=False):
+            assert emails_send_due() == 0  # second temporary failure, backs off 4 minutes
+        with time_machine.travel(OPENS + dt.timedelta(minutes=9), tick=False):
+            assert emails_send_due() == 1
+    assert handler.received == Counter({"person0@example.org": 1, "person1@example.org": 1})
+    assert OutgoingEmail.objects.get(invitation__person=bounce).attempts == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_several_ticks_at_once_open_one_round_and_send_each_email_once(
+    smtp_server: tuple[CountingHandler, int],
+) -> None:
+    handler, port = smtp_server
+    schedule, emails = open_round(40)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def tick() -> None:
+        try:
+            with smtp_settings(port), time_machine.travel(OPENS + dt.timedelta(minutes=1), tick=False):
+                barrier.wait()
+                rounds_open_due()
+                for _ in range(5):
+                    emails_send_due(batch=7)
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=tick) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert Round.objects.filter(schedule=schedule).count() == 1
+    assert Invitation.objects.count() == 40
+    assert OutgoingEmail.objects.count() == 40
+    assert handler.received == Counter({email: 1 for email in emails})
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_sender_killed_mid_batch_resends_at_most_that_batch() -> None:
+    handler = CountingHandler(delay=0.05)
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with time_machine.travel(OPENS + dt.timedelta(minutes=1), tick=False):
+            _schedule, emails = open_round(60)
+            rounds_open_due()
+        # The subprocess runs on the real clock: make the emails due now (the round itself is still open).
+        OutgoingEmail.objects.update(due_at=dt.datetime.now(UTC) - dt.timedelta(minutes=1))
+        database = connection.settings_dict
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(port),
+        }
+        script = (
+            "from surveys.services.emails import emails_send_due\nwhile emails_send_due(batch=20): pass\n"
+        )
+        sender = subprocess.Popen([sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env)
+        deadline = time.monotonic() + 30
+        while sum(handler.received.values()) < 25 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        sender.send_signal(signal.SIGKILL)
+        sender.wait()
+        delivered_before = sum(handler.received.values())
+        assert 25 <= delivered_before < 60
+        # A restarted sender picks the killed batch up once its claim has expired.
+        with override_settings(
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=port,
+        ):
+            with time_machine.travel(dt.datetime.now(UTC) + dt.timedelta(minutes=11), tick=False):
+                while emails_send_due(batch=20):
+                    pass
+        assert set(handler.received) == set(emails)  # nobody missed
+        duplicates = sum(count - 1 for count in handler.received.values())
+        assert duplicates <= 20  # at most the batch in flight
+        assert OutgoingEmail.objects.filter(status="sent").count() == 60
+    finally:
+        controller.stop()
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_real_celery_worker_on_redis_runs_the_tick() -> None:
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+    from surveys.tasks import tick
+
+    schedule, _emails = open_round(6)
+    Schedule.objects.filter(pk=schedule.pk).update(
+        next_opening_at=dt.datetime.now(UTC) - dt.timedelta(minutes=1)
+    )
+    assert settings.CELERY_BROKER_URL.startswith("redis://")
+    app.conf.broker_url = settings.CELERY_BROKER_URL
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        tick.delay()
+        tick.delay()  # a repeated tick must not open a second round
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (
+            Round.objects.filter(schedule=schedule).exists()
+            and not OutgoingEmail.objects.filter(status="pending").exists()
+        ):
+            time.sleep(0.2)
+        time.sleep(1)
+    assert Round.objects.filter(schedule=schedule).count() == 1
+    assert Invitation.objects.count() == 6
+    assert OutgoingEmail.objects.filter(status="sent").count() == 6
