@@ -211,7 +211,7 @@ def test_a_window_missed_entirely_is_skipped_not_opened_late() -> None:
 
 
 def test_emails_wait_for_the_recipients_quiet_hours() -> None:
-    organisation, team, people = make_team("Europe/Berlin", members=2)
+    _organisation, team, people = make_team("Europe/Berlin", members=2)
     night_owl = people[0]
     night_owl.time_zone = "America/Los_Angeles"
     night_owl.save()
@@ -241,7 +241,7 @@ def test_editing_a_schedule_never_changes_a_round_already_open() -> None:
 
 
 def test_the_tick_opens_sends_and_closes_and_is_harmless_twice() -> None:
-    _org, team, people = make_team("Europe/Berlin", members=5)
+    _org, team, _people = make_team("Europe/Berlin", members=5)
     schedule = make_schedule(team, local_time=dt.time(10, 0), weekday=0, starts_on=dt.date(2026, 11, 1))
     schedule_refresh(schedule=schedule, now=dt.datetime(2026, 11, 29, tzinfo=UTC))
     with time_machine.travel(dt.datetime(2026, 11, 30, 9, 0, 5, tzinfo=UTC), tick=False):
