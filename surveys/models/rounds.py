@@ -17,7 +17,7 @@ The anonymity design (DESIGN.md, "Anonymity, by construction") lives in the shap
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import time, timedelta
 
 from django.db import models
 from django.db.models import Q
@@ -56,7 +56,7 @@ class Schedule(models.Model):
     nth_weekday = models.SmallIntegerField(
         default=1, help_text="Monthly only: 1–4 for the first to fourth, -1 for the last such weekday."
     )
-    local_time = models.TimeField(default="10:00", help_text="Opening time in the schedule's time zone.")
+    local_time = models.TimeField(default=time(10, 0), help_text="Opening time in the schedule's time zone.")
     time_zone = models.CharField(
         max_length=64, blank=True, validators=[validate_time_zone], help_text="Empty: the team's time zone."
     )
@@ -65,8 +65,8 @@ class Schedule(models.Model):
         null=True, blank=True, default=timedelta(hours=24), help_text="Remind this long before close."
     )
     reminder_2 = models.DurationField(null=True, blank=True, help_text="A second reminder (optional).")
-    quiet_start = models.TimeField(default="20:00", help_text="No email from this local time…")
-    quiet_end = models.TimeField(default="08:00", help_text="…until this local time (recipient's zone).")
+    quiet_start = models.TimeField(default=time(20, 0), help_text="No email from this local time…")
+    quiet_end = models.TimeField(default=time(8, 0), help_text="…until this local time (recipient's zone).")
     quiet_weekends = models.BooleanField(default=True, help_text="No email at weekends: it waits for Monday.")
     starts_on = models.DateField()
     ends_on = models.DateField(null=True, blank=True)

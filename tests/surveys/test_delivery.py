@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 import time_machine
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from celery import Celery
 from django.conf import settings
 from django.db import connection, connections
 from django.test import override_settings
@@ -244,10 +246,7 @@ def test_a_sender_killed_mid_batch_resends_at_most_that_batch() -> None:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_real_celery_worker_on_redis_runs_the_tick() -> None:
-    from celery.contrib.testing.worker import start_worker
-
     from config.celery import app
-    from surveys.tasks import tick
 
     schedule, _emails = open_round(6)
     Schedule.objects.filter(pk=schedule.pk).update(
@@ -255,16 +254,31 @@ def test_a_real_celery_worker_on_redis_runs_the_tick() -> None:
     )
     assert settings.CELERY_BROKER_URL.startswith("redis://")
     app.conf.broker_url = settings.CELERY_BROKER_URL
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        tick.delay()
-        tick.delay()  # a repeated tick must not open a second round
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not (
-            Round.objects.filter(schedule=schedule).exists()
-            and not OutgoingEmail.objects.filter(status="pending").exists()
-        ):
-            time.sleep(0.2)
-        time.sleep(1)
+    # A queue of its own, so no other worker on this Redis (another test run) takes the messages.
+    queue = f"test-{uuid.uuid4().hex}"
+    previous_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    try:
+        run_worker_until_done(app, queue, schedule)
+    finally:
+        app.conf.task_default_queue = previous_queue
     assert Round.objects.filter(schedule=schedule).count() == 1
     assert Invitation.objects.count() == 6
     assert OutgoingEmail.objects.filter(status="sent").count() == 6
+
+
+def run_worker_until_done(app: Celery, queue: str, schedule: Schedule) -> None:
+    from celery.contrib.testing.worker import start_worker
+
+    from surveys.tasks import tick
+
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=[queue]):
+        tick.delay()
+        tick.delay()  # a repeated tick must not open a second round
+        deadline = time.monotonic() + 90  # generous: a loaded 2-core CI machine starts workers slowly
+        while time.monotonic() < deadline and not (
+            Round.objects.filter(schedule=schedule).exists()
+            and OutgoingEmail.objects.filter(status="sent").count() == 6
+        ):
+            time.sleep(0.2)
+        time.sleep(1)

@@ -12,7 +12,12 @@ import pulse.benchmarks
 
 
 def available() -> list[str]:
-    return sorted(module.name for module in pkgutil.iter_modules(pulse.benchmarks.__path__))
+    """Every module of pulse.benchmarks that defines ``run`` (helpers such as ``scratch`` do not)."""
+    names = []
+    for module in pkgutil.iter_modules(pulse.benchmarks.__path__):
+        if hasattr(importlib.import_module(f"pulse.benchmarks.{module.name}"), "run"):
+            names.append(module.name)
+    return sorted(names)
 
 
 class Command(BaseCommand):
