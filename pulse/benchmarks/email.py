@@ -25,9 +25,9 @@ from pulse.benchmarks import BenchResult
 from pulse.benchmarks.generate import organisation_generate
 from pulse.benchmarks.scratch import scratch_database, timed
 from surveys.models import Instrument, OutgoingEmail, Schedule
+from surveys.sealing import KeyRing, open_token
 from surveys.services.emails import email_render, emails_send_due
 from surveys.services.rounds import round_open
-from surveys.sealing import KeyRing, open_token
 
 
 def _free_port() -> int:

@@ -25,7 +25,7 @@ def organisation_generate(*, people: int, levels: tuple[int, ...] = (9, 10, 10, 
     root = Team.objects.create(organisation=organisation, name="Root", slug="root")
     parents = [root.pk]
     with connection.cursor() as cursor:
-        for depth, fan_out in enumerate(levels, start=1):
+        for fan_out in levels:
             cursor.execute(
                 """
                 INSERT INTO surveys_team (organisation_id, name, slug, parent_id, time_zone, path)
@@ -47,7 +47,8 @@ def organisation_generate(*, people: int, levels: tuple[int, ...] = (9, 10, 10, 
         leaves = parents
         cursor.execute(
             """
-            INSERT INTO surveys_person (organisation_id, email, display_name, locale, time_zone, is_active, is_admin)
+            INSERT INTO surveys_person
+                (organisation_id, email, display_name, locale, time_zone, is_active, is_admin)
             SELECT %s, 'p' || g || '@example.org', 'Person ' || g, '', '', true, false
             FROM generate_series(1, %s) g
             """,

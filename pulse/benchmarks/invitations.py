@@ -25,7 +25,9 @@ def run(options: dict[str, Any], stdout: TextIO) -> BenchResult:
     people = int(100_000 * options.get("scale", 1.0))
     with scratch_database("invitations"):
         generate_seconds, generated = timed(lambda: organisation_generate(people=people))
-        stdout.write(f"generated {generated.teams} teams and {generated.people} people in {generate_seconds:.1f} s\n")
+        stdout.write(
+            f"generated {generated.teams} teams, {generated.people} people in {generate_seconds:.1f} s\n"
+        )
         schedule = Schedule.objects.create(
             organisation=generated.organisation,
             team=generated.root,
@@ -43,13 +45,15 @@ def run(options: dict[str, Any], stdout: TextIO) -> BenchResult:
 
         ours_seconds, invited = timed(ours)
         emails = OutgoingEmail.objects.count()
-        stdout.write(f"ours: round_open created {invited} invitations and {emails} emails in {ours_seconds:.2f} s\n")
+        stdout.write(
+            f"ours: round_open made {invited} invitations and {emails} emails in {ours_seconds:.2f} s\n"
+        )
         assert Invitation.objects.count() == people
 
         with connection.cursor() as cursor:
             cursor.execute(
-                "CREATE TEMP TABLE copy_baseline (round_id bigint, person_id bigint, teams jsonb, token_hash bytea,"
-                " sealed_token bytea, spent boolean, expires_at timestamptz)"
+                "CREATE TEMP TABLE copy_baseline (round_id bigint, person_id bigint, teams jsonb,"
+                " token_hash bytea, sealed_token bytea, spent boolean, expires_at timestamptz)"
             )
             person_ids = list(Invitation.objects.values_list("person_id", flat=True))
             rows = [
@@ -58,13 +62,14 @@ def run(options: dict[str, Any], stdout: TextIO) -> BenchResult:
             ]
 
             def baseline() -> None:
-                with transaction.atomic(), connection.cursor() as copy_cursor:
-                    with copy_cursor.cursor.copy(
-                        "COPY copy_baseline (round_id, person_id, teams, token_hash, sealed_token, spent, expires_at)"
-                        " FROM STDIN"
-                    ) as copy:
-                        for row in rows:
-                            copy.write_row(row)
+                columns = "round_id, person_id, teams, token_hash, sealed_token, spent, expires_at"
+                with (
+                    transaction.atomic(),
+                    connection.cursor() as copy_cursor,
+                    copy_cursor.cursor.copy(f"COPY copy_baseline ({columns}) FROM STDIN") as copy,
+                ):
+                    for row in rows:
+                        copy.write_row(row)
 
             baseline_seconds, _ = timed(baseline)
         stdout.write(f"baseline: COPY of {len(rows)} invitation-shaped rows in {baseline_seconds:.2f} s\n")

@@ -25,7 +25,8 @@ def scratch_database(label: str) -> Iterator[str]:
     original = connection.settings_dict["NAME"]
     name = f"pulse_bench_{label}_{secrets.token_hex(3)}"
     with connection.cursor() as cursor:
-        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)).as_string(cursor.connection))
+        create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        cursor.execute(create.as_string(cursor.connection))
     connection.close()
     connection.settings_dict["NAME"] = name
     try:
@@ -36,9 +37,9 @@ def scratch_database(label: str) -> Iterator[str]:
         connection.settings_dict["NAME"] = original
         with connection.cursor() as cursor:
             cursor.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)).as_string(
-                    cursor.connection
-                )
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                .format(sql.Identifier(name))
+                .as_string(cursor.connection)
             )
 
 
