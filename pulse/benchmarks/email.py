@@ -92,7 +92,8 @@ def run(options: dict[str, Any], stdout: TextIO) -> BenchResult:
                     rendered.subject, rendered.text, "pulse@localhost", [rendered.to]
                 )
                 message.attach_alternative(rendered.html, "text/html")
-                messages.append((rendered.to, message.message().as_bytes(linesep="\r\n")))
+                raw = message.message().as_bytes(linesep="\r\n")  # type: ignore[call-arg]  # Django's MIME classes take it
+                messages.append((rendered.to, raw))
 
             def baseline() -> None:
                 with smtplib.SMTP("127.0.0.1", port) as client:

@@ -10,8 +10,11 @@ import datetime as dt
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
-from surveys.models import Membership, Organisation, Person, Team
+from surveys.models import Instrument, Membership, Organisation, Person, Schedule, Team
+from surveys.services.rounds import schedule_refresh
+from surveys.services.schedules import schedule_save
 
 DEMO_ORGANISATION = "Acme"
 DEMO_PASSWORD = "pulse-demo"  # noqa: S105 - a published demo password, refused in production
@@ -96,4 +99,35 @@ def demo_create() -> bool:
             is_admin=True,
             user=admin_user,
         )
+        demo_schedules_create(acme, teams)
     return True
+
+
+# (team slug, name, instrument keys, every N weeks, weekday, local time): one schedule per time zone.
+SCHEDULES = [
+    ("platform", "Platform weekly check-in", ["burnout1", "workload1", "comment"], 1, 0, dt.time(10, 0)),
+    ("product", "Product weekly check-in", ["burnout1", "workload1", "copsoq_demands"], 1, 1, dt.time(10, 0)),
+    ("data", "Data fortnightly wellbeing", ["who5", "workload1", "comment"], 2, 2, dt.time(11, 0)),
+]
+
+
+def demo_schedules_create(acme: Organisation, teams: dict[str, Team]) -> list[Schedule]:
+    """Schedules in Berlin, New York and Kolkata. Each is set so that a round whose window is still open
+    this week opens at the next tick, so `make run` shows rounds, emails and reminders at once."""
+    now = timezone.now()
+    schedules = []
+    for slug, name, keys, every, weekday, local_time in SCHEDULES:
+        schedule = Schedule(
+            organisation=acme,
+            team=teams[slug],
+            name=name,
+            every_n_weeks=every,
+            weekday=weekday,
+            local_time=local_time,
+            starts_on=(now - dt.timedelta(days=14)).date(),
+        )
+        instruments = list(Instrument.objects.filter(key__in=keys, is_default_library=True))
+        schedule_save(schedule=schedule, instruments=instruments)
+        schedule_refresh(schedule=schedule, now=now - schedule.open_for)
+        schedules.append(schedule)
+    return schedules
