@@ -42,6 +42,7 @@ class CountingHandler:
         self.delay = delay
         self.lock = threading.Lock()
         self.temporary_failures_left: Counter[str] = Counter()
+        self.messages: list[bytes] = []
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -63,6 +64,7 @@ class CountingHandler:
         with self.lock:
             for address in envelope.rcpt_tos:
                 self.received[address] += 1
+            self.messages.append(envelope.original_content or b"")
         return "250 Message accepted"
 
 
@@ -125,6 +127,36 @@ def test_every_invitation_reaches_a_real_smtp_server_once(smtp_server: tuple[Cou
         assert emails_send_due() == 0
     assert handler.received == Counter(dict.fromkeys(emails, 1))
     assert set(OutgoingEmail.objects.values_list("status", flat=True)) == {"sent"}
+
+
+@pytest.mark.django_db
+def test_messages_sent_through_the_smtp_template_are_complete_and_escaped(
+    smtp_server: tuple[CountingHandler, int],
+) -> None:
+    import email
+    from email import policy
+
+    handler, port = smtp_server
+    schedule, _emails = open_round(2)
+    person = schedule.team.memberships.first().person
+    person.display_name = "Zoë <O'Brien> & Co"
+    person.locale = "de"
+    person.save()
+    with smtp_settings(port), time_machine.travel(OPENS + dt.timedelta(minutes=1), tick=False):
+        rounds_open_due()
+        assert emails_send_due() == 2
+    parsed = [email.message_from_bytes(raw, policy=policy.default) for raw in handler.messages]
+    assert len({message["Message-ID"] for message in parsed}) == 2
+    zoe = next(message for message in parsed if message["To"] == person.email)
+    text = zoe.get_body(preferencelist=("plain",)).get_content()
+    html = zoe.get_body(preferencelist=("html",)).get_content()
+    assert "Hallo Zoë <O'Brien> & Co," in text
+    assert "Zoë &lt;O&#x27;Brien&gt; &amp; Co" in html
+    assert zoe["Subject"] == "Ihr einminütiger Team-Check-in"
+    links = [line for line in text.splitlines() if "/checkin/" in line]
+    assert len(links) == 1
+    assert links[0].split("/checkin/")[1].rstrip("/") in html
+    assert "Pulse" not in zoe["To"]
 
 
 @pytest.mark.django_db
