@@ -16,6 +16,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -28,6 +29,13 @@ class SealError(ValueError):
     """A ciphertext that does not open: unknown key, wrong round or purpose, or tampered with."""
 
 
+@lru_cache(maxsize=16)
+def _cipher(key: bytes) -> AESGCM:
+    """One cipher object per key: its key schedule is computed once, not per ballot or token."""
+    return AESGCM(key)
+
+
+@lru_cache(maxsize=16)
 def key_id(key: bytes) -> str:
     """A short public name for a key: the first 8 hex digits of its SHA-256 (reveals nothing of it)."""
     return hashlib.sha256(b"pulse-ballot-key-id:" + key).hexdigest()[:8]
@@ -63,13 +71,13 @@ class KeyRing:
         """Encrypt; returns (key id, nonce + ciphertext)."""
         nonce = os.urandom(NONCE_BYTES)
         aad = f"{purpose}:{context}".encode()
-        return self.current_id, nonce + AESGCM(self.keys[0]).encrypt(nonce, plaintext, aad)
+        return self.current_id, nonce + _cipher(self.keys[0]).encrypt(nonce, plaintext, aad)
 
     def open(self, sealed: bytes, *, key: str, purpose: str, context: str) -> bytes:
         data = bytes(sealed)
         nonce, body = data[:NONCE_BYTES], data[NONCE_BYTES:]
         try:
-            return AESGCM(self._by_id(key)).decrypt(nonce, body, f"{purpose}:{context}".encode())
+            return _cipher(self._by_id(key)).decrypt(nonce, body, f"{purpose}:{context}".encode())
         except InvalidTag:
             raise SealError("the ciphertext does not open with this key, round and purpose") from None
 

@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from surveys import cadence
-from surveys.models import Invitation, Membership, OutgoingEmail, Round, Schedule, Team
+from surveys.models import Invitation, Membership, OutgoingEmail, Round, Schedule
 from surveys.sealing import KeyRing, seal_token, token_hash
 from surveys.services.instruments import instrument_mark_used
 
@@ -113,26 +113,27 @@ def roster_for(*, schedule: Schedule, on: datetime) -> list[RosterEntry]:
     """Who is asked: active people with a current member role in the schedule's teams, each once, with the
     teams they belong to in scope. Leaders are asked where they are members, not in the teams they lead."""
     day = on.astimezone(timezone.get_default_timezone()).date()
-    scope = (
-        Team.objects.subtree_of(schedule.team)
+    in_scope = (
+        {"team__path__startswith": schedule.team.path}
         if schedule.include_subtree
-        else Team.objects.filter(pk=schedule.team_id)
-    )
-    team_zone: dict[int, str] = dict(
-        scope.filter(organisation_id=schedule.organisation_id).values_list("pk", "time_zone")
+        else {"team_id": schedule.team_id}
     )
     organisation_zone = schedule.organisation.time_zone
+    # One join instead of a list of team ids: a whole organisation's roster is one indexed query.
     rows = (
         Membership.objects.current(day)
-        .filter(team_id__in=list(team_zone), role=Membership.Role.MEMBER, person__is_active=True)
-        .values_list("person_id", "person__time_zone", "team_id")
+        .filter(
+            **in_scope,
+            team__organisation_id=schedule.organisation_id,
+            role=Membership.Role.MEMBER,
+            person__is_active=True,
+        )
+        .values_list("person_id", "person__time_zone", "team_id", "team__time_zone")
         .order_by("person_id", "team_id")
     )
     entries: dict[int, tuple[str, list[int]]] = {}
-    for person_id, person_zone, team_id in rows:
-        _zone, teams = entries.setdefault(
-            person_id, (person_zone or team_zone[team_id] or organisation_zone, [])
-        )
+    for person_id, person_zone, team_id, team_zone in rows:
+        _zone, teams = entries.setdefault(person_id, (person_zone or team_zone or organisation_zone, []))
         teams.append(team_id)
     return [RosterEntry(person_id, zone, tuple(teams)) for person_id, (zone, teams) in entries.items()]
 
@@ -181,14 +182,15 @@ def round_open(*, schedule: Schedule, opens_at: datetime, closes_at: datetime) -
         sends.append(
             (OutgoingEmail.Kind.REMINDER, number, {z: d for z, d in due.items() if opens_at < d < closes_at})
         )
-    person_zone = [(entry.person_id, entry.time_zone) for entry in roster]
-    for kind, number, due_by_zone in sends:
-        _insert_emails(
-            round_,
-            kind,
-            number,
-            [(pid, due_by_zone[zone]) for pid, zone in person_zone if zone in due_by_zone],
-        )
+    _insert_emails(
+        round_,
+        [
+            (entry.person_id, kind, number, due_by_zone[entry.time_zone])
+            for kind, number, due_by_zone in sends
+            for entry in roster
+            if entry.time_zone in due_by_zone
+        ],
+    )
     Round.objects.filter(pk=round_.pk).update(invited_count=len(rows))
     round_.invited_count = len(rows)
     logger.info("round %s opened for schedule %s: %s invitations", round_.pk, schedule.pk, len(rows))
@@ -224,27 +226,31 @@ def _insert_invitations(round_: Round, rows: list[tuple[int, list[int], bytes, b
     )
 
 
-def _insert_emails(round_: Round, kind: str, number: int, due: list[tuple[int, datetime]]) -> None:
-    """Queue one email of ``kind`` per invitation of the round whose person is in ``due``."""
+def _insert_emails(round_: Round, due: list[tuple[int, str, int, datetime]]) -> None:
+    """Queue the emails (person, kind, number, due time) of the round's invitations, in one statement."""
     if not due:
         return
+    person_ids, kinds, numbers, times = (list(column) for column in zip(*due, strict=True))
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 """
                 INSERT INTO surveys_outgoingemail
                     (invitation_id, kind, number, due_at, status, attempts, last_error)
-                SELECT i.id, %s, %s, d.due_at, 'pending', 0, ''
+                SELECT i.id, d.kind, d.number, d.due_at, 'pending', 0, ''
                 FROM surveys_invitation i
-                JOIN unnest(%s::bigint[], %s::timestamptz[]) AS d(person_id, due_at)
-                    ON d.person_id = i.person_id
+                JOIN unnest(%s::bigint[], %s::text[], %s::int[], %s::timestamptz[])
+                    AS d(person_id, kind, number, due_at) ON d.person_id = i.person_id
                 WHERE i.round_id = %s
                 """,
-                [kind, number, [pid for pid, _ in due], [when for _, when in due], round_.pk],
+                [person_ids, kinds, numbers, times, round_.pk],
             )
         return
     ids = dict(Invitation.objects.filter(round=round_).values_list("person_id", "pk"))
     OutgoingEmail.objects.bulk_create(
-        (OutgoingEmail(invitation_id=ids[pid], kind=kind, number=number, due_at=when) for pid, when in due),
+        (
+            OutgoingEmail(invitation_id=ids[pid], kind=kind, number=number, due_at=when)
+            for pid, kind, number, when in due
+        ),
         batch_size=2000,
     )
