@@ -339,15 +339,59 @@ class _Tree:
         return p
 
 
-def _region_unsafe(tree: _Tree, p: int, hidden: Mapping[int, object], protected: set[int], t: int) -> bool:
-    """Would publishing ``p`` with this frontier let someone derive a small or protected group?"""
+def _must_not_be_derivable(tree: _Tree, h: int, hidden: Mapping[int, Withheld]) -> bool:
+    """Guarantee (3) applies to ``h``: withheld for any reason but overlap, and not empty."""
+    return h in hidden and hidden[h].code is not WithheldCode.OVERLAPPING_TEAMS and tree.n(h) > 0
+
+
+def _region_unsafe(tree: _Tree, p: int, hidden: Mapping[int, Withheld], t: int) -> bool:
+    """Would publishing ``p`` with this frontier let someone derive a small or withheld group?"""
     front, passed = tree.frontier(p, hidden)
     region = tree.n(p) - sum(tree.n(q) for q in front)
     if 0 < region < t:
         return True
-    # A protected cell must keep company in the region that holds its uncovered respondents; if the region
-    # is made of them alone, region = p − frontier is the protected cell minus its published parts.
-    return any(h in protected and 0 < tree.uncovered(h, hidden) == region for h in passed)
+    # A withheld cell must keep company in the region that holds its uncovered respondents; if the region
+    # is made of them alone, region = p − frontier is the withheld cell minus its published parts.
+    return any(
+        _must_not_be_derivable(tree, h, hidden) and 0 < tree.uncovered(h, hidden) == region for h in passed
+    )
+
+
+def _uncover(tree: _Tree, p: int, hidden: dict[int, Withheld]) -> None:
+    """Withhold a team below the withheld ``p`` so that ``p`` is no longer the sum of its published teams.
+
+    The smallest frontier team that has respondents of its own (outside its published sub-teams) is taken:
+    withholding one that is itself the sum of its sub-teams would move nothing into ``p``'s hidden part
+    and would only be derivable in turn.
+    """
+    front, _ = tree.frontier(p, hidden)
+    useful = [q for q in front if tree.uncovered(q, hidden) > 0]
+    hidden[min(useful or front, key=lambda q: (tree.n(q), q))] = _PROTECTS
+
+
+def _plan_pass(tree: _Tree, t: int, hidden: dict[int, Withheld]) -> None:
+    """One bottom-up sweep of both rules; only ever adds to ``hidden``."""
+    for p in tree.bottom_up:
+        if p in hidden:
+            # A withheld team whose respondents all sit in published sub-teams is their sum. This holds for
+            # every reason of withholding (the caller's, and complements chosen here: a parent with no
+            # direct members withheld to protect a neighbour, whose children are all published).
+            if _must_not_be_derivable(tree, p, hidden):
+                while tree.uncovered(p, hidden) == 0:
+                    _uncover(tree, p, hidden)
+            continue
+        while _region_unsafe(tree, p, hidden, t):
+            front, _ = tree.frontier(p, hidden)
+            for q in sorted(front, key=lambda q: (tree.n(q), q)):
+                hidden[q] = _PROTECTS
+                if not _region_unsafe(tree, p, hidden, t):
+                    break
+                del hidden[q]
+            else:
+                # No single sub-team fixes it: withhold p, whose region then joins its ancestor's
+                # (checked later, as ancestors come after p in this bottom-up order).
+                hidden[p] = _PROTECTS
+                break
 
 
 def _plan(tree: _Tree, t: int, forced: Mapping[int, Withheld]) -> dict[int, Withheld]:
@@ -357,32 +401,17 @@ def _plan(tree: _Tree, t: int, forced: Mapping[int, Withheld]) -> dict[int, With
             hidden[tid] = _too_few(t)
     for tid, w in forced.items():
         hidden.setdefault(tid, w)
-    # Cells the caller withheld for its own reasons (e.g. across rounds) must not be derivable either.
-    protected = {tid for tid in forced if hidden[tid] is forced[tid] and tree.n(tid) > 0}
     for p in sorted(tree.non_additive):
         for x in tree.subtree(p)[1:]:
             hidden.setdefault(x, _OVERLAPPING)
-
-    for p in tree.bottom_up:
-        if p in protected:
-            # Bottom-up: a protected team whose respondents are all inside published sub-teams is their sum.
-            while tree.uncovered(p, hidden) == 0:
-                front, _ = tree.frontier(p, hidden)
-                hidden[min(front, key=lambda q: (tree.n(q), q))] = _PROTECTS
-        elif p not in hidden:
-            while _region_unsafe(tree, p, hidden, protected, t):
-                front, _ = tree.frontier(p, hidden)
-                for q in sorted(front, key=lambda q: (tree.n(q), q)):
-                    hidden[q] = _PROTECTS
-                    if not _region_unsafe(tree, p, hidden, protected, t):
-                        break
-                    del hidden[q]
-                else:
-                    # No single sub-team fixes it: withhold p, whose region then joins its ancestor's
-                    # (checked later, as ancestors come after p in this bottom-up order).
-                    hidden[p] = _PROTECTS
-                    break
-    return hidden
+    # Each rule can undo the other: a complement withheld for a region may be the sum of its published
+    # sub-teams, and withholding one of those changes the regions above. Both only ever withhold more,
+    # so sweeping until nothing changes terminates, at a plan where both hold everywhere (what _check asks).
+    while True:
+        before = len(hidden)
+        _plan_pass(tree, t, hidden)
+        if len(hidden) == before:
+            return hidden
 
 
 def _check(tree: _Tree, hidden: Mapping[int, Withheld], t: int) -> None:

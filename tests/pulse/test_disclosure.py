@@ -540,6 +540,48 @@ def test_a_cross_round_withholding_cannot_come_back_by_subtraction() -> None:
     assert out == {1: "changed_since_last_result", 2: "published", 3: "protects_smaller_group"}
 
 
+def test_the_complement_of_a_withheld_parent_is_not_itself_the_sum_of_published_teams() -> None:
+    # Regression (found by the property test): Org (6) = Platform (3) + Web (3); Platform has no direct
+    # members, so Platform = SRE (3). Org is withheld by the caller and is the sum of its published teams,
+    # so one more team must go. The smallest is Platform, but withholding it moves nobody into Org's hidden
+    # part and Platform = SRE could be read off the page. Web is withheld instead.
+    cells = [cell(0, None, 6, direct_n=0), cell(1, 0, 3, direct_n=0), cell(2, 1, 3), cell(3, 0, 3)]
+    out = plan(cells, k=3, also_withhold={0: _changed()})
+    assert out == {
+        0: "changed_since_last_result",
+        1: "published",
+        2: "published",
+        3: "protects_smaller_group",
+    }
+    verify_tree(
+        cells,
+        suppress_tree(cells, k=3, kind=MetricKind.MEAN, value=lambda c: c.n, also_withhold={0: _changed()}),
+        k=3,
+        kind=MetricKind.MEAN,
+    )
+
+
+def test_when_every_complement_is_a_sum_the_planner_goes_down_until_one_is_not() -> None:
+    # Org (6) = Platform (3) + Web (3), each a team with no direct members over one sub-team of 3. Every
+    # team below Org is the sum of its sub-team, so Platform is withheld and then SRE under it: Org and
+    # Platform each keep SRE's 3 people hidden, and neither is derivable.
+    cells = [
+        cell(0, None, 6, direct_n=0),
+        cell(1, 0, 3, direct_n=0),
+        cell(2, 1, 3),
+        cell(3, 0, 3, direct_n=0),
+        cell(4, 3, 3),
+    ]
+    out = plan(cells, k=3, also_withhold={0: _changed()})
+    assert out == {
+        0: "changed_since_last_result",
+        1: "protects_smaller_group",
+        2: "protects_smaller_group",
+        3: "published",
+        4: "published",
+    }
+
+
 # --- dominance (on-call load, SCIENCE.md §2) ---------------------------------------------------------------
 
 

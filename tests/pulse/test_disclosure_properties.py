@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from pulse.disclosure import (
@@ -73,6 +73,16 @@ class World:
             out.append(Cell(team_id=t, parent_id=self.parent[t], n=n, direct_n=direct, total=3.0 * n))
         return out
 
+    def source(self) -> str:
+        """The cells as test_disclosure.py's ``cell(...)`` calls, ready to paste into a regression test."""
+        calls = [
+            f"cell({c.team_id}, {c.parent_id}, {c.n}"
+            + ("" if c.direct_n == c.n else f", direct_n={c.direct_n}")
+            + ")"
+            for c in self.cells()
+        ]
+        return "[" + ", ".join(calls) + "]"
+
 
 @st.composite
 def worlds(draw: st.DrawFn, *, overlaps: bool) -> World:
@@ -101,7 +111,11 @@ def worlds(draw: st.DrawFn, *, overlaps: bool) -> World:
             b = draw(st.sampled_from(sorted(parent)))
             teams = world.ancestors_or_self(a) | world.ancestors_or_self(b)
             atoms.append((teams, draw(st.integers(1, 3))))
-    return World(parent, atoms)
+    out = World(parent, atoms)
+    # Hypothesis prints this composite's argument as an empty "world=", so the tree is noted explicitly.
+    note(f"cells = {out.source()}")
+    note(f"atoms = {out.atoms}")
+    return out
 
 
 def row_space_basis(rows: np.ndarray) -> np.ndarray:
