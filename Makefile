@@ -18,6 +18,7 @@ var:
 run: $(STAMP) var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py pulse_demo --once
+	$(BIN)/python manage.py pulse_demo_history
 	$(BIN)/honcho -f Procfile.dev start
 
 lint: $(STAMP)

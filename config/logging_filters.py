@@ -18,10 +18,16 @@ def redact(text: str) -> str:
 
 
 class RedactTokens(logging.Filter):
+    """Redact tokens from the message; drop an attached request whose path holds one (Django attaches the
+    request to django.request records, and handlers such as mail_admins print it whole)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg = cleaned
             record.args = ()
+        request = getattr(record, "request", None)
+        if request is not None and redact(getattr(request, "path", "")) != getattr(request, "path", ""):
+            record.request = None
         return True

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our own static files (no CDN)
     "simple_history",
     "anymail",
     "surveys",
@@ -104,6 +105,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "pulse.middleware.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -122,6 +124,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "pulse.web.context.navigation",
             ],
         },
     },
@@ -234,6 +237,27 @@ LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=300)
+# Sessions end when the browser closes, after PULSE_SESSION_IDLE_SECONDS without a request, and at the
+# latest PULSE_SESSION_ABSOLUTE_SECONDS after sign-in, however active (pulse/middleware.py).
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+PULSE_SESSION_IDLE_SECONDS = env_int("PULSE_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
+PULSE_SESSION_ABSOLUTE_SECONDS = SESSION_COOKIE_AGE
+# Sign-in rate limits, "<attempts>/<seconds>" per key, counted in the cache (Redis in production). When
+# the cache is down they are not enforced and a warning is logged (pulse/ratelimit.py says why).
+PULSE_RATE_LIMITS = {
+    "login_ip": env_str("PULSE_RATE_LOGIN_IP", "30/900"),
+    "login_user": env_str("PULSE_RATE_LOGIN_USER", "10/900"),
+    "link_ip": env_str("PULSE_RATE_LINK_IP", "20/900"),
+    "link_email": env_str("PULSE_RATE_LINK_EMAIL", "5/900"),
+    "token_ip": env_str("PULSE_RATE_TOKEN_IP", "30/900"),
+}
+for _name, _rate in PULSE_RATE_LIMITS.items():
+    _count, _, _seconds = _rate.partition("/")
+    if not (_count.isdigit() and _seconds.isdigit() and int(_count) > 0 and int(_seconds) > 0):
+        raise ImproperlyConfigured(f"{_name} rate limit must be <attempts>/<seconds>, e.g. 10/900: {_rate!r}")
+PULSE_RATE_LIMIT_CACHE = "default"
+# How many X-Forwarded-For entries our own proxies add (0: use REMOTE_ADDR, the default without a proxy).
+PULSE_TRUSTED_PROXY_COUNT = env_int("PULSE_TRUSTED_PROXY_COUNT", 0, minimum=0)
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -255,19 +279,32 @@ if PRODUCTION:
 
 # --- REST API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes an unauthenticated request a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "pulse.api.pagination.Cursor",
+    "PAGE_SIZE": 50,
+    # One error format: {"errors": {field: [messages]}} for 400, {"detail": message} otherwise.
+    "EXCEPTION_HANDLER": "pulse.api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pulse API",
     "DESCRIPTION": "Anonymous team check-ins: configuration, answering and disclosure-controlled results.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"QuestionKindEnum": "surveys.definitions.KINDS"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pulse.api.errors.document_media_type_errors",
+    ],
 }
 
 # --- Internationalisation ------------------------------------------------------------------------------
@@ -296,7 +333,28 @@ PULSE_TICK_STEPS = [
     "surveys.services.rounds.rounds_open_due",
     "surveys.services.emails.emails_send_due",
     "surveys.services.answering.rounds_close_due",
+    "pulse.services.aggregation.rounds_aggregate_due",
+    "pulse.services.retention.comments_delete_expired",
+    # Trends after aggregation; escalations before delivery, so they go out in the same tick.
+    "pulse.services.trends.trends_run_due",
+    "pulse.services.flags.flags_escalate_due",
+    "pulse.services.notifications.notifications_send_due",
 ]
+# Free-text comments are deleted this many days after their round was counted (counts are kept).
+PULSE_COMMENT_RETENTION_DAYS = env_int("PULSE_COMMENT_RETENTION_DAYS", 365, minimum=1)
+# Trends and flags (SCIENCE.md §3): rounds per trend window, fewest usable rounds for a trend test, the
+# Benjamini–Hochberg false discovery rate; unacknowledged flags escalate after this many days.
+PULSE_TREND_WINDOW = env_int("PULSE_TREND_WINDOW", 12, minimum=6)
+PULSE_TREND_MIN_ROUNDS = 6  # SCIENCE.md §3: no trend flag before 6 usable rounds; not configurable
+PULSE_TREND_FDR = 0.10
+PULSE_FLAG_ESCALATE_AFTER_DAYS = env_int("PULSE_FLAG_ESCALATE_AFTER_DAYS", 7, minimum=1)
+# Non-urgent flag emails wait for a weekly digest: weekday (0 = Monday) and hour, organisation's time zone.
+PULSE_FLAG_DIGEST_WEEKDAY = env_int("PULSE_FLAG_DIGEST_WEEKDAY", 0, minimum=0)
+PULSE_FLAG_DIGEST_HOUR = env_int("PULSE_FLAG_DIGEST_HOUR", 9, minimum=0)
+if PULSE_FLAG_DIGEST_WEEKDAY > 6 or PULSE_FLAG_DIGEST_HOUR > 23:
+    raise ImproperlyConfigured("PULSE_FLAG_DIGEST_WEEKDAY must be 0–6 and PULSE_FLAG_DIGEST_HOUR 0–23")
+# Seconds a Slack or webhook request may take before it counts as a temporary failure.
+PULSE_NOTIFICATION_TIMEOUT = env_int("PULSE_NOTIFICATION_TIMEOUT", 10, minimum=1)
 
 # --- Logging -------------------------------------------------------------------------------------------
 # Access lines are written by Pulse's own middleware-free formatter: tokens in check-in URLs are never
@@ -313,5 +371,8 @@ LOGGING = {
     "loggers": {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Redacted at the source, before any handler (mail_admins, an error tracker) sees the record.
+        "django.request": {"filters": ["redact_tokens"]},
+        "django.security": {"filters": ["redact_tokens"]},
     },
 }

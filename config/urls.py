@@ -1,14 +1,25 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from pulse.health import health
 
 admin.site.site_header = "Pulse administration"
 admin.site.site_title = "Pulse"
 
+# Under /api/ even Django's own 404 and 500 answer in the API's JSON error format.
+handler404 = "pulse.api.errors.not_found"
+handler500 = "pulse.api.errors.server_error"
+
 urlpatterns = [
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
+    # OpenAPI 3 schema and its docs page: Swagger UI from drf-spectacular-sidecar's static files, so it
+    # works without internet access and calls no third party (drf-spectacular's Redoc page loads Google
+    # Fonts, so it is not offered).
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
+    path("api/v1/", include("pulse.api.urls")),
     path("", include("surveys.urls")),
     path("", include("pulse.urls")),
 ]

@@ -25,15 +25,30 @@ class TeamAggregate(models.Model):
         SHARE = "share", "Share at or beyond a cut-off"
         RESPONSE_RATE = "response_rate", "Response rate"
 
-    round = models.ForeignKey("surveys.Round", on_delete=models.CASCADE, related_name="aggregates")
+    # Index and constraint choices are measured (pulse_bench aggregate): one closed round writes a row per
+    # team × metric, and every index and deferred foreign-key check costs on that write. ``round`` is
+    # covered by the unique constraint's leading column, ``organisation`` by the series index; the copies of
+    # ``organisation`` and ``instrument`` are denormalised from the round, so they carry no constraint.
+    round = models.ForeignKey(
+        "surveys.Round", on_delete=models.CASCADE, related_name="aggregates", db_index=False
+    )
     team = models.ForeignKey("surveys.Team", on_delete=models.PROTECT, related_name="aggregates")
     organisation = models.ForeignKey(
-        "surveys.Organisation", on_delete=models.PROTECT, related_name="aggregates"
+        "surveys.Organisation",
+        on_delete=models.PROTECT,
+        related_name="aggregates",
+        db_index=False,
+        db_constraint=False,
     )
     metric = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     instrument = models.ForeignKey(
-        "surveys.Instrument", null=True, blank=True, on_delete=models.PROTECT, related_name="aggregates"
+        "surveys.Instrument",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="aggregates",
+        db_constraint=False,
     )
     # When the round closed: the time axis of trends (rounds of one schedule are spaced in real time).
     closes_at = models.DateTimeField()
@@ -64,3 +79,17 @@ class TeamAggregate(models.Model):
         if self.n < 2:
             return None
         return max(0.0, (self.total_squares - self.total * self.total / self.n) / (self.n - 1))
+
+
+# Flags, their events and actions, notification channels and the notification outbox (issue 8).
+from pulse.models_flags import (  # noqa: E402, F401
+    Action,
+    Flag,
+    FlagEvent,
+    Notification,
+    NotificationChannel,
+    TrendRun,
+)
+
+# Email sign-in links (issue 9).
+from pulse.models_auth import LoginLink  # noqa: E402, F401  # isort: skip

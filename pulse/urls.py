@@ -1,10 +1,28 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from pulse import views
+from pulse.web import auth_views as sign_in
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", sign_in.LoginView.as_view(), name="login"),
+    path("login/email/", sign_in.login_link_request_view, name="login_link_request"),
+    path("login/email/sent/", sign_in.login_link_sent, name="login_link_sent"),
+    # The token is in the path: config.logging_filters removes it from every log line.
+    path("login/link/confirm/", sign_in.login_link_confirm, name="login_link_confirm"),
+    path("login/link/<str:token>/", sign_in.login_link, name="login_link"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("pulse.web.urls")),
+]
+
+# The leaders' pages (issue 9): a team's results and the flags inbox; the home view is theirs too.
+from pulse.web import leader  # noqa: E402
+
+urlpatterns += [
+    path("teams/<int:pk>/", leader.team, name="team_report"),
+    path("flags/", leader.flags, name="flags"),
+    path("flags/<int:pk>/acknowledge/", leader.flag_acknowledge_view, name="flag_acknowledge"),
+    path("flags/<int:pk>/plan/", leader.flag_plan_view, name="flag_plan"),
+    path("flags/<int:pk>/resolve/", leader.flag_resolve_view, name="flag_resolve"),
 ]

@@ -1,23 +1,31 @@
 """The engineer's side: open a check-in from an email link, answer it, see "My check-ins".
 
 A GET changes nothing (mail scanners prefetch links); the POST spends the token. Pages never echo the token
-in anything but the form's own action, and the log filter removes it from access lines.
+in anything but the form's own action, and the log filter removes it from access lines. The check-in
+responses also keep it out of everything else that sees the URL: ``Referrer-Policy: no-referrer`` (the page's
+stylesheet and links would otherwise carry it in ``Referer`` to static file and proxy logs), and Django's
+own "Gone: /checkin/<token>/" warnings for 4xx answers are written here with the token removed.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.log import log_response
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from surveys import scoring
+from surveys.definitions import FALLBACK_LOCALE
 from surveys.models import Invitation, Person, Round
 from surveys.sealing import KeyRing, open_token
 from surveys.selectors import person_for_user
@@ -39,34 +47,81 @@ def _locale(person: Person) -> str:
     return person.locale or person.organisation.locale or "en"
 
 
+def _lang(texts: dict[str, str] | None, locale: str) -> str:
+    """The language a text is shown in: the person's, or English where that translation is missing (a
+    validated item is never machine-translated), so screen readers pick the right voice (WCAG 3.1.2)."""
+    return locale if (texts or {}).get(locale) else FALLBACK_LOCALE
+
+
 def _form_questions(round_: Round, locale: str) -> list[dict[str, Any]]:
     """Questions grouped by instrument, with texts in the person's language (English when missing)."""
     groups: list[dict[str, Any]] = []
     for question in round_questions(round_):
         instrument = question.instrument
         if not groups or groups[-1]["instrument"].pk != instrument.pk:
-            groups.append({"instrument": instrument, "stem": instrument.stem_in(locale), "questions": []})
+            groups.append(
+                {
+                    "instrument": instrument,
+                    "stem": instrument.stem_in(locale),
+                    "stem_lang": _lang(instrument.stem, locale),
+                    "questions": [],
+                }
+            )
+        labels = [option.get("label") for option in question.options]
         groups[-1]["questions"].append(
             {
                 "key": question.key,
                 "text": question.text_in(locale),
+                "lang": _lang(question.text, locale),
                 "kind": question.kind,
                 "optional": question.optional,
-                "options": question.options_in(locale),
+                "options": [
+                    option | {"lang": _lang(label, locale)}
+                    for option, label in zip(question.options_in(locale), labels, strict=True)
+                ],
             }
         )
     return groups
 
 
+def _without_token(response: HttpResponse) -> HttpResponse:
+    """Every check-in response: no Referer from this page, and 4xx answers logged without the token."""
+    response["Referrer-Policy"] = "no-referrer"
+    if response.status_code >= 400:
+        # Django would log "Gone: /checkin/<token>/" with the request attached; log_response marks the
+        # response as logged, so this redacted line is the only one.
+        log_response(
+            "%s: %s",
+            response.reason_phrase,
+            unquote(reverse("checkin", args=["[redacted]"])),  # as config.logging_filters writes it
+            response=response,
+            request=None,
+        )
+    return response
+
+
+def _refused(request: HttpRequest, refused: SubmitRefused) -> HttpResponse:
+    # Every variable the templates use is given: a missing one makes django.template log, at DEBUG, the
+    # whole context, request (and so the token) included.
+    context = {"reason": refused.reason, "LANGUAGE_CODE": settings.LANGUAGE_CODE}
+    response = render(request, "surveys/checkin_refused.html", context, status=refused.status)
+    return _without_token(response)
+
+
+# No CSRF token: the secret token in the URL already proves the form came from the person's own email, a
+# cross-site page cannot know it, and a CSRF failure would be logged with the URL (and so the token). The
+# page therefore sets no cookie at all.
+@csrf_exempt
 @never_cache
-@require_http_methods(["GET", "POST"])
+@sensitive_post_parameters()
+@sensitive_variables()
 def checkin(request: HttpRequest, token: str) -> HttpResponse:
+    if request.method not in ("GET", "POST"):
+        return _without_token(HttpResponseNotAllowed(["GET", "POST"]))
     try:
         invitation = invitation_for_answering(token)
     except SubmitRefused as refused:
-        return render(
-            request, "surveys/checkin_refused.html", {"reason": refused.reason}, status=refused.status
-        )
+        return _refused(request, refused)
     locale = _locale(invitation.person)
     errors: dict[str, str] = {}
     submitted: dict[str, str] = {}
@@ -75,18 +130,16 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
         try:
             clean = response_submit(token=token, answers=submitted)
         except SubmitRefused as refused:
-            return render(
-                request, "surveys/checkin_refused.html", {"reason": refused.reason}, status=refused.status
-            )
+            return _refused(request, refused)
         except AnswersInvalid as invalid:
             errors = invalid.errors
         else:
-            return _thanks(request, clean, locale)
+            return _without_token(_thanks(request, clean, locale))
     with (
         translation.override(locale),
         timezone.override(ZoneInfo(invitation.person.time_zone or invitation.round.time_zone)),
     ):
-        return render(
+        response = render(
             request,
             "surveys/checkin.html",
             {
@@ -97,11 +150,16 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
                 "submitted": submitted,
                 "k": invitation.person.organisation.min_group_size,
                 "locale": locale,
+                # <html lang> in base.html: the interface's language (its texts are English); question
+                # texts carry their own lang.
+                "LANGUAGE_CODE": settings.LANGUAGE_CODE,
             },
             status=400 if errors else 200,
         )
+    return _without_token(response)
 
 
+@sensitive_variables()
 def _thanks(request: HttpRequest, clean: dict[str, Any], locale: str) -> HttpResponse:
     """Thank-you page. The person's own WHO-5 band is computed here, shown once, and stored nowhere."""
     who5 = None
@@ -112,7 +170,12 @@ def _thanks(request: HttpRequest, clean: dict[str, Any], locale: str) -> HttpRes
     response = render(
         request,
         "surveys/checkin_thanks.html",
-        {"who5": who5, "resources": SUPPORT_RESOURCES, "locale": locale},
+        {
+            "who5": who5,
+            "resources": SUPPORT_RESOURCES,
+            "locale": locale,
+            "LANGUAGE_CODE": settings.LANGUAGE_CODE,
+        },
     )
     response["Cache-Control"] = "no-store"
     return response

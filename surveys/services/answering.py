@@ -4,8 +4,8 @@ This module and ``surveys.sealing`` are the only code that ever sees one person'
 check the promise by reading these two files:
 
 * ``response_submit`` spends the token by conditional UPDATE, records ``Participation(round, person)`` and
-  stores the answers as a ``SealedBallot`` (AES-GCM, random id, no person, no time) in one transaction.
-  Nothing is logged but the round id.
+  stores the answers as a ``SealedBallot`` (AES-GCM, random id, no person, no time) in one transaction,
+  holding a shared lock on the round so that the close step waits for it. Nothing is logged at all.
 * ``round_close`` opens every ballot of the round, shuffles them, scores each with ``surveys.scoring``,
   adds them to per-team counters, writes comments in random order, deletes the ballots and erases the
   sealed copies of the invitation tokens, all in one transaction: run twice it finds the round closed and
@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from surveys import scoring
 from surveys.models import (
@@ -43,6 +44,7 @@ from surveys.models import (
     Team,
 )
 from surveys.sealing import KeyRing, open_ballot, seal_ballot, token_hash
+from surveys.tree import team_closure
 
 logger = logging.getLogger(__name__)
 
@@ -60,25 +62,28 @@ class SubmitRefused(Exception):
 
 @dataclass(frozen=True)
 class QuestionSpec:
-    """What the answer form and the validator need to know about one question of a round."""
+    """What the validator needs to know about one question of a round."""
 
     id: int
     key: str
-    instrument_key: str
-    instrument_version: int
     kind: str  # "choice" or "text"
     values: frozenset[int]
     optional: bool
 
 
 def round_questions(round_: Round) -> list[Question]:
-    return list(
+    """The round's questions, instrument by instrument. Instruments that only ask for free text come last:
+    an optional "anything else?" ends the form rather than opening it."""
+    questions = list(
         Question.objects.filter(instrument__in=round_.instruments.all())
         .select_related("instrument")
         .order_by("instrument__key", "order")
     )
+    with_choices = {question.instrument_id for question in questions if question.kind != "text"}
+    return sorted(questions, key=lambda question: question.instrument_id not in with_choices)
 
 
+@sensitive_variables()  # an error report must not show a person's answers beside their request
 def validate_answers(
     questions: list[QuestionSpec], raw: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -127,19 +132,44 @@ def validate_answers(
     return clean, errors
 
 
-def question_specs(round_: Round) -> list[QuestionSpec]:
+def question_specs(round_id: int) -> list[QuestionSpec]:
+    """What validation needs of the round's questions, as plain values (no model instances: the submit
+    path runs once per answer, under load)."""
+    rows = (
+        Question.objects.filter(instrument__rounds=round_id)
+        .order_by()
+        .values_list("pk", "key", "kind", "options", "optional")
+    )
     return [
         QuestionSpec(
-            id=question.pk,
-            key=question.key,
-            instrument_key=question.instrument.key,
-            instrument_version=question.instrument.version,
-            kind=question.kind,
-            values=frozenset(int(option["value"]) for option in question.options),
-            optional=question.optional,
+            id=pk,
+            key=key,
+            kind=kind,
+            values=frozenset(int(option["value"]) for option in options),
+            optional=optional,
         )
-        for question in round_questions(round_)
+        for pk, key, kind, options, optional in rows
     ]
+
+
+UNKNOWN_REASON = "This check-in link is not valid. Please use the link from your latest email."
+SPENT_REASON = "This check-in has already been answered. Thank you!"
+CLOSED_REASON = "This check-in has closed. The next one will arrive by email."
+
+
+def _refusal(
+    *, spent: bool, expires_at: datetime, moment: datetime, round_open: bool = True
+) -> SubmitRefused | None:
+    if spent:
+        return SubmitRefused(SPENT_REASON, 410)
+    if not round_open or expires_at <= moment:
+        return SubmitRefused(CLOSED_REASON, 410)
+    return None
+
+
+def _usable_token(token: str) -> bool:
+    # Tokens are 43 characters (32 bytes, urlsafe base64); anything far longer is not looked up at all.
+    return bool(token) and len(token) <= 100
 
 
 def invitation_for_answering(token: str, *, now: datetime | None = None) -> Invitation:
@@ -149,20 +179,42 @@ def invitation_for_answering(token: str, *, now: datetime | None = None) -> Invi
         Invitation.objects.select_related("round", "person__organisation")
         .filter(token_hash=token_hash(token))
         .first()
-        if token and len(token) <= 100
+        if _usable_token(token)
         else None
     )
     if invitation is None:
-        raise SubmitRefused(
-            "This check-in link is not valid. Please use the link from your latest email.", 404
-        )
-    if invitation.spent:
-        raise SubmitRefused("This check-in has already been answered. Thank you!", 410)
-    if invitation.round.status != Round.Status.OPEN or invitation.expires_at <= moment:
-        raise SubmitRefused("This check-in has closed. The next one will arrive by email.", 410)
+        raise SubmitRefused(UNKNOWN_REASON, 404)
+    refused = _refusal(
+        spent=invitation.spent,
+        expires_at=invitation.expires_at,
+        moment=moment,
+        round_open=invitation.round.status == Round.Status.OPEN,
+    )
+    if refused:
+        raise refused
     return invitation
 
 
+def _hold_round_open(round_id: int) -> bool:
+    """Inside the submit transaction: True if the round is open, and keep it so until this transaction ends.
+
+    On PostgreSQL a shared row lock on the round: submissions do not wait for each other, but the close
+    step's ``SELECT … FOR UPDATE`` waits for every submission in flight, then reads their ballots; a
+    submission that starts after the close took the round waits, then finds it closed. Without it a ballot
+    committed while the close runs is neither counted nor deleted. Django has no ``FOR SHARE``, hence SQL.
+    On SQLite, transactions are ``IMMEDIATE`` (settings): writers never overlap, so a read is enough.
+    """
+    if connection.vendor != "postgresql":
+        return Round.objects.filter(pk=round_id, status=Round.Status.OPEN).exists()
+    table = connection.ops.quote_name(Round._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE id = %s AND status = %s FOR SHARE", [round_id, Round.Status.OPEN]
+        )
+        return cursor.fetchone() is not None
+
+
+@sensitive_variables()  # the token and the answers meet here; keep both out of error reports
 def response_submit(*, token: str, answers: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
     """Validate and store one submission. Returns the clean answers (for the person's own feedback page).
 
@@ -170,27 +222,45 @@ def response_submit(*, token: str, answers: dict[str, Any], now: datetime | None
     stored. Concurrent posts of one token: the conditional UPDATE lets exactly one through.
     """
     moment = now or timezone.now()
-    invitation = invitation_for_answering(token, now=moment)
-    specs = question_specs(invitation.round)
+    row = (
+        Invitation.objects.filter(token_hash=token_hash(token))
+        .values_list("pk", "round_id", "person_id", "teams", "spent", "expires_at")
+        .first()
+        if _usable_token(token)
+        else None
+    )
+    if row is None:
+        raise SubmitRefused(UNKNOWN_REASON, 404)
+    invitation_id, round_id, person_id, teams, is_spent, expires_at = row
+    # The round's own status is checked, and held, inside the transaction below.
+    refused = _refusal(spent=is_spent, expires_at=expires_at, moment=moment)
+    if refused:
+        raise refused
+    specs = question_specs(round_id)
     clean, errors = validate_answers(specs, answers)
     if errors:
         raise AnswersInvalid(errors)
     by_key = {spec.key: spec for spec in specs}
     ring = KeyRing.from_settings()
     with transaction.atomic():
-        spent = Invitation.objects.filter(
-            pk=invitation.pk, spent=False, expires_at__gt=moment, round__status=Round.Status.OPEN
-        ).update(spent=True)
+        if not _hold_round_open(round_id):
+            raise SubmitRefused(CLOSED_REASON, 410)
+        # Only the invitation's own columns in the claim: a filter through a join (round__status) makes
+        # Django write "WHERE id IN (SELECT …)", which PostgreSQL does not re-check against the row that a
+        # concurrent submission has just spent, so several would succeed.
+        spent = Invitation.objects.filter(pk=invitation_id, spent=False, expires_at__gt=moment).update(
+            spent=True
+        )
         if spent != 1:
-            raise SubmitRefused("This check-in has already been answered. Thank you!", 410)
-        Participation.objects.create(round_id=invitation.round_id, person_id=invitation.person_id)
+            raise SubmitRefused(SPENT_REASON, 410)
+        Participation.objects.create(round_id=round_id, person_id=person_id)
         key, sealed = seal_ballot(
             ring,
-            round_id=invitation.round_id,
+            round_id=round_id,
             answers={str(by_key[name].id): value for name, value in clean.items()},
-            teams=list(invitation.teams),
+            teams=list(teams),
         )
-        SealedBallot.objects.create(round_id=invitation.round_id, key_id=key, ciphertext=sealed)
+        SealedBallot.objects.create(round_id=round_id, key_id=key, ciphertext=sealed)
     return clean
 
 
@@ -200,19 +270,7 @@ class AnswersInvalid(Exception):
         self.errors = errors
 
 
-def _closure(team_ids: list[int], paths: dict[int, str], scope_root: Team) -> set[int]:
-    """The teams a person counts in: their own teams in scope and every ancestor down from the scope root."""
-    root_depth = scope_root.path.count("/") - 2
-    closure: set[int] = set()
-    for team_id in team_ids:
-        path = paths.get(team_id)
-        if path is None:
-            continue  # the team was deleted or left the scope since the round opened
-        ids = [int(part) for part in path.strip("/").split("/")]
-        closure.update(ids[root_depth:])
-    return closure
-
-
+@sensitive_variables()  # opened ballots are in its frames: keep them out of error reports
 def round_close(*, round_id: int, now: datetime | None = None) -> bool:
     """Close a round whose window ended and count its ballots. Returns False when there was nothing to do."""
     moment = now or timezone.now()
@@ -235,13 +293,14 @@ def round_close(*, round_id: int, now: datetime | None = None) -> bool:
         # Shuffle with the OS's randomness so nothing computed below follows the order of submission.
         random.SystemRandom().shuffle(ballots)
         paths = dict(Team.objects.subtree_of(round_.team).values_list("pk", "path"))
+        root_depth = round_.team.depth
         respondents: Counter[int] = Counter()
         answers: Counter[tuple[int, int, int]] = Counter()
         scores: Counter[tuple[int, int, str, bool, int, str]] = Counter()
         comments: list[tuple[int, int, str]] = []
         for key, sealed in ballots:
             payload = open_ballot(ring, round_id=round_.pk, key=key, sealed=bytes(sealed))
-            teams = _closure(payload["teams"], paths, round_.team)
+            teams = team_closure(payload["teams"], paths, root_depth)
             by_instrument: dict[int, dict[str, int | None]] = defaultdict(dict)
             texts: list[tuple[int, str]] = []
             for question_id, value in payload["answers"].items():
@@ -275,6 +334,9 @@ def round_close(*, round_id: int, now: datetime | None = None) -> bool:
                 for question_id, text in texts:
                     comments.append((team_id, question_id, text))
         k = round_.organisation.min_group_size
+        # Known gap (tests/anonymity/test_differencing.py): counters of a team at or above k are stored even
+        # when a sibling below k could be isolated by subtracting them from the parent's. Pages withhold
+        # such complements (pulse.disclosure); the stored rows do not yet.
         publishable = {team_id for team_id, n in respondents.items() if n >= k}
         RespondentCount.objects.bulk_create(
             RespondentCount(round=round_, team_id=team_id, respondents=respondents[team_id])
@@ -316,6 +378,13 @@ def rounds_close_due(*, now: datetime | None = None, batch: int = 10) -> int:
     """Tick step: close (and count) every open round whose window has ended, a bounded batch at a time."""
     moment = now or timezone.now()
     due = Round.objects.filter(status=Round.Status.OPEN, closes_at__lte=moment).order_by("closes_at")
-    return sum(
-        round_close(round_id=round_id, now=moment) for round_id in due.values_list("pk", flat=True)[:batch]
-    )
+    closed = 0
+    for round_id in due.values_list("pk", flat=True)[:batch]:
+        try:
+            closed += round_close(round_id=round_id, now=moment)
+        except Exception:
+            # One round that cannot be counted (a tampered ballot, a key removed from the ring too early)
+            # stays open for the operator and is retried next tick; it must not hold up the rounds after
+            # it. Its transaction rolled back, so it is exactly as it was. Only the round id is logged.
+            logger.exception("round %s could not be closed; it stays open and is retried", round_id)
+    return closed

@@ -1,0 +1,79 @@
+"""Django admin for flags, notification channels and the notification outbox.
+
+Flags and notifications are read-only here: their states change only through the services (so every
+change has its event). Admins see failed deliveries with their reasons, and configure channels.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from pulse.models import Action, Flag, FlagEvent, Notification, NotificationChannel
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class FlagEventInline(_ReadOnlyInline):
+    model = FlagEvent
+    fields = ("at", "kind", "from_state", "to_state", "actor_label", "why")
+
+
+class ActionInline(_ReadOnlyInline):
+    model = Action
+    fields = ("what", "who", "due_on", "created_by", "created_at")
+
+
+@admin.register(Flag)
+class FlagAdmin(admin.ModelAdmin):
+    list_display = ("team", "metric", "kind", "state", "severity", "opened_at", "escalation_level")
+    list_filter = ("state", "severity", "kind", "organisation")
+    search_fields = ("team__name", "metric", "explanation")
+    inlines = (FlagEventInline, ActionInline)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(NotificationChannel)
+class NotificationChannelAdmin(admin.ModelAdmin):
+    list_display = ("name", "organisation", "kind", "team", "min_severity", "is_active")
+    list_filter = ("kind", "is_active", "organisation")
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "transport",
+        "recipient",
+        "channel",
+        "status",
+        "attempts",
+        "due_at",
+        "last_error",
+    )
+    list_filter = ("status", "transport", "organisation")
+    search_fields = ("subject", "last_error", "idempotency_key")
+    readonly_fields = [field.name for field in Notification._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -1,0 +1,10 @@
+"""Settings for the ``submit`` benchmark's gunicorn: Pulse's own, plus a URLconf with the baseline view.
+
+The baseline view lives only in ``pulse.benchmarks.submit_urls``, never in the production URLconf.
+(Not a benchmark itself: no ``run``.)
+"""
+
+from config.settings import *  # noqa: F403 - the benchmark measures exactly Pulse's configuration
+
+ROOT_URLCONF = "pulse.benchmarks.submit_urls"
+DEBUG = False  # DEBUG keeps every query in memory: not what production runs

@@ -1,0 +1,24 @@
+"""``manage.py pulse_demo_history``: twelve weeks of rounds, trends and flags for the demo (idempotent)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from pulse.services.demo_history import demo_history_create
+
+
+class Command(BaseCommand):
+    help = "Give the demo organisation Acme twelve weeks of history (once)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION:
+            raise CommandError("The demo is not loaded when PULSE_ENV=production.")
+        started = time.perf_counter()
+        if demo_history_create():
+            self.stdout.write(f"Demo history created in {time.perf_counter() - started:.1f} s.")
+        else:
+            self.stdout.write("Demo history already present.")

@@ -1,0 +1,1 @@
+"""Pulse's services: writes named ``<entity>_<action>`` (aggregation of closed rounds, retention)."""

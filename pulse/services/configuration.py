@@ -1,0 +1,324 @@
+"""Writes of the admin web pages and the API: organisation settings, teams, people, memberships, schedules.
+
+Each service validates with the model's own rules (``full_clean``: validators, ``clean()``, constraints) plus
+the few rules that need the database, and raises ``django.core.exceptions.ValidationError`` with messages
+keyed by field, so the web forms and the API report the same errors field by field. Schedules go through
+``surveys.services.schedules`` (cadence, recall periods, conflicts between schedules). The CSV import and
+custom instruments have their own services in ``surveys.services``; the views call those directly.
+
+These write ``surveys`` models; they live here because the admin web app is Pulse's, and could move to
+``surveys.services`` unchanged (they import nothing from ``pulse``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from rest_framework.authtoken.models import Token
+
+from surveys.models import Instrument, Membership, Organisation, Person, Schedule, Team
+from surveys.services.schedules import schedule_errors, schedule_preview, schedule_save
+
+ORGANISATION_FIELDS = ("name", "min_group_size", "time_zone", "locale")
+TEAM_FIELDS = ("name", "slug", "parent", "time_zone")
+PERSON_FIELDS = ("email", "display_name", "locale", "time_zone", "is_admin")
+SCHEDULE_FIELDS = (
+    "team", "name", "include_subtree", "is_active", "cadence", "every_n_weeks", "nth_weekday", "weekday",
+    "local_time", "time_zone", "starts_on", "ends_on", "open_for", "reminder_1", "reminder_2",
+    "quiet_start", "quiet_end", "quiet_weekends",
+)  # fmt: skip
+
+
+def _assign(instance: Any, changes: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise ValidationError({name: ["This field cannot be changed here."] for name in sorted(unknown)})
+    for name, value in changes.items():
+        setattr(instance, name, value)
+
+
+def _full_clean(instance: Any, errors: dict[str, list[str]] | None = None, **kwargs: Any) -> None:
+    """Run the model's validation and raise everything at once, together with ``errors`` found before."""
+    collected: dict[str, list[str]] = {key: list(value) for key, value in (errors or {}).items()}
+    try:
+        instance.full_clean(**kwargs)
+    except ValidationError as error:
+        for key, messages in error.message_dict.items():
+            for message in messages:
+                if message not in collected.get(key, []):
+                    collected.setdefault(key, []).append(message)
+    if collected:
+        raise ValidationError(collected)
+
+
+# --- organisation ---------------------------------------------------------------------------------------
+
+
+def organisation_update(*, organisation: Organisation, changes: Mapping[str, Any]) -> Organisation:
+    """Change the organisation's name, minimum group size k (never below the floor), time zone or locale."""
+    _assign(organisation, changes, ORGANISATION_FIELDS)
+    _full_clean(organisation)
+    organisation.save()
+    return organisation
+
+
+# --- teams ----------------------------------------------------------------------------------------------
+
+
+def _slug_errors(organisation_id: int, slug: str, team_pk: int | None) -> dict[str, list[str]]:
+    clash = Team.objects.filter(organisation_id=organisation_id, slug=slug)
+    if team_pk is not None:
+        clash = clash.exclude(pk=team_pk)
+    return {"slug": [f"Another team already uses the slug {slug!r}."]} if slug and clash.exists() else {}
+
+
+def _free_slug(organisation: Organisation, name: str) -> str:
+    base = slugify(name)[:90] or "team"
+    taken = set(
+        Team.objects.filter(organisation=organisation, slug__startswith=base).values_list("slug", flat=True)
+    )
+    slug, counter = base, 2
+    while slug in taken:
+        slug, counter = f"{base}-{counter}", counter + 1
+    return slug
+
+
+def team_create(
+    *,
+    organisation: Organisation,
+    name: str,
+    parent: Team | None = None,
+    slug: str = "",
+    time_zone: str = "",
+) -> Team:
+    """Create a team under ``parent`` (None: a top-level team). An empty slug is made from the name."""
+    team = Team(
+        organisation=organisation,
+        name=name,
+        parent=parent,
+        slug=slug or _free_slug(organisation, name),
+        time_zone=time_zone,
+    )
+    _full_clean(team, _slug_errors(organisation.pk, team.slug, None), validate_constraints=False)
+    team.save()
+    return team
+
+
+def team_update(*, team: Team, changes: Mapping[str, Any]) -> Team:
+    """Rename or move a team. Moving it under itself or one of its own teams is refused (``Team.clean``);
+    moving rewrites the paths of its whole subtree in one UPDATE (``Team.save``)."""
+    _assign(team, changes, TEAM_FIELDS)
+    _full_clean(team, _slug_errors(team.organisation_id, team.slug, team.pk), validate_constraints=False)
+    team.save()
+    return team
+
+
+# --- people ---------------------------------------------------------------------------------------------
+
+
+def _other_admins(person: Person) -> bool:
+    return (
+        Person.objects.filter(organisation_id=person.organisation_id, is_admin=True, is_active=True)
+        .exclude(pk=person.pk)
+        .exists()
+    )
+
+
+def _enable_sign_in(person: Person, enabled: bool) -> None:
+    """Give the person a user to sign in with (by email link; no password), or switch it off."""
+    User = get_user_model()
+    if person.user_id is None:
+        if not enabled:
+            return
+        username = person.email.lower()
+        if len(username) > 150 or User.objects.filter(username=username).exists():
+            # Too long for a username, or someone's already (the same address in another organisation).
+            # People sign in by email link, which looks up the person, so the username is only a key.
+            username = f"person-{person.pk}"
+        user = User(username=username, email=person.email)
+        user.set_unusable_password()
+        user.save()
+        person.user = user
+        person.save(update_fields=["user"])
+        return
+    existing = person.user
+    assert existing is not None
+    if existing.is_active != enabled:
+        existing.is_active = enabled
+        existing.save(update_fields=["is_active"])
+
+
+def person_create(
+    *,
+    organisation: Organisation,
+    email: str,
+    display_name: str,
+    locale: str = "",
+    time_zone: str = "",
+    is_admin: bool = False,
+    can_sign_in: bool = True,
+) -> Person:
+    person = Person(
+        organisation=organisation,
+        email=email.strip(),
+        display_name=display_name,
+        locale=locale,
+        time_zone=time_zone,
+        is_admin=is_admin,
+    )
+    _full_clean(person, exclude=["user"])
+    with transaction.atomic():
+        person.save()
+        _enable_sign_in(person, can_sign_in)
+    return person
+
+
+def person_update(*, person: Person, changes: Mapping[str, Any], can_sign_in: bool | None = None) -> Person:
+    """Change a person's details. The last active admin of an organisation keeps the admin flag."""
+    was_admin = person.is_admin
+    _assign(person, changes, PERSON_FIELDS)
+    errors: dict[str, list[str]] = {}
+    if was_admin and not person.is_admin and person.is_active and not _other_admins(person):
+        errors["is_admin"] = ["This is the organisation's only admin; make someone else admin first."]
+    _full_clean(person, errors, exclude=["user"])
+    with transaction.atomic():
+        person.save()
+        if person.user_id is not None and "email" in changes:
+            get_user_model().objects.filter(pk=person.user_id).update(email=person.email)
+        if can_sign_in is not None:
+            _enable_sign_in(person, can_sign_in)
+    return person
+
+
+def person_deactivate(*, person: Person, today: date | None = None) -> Person:
+    """Deactivate a person (never delete: rounds refer to them) and end their memberships today.
+
+    A deactivated person is asked nothing and cannot sign in. Memberships that had not started by today
+    never took effect and are removed (the change history keeps them), as the CSV import does.
+    """
+    day = today or timezone.now().date()
+    if person.is_admin and person.is_active and not _other_admins(person):
+        raise ValidationError({NON_FIELD_ERRORS: ["This is the organisation's only admin; it stays active."]})
+    with transaction.atomic():
+        for membership in Membership.objects.current(day).filter(person=person):
+            _end(membership, day)
+        Membership.objects.filter(person=person, starts_on__gt=day).delete()
+        person.is_active = False
+        person.save(update_fields=["is_active"])
+    return person
+
+
+# --- memberships ----------------------------------------------------------------------------------------
+
+
+def membership_create(*, person: Person, team: Team, role: str, starts_on: date | None = None) -> Membership:
+    membership = Membership(person=person, team=team, role=role, starts_on=starts_on or timezone.now().date())
+    errors: dict[str, list[str]] = {}
+    if Membership.objects.filter(person=person, team=team, role=role, ends_on__isnull=True).exists():
+        errors["team"] = [f"{person.display_name} is already {role} of {team.name}."]
+    if not person.is_active:
+        errors["person"] = ["This person is deactivated."]
+    _full_clean(membership, errors, validate_constraints=False)
+    membership.save()
+    return membership
+
+
+def _end(membership: Membership, day: date) -> bool:
+    if membership.starts_on >= day:
+        membership.delete()
+        return False
+    membership.ends_on = day
+    membership.save(update_fields=["ends_on"])
+    return True
+
+
+def membership_end(*, membership: Membership, ends_on: date | None = None) -> Membership | None:
+    """End a membership: ``ends_on`` is the first day no longer in the team (default today).
+
+    Returns the membership, or None when it had not started by then and was removed instead (a membership
+    that never lasted a day means nothing for any round; the change history keeps it).
+    """
+    today = timezone.now().date()
+    day = ends_on or today
+    if membership.ends_on is not None and membership.ends_on <= today:
+        raise ValidationError({"ends_on": [f"This membership already ended on {membership.ends_on}."]})
+    if day <= membership.starts_on:
+        if membership.starts_on >= today:
+            membership.delete()
+            return None
+        raise ValidationError(
+            {"ends_on": [f"The end date must be after the start date ({membership.starts_on})."]}
+        )
+    membership.ends_on = day
+    membership.save(update_fields=["ends_on"])
+    return membership
+
+
+# --- schedules ------------------------------------------------------------------------------------------
+
+
+def schedule_build(
+    *, organisation: Organisation, fields: Mapping[str, Any], schedule: Schedule | None = None
+) -> Schedule:
+    """A schedule with the given fields, not saved (for a preview or for ``schedule_write``)."""
+    target = schedule if schedule is not None else Schedule(organisation=organisation)
+    _assign(target, fields, SCHEDULE_FIELDS)
+    return target
+
+
+def schedule_check(schedule: Schedule, instruments: Sequence[Instrument]) -> dict[str, list[str]]:
+    """Every error, field by field: the model's own rules first, then cadence, recall and conflicts."""
+    try:
+        _full_clean(schedule)
+    except ValidationError as error:
+        return dict(error.message_dict)
+    return schedule_errors(schedule, instruments)
+
+
+def schedule_write(*, schedule: Schedule, instruments: Sequence[Instrument]) -> Schedule:
+    """Validate and save a schedule built by ``schedule_build``, then compute its next opening."""
+    errors = schedule_check(schedule, instruments)
+    if errors:
+        raise ValidationError(errors)
+    return schedule_save(schedule=schedule, instruments=instruments)
+
+
+def schedule_next_openings(schedule: Schedule, *, count: int = 5) -> list[dict[str, Any]]:
+    """The next openings of a valid schedule, local (ISO 8601 with the zone's offset) and UTC."""
+    try:
+        previews = schedule_preview(schedule, count=count)
+    except ValueError:  # a stored schedule that no longer validates (e.g. a zone removed from tzdata)
+        return []
+    return [
+        {
+            "local": preview.local.isoformat(),
+            "local_time": preview.local,
+            "utc": preview.utc,
+            "shifted": preview.shifted,
+            "ambiguous": preview.ambiguous,
+        }
+        for preview in previews
+    ]
+
+
+# --- API tokens -----------------------------------------------------------------------------------------
+
+
+def api_token_rotate(*, user: Any) -> str:
+    """A new API token for scripts, replacing the user's old one. Shown once; DRF stores the key."""
+    with transaction.atomic():
+        Token.objects.filter(user=user).delete()
+        token = Token.objects.create(user=user)
+    return token.key
+
+
+def api_token_revoke(*, user: Any) -> bool:
+    deleted, _ = Token.objects.filter(user=user).delete()
+    return bool(deleted)

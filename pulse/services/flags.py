@@ -1,0 +1,405 @@
+"""The life of a flag: detected by a trend run, confirmed, acknowledged, acted on, resolved, reopened.
+
+States (``Flag.State``) and who moves a flag between them:
+
+* **pending** — the trend run saw the condition once (SCIENCE.md §3: it must hold for two evaluations
+  before anyone is notified). Nobody sees it yet. Next evaluation with a newer round: the condition holds
+  again → **open** (leaders notified), or it does not → **lapsed** (never shown).
+* **open** → **acknowledged** (a leader, with a note) → **action planned** (what, who, by when; planning
+  also acknowledges) → **resolved**, by a leader with a note, or by the system after two evaluations back
+  within bounds (a *recovery*, notified like an opening).
+* A resolved flag whose condition comes back is **pending** again (event "returning"); a second
+  evaluation reopens it (notified) or puts it back to resolved.
+* Open and unacknowledged for ``PULSE_FLAG_ESCALATE_AFTER_DAYS`` days: escalated to the leaders of the
+  next team up that has leaders (:func:`flags_escalate_due`), then again after as many days, to the top.
+
+Every transition writes a ``FlagEvent`` (who: a person or "system"; when; why) and, where people are to
+be told, its ``Notification`` rows, all in one transaction. Transitions are guarded by the state they
+start from, under a row lock, so a double click or a concurrent run does nothing twice. An evaluation
+counts only if it saw a newer round than the flag's last (``Flag.evaluated_through``).
+
+Who may act on a flag: a current leader of its team or of any team above it (a leader answers for their
+subtree, as ``pulse.selectors.teams_led_by`` says).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from pulse.models import Action, Flag, FlagEvent
+from pulse.services.notifications import flag_leader_chain, notifications_for_event
+from pulse.trends import SEVERITY_RANK, FlagKind, SeriesVerdict, Severity
+from surveys.models import Membership, Organisation, Person, Team
+
+logger = logging.getLogger(__name__)
+
+#: Evaluations (each with a newer round) a condition must hold before a flag opens, and be absent before
+#: it recovers (SCIENCE.md §3, "persists for two evaluations").
+PERSIST = 2
+SYSTEM = "system"
+ESCALATE_BATCH = 100
+
+
+class FlagTransitionError(ValueError):
+    """The flag is not in a state this action applies to, or a required field is missing."""
+
+
+@dataclass
+class ApplySummary:
+    detected: int = 0
+    opened: int = 0
+    reopened: int = 0
+    updated: int = 0
+    lapsed: int = 0
+    recovered: int = 0
+    notifications: int = 0
+    events: list[int] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.detected} detected, {self.opened} opened, {self.reopened} reopened, "
+            f"{self.updated} updated, {self.lapsed} lapsed, {self.recovered} recovered, "
+            f"{self.notifications} notifications"
+        )
+
+
+def _event(
+    flag: Flag,
+    kind: FlagEvent.Kind,
+    *,
+    from_state: str,
+    now: datetime,
+    why: str,
+    by: Person | None = None,
+    data: dict[str, object] | None = None,
+) -> FlagEvent:
+    return FlagEvent.objects.create(
+        flag=flag,
+        kind=kind,
+        from_state=from_state,
+        to_state=flag.state,
+        actor=by,
+        actor_label=by.display_name if by else SYSTEM,
+        at=now,
+        why=why,
+        data=data or {},
+    )
+
+
+# ------------------------------------------------------------------------------------- the trend run side
+
+
+def flags_apply_verdicts(
+    *, organisation: Organisation, verdicts: Sequence[SeriesVerdict], now: datetime
+) -> ApplySummary:
+    """Move the organisation's flags according to one trend run's verdicts. Call inside the run's
+    transaction (``pulse.services.trends.trend_run`` holds the organisation's row lock)."""
+    summary = ApplySummary()
+    evaluable = [v for v in verdicts if v.evaluable and v.latest_closes_at is not None]
+    if not evaluable:
+        return summary
+    active = {
+        (f.team_id, f.metric, f.kind): f
+        for f in Flag.objects.select_for_update().filter(
+            organisation=organisation, state__in=Flag.ACTIVE_STATES
+        )
+    }
+    hit_teams = {v.key[0] for v in evaluable if any(v.hits.values())}
+    resolved: dict[tuple[int, str, str], Flag] = {}
+    for f in Flag.objects.filter(
+        organisation=organisation, state=Flag.State.RESOLVED, team_id__in=hit_teams
+    ).order_by("resolved_at", "pk"):
+        resolved[(f.team_id, f.metric, f.kind)] = f  # the latest resolution wins
+    for verdict in evaluable:
+        team_id, metric = verdict.key
+        assert verdict.latest_closes_at is not None
+        for kind, hit in verdict.hits.items():
+            key = (team_id, metric, kind.value)
+            flag = active.get(key)
+            if flag is not None and flag.evaluated_through >= verdict.latest_closes_at:
+                continue  # this round was evaluated already: a rerun is not a second evaluation
+            if hit:
+                _on_hit(organisation, flag, resolved.get(key), key, kind, verdict, now, summary)
+            elif flag is not None:
+                _on_clear(flag, verdict, now, summary)
+    return summary
+
+
+def _on_hit(
+    organisation: Organisation,
+    flag: Flag | None,
+    previous: Flag | None,
+    key: tuple[int, str, str],
+    kind: FlagKind,
+    verdict: SeriesVerdict,
+    now: datetime,
+    summary: ApplySummary,
+) -> None:
+    assert verdict.latest_closes_at is not None
+    assert verdict.severity is not None
+    explanation = verdict.explanations[kind]
+    details = dict(verdict.details)
+    if flag is None and previous is not None and previous.evaluated_through < verdict.latest_closes_at:
+        previous.state = Flag.State.PENDING
+        previous.hits, previous.clears = 1, 0
+        previous.severity, previous.explanation, previous.details = verdict.severity, explanation, details
+        previous.evaluated_through = verdict.latest_closes_at
+        previous.save()
+        _event(previous, FlagEvent.Kind.RETURNING, from_state=Flag.State.RESOLVED, now=now, why=explanation)
+        summary.detected += 1
+        return
+    if flag is None:
+        flag = Flag.objects.create(
+            organisation=organisation,
+            team_id=key[0],
+            metric=key[1],
+            kind=key[2],
+            state=Flag.State.PENDING,
+            severity=verdict.severity,
+            explanation=explanation,
+            details=details,
+            hits=1,
+            evaluated_through=verdict.latest_closes_at,
+            created_at=now,
+        )
+        _event(flag, FlagEvent.Kind.DETECTED, from_state="", now=now, why=explanation)
+        summary.detected += 1
+        return
+    before_state, before_severity = flag.state, flag.severity
+    flag.severity, flag.explanation, flag.details = verdict.severity, explanation, details
+    flag.evaluated_through = verdict.latest_closes_at
+    flag.clears = 0
+    if flag.state == Flag.State.PENDING:
+        flag.hits += 1
+        if flag.hits < PERSIST:
+            flag.save()
+            return
+        reopening = flag.resolved_at is not None
+        flag.state = Flag.State.OPEN
+        flag.opened_at = now
+        flag.acknowledged_at = None
+        flag.escalation_level, flag.escalated_at = 0, None
+        if reopening:
+            flag.reopen_count += 1
+            flag.resolved_at, flag.resolution = None, ""
+        flag.save()
+        event = _event(
+            flag,
+            FlagEvent.Kind.REOPENED if reopening else FlagEvent.Kind.OPENED,
+            from_state=before_state,
+            now=now,
+            why=explanation,
+        )
+        summary.notifications += notifications_for_event(event=event, now=now)
+        if reopening:
+            summary.reopened += 1
+        else:
+            summary.opened += 1
+        return
+    flag.save()
+    if before_severity != flag.severity:
+        event = _event(
+            flag,
+            FlagEvent.Kind.UPDATED,
+            from_state=before_state,
+            now=now,
+            why=explanation,
+            data={"severity_before": before_severity, "severity": flag.severity},
+        )
+        summary.updated += 1
+        if SEVERITY_RANK[Severity(flag.severity)] > SEVERITY_RANK[Severity(before_severity)] and (
+            flag.severity == Flag.Severity.ALERT
+        ):
+            summary.notifications += notifications_for_event(event=event, now=now)
+
+
+def _on_clear(flag: Flag, verdict: SeriesVerdict, now: datetime, summary: ApplySummary) -> None:
+    assert verdict.latest_closes_at is not None
+    before = flag.state
+    flag.evaluated_through = verdict.latest_closes_at
+    if flag.state == Flag.State.PENDING:
+        returning = flag.resolved_at is not None
+        flag.state = Flag.State.RESOLVED if returning else Flag.State.LAPSED
+        flag.hits = 0
+        flag.save()
+        _event(
+            flag,
+            FlagEvent.Kind.LAPSED,
+            from_state=before,
+            now=now,
+            why="Did not hold for a second evaluation. " + verdict.status,
+        )
+        summary.lapsed += 1
+        return
+    flag.clears += 1
+    if flag.clears < PERSIST:
+        flag.save()
+        return
+    flag.state = Flag.State.RESOLVED
+    flag.resolution = Flag.Resolution.RECOVERED
+    flag.resolved_at = now
+    flag.save()
+    event = _event(
+        flag,
+        FlagEvent.Kind.RECOVERED,
+        from_state=before,
+        now=now,
+        why=f"Back within bounds for {PERSIST} evaluations in a row. {verdict.status}",
+    )
+    summary.recovered += 1
+    summary.notifications += notifications_for_event(event=event, now=now)
+
+
+# ----------------------------------------------------------------------------------------- leaders' side
+
+
+def flag_can_act(*, person: Person, flag: Flag, on: date | None = None) -> bool:
+    """A current leader of the flag's team or of a team above it, in the same organisation."""
+    if person.organisation_id != flag.organisation_id or not person.is_active:
+        return False
+    team = flag.team
+    return (
+        Membership.objects.current(on)
+        .filter(person=person, role=Membership.Role.LEADER, team_id__in=[*team.ancestor_ids, team.pk])
+        .exists()
+    )
+
+
+def _locked(flag_id: int, by: Person) -> Flag:
+    flag = Flag.objects.select_for_update().select_related("team").filter(pk=flag_id).first()
+    if flag is None or not flag_can_act(person=by, flag=flag):
+        raise PermissionDenied("Only the leaders responsible for this team can change its flags.")
+    return flag
+
+
+def _required(text: str, what: str) -> str:
+    clean = (text or "").strip()
+    if not clean:
+        raise FlagTransitionError(f"Please write {what}.")
+    return clean
+
+
+def flag_acknowledge(*, flag_id: int, by: Person, note: str, now: datetime | None = None) -> Flag:
+    """open → acknowledged, with a note. Acknowledging an acknowledged flag again changes nothing."""
+    moment = now or timezone.now()
+    note = _required(note, "a note")
+    with transaction.atomic():
+        flag = _locked(flag_id, by)
+        if flag.state in (Flag.State.ACKNOWLEDGED, Flag.State.ACTION_PLANNED):
+            return flag
+        if flag.state != Flag.State.OPEN:
+            raise FlagTransitionError(f"A {flag.get_state_display().lower()} flag cannot be acknowledged.")
+        flag.state = Flag.State.ACKNOWLEDGED
+        flag.acknowledged_at = moment
+        flag.save(update_fields=["state", "acknowledged_at"])
+        _event(flag, FlagEvent.Kind.ACKNOWLEDGED, from_state=Flag.State.OPEN, now=moment, why=note, by=by)
+    return flag
+
+
+def flag_action_plan(
+    *, flag_id: int, by: Person, what: str, who: str, due_on: date, now: datetime | None = None
+) -> Action:
+    """Record a planned action (what, who, by when); the flag becomes "action planned" (and counts as
+    acknowledged). Several actions may be planned for one flag."""
+    moment = now or timezone.now()
+    what = _required(what, "what will be done")
+    who = _required(who, "who will do it")
+    with transaction.atomic():
+        flag = _locked(flag_id, by)
+        if flag.state not in (Flag.State.OPEN, Flag.State.ACKNOWLEDGED, Flag.State.ACTION_PLANNED):
+            raise FlagTransitionError(
+                f"No action can be planned on a {flag.get_state_display().lower()} flag."
+            )
+        before = flag.state
+        action = Action.objects.create(
+            flag=flag, what=what, who=who, due_on=due_on, created_by=by, created_at=moment
+        )
+        flag.state = Flag.State.ACTION_PLANNED
+        flag.acknowledged_at = flag.acknowledged_at or moment
+        flag.save(update_fields=["state", "acknowledged_at"])
+        _event(
+            flag,
+            FlagEvent.Kind.ACTION_PLANNED,
+            from_state=before,
+            now=moment,
+            why=f"{what} — {who}, by {due_on:%d %b %Y}",
+            by=by,
+            data={"action": action.pk},
+        )
+    return action
+
+
+def flag_resolve(*, flag_id: int, by: Person, note: str, now: datetime | None = None) -> Flag:
+    """Resolve by hand, with a note. If the decline is seen again later, the flag is reopened."""
+    moment = now or timezone.now()
+    note = _required(note, "why it is resolved")
+    with transaction.atomic():
+        flag = _locked(flag_id, by)
+        if flag.state == Flag.State.RESOLVED:
+            return flag
+        if flag.state not in (Flag.State.OPEN, Flag.State.ACKNOWLEDGED, Flag.State.ACTION_PLANNED):
+            raise FlagTransitionError(f"A {flag.get_state_display().lower()} flag cannot be resolved.")
+        before = flag.state
+        flag.state = Flag.State.RESOLVED
+        flag.resolution = Flag.Resolution.BY_HAND
+        flag.resolved_at = moment
+        flag.clears = 0
+        flag.save(update_fields=["state", "resolution", "resolved_at", "clears"])
+        _event(flag, FlagEvent.Kind.RESOLVED, from_state=before, now=moment, why=note, by=by)
+    return flag
+
+
+# ------------------------------------------------------------------------------------------ escalation
+
+
+def flags_escalate_due(*, now: datetime | None = None, batch: int = ESCALATE_BATCH) -> int:
+    """Tick step: flags open and unacknowledged for N days go to the leaders of the next team up.
+
+    N is ``PULSE_FLAG_ESCALATE_AFTER_DAYS`` (default 7), counted from the opening or the last escalation.
+    The escalation is claimed by a conditional UPDATE on (state, escalation level), so two ticks escalate
+    once. A flag already at the top is stamped (``escalated_at``) and checked again N days later.
+    Returns how many flags were escalated.
+    """
+    moment = now or timezone.now()
+    cutoff = moment - timedelta(days=settings.PULSE_FLAG_ESCALATE_AFTER_DAYS)
+    due = list(
+        Flag.objects.filter(state=Flag.State.OPEN, opened_at__lte=cutoff)
+        .exclude(escalated_at__gt=cutoff)
+        .select_related("team")
+        .order_by("opened_at")[:batch]
+    )
+    escalated = 0
+    for flag in due:
+        chain = flag_leader_chain(flag=flag)
+        level = flag.escalation_level + 1
+        with transaction.atomic():
+            if level >= len(chain):
+                Flag.objects.filter(pk=flag.pk, state=Flag.State.OPEN).update(escalated_at=moment)
+                continue
+            claimed = Flag.objects.filter(
+                pk=flag.pk, state=Flag.State.OPEN, escalation_level=flag.escalation_level
+            ).update(escalation_level=level, escalated_at=moment)
+            if claimed != 1:
+                continue
+            flag.escalation_level, flag.escalated_at = level, moment
+            team: Team = chain[level][0]
+            days = settings.PULSE_FLAG_ESCALATE_AFTER_DAYS
+            event = _event(
+                flag,
+                FlagEvent.Kind.ESCALATED,
+                from_state=flag.state,
+                now=moment,
+                why=f"Not acknowledged within {days} days; escalated to the leaders of {team.name}.",
+                data={"level": level, "team": team.pk},
+            )
+            notifications_for_event(event=event, now=moment)
+            escalated += 1
+    return escalated

@@ -1,0 +1,406 @@
+"""The notification outbox: write rows with the event that caused them, deliver them later, exactly once.
+
+Detect, then deliver (DESIGN.md, "Notifications"; the healthchecks pattern). :func:`notifications_for_event`
+runs inside the transaction that changes a flag and writes one ``Notification`` per recipient and channel:
+
+* **email** to the leaders responsible for the team (:func:`flag_leader_chain`: the team's own current
+  leaders, or the nearest team above with leaders; after an escalation also the next ones up). A new
+  alert and an escalation are due at once; anything else (watch, warning, recovery) waits for the
+  recipient's **weekly digest** (Monday 09:00 in the organisation's time zone by default);
+* **Slack** incoming webhooks and **JSON webhooks** configured as ``NotificationChannel`` rows, for flags
+  of their team's subtree (or the whole organisation) at or above their minimum severity.
+
+The text is rendered from the flag's sentence, which ``pulse.trends`` builds only from published,
+coarsened team values: no notification carries a withheld number or anyone's answers.
+
+:func:`notifications_send_due` (a tick step) claims due rows with a conditional UPDATE (a fresh claim id on
+rows that are pending and unclaimed, or whose claim expired), sends them through ``pulse.transports``, and
+marks each row sent as soon as it is delivered. A temporary failure (5xx, 429, time-out, refused
+connection) backs the row off exponentially; a permanent one (any other 4xx, a refused mailbox) or the last
+attempt marks it failed with the reason, visible in the admin. Because the outbox is rows, a broker outage
+only delays delivery. The unique ``idempotency_key`` keeps an event from queueing a message twice; webhook
+receivers also get it as ``X-Pulse-Delivery`` for the one window no outbox closes (a crash after the
+receiver accepted a message and before the row was marked sent).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, time, timedelta
+from functools import partial
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from pulse import transports
+from pulse.models import Flag, FlagEvent, Notification, NotificationChannel
+from pulse.trends import METRICS, SEVERITY_RANK, Severity, metric_key
+from surveys.models import Membership, Person, Team
+
+logger = logging.getLogger(__name__)
+
+SEND_BATCH = 50
+# Long enough for a whole batch at the transports' time-out (50 × 10 s), so a claim never expires while
+# its sender is still working through it.
+CLAIM_FOR = timedelta(minutes=15)
+MAX_ATTEMPTS = 8
+MAX_BACKOFF = timedelta(hours=6)
+
+#: The events people are told about. Acknowledgements and actions are visible on the flag itself.
+NOTIFIED_EVENTS = {
+    FlagEvent.Kind.OPENED,
+    FlagEvent.Kind.REOPENED,
+    FlagEvent.Kind.ESCALATED,
+    FlagEvent.Kind.RECOVERED,
+    FlagEvent.Kind.UPDATED,  # only called for a flag that has just become an alert
+}
+
+
+# ---------------------------------------------------------------------------------------------- routing
+
+
+def flag_leader_chain(*, flag: Flag) -> list[tuple[Team, list[Person]]]:
+    """The teams from the flag's team up to the root that have current, active leaders, nearest first,
+    each with its leaders. Level 0 is who is told first; each escalation adds the next entry."""
+    team = flag.team
+    ids = [team.pk, *reversed(team.ancestor_ids)]
+    leaders: dict[int, list[Person]] = defaultdict(list)
+    memberships = (
+        Membership.objects.current()
+        .filter(team_id__in=ids, role=Membership.Role.LEADER, person__is_active=True)
+        .select_related("person", "team")
+        .order_by("person__display_name", "person_id")
+    )
+    teams: dict[int, Team] = {}
+    for membership in memberships:
+        if membership.person not in leaders[membership.team_id]:
+            leaders[membership.team_id].append(membership.person)
+        teams[membership.team_id] = membership.team
+    return [(teams[team_id], leaders[team_id]) for team_id in ids if leaders.get(team_id)]
+
+
+def _recipients(flag: Flag, event: FlagEvent) -> list[Person]:
+    chain = flag_leader_chain(flag=flag)
+    if not chain:
+        return []
+    level = min(flag.escalation_level, len(chain) - 1)
+    levels = [level] if event.kind == FlagEvent.Kind.ESCALATED else list(range(level + 1))
+    seen: dict[int, Person] = {}
+    for index in levels:
+        for person in chain[index][1]:
+            seen.setdefault(person.pk, person)
+    return list(seen.values())
+
+
+def _channels(flag: Flag) -> list[NotificationChannel]:
+    rank = SEVERITY_RANK[Severity(flag.severity)]
+    channels = NotificationChannel.objects.filter(
+        organisation_id=flag.organisation_id, is_active=True
+    ).filter(Q(team__isnull=True) | Q(team_id__in=[*flag.team.ancestor_ids, flag.team_id]))
+    return [c for c in channels if SEVERITY_RANK[Severity(c.min_severity)] <= rank]
+
+
+def next_digest_at(moment: datetime, zone: str) -> datetime:
+    """The next weekly digest slot strictly after ``moment``: ``PULSE_FLAG_DIGEST_WEEKDAY`` (0 = Monday) at
+    ``PULSE_FLAG_DIGEST_HOUR`` o'clock in ``zone``, computed in local time and returned in UTC (so a DST
+    change between now and then does not shift it)."""
+    tz = ZoneInfo(zone)
+    local = moment.astimezone(tz)
+    days = (settings.PULSE_FLAG_DIGEST_WEEKDAY - local.weekday()) % 7
+    candidate = datetime.combine(
+        local.date() + timedelta(days=days), time(settings.PULSE_FLAG_DIGEST_HOUR), tz
+    )
+    if candidate <= local:
+        candidate = datetime.combine(
+            candidate.date() + timedelta(days=7), time(settings.PULSE_FLAG_DIGEST_HOUR), tz
+        )
+    return candidate.astimezone(UTC)
+
+
+# -------------------------------------------------------------------------------------------- rendering
+
+_HEADLINES = {
+    FlagEvent.Kind.OPENED: "{severity}",
+    FlagEvent.Kind.REOPENED: "Reopened ({severity})",
+    FlagEvent.Kind.ESCALATED: "Escalated: not acknowledged ({severity})",
+    FlagEvent.Kind.RECOVERED: "Recovered",
+    FlagEvent.Kind.UPDATED: "Now an alert",
+}
+_SLACK_EMOJI = {"watch": ":eyes:", "warning": ":warning:", "alert": ":rotating_light:"}
+
+
+def metric_label(metric: str) -> str:
+    key = metric_key(metric)
+    return METRICS[key].label if key else metric
+
+
+def flag_url(flag: Flag) -> str:
+    return settings.PULSE_BASE_URL + reverse("home")
+
+
+def _message(flag: Flag, event: FlagEvent) -> tuple[str, str, str]:
+    """(headline, subject, body): the flag's own sentence, the event's reason, a link. Nothing else."""
+    headline = _HEADLINES[FlagEvent.Kind(event.kind)].format(severity=flag.get_severity_display())
+    label = metric_label(flag.metric)
+    subject = f"[Pulse] {headline}: {flag.team.name} — {label}"
+    if event.kind == FlagEvent.Kind.RECOVERED:
+        sentence = event.why
+    elif event.kind == FlagEvent.Kind.ESCALATED:
+        sentence = f"{event.why} {flag.explanation}"
+    else:
+        sentence = flag.explanation
+    body = (
+        f"{flag.team.name}: {sentence}\n\n"
+        f"Open Pulse to acknowledge it or plan an action: {flag_url(flag)}\n\n"
+        f"Pulse shows a team's results only when at least {flag.organisation.min_group_size} people "
+        "answered; nobody's own answers are ever in a message."
+    )
+    return headline, subject, body
+
+
+def _slack_payload(flag: Flag, headline: str, body: str) -> dict[str, Any]:
+    first = body.split("\n\n", 1)[0]
+    return {
+        "text": f"{headline}: {first}",
+        "blocks": [
+            {
+                "type": "header",
+                "text": {"type": "plain_text", "text": f"{headline}: {flag.team.name}"[:150], "emoji": True},
+            },
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"{_SLACK_EMOJI[flag.severity]} {first}"}},
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": f"{metric_label(flag.metric)} · {flag.get_kind_display()}"}
+                ],
+            },
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "Open in Pulse"},
+                        "url": flag_url(flag),
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def _webhook_payload(flag: Flag, event: FlagEvent, key: str, body: str) -> dict[str, Any]:
+    return {
+        "event": f"flag.{event.kind}",
+        "delivery": key,
+        "occurred_at": event.at.isoformat(),
+        "organisation": {"id": flag.organisation_id, "name": flag.organisation.name},
+        "team": {"id": flag.team_id, "name": flag.team.name},
+        "flag": {
+            "id": flag.pk,
+            "kind": flag.kind,
+            "metric": flag.metric,
+            "metric_label": metric_label(flag.metric),
+            "severity": flag.severity,
+            "state": flag.state,
+            "explanation": flag.explanation,
+            "url": flag_url(flag),
+        },
+        "text": body.split("\n\n", 1)[0],
+    }
+
+
+def notifications_for_event(*, event: FlagEvent, now: datetime) -> int:
+    """Queue the messages an event calls for, in the caller's transaction. Returns how many were queued."""
+    if event.kind not in NOTIFIED_EVENTS:
+        return 0
+    flag = Flag.objects.select_related("team", "organisation").get(pk=event.flag_id)
+    headline, subject, body = _message(flag, event)
+    # An alert (opened, reopened, or just become one) and an escalation are news now; a recovery, or a
+    # watch or a warning, waits for the weekly digest.
+    immediate = event.kind == FlagEvent.Kind.ESCALATED or (
+        flag.severity == Flag.Severity.ALERT and event.kind != FlagEvent.Kind.RECOVERED
+    )
+    digest_at = next_digest_at(now, flag.organisation.time_zone)
+    rows: list[Notification] = []
+
+    def row(transport: str, key: str, **fields: Any) -> Notification:
+        return Notification(
+            organisation_id=flag.organisation_id,
+            flag=flag,
+            event=event,
+            transport=transport,
+            idempotency_key=key,
+            subject=subject[:300],
+            body=body,
+            created_at=now,
+            **fields,
+        )
+
+    for person in _recipients(flag, event):
+        if not person.email:
+            continue
+        key = f"event-{event.pk}:email:-:person-{person.pk}"
+        rows.append(
+            row(
+                Notification.Transport.EMAIL,
+                key,
+                recipient=person,
+                digest=not immediate,
+                due_at=now if immediate else digest_at,
+            )
+        )
+    for channel in _channels(flag):
+        key = f"event-{event.pk}:{channel.kind}:channel-{channel.pk}:-"
+        payload = (
+            _slack_payload(flag, headline, body)
+            if channel.kind == NotificationChannel.Kind.SLACK
+            else _webhook_payload(flag, event, key, body)
+        )
+        rows.append(row(channel.kind, key, channel=channel, payload=payload, due_at=now))
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+# --------------------------------------------------------------------------------------------- delivery
+
+
+def notifications_claim(*, now: datetime, batch: int = SEND_BATCH) -> tuple[uuid.UUID, list[Notification]]:
+    """Claim up to ``batch`` due rows by conditional UPDATE and return them. On PostgreSQL a concurrent
+    UPDATE re-checks the WHERE clause on a row another claimer just changed, so no row is claimed twice."""
+    claim = uuid.uuid4()
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    candidates = list(
+        Notification.objects.filter(free, status=Notification.Status.PENDING, due_at__lte=now)
+        .order_by("due_at", "pk")
+        .values_list("pk", flat=True)[:batch]
+    )
+    if not candidates:
+        return claim, []
+    # A digest goes out whole: claim every due digest row of the same recipients with it.
+    digest_of = Notification.objects.filter(pk__in=candidates, digest=True).values("recipient_id")
+    candidates += list(
+        Notification.objects.filter(
+            free, status=Notification.Status.PENDING, due_at__lte=now, digest=True, recipient_id__in=digest_of
+        )
+        .exclude(pk__in=candidates)
+        .values_list("pk", flat=True)
+    )
+    Notification.objects.filter(free, pk__in=candidates, status=Notification.Status.PENDING).update(
+        claim=claim, claimed_until=now + CLAIM_FOR
+    )
+    rows = list(
+        Notification.objects.filter(claim=claim)
+        .select_related("channel", "recipient", "organisation")
+        .order_by("due_at", "pk")
+    )
+    return claim, rows
+
+
+def notifications_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> int:
+    """Tick step: deliver one batch of due notifications. Returns how many messages went out."""
+    moment = now or timezone.now()
+    claim, rows = notifications_claim(now=moment, batch=batch)
+    if not rows:
+        return 0
+    delivered = 0
+    digests: dict[int, list[Notification]] = defaultdict(list)
+    email = transports.EmailTransport()
+    try:
+        for notification in rows:
+            if notification.transport == Notification.Transport.EMAIL and notification.digest:
+                assert notification.recipient_id is not None
+                digests[notification.recipient_id].append(notification)
+                continue
+            delivered += _deliver([notification], claim, moment, partial(_send_one, notification, email))
+        for group in digests.values():
+            delivered += _deliver(group, claim, moment, partial(_send_digest, group, email))
+    finally:
+        email.close()
+    return delivered
+
+
+def _send_one(notification: Notification, email: transports.EmailTransport) -> None:
+    if notification.transport == Notification.Transport.EMAIL:
+        assert notification.recipient is not None
+        email.send(to=notification.recipient.email, subject=notification.subject, body=notification.body)
+        return
+    channel = notification.channel
+    if channel is None or not channel.is_active:
+        raise transports.PermanentFailure("the channel was removed or switched off")
+    timeout = settings.PULSE_NOTIFICATION_TIMEOUT
+    if notification.transport == Notification.Transport.SLACK:
+        transports.SlackTransport(channel.url, timeout=timeout).send(notification.payload)
+    else:
+        transports.WebhookTransport(channel.url, channel.secret, timeout=timeout).send(
+            notification.payload, delivery=notification.idempotency_key
+        )
+
+
+def _send_digest(group: list[Notification], email: transports.EmailTransport) -> None:
+    recipient = group[0].recipient
+    assert recipient is not None
+    if len(group) == 1:
+        email.send(to=recipient.email, subject=group[0].subject, body=group[0].body)
+        return
+    items = "\n\n".join(
+        f"• {n.subject.removeprefix('[Pulse] ')}\n  {n.body.split(chr(10) * 2, 1)[0]}" for n in group
+    )
+    tail = group[0].body.split("\n\n", 1)[1] if "\n\n" in group[0].body else ""
+    email.send(
+        to=recipient.email,
+        subject=f"[Pulse] Weekly digest: {len(group)} flag updates",
+        body=f"{items}\n\n{tail}",
+    )
+
+
+def _deliver(
+    group: Iterable[Notification], claim: uuid.UUID, moment: datetime, send: Callable[[], None]
+) -> int:
+    rows = list(group)
+    ids = [n.pk for n in rows]
+    try:
+        send()
+    except transports.DeliveryFailure as failure:
+        for notification in rows:
+            _record_failure(notification, failure, moment)
+        return 0
+    except Exception as error:  # a poisoned row must not wedge the loop: back it off like a temporary failure
+        logger.exception("notification %s: unexpected error", ids)
+        for notification in rows:
+            _record_failure(notification, transports.TemporaryFailure(type(error).__name__), moment)
+        return 0
+    Notification.objects.filter(pk__in=ids, claim=claim).update(
+        status=Notification.Status.SENT, sent_at=moment, claim=None, claimed_until=None, last_error=""
+    )
+    return 1
+
+
+def _record_failure(
+    notification: Notification, failure: transports.DeliveryFailure, moment: datetime
+) -> None:
+    attempts = notification.attempts + 1
+    reason = str(failure)[:500]
+    if failure.permanent or attempts >= MAX_ATTEMPTS:
+        Notification.objects.filter(pk=notification.pk).update(
+            status=Notification.Status.FAILED,
+            attempts=attempts,
+            claim=None,
+            claimed_until=None,
+            last_error=reason,
+        )
+        logger.warning("notification %s failed permanently: %s", notification.pk, reason)
+        return
+    backoff = min(timedelta(minutes=2**attempts), MAX_BACKOFF)
+    Notification.objects.filter(pk=notification.pk).update(
+        attempts=attempts, due_at=moment + backoff, claim=None, claimed_until=None, last_error=reason
+    )
+    logger.info(
+        "notification %s failed (attempt %s), retry in %s: %s", notification.pk, attempts, backoff, reason
+    )

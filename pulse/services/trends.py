@@ -1,0 +1,250 @@
+"""The trend run: load an organisation's team aggregates, evaluate every team × metric, update the flags.
+
+After the aggregation step has turned a closed round into ``TeamAggregate`` rows, the tick's
+:func:`trends_run_due` runs :func:`trend_run` for every organisation with rounds aggregated since its last
+run. One run reads the recent rounds of the organisation and their aggregates (a few queries, whatever the
+number of teams), builds one series per team × metric, and calls ``pulse.trends.evaluate`` once: the
+statistics are computed for all series together, so the Benjamini–Hochberg family is every test of the run
+(SCIENCE.md §3). The verdicts go to ``pulse.services.flags.flags_apply_verdicts`` in the same transaction,
+which writes flags, their events and the notification outbox.
+
+Which rounds belong to a team's series: every closed, aggregated round whose scope covered the team (the
+schedule's team, and its subtree when the schedule includes it) and asked the metric's instrument
+version. A round with no published aggregate for the team is a missing value (NaN), never imputed:
+either the close step wrote no counters because fewer than k people answered, or the aggregate is below
+the disclosure threshold for its kind (:func:`aggregate_withheld`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from pulse.disclosure import MetricKind, threshold_for
+from pulse.models import TeamAggregate, TrendRun
+from pulse.services.flags import ApplySummary, flags_apply_verdicts
+from pulse.trends import (
+    METRICS,
+    RESPONSE_RATE,
+    Point,
+    SeriesInput,
+    SeriesVerdict,
+    TrendSettings,
+    collapsed_rounds,
+    evaluate,
+    metric_key,
+)
+from surveys.definitions import BandDef
+from surveys.models import Instrument, Organisation, Round, Team
+
+logger = logging.getLogger(__name__)
+
+DUE_BATCH = 20
+
+
+def aggregate_withheld(*, respondents: int, kind: str, k: int) -> bool:
+    """Is this team aggregate withheld from leaders? The minimum rule of SCIENCE.md §4: fewer respondents
+    in the round than the threshold for its kind (``pulse.disclosure.threshold_for``: k for scores and
+    response rates).
+
+    One function on purpose: complementary suppression (``pulse.disclosure.suppress_tree``) needs each
+    team's direct respondents, which ``TeamAggregate`` does not carry; when it does, this is the one place
+    to switch to the full release plan. Until then a flag's sentence may show a team value that a report
+    withholds only to protect a sibling (a value at or above k, never a small group's).
+    """
+    metric_kind = MetricKind.RESPONSE_RATE if kind == TeamAggregate.Kind.RESPONSE_RATE else MetricKind.SCORE
+    return respondents < threshold_for(metric_kind, k)
+
+
+def trend_settings(*, time_zone: str = "UTC") -> TrendSettings:
+    return TrendSettings(
+        window=settings.PULSE_TREND_WINDOW,
+        min_rounds=settings.PULSE_TREND_MIN_ROUNDS,
+        q=settings.PULSE_TREND_FDR,
+        time_zone=time_zone,
+    )
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    pk: int
+    closes_at: datetime
+    instruments: frozenset[int]
+
+
+def trend_series_load(*, organisation: Organisation, window: int) -> list[SeriesInput]:
+    """Every evaluable series of an organisation (scale scores and response rates), oldest round first."""
+    k = organisation.min_group_size
+    teams: dict[int, str] = dict(Team.objects.filter(organisation=organisation).values_list("pk", "path"))
+    horizon = 2 * window  # rounds per schedule: enough for a window with unusable rounds among it
+    round_rows = list(
+        Round.objects.filter(
+            organisation=organisation, status=Round.Status.CLOSED, aggregated_at__isnull=False
+        )
+        .order_by("schedule_id", "-closes_at")
+        .values_list("pk", "schedule_id", "closes_at", "team__path", "schedule__include_subtree")
+    )
+    kept: list[tuple[int, datetime, str, bool]] = []
+    per_schedule: dict[int, int] = defaultdict(int)
+    for pk, schedule_id, closes_at, path, subtree in round_rows:
+        per_schedule[schedule_id] += 1
+        if per_schedule[schedule_id] <= horizon:
+            kept.append((pk, closes_at, path, subtree))
+    if not kept:
+        return []
+    instruments_of: dict[int, set[int]] = defaultdict(set)
+    through = Round.instruments.through.objects.filter(round_id__in=[row[0] for row in kept])
+    for round_id, instrument_id in through.values_list("round_id", "instrument_id"):
+        instruments_of[round_id].add(instrument_id)
+
+    # The rounds that asked each team, oldest first.
+    covering: dict[int, list[RoundInfo]] = defaultdict(list)
+    for pk, closes_at, scope_path, subtree in sorted(kept, key=lambda row: (row[1], row[0])):
+        info = RoundInfo(pk, closes_at, frozenset(instruments_of[pk]))
+        for team_id, path in teams.items():
+            if path == scope_path or (subtree and path.startswith(scope_path)):
+                covering[team_id].append(info)
+
+    aggregates = TeamAggregate.objects.filter(
+        round_id__in=[row[0] for row in kept],
+        kind__in=[TeamAggregate.Kind.SCALE, TeamAggregate.Kind.RESPONSE_RATE],
+    ).values_list(
+        "round_id", "team_id", "metric", "kind", "instrument_id", "respondents", "n", "total", "total_squares"
+    )
+    # (round, team, metric) -> (mean, n, within-round variance) of the aggregates a leader may see.
+    published: dict[tuple[int, int, str], tuple[float, int, float | None]] = {}
+    metrics_of_team: dict[int, dict[str, int | None]] = defaultdict(dict)
+    rates: dict[int, dict[int, float]] = defaultdict(dict)
+    for round_id, team_id, metric, kind, instrument_id, respondents, n, total, squares in aggregates:
+        if metric_key(metric) is None or team_id not in teams:
+            continue
+        metrics_of_team[team_id][metric] = instrument_id
+        if n <= 0 or aggregate_withheld(respondents=respondents, kind=kind, k=k):
+            continue
+        mean = total / n
+        if kind == TeamAggregate.Kind.RESPONSE_RATE:
+            rates[team_id][round_id] = mean
+            published[(round_id, team_id, metric)] = (100.0 * mean, n, None)
+            continue
+        variance = max(0.0, (squares - total * total / n) / (n - 1)) if n >= 2 else None
+        published[(round_id, team_id, metric)] = (mean, n, variance)
+
+    bands = _bands({iid for metrics in metrics_of_team.values() for iid in metrics.values() if iid})
+    series: list[SeriesInput] = []
+    for team_id in sorted(metrics_of_team):
+        asked = covering.get(team_id, [])
+        recent_rates = {r.pk: rates[team_id][r.pk] for r in asked[-window:] if r.pk in rates[team_id]}
+        collapsed = collapsed_rounds(recent_rates)
+        for metric, asked_with in sorted(metrics_of_team[team_id].items()):
+            key = metric_key(metric)
+            assert key is not None
+            rounds = asked if asked_with is None else [r for r in asked if asked_with in r.instruments]
+            points = []
+            for r in rounds:
+                found = published.get((r.pk, team_id, metric))
+                points.append(
+                    Point(
+                        closes_at=r.closes_at,
+                        mean=found[0] if found else None,
+                        n=found[1] if found else 0,
+                        variance=found[2] if found else None,
+                        # A collapsed round is a signal of the response rate itself, not a gap in it.
+                        excluded=metric != RESPONSE_RATE and r.pk in collapsed,
+                    )
+                )
+            if not any(point.mean is not None for point in points):
+                continue
+            scale_key = key.split(".", 1)[1] if "." in key else ""
+            series.append(
+                SeriesInput(
+                    key=(team_id, metric),
+                    info=METRICS[key],
+                    points=tuple(points),
+                    bands=bands.get((asked_with, scale_key), ()) if asked_with else (),
+                )
+            )
+    return series
+
+
+def _bands(instrument_ids: set[int]) -> dict[tuple[int, str], tuple[BandDef, ...]]:
+    """Each scale's cut-offs, from the instrument version's own definition (SCIENCE.md §1)."""
+    out: dict[tuple[int, str], tuple[BandDef, ...]] = {}
+    for instrument in Instrument.objects.filter(pk__in=instrument_ids).prefetch_related(
+        "questions", "scales"
+    ):
+        for scale in instrument.definition().scales:
+            out[(instrument.pk, scale.key)] = scale.bands
+    return out
+
+
+@dataclass(frozen=True)
+class TrendRunResult:
+    run: TrendRun
+    verdicts: list[SeriesVerdict]
+    applied: ApplySummary
+
+
+def trend_run(*, organisation_id: int, now: datetime | None = None) -> TrendRunResult:
+    """Evaluate every team × metric of one organisation and update its flags, in one transaction.
+
+    The organisation row is locked first, so two runs of one organisation never interleave; a run with no
+    round newer than a flag's last evaluation leaves that flag as it is (``Flag.evaluated_through``), so
+    running twice on the same data confirms nothing.
+    """
+    moment = now or timezone.now()
+    started = time.perf_counter()
+    with transaction.atomic():
+        organisation = Organisation.objects.select_for_update().get(pk=organisation_id)
+        watermark = Round.objects.filter(organisation=organisation).aggregate(latest=Max("aggregated_at"))[
+            "latest"
+        ]
+        cfg = trend_settings(time_zone=organisation.time_zone)
+        series = trend_series_load(organisation=organisation, window=cfg.window)
+        verdicts = evaluate(series, cfg)
+        applied = flags_apply_verdicts(organisation=organisation, verdicts=verdicts, now=moment)
+        run = TrendRun.objects.create(
+            organisation=organisation,
+            watermark=watermark,
+            started_at=moment,
+            series=len(series),
+            tested=sum(1 for v in verdicts if not math.isnan(v.q)),
+            hits=sum(1 for v in verdicts if v.flagged),
+            seconds=time.perf_counter() - started,
+        )
+    logger.info(
+        "trend run %s for organisation %s: %s series, %s with a signal; %s",
+        run.pk,
+        organisation_id,
+        run.series,
+        run.hits,
+        applied,
+    )
+    return TrendRunResult(run=run, verdicts=verdicts, applied=applied)
+
+
+def trends_run_due(*, now: datetime | None = None, batch: int = DUE_BATCH) -> int:
+    """Tick step: a trend run for each organisation with a round aggregated since its last run."""
+    last_run = (
+        TrendRun.objects.filter(organisation=OuterRef("pk")).order_by("-watermark").values("watermark")[:1]
+    )
+    due = (
+        Organisation.objects.annotate(latest=Max("rounds__aggregated_at"), last=Subquery(last_run))
+        .filter(latest__isnull=False)
+        .filter(Q(last__isnull=True) | Q(latest__gt=F("last")))
+        .order_by("latest")
+        .values_list("pk", flat=True)[:batch]
+    )
+    done = 0
+    for organisation_id in list(due):
+        trend_run(organisation_id=organisation_id, now=now)
+        done += 1
+    return done

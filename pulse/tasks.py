@@ -1,0 +1,21 @@
+"""Celery tasks of the pulse app: thin, idempotent, ids in."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+from pulse.services.aggregation import round_aggregate
+
+
+@shared_task(
+    name="pulse.tasks.aggregate_round",
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def aggregate_round(round_id: int) -> int:
+    """Compute the team aggregates of one closed round (``round_aggregate``). Safe to run twice or at once
+    on two workers: the service locks the round and upserts identical rows. The minute tick calls the
+    service directly for rounds not aggregated yet; this task is for an explicit (re)run."""
+    return round_aggregate(round_id=round_id)

@@ -1,0 +1,183 @@
+"""Small transport classes for notifications: email, Slack incoming webhook, signed JSON webhook.
+
+Each ``send`` returns on success and raises :class:`PermanentFailure` or :class:`TemporaryFailure`
+otherwise (the healthchecks pattern), so the outbox in ``pulse.services.notifications`` decides between
+recording and retrying without knowing any protocol:
+
+* HTTP: 2xx is success; 429 and 5xx are temporary; every other status (3xx included: redirects are not
+  followed, a moved hook must be reconfigured) is permanent. A time-out or a refused connection is
+  temporary.
+* SMTP: a 5xx reply or a refused recipient with only 5xx codes is permanent; 4xx replies, dropped
+  connections and time-outs are temporary.
+
+The JSON webhook carries ``X-Pulse-Signature: sha256=<hex>``, the HMAC-SHA256 (RFC 2104; FIPS 180-4) of
+the exact request body under the channel's secret, and ``X-Pulse-Delivery``, the notification's
+idempotency key. :func:`verify_signature` is what a receiver runs. Slack messages go through
+``slack_sdk.webhook.WebhookClient`` with its own retries switched off: retrying is the outbox's job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import smtplib
+import urllib.error
+import urllib.request
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from slack_sdk.webhook import WebhookClient
+
+SIGNATURE_HEADER = "X-Pulse-Signature"
+DELIVERY_HEADER = "X-Pulse-Delivery"
+
+
+class DeliveryFailure(Exception):
+    permanent = False
+
+
+class PermanentFailure(DeliveryFailure):
+    permanent = True
+
+
+class TemporaryFailure(DeliveryFailure):
+    permanent = False
+
+
+def check_status(status: int, detail: str = "") -> None:
+    """Raise the failure an HTTP status stands for; return for 2xx."""
+    if 200 <= status < 300:
+        return
+    reason = f"HTTP {status}" + (f": {detail[:200]}" if detail else "")
+    if status == 429 or status >= 500:
+        raise TemporaryFailure(reason)
+    raise PermanentFailure(reason)
+
+
+# ------------------------------------------------------------------------------------------------ email
+
+
+class EmailTransport:
+    """Plain-text email over Django's configured backend, one connection reused for a batch."""
+
+    def __init__(self, connection: BaseEmailBackend | None = None) -> None:
+        self._connection = connection
+        self._opened = False
+
+    def _open(self) -> BaseEmailBackend:
+        if self._connection is None:
+            self._connection = get_connection()
+        if not self._opened:
+            self._connection.open()
+            self._opened = True
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None and self._opened:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self._connection.close()
+        self._opened = False
+
+    def send(self, *, to: str, subject: str, body: str) -> None:
+        try:
+            connection = self._open()
+            message = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [to], connection=connection)
+            sent = connection.send_messages([message])
+        except smtplib.SMTPRecipientsRefused as error:
+            self.close()
+            codes = sorted({code for code, _message in error.recipients.values()})
+            failure = PermanentFailure if all(500 <= code < 600 for code in codes) else TemporaryFailure
+            raise failure(f"recipient refused: SMTP {', '.join(map(str, codes))}") from None
+        except smtplib.SMTPResponseException as error:
+            self.close()
+            failure = PermanentFailure if 500 <= error.smtp_code < 600 else TemporaryFailure
+            raise failure(f"SMTP {error.smtp_code}") from None
+        except (TimeoutError, smtplib.SMTPException, OSError) as error:
+            self.close()
+            raise TemporaryFailure(f"email: {type(error).__name__}") from None
+        if not sent:
+            raise TemporaryFailure("the email backend sent nothing")
+
+
+# ------------------------------------------------------------------------------------------------ Slack
+
+
+class SlackTransport:
+    """A Slack incoming webhook: the payload is ``{"text": fallback, "blocks": [Block Kit blocks]}``."""
+
+    def __init__(self, url: str, *, timeout: int = 10) -> None:
+        self.client = WebhookClient(url, timeout=timeout, retry_handlers=[])
+
+    def send(self, payload: dict[str, Any]) -> None:
+        try:
+            response = self.client.send_dict(payload)
+        except (TimeoutError, urllib.error.URLError, OSError) as error:
+            raise TemporaryFailure(f"Slack: {type(error).__name__}") from None
+        # Slack answers 200 "ok"; 400 invalid_blocks, 403 action_prohibited, 404 no_service or 410
+        # channel_is_archived will not get better by retrying.
+        check_status(response.status_code, response.body or "")
+
+
+# ---------------------------------------------------------------------------------------------- webhook
+
+
+def canonical_body(payload: dict[str, Any]) -> bytes:
+    """The bytes that are sent and signed: compact JSON with sorted keys, UTF-8."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sign(body: bytes, secret: str) -> str:
+    """``sha256=<hex>``: HMAC-SHA256 of the body under the channel secret."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(body: bytes, secret: str, header: str | None) -> bool:
+    """What a receiver does: recompute the HMAC over the raw body and compare in constant time."""
+    return bool(header) and hmac.compare_digest(sign(body, secret), header or "")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a 3xx surfaces as HTTPError and is reported as permanent
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+class WebhookTransport:
+    """POST the payload as JSON, signed with HMAC-SHA256 over the exact body."""
+
+    def __init__(self, url: str, secret: str, *, timeout: int = 10) -> None:
+        if not url.lower().startswith(("https://", "http://")):
+            raise PermanentFailure("the webhook URL must start with https:// or http://")
+        self.url = url
+        self.secret = secret
+        self.timeout = timeout
+
+    def send(self, payload: dict[str, Any], *, delivery: str) -> None:
+        body = canonical_body(payload)
+        request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
+            self.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "Pulse-Webhook/1",
+                SIGNATURE_HEADER: sign(body, self.secret),
+                DELIVERY_HEADER: delivery,
+            },
+        )
+        try:
+            with _OPENER.open(request, timeout=self.timeout) as response:
+                status = response.status
+        except urllib.error.HTTPError as error:
+            detail = error.read(200).decode("utf-8", "replace") if error.fp else ""
+            check_status(error.code, detail)
+            return
+        except (TimeoutError, urllib.error.URLError, OSError) as error:
+            raise TemporaryFailure(f"webhook: {type(error).__name__}") from None
+        check_status(status)

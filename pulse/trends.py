@@ -1,0 +1,617 @@
+"""Which team × metric series are worsening: the flag rules of SCIENCE.md §3 over a whole organisation.
+
+Pure module: plain data in, verdicts and sentences out, no ORM. ``pulse.services.trends`` loads the team
+aggregates, calls :func:`evaluate` once per organisation and hands the verdicts to the flag lifecycle
+(``pulse.services.flags``).
+
+The rules (SCIENCE.md §3, "Detecting a declining team"), and the choices made where it leaves room:
+
+* **Window.** For each series the last ``window`` usable rounds (default 12), plus the unusable rounds that
+  fall among them. A round is *unusable* when its aggregate was withheld by disclosure control (too few
+  respondents: NaN, never imputed) or when the team's response rate in that round fell below half of its
+  median response rate over the team's recent rounds (excluded, and named in the explanation). The time
+  axis is real time in weeks from ``closes_at``, so a gap keeps its spacing.
+* **Trend flag.** Mann–Kendall (Mann 1945; Kendall 1975) with the exact null distribution for n ≤ 10, Sen's
+  (1968) slope with the Gilbert (1987) interval, Benjamini–Hochberg (1995) across every series tested in
+  the run at q = 0.10. A trend flag needs q ≤ 0.10, a Mann–Kendall S in the worsening direction and a
+  *practical* Sen slope of at least 0.05 points per round on a 1–5 item or 2 points per round on a 0–100
+  score (and 2 percentage points per round for response rates). The slope per week is turned into a slope
+  per round by multiplying with the series' median spacing between rounds. No series with fewer than 6
+  usable rounds is tested, so none of them counts in the Benjamini–Hochberg family either.
+* **Sudden shift (CUSUM).** Page's (1954) lower CUSUM, k = 0.5, h = 5 (NIST/SEMATECH e-Handbook §6.3.2.3),
+  on z_t = (ȳ_t − μ₀)/(σ_w/√n_t), where μ₀ is the mean of the first half of the window's usable rounds,
+  at least four (the team's own recent baseline: its estimation error offsets every z, so it uses as many
+  rounds as the window can spare; a window that slides forward eventually absorbs a lasting shift, which
+  is what a *sudden*-change detector should do) and σ_w is the within-round standard deviation of individual
+  values pooled over the usable rounds of the window, Σ(n_t − 1)s_t² / Σ(n_t − 1), from each aggregate's
+  sums. For a metric where higher is worse the chart runs on −z. The signal counts while the statistic at
+  the latest round is above h *and* the latest round itself is at least k standard errors worse than the
+  baseline (the statistic decays slowly, and a team already back at its baseline is not shifting). Like
+  trend flags, it needs 6 usable rounds; it is not applied to response rates (no within-round variance).
+* **Cut-off.** The latest team mean lies in one of the instrument's bands (``ScaleDef.bands``: WHO-5 ≤ 50,
+  CBI ≥ 50, single-item burnout ≥ 3; Topp et al. 2015, Kristensen et al. 2005, Rohland et al. 2004). The
+  comparison uses the exact, unrounded mean (a WHO-5 mean of 50.4 is not ≤ 50 even though it shows as 50).
+* **Evaluable.** A series is evaluated only when its latest round is usable: a flag never rests on a round
+  a leader cannot see, and an explanation never needs a withheld number.
+
+Severity (documented here because it is a choice): **alert** — the latest mean is beyond the instrument's
+cut-off *and* the series is worsening (trend or CUSUM); **warning** — worsening without a cut-off crossed;
+**watch** — a cut-off crossed with no evidence of worsening, or a falling response rate.
+
+Direction ("is higher better or worse?") lives in one mapping, :data:`METRICS`, keyed by instrument and
+scale key. Metrics not listed there (custom instruments, single questions, band shares) are not evaluated:
+a flag needs to know which way is bad, and testing each item of a scale would only dilute the
+Benjamini–Hochberg family with the scale's own parts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from fractions import Fraction
+from typing import Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+
+from pulse import stats
+from pulse.disclosure import coarsen_mean, coarsen_percent
+from surveys.definitions import BandDef, format_number, to_fraction
+
+Direction = Literal[1, -1]
+DisplayScale = Literal["1-5", "0-5", "0-100", "percent"]
+
+HIGHER_IS_BETTER: Direction = 1
+HIGHER_IS_WORSE: Direction = -1
+
+RESPONSE_RATE = "response_rate"
+#: A series is one team × metric: (team id, ``TeamAggregate.metric``).
+SeriesKey = tuple[int, str]
+K = TypeVar("K", bound=Hashable)
+
+
+class FlagKind(StrEnum):
+    """What raised a flag. One open flag per team × metric × kind."""
+
+    TREND = "trend"
+    SHIFT = "shift"
+    CUTOFF = "cutoff"
+
+
+class Severity(StrEnum):
+    WATCH = "watch"
+    WARNING = "warning"
+    ALERT = "alert"
+
+
+SEVERITY_RANK = {Severity.WATCH: 1, Severity.WARNING: 2, Severity.ALERT: 3}
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """How to read one metric: its name in sentences, which way is bad, its scale and practical minimum."""
+
+    label: str
+    direction: Direction
+    scale: DisplayScale
+    practical: float  # smallest worsening per round that matters, in the metric's display units
+    instrument: str = ""  # short instrument name for the cut-off clause ("CBI", "WHO-5")
+    cutoff_word: str = "cut-off"  # CBI's 50 is "a convention: say so" (SCIENCE.md §1)
+
+
+#: Keyed by "<instrument key>.<scale key>" (the metric without its kind and version) or "response_rate".
+METRICS: dict[str, MetricInfo] = {
+    "who5.who5": MetricInfo("Well-being (WHO-5)", HIGHER_IS_BETTER, "0-100", 2.0, "WHO-5"),
+    "burnout1.burnout1": MetricInfo(
+        "Burnout (single item)", HIGHER_IS_WORSE, "1-5", 0.05, "single-item burnout"
+    ),
+    "cbi_work.cbi_work": MetricInfo(
+        "Work-related burnout (CBI)", HIGHER_IS_WORSE, "0-100", 2.0, "CBI", "convention"
+    ),
+    "cbi_personal.cbi_personal": MetricInfo(
+        "Personal burnout (CBI)", HIGHER_IS_WORSE, "0-100", 2.0, "CBI", "convention"
+    ),
+    "copsoq_demands.copsoq_demands": MetricInfo(
+        "Quantitative demands (COPSOQ)", HIGHER_IS_WORSE, "0-100", 2.0, "COPSOQ"
+    ),
+    "workload1.workload1": MetricInfo("Workload", HIGHER_IS_WORSE, "1-5", 0.05),
+    RESPONSE_RATE: MetricInfo("The response rate", HIGHER_IS_BETTER, "percent", 2.0),
+}
+
+
+def metric_key(metric: str) -> str | None:
+    """The :data:`METRICS` key of a metric name: "scale:cbi_work.cbi_work@1" → "cbi_work.cbi_work".
+
+    Only scale scores and the response rate are evaluated (see the module docstring); anything else
+    gives None.
+    """
+    if metric == RESPONSE_RATE:
+        return RESPONSE_RATE
+    kind, _, rest = metric.partition(":")
+    if kind != "scale" or not rest:
+        return None
+    key = rest.rsplit("@", 1)[0]
+    return key if key in METRICS else None
+
+
+@dataclass(frozen=True)
+class Point:
+    """One round in which the team was asked about the metric.
+
+    ``mean`` is None when the aggregate is withheld (or was never written: fewer respondents than k).
+    ``n`` is how many values the mean is over, ``variance`` the within-round sample variance of the
+    individual values (None for response rates). ``excluded``: the team's response rate collapsed.
+    For a response rate, ``mean`` is in percent (0–100).
+    """
+
+    closes_at: datetime
+    mean: float | None
+    n: int = 0
+    variance: float | None = None
+    excluded: bool = False
+
+    @property
+    def usable(self) -> bool:
+        return self.mean is not None and not self.excluded and math.isfinite(self.mean)
+
+
+@dataclass(frozen=True)
+class SeriesInput:
+    key: SeriesKey
+    info: MetricInfo
+    points: tuple[Point, ...]  # chronological
+    bands: tuple[BandDef, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrendSettings:
+    window: int = 12
+    min_rounds: int = 6
+    q: float = 0.10
+    cusum_k: float = 0.5
+    cusum_h: float = 5.0
+    baseline_rounds: int = 4
+    confidence: float = 0.95
+    time_zone: str = "UTC"  # dates in sentences
+
+
+@dataclass(frozen=True)
+class SeriesVerdict:
+    """What one evaluation found for one series.
+
+    ``hits`` holds the kinds that could be judged this time (True: the condition holds; False: back within
+    bounds); a kind missing from it was not judged (too few usable rounds, no cut-off, latest round
+    unusable) and must leave any flag of that kind as it is.
+    """
+
+    key: SeriesKey
+    evaluable: bool
+    latest_closes_at: datetime | None
+    hits: Mapping[FlagKind, bool]
+    severity: Severity | None
+    explanations: Mapping[FlagKind, str]
+    status: str
+    details: Mapping[str, Any]
+    # Unrounded statistics, for tests and the admin (never shown to leaders as such).
+    usable_rounds: int = 0
+    window_rounds: int = 0
+    p: float = math.nan
+    q: float = math.nan
+    slope_per_round: float = math.nan
+    low_per_round: float = math.nan
+    high_per_round: float = math.nan
+    baseline: float = math.nan
+    sigma_within: float = math.nan
+    cusum: float = math.nan
+    band: str | None = None
+    excluded: tuple[datetime, ...] = field(default_factory=tuple)
+    withheld: int = 0
+
+    @property
+    def flagged(self) -> bool:
+        return any(self.hits.values())
+
+
+# ---------------------------------------------------------------------------------------------- windows
+
+
+def collapsed_rounds(rates: Mapping[K, float], *, fraction: float = 0.5) -> set[K]:
+    """Rounds whose response rate fell below ``fraction`` of the team's median rate (SCIENCE.md §3).
+
+    ``rates`` maps a round to the team's published response rate in it (any unit). Rounds without a
+    published rate cannot be judged here; they are withheld anyway.
+    """
+    if not rates:
+        return set()
+    median = float(np.median(np.fromiter(rates.values(), dtype=np.float64)))
+    return {round_key for round_key, rate in rates.items() if rate < fraction * median}
+
+
+def _window(points: Sequence[Point], size: int) -> Sequence[Point]:
+    """The last ``size`` usable points and the unusable ones among them (up to 2·size points when fewer
+    than ``size`` are usable)."""
+    usable = [i for i, p in enumerate(points) if p.usable]
+    if len(usable) >= size:
+        return points[usable[-size] :]
+    return points[max(0, len(points) - 2 * size) :]
+
+
+# --------------------------------------------------------------------------------------------- formatting
+
+
+def _minus(text: str) -> str:
+    return text.replace("-", "−")
+
+
+def format_value(value: float, scale: DisplayScale) -> str:
+    """A published mean as it may be shown: 0.1 on item scales, 1 point on 0–100, 5 % for rates
+    (SCIENCE.md §4, ``pulse.disclosure.coarsen_mean`` / ``coarsen_percent``)."""
+    if scale == "percent":
+        return f"{coarsen_percent(min(100.0, max(0.0, value)))}%"
+    shown = coarsen_mean(value, scale=scale)
+    return f"{shown:.0f}" if scale == "0-100" else f"{shown:.1f}"
+
+
+def format_change(value: float, scale: DisplayScale) -> str:
+    """A slope per round with its sign: two decimals on item scales, one on 0–100 and rates."""
+    decimals = 2 if scale in ("1-5", "0-5") else 1
+    rounded = round(value, decimals)
+    if rounded == 0:
+        return f"{0:.{decimals}f}"
+    return _minus(f"{rounded:+.{decimals}f}")
+
+
+def format_q(q: float) -> str:
+    return "q < 0.01" if q < 0.01 else f"q = {q:.2f}"
+
+
+def _date(moment: datetime, zone: str) -> str:
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{local.day} {local:%b %Y}"
+
+
+def _dates(moments: Sequence[datetime], zone: str) -> str:
+    names = [_date(m, zone) for m in moments]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+_OPERATOR_WORDS = {"<=": "at or below", "<": "below", ">=": "at or above", ">": "above"}
+
+
+def _band_for(bands: Sequence[BandDef], value: float) -> BandDef | None:
+    """The first band that contains the exact mean (most severe first, as ``surveys.scoring.band_for``)."""
+    exact = to_fraction(value)
+    return next((band for band in bands if band.contains(exact)), None)
+
+
+def _cutoff_clause(info: MetricInfo, band: BandDef, last: str) -> str:
+    name = band.name.replace("_", " ")
+    threshold = format_number(Fraction(band.threshold))
+    instrument = f"{info.instrument} " if info.instrument else ""
+    return f"{last} is {_OPERATOR_WORDS[band.op]} the {instrument}'{name}' {info.cutoff_word} of {threshold}"
+
+
+def _notes(excluded: Sequence[datetime], withheld: int, zone: str) -> list[str]:
+    notes = []
+    if excluded:
+        if len(excluded) == 1:
+            notes.append(
+                f"the round closing {_dates(excluded, zone)} was left out because its response rate fell "
+                "below half the team's usual rate"
+            )
+        else:
+            notes.append(
+                f"the rounds closing {_dates(excluded, zone)} were left out because their response rates "
+                "fell below half the team's usual rate"
+            )
+    if withheld:
+        notes.append(
+            "1 round had too few answers to show"
+            if withheld == 1
+            else f"{withheld} rounds had too few answers to show"
+        )
+    return notes
+
+
+def _span(window_rounds: int, usable: int) -> str:
+    if window_rounds == usable:
+        return f"the last {usable} rounds"
+    return f"the last {window_rounds} rounds ({usable} usable)"
+
+
+# ----------------------------------------------------------------------------------------------- evaluate
+
+
+@dataclass
+class _Matrix:
+    values: npt.NDArray[np.float64]
+    times: npt.NDArray[np.float64]
+    n: npt.NDArray[np.float64]
+    variance: npt.NDArray[np.float64]
+
+
+def _matrix(windows: Sequence[Sequence[Point]], origin: datetime) -> _Matrix:
+    rows = len(windows)
+    # At least two columns: the batch statistics need one pair of rounds to form (an all-NaN one is fine).
+    width = max(2, max((len(w) for w in windows), default=0))
+    values = np.full((rows, width), np.nan)
+    times = np.full((rows, width), np.nan)
+    n = np.full((rows, width), np.nan)
+    variance = np.full((rows, width), np.nan)
+    for i, window in enumerate(windows):
+        offset = width - len(window)  # right-aligned: the latest round is always the last column
+        for j, point in enumerate(window):
+            col = offset + j
+            times[i, col] = (point.closes_at - origin).total_seconds() / (7 * 86400)
+            if point.usable:
+                assert point.mean is not None
+                values[i, col] = point.mean
+                n[i, col] = point.n
+                if point.variance is not None:
+                    variance[i, col] = point.variance
+    return _Matrix(values=values, times=times, n=n, variance=variance)
+
+
+def _last_finite(rows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    finite = ~np.isnan(rows)
+    last = rows.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1)
+    out = rows[np.arange(rows.shape[0]), last]
+    return np.where(finite.any(axis=1), out, np.nan)
+
+
+def evaluate(series: Sequence[SeriesInput], settings: TrendSettings | None = None) -> list[SeriesVerdict]:
+    """Evaluate every series of one organisation at once; one verdict per series, in input order.
+
+    The statistics run once over a (series × rounds) matrix: ``pulse.stats.mann_kendall_batch``,
+    ``sen_slope_batch``, ``bh_adjust_array`` (across all series tested in this run) and
+    ``cusum_lower_batch``. See the module docstring for the rules.
+    """
+    cfg = settings or TrendSettings()
+    if not series:
+        return []
+    windows = [_window(s.points, cfg.window) for s in series]
+    all_times = [p.closes_at for w in windows for p in w]
+    if not all_times:
+        return [_empty(s) for s in series]
+    m = _matrix(windows, min(all_times))
+    rows = len(series)
+
+    mk = stats.mann_kendall_batch(m.values)
+    sen = stats.sen_slope_batch(m.values, m.times, confidence=cfg.confidence)
+    with np.errstate(invalid="ignore"):
+        gaps = np.diff(m.times, axis=1)
+    has_gap = ~np.isnan(gaps).all(axis=1)
+    spacing = np.full(rows, np.nan)
+    if has_gap.any():
+        spacing[has_gap] = np.nanmedian(gaps[has_gap], axis=1)
+    per_round = sen.slope * spacing
+    low = sen.low * spacing
+    high = sen.high * spacing
+
+    direction = np.array([s.info.direction for s in series], dtype=np.float64)
+    practical = np.array([s.info.practical for s in series])
+    tested = mk.n >= cfg.min_rounds
+    q = stats.bh_adjust_array(np.where(tested, mk.p, np.nan))
+    worsening_slope = -direction * per_round
+    with np.errstate(invalid="ignore"):
+        trend_hit = (
+            tested
+            & (q <= cfg.q)
+            & (-direction * mk.s > 0)
+            # A hair of float tolerance: a slope of exactly 0.05 computed from sums may come out 0.04999…
+            & (worsening_slope >= practical - 1e-9)
+        )
+
+    usable = ~np.isnan(m.values)
+    rank = np.cumsum(usable, axis=1)
+    # The baseline is the first half of the window's usable rounds (at least ``baseline_rounds``): its own
+    # error shifts every z of the chart, so it should rest on as many rounds as the window can spare.
+    base_size = np.maximum(cfg.baseline_rounds, mk.n // 2)
+    base = usable & (rank <= base_size[:, None])
+    base_count = base.sum(axis=1)
+    mu0 = np.where(
+        base_count > 0, np.where(base, m.values, 0.0).sum(axis=1) / np.maximum(base_count, 1), np.nan
+    )
+    dof = np.where(usable & (m.n >= 2) & ~np.isnan(m.variance), m.n - 1, 0.0)
+    pooled = np.where(dof > 0, dof * np.nan_to_num(m.variance), 0.0).sum(axis=1)
+    dof_total = dof.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sigma_w = np.where(dof_total > 0, np.sqrt(pooled / np.maximum(dof_total, 1)), np.nan)
+        z = (m.values - mu0[:, None]) / (sigma_w[:, None] / np.sqrt(m.n)) * direction[:, None]
+    z[~np.isfinite(z)] = np.nan
+    cusum = stats.cusum_lower_batch(z, k=cfg.cusum_k, h=cfg.cusum_h)
+    cusum_last = _last_finite(cusum.statistic)
+    is_rate = np.array([s.info.scale == "percent" for s in series])
+    shift_tested = tested & ~is_rate & (sigma_w > 0) & (base_count >= cfg.baseline_rounds)
+    # The shift must still show in the latest round (at least k standard errors worse than the baseline):
+    # the CUSUM decays slowly, and a team already back to its baseline is not "shifting".
+    with np.errstate(invalid="ignore"):
+        shift_hit = shift_tested & (cusum_last > cfg.cusum_h) & (_last_finite(z) <= -cfg.cusum_k)
+
+    verdicts = []
+    for i, s in enumerate(series):
+        verdicts.append(
+            _verdict(
+                s,
+                windows[i],
+                cfg,
+                usable_rounds=int(mk.n[i]),
+                tested=bool(tested[i]),
+                shift_tested=bool(shift_tested[i]),
+                trend_hit=bool(trend_hit[i]),
+                shift_hit=bool(shift_hit[i]),
+                p=float(mk.p[i]),
+                q=float(q[i]),
+                per_round=float(per_round[i]),
+                low=float(low[i]),
+                high=float(high[i]),
+                mu0=float(mu0[i]),
+                sigma_w=float(sigma_w[i]),
+                cusum=float(cusum_last[i]),
+                baseline_rounds=int(base_count[i]),
+            )
+        )
+    return verdicts
+
+
+def _empty(s: SeriesInput) -> SeriesVerdict:
+    return SeriesVerdict(
+        key=s.key,
+        evaluable=False,
+        latest_closes_at=None,
+        hits={},
+        severity=None,
+        explanations={},
+        status="",
+        details={},
+    )
+
+
+def _verdict(
+    s: SeriesInput,
+    window: Sequence[Point],
+    cfg: TrendSettings,
+    *,
+    usable_rounds: int,
+    tested: bool,
+    shift_tested: bool,
+    trend_hit: bool,
+    shift_hit: bool,
+    p: float,
+    q: float,
+    per_round: float,
+    low: float,
+    high: float,
+    mu0: float,
+    sigma_w: float,
+    cusum: float,
+    baseline_rounds: int,
+) -> SeriesVerdict:
+    info = s.info
+    zone = cfg.time_zone
+    latest = window[-1] if window else None
+    usable_points = [pt for pt in window if pt.usable]
+    excluded = tuple(pt.closes_at for pt in window if pt.excluded)
+    withheld = sum(1 for pt in window if pt.mean is None and not pt.excluded)
+    evaluable = latest is not None and latest.usable
+    common: dict[str, Any] = {
+        "key": s.key,
+        "latest_closes_at": latest.closes_at if latest else None,
+        "usable_rounds": usable_rounds,
+        "window_rounds": len(window),
+        "p": p,
+        "q": q,
+        "slope_per_round": per_round,
+        "low_per_round": low,
+        "high_per_round": high,
+        "baseline": mu0,
+        "sigma_within": sigma_w,
+        "cusum": cusum,
+        "excluded": excluded,
+        "withheld": withheld,
+    }
+    if not evaluable or latest is None or latest.mean is None:
+        return SeriesVerdict(
+            evaluable=False, hits={}, severity=None, explanations={}, status="", details={}, **common
+        )
+
+    first_value = usable_points[0].mean
+    assert first_value is not None
+    last_value = latest.mean
+    first, last = format_value(first_value, info.scale), format_value(last_value, info.scale)
+    band = _band_for(s.bands, last_value) if s.bands else None
+    unit = " points" if info.scale == "percent" else ""
+    has_trend = tested and math.isfinite(per_round)
+    slope_text = f"{format_change(per_round, info.scale)}{unit} per round" if has_trend else ""
+    interval_text = (
+        f"{cfg.confidence:.0%} CI {format_change(low, info.scale)} to {format_change(high, info.scale)}; "
+        f"{format_q(q)}"
+    )
+    trend_numbers = f"{slope_text}, {interval_text}" if has_trend else ""
+    changed = f"it changed by {slope_text} ({interval_text})" if has_trend else ""
+    notes = _notes(excluded, withheld, zone)
+    latest_date = _date(latest.closes_at, zone)
+
+    hits: dict[FlagKind, bool] = {}
+    if tested:
+        hits[FlagKind.TREND] = trend_hit
+    if shift_tested:
+        hits[FlagKind.SHIFT] = shift_hit
+    if s.bands:
+        hits[FlagKind.CUTOFF] = band is not None
+
+    explanations: dict[FlagKind, str] = {}
+    cutoff_clause = _cutoff_clause(info, band, last) if band is not None else None
+    if trend_hit:
+        verb = "rose" if per_round > 0 else "fell"
+        parts = [
+            f"{info.label} {verb} from {first} to {last} over {_span(len(window), usable_rounds)} "
+            f"({trend_numbers})"
+        ]
+        parts += [cutoff_clause] if cutoff_clause else []
+        explanations[FlagKind.TREND] = "; ".join(parts + notes) + "."
+    if shift_hit:
+        way = "up" if last_value > mu0 else "down"
+        parts = [
+            f"{info.label} shifted {way} from a baseline of {format_value(mu0, info.scale)} (its first "
+            f"{baseline_rounds} usable rounds here) to {last} in the round closing {latest_date}; the "
+            f"CUSUM stands at {cusum:.1f} standard errors, past its limit of {cfg.cusum_h:g}"
+        ]
+        parts += [cutoff_clause] if cutoff_clause else []
+        explanations[FlagKind.SHIFT] = "; ".join(parts + notes) + "."
+    if cutoff_clause is not None:
+        assert band is not None
+        parts = [f"{info.label} was {last} in the round closing {latest_date}: {cutoff_clause}"]
+        if trend_numbers:
+            parts.append(f"over {_span(len(window), usable_rounds)} {changed}")
+        explanations[FlagKind.CUTOFF] = "; ".join(parts + notes) + "."
+
+    status_parts = [f"{info.label} was {last} in the round closing {latest_date}"]
+    if trend_numbers:
+        status_parts.append(f"over {_span(len(window), usable_rounds)} {changed}")
+    status = "; ".join(status_parts) + "."
+
+    worsening = trend_hit or shift_hit
+    severity: Severity | None = None
+    if info.scale == "percent":
+        severity = Severity.WATCH if worsening else None
+    elif worsening and band is not None:
+        severity = Severity.ALERT
+    elif worsening:
+        severity = Severity.WARNING
+    elif band is not None:
+        severity = Severity.WATCH
+
+    details: dict[str, Any] = {
+        "first": first,
+        "last": last,
+        "latest_round_closes_at": latest.closes_at.isoformat(),
+        "rounds": len(window),
+        "usable_rounds": usable_rounds,
+        "withheld_rounds": withheld,
+        "excluded_rounds": [moment.isoformat() for moment in excluded],
+    }
+    if trend_numbers:
+        details.update(
+            slope_per_round=format_change(per_round, info.scale),
+            ci=[format_change(low, info.scale), format_change(high, info.scale)],
+            q=round(q, 3),
+        )
+    if shift_tested:
+        details.update(baseline=format_value(mu0, info.scale), cusum=round(cusum, 1))
+    if band is not None:
+        details.update(band=band.name, cutoff=format_number(Fraction(band.threshold)), cutoff_op=band.op)
+    return SeriesVerdict(
+        evaluable=True,
+        hits=hits,
+        severity=severity,
+        explanations=explanations,
+        status=status,
+        details=details,
+        band=band.name if band else None,
+        **common,
+    )

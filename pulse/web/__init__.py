@@ -1,0 +1,5 @@
+"""Pulse's server-rendered web app: sign-in pages and the admin pages for configuring an organisation.
+
+Views are thin: a form validates the input, one service (``pulse.services.configuration``,
+``surveys.services.*``) does the work, and every read starts from ``pulse.permissions``.
+"""

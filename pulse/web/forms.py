@@ -1,0 +1,260 @@
+"""Forms of the web app: labels, help texts and errors per field (Django renders ``aria-invalid`` and
+``aria-describedby`` pointing at ``<id>_error`` and ``<id>_helptext``, the ids our field template uses)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from pulse.permissions import Caller, instruments_visible_to
+from surveys.forms import MAX_IMPORT_BYTES
+from surveys.models import Instrument, Membership, Person, Schedule, Team
+from surveys.validators import validate_time_zone
+
+LOCALE_CHOICES = [("", "Organisation default"), *settings.LANGUAGES]
+
+
+class ServiceErrorsMixin:
+    """Put a service's ``ValidationError`` on the form, each message on its field when the form has it."""
+
+    field_map: dict[str, str] = {}
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        form: Any = self
+        if not hasattr(error, "error_dict"):
+            form.add_error(None, error.messages)
+            return
+        for name, messages in error.message_dict.items():
+            target = self.field_map.get(name, name)
+            form.add_error(target if target in form.fields else None, messages)
+
+
+class TimeZoneField(forms.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("validators", [validate_time_zone])
+        super().__init__(**kwargs)
+        self.widget.attrs.update({"list": "time-zones", "autocomplete": "off", "spellcheck": "false"})
+
+
+class OrganisationForm(ServiceErrorsMixin, forms.Form):
+    name = forms.CharField(max_length=200)
+    min_group_size = forms.IntegerField(
+        label="Minimum group size (k)",
+        min_value=settings.PULSE_MIN_GROUP_SIZE_FLOOR,
+        max_value=1000,
+        help_text=(
+            "The fewest respondents a result is shown for. Never below "
+            f"{settings.PULSE_MIN_GROUP_SIZE_FLOOR}; a larger k protects small teams better and shows fewer "
+            "results."
+        ),
+    )
+    time_zone = TimeZoneField(help_text="IANA name, e.g. Europe/Berlin. Teams may set their own.")
+    locale = forms.ChoiceField(choices=settings.LANGUAGES, label="Language")
+
+
+class TeamForm(ServiceErrorsMixin, forms.Form):
+    name = forms.CharField(max_length=200)
+    slug = forms.SlugField(
+        max_length=100, required=False, help_text="Short name for URLs and files. Empty: made from the name."
+    )
+    parent = forms.ModelChoiceField(
+        queryset=Team.objects.none(), required=False, empty_label="(top level)", label="Part of"
+    )
+    time_zone = TimeZoneField(required=False, help_text="Empty: the organisation's time zone.")
+
+    def __init__(self, *args: Any, caller: Caller, team: Team | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        parents = Team.objects.filter(organisation_id=caller.organisation_id)
+        if team is not None:
+            # A team cannot move under itself or its own subtree; the service refuses it too.
+            parents = parents.exclude(path__startswith=team.path)
+        field: Any = self.fields["parent"]
+        field.queryset = parents
+        field.label_from_instance = lambda option: f"{'— ' * option.depth}{option.name}"
+
+
+class PersonForm(ServiceErrorsMixin, forms.Form):
+    email = forms.EmailField(max_length=254)
+    display_name = forms.CharField(max_length=200, label="Name")
+    locale = forms.ChoiceField(choices=LOCALE_CHOICES, required=False, label="Language")
+    time_zone = TimeZoneField(
+        required=False, help_text="Empty: the team's. Used for reminders and quiet hours."
+    )
+    is_admin = forms.BooleanField(
+        required=False,
+        label="Organisation admin",
+        help_text="Admins configure the organisation. They get no extra access to anything anonymous.",
+    )
+    can_sign_in = forms.BooleanField(
+        required=False, initial=True, label="Can sign in", help_text="Signs in with a link sent by email."
+    )
+
+
+class MembershipForm(ServiceErrorsMixin, forms.Form):
+    person = forms.ModelChoiceField(queryset=Person.objects.none())
+    team = forms.ModelChoiceField(queryset=Team.objects.none())
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER)
+    starts_on = forms.DateField(
+        required=False,
+        label="From",
+        help_text="YYYY-MM-DD; empty: today.",
+        widget=forms.DateInput({"type": "date"}),
+    )
+
+    def __init__(self, *args: Any, caller: Caller, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        person: Any = self.fields["person"]
+        person.queryset = Person.objects.filter(organisation_id=caller.organisation_id, is_active=True)
+        team: Any = self.fields["team"]
+        team.queryset = Team.objects.filter(organisation_id=caller.organisation_id)
+        team.label_from_instance = lambda option: f"{'— ' * option.depth}{option.name}"
+
+
+class MembershipEndForm(forms.Form):
+    ends_on = forms.DateField(required=False, widget=forms.DateInput({"type": "date"}))
+
+
+class PeopleImportForm(forms.Form):
+    file = forms.FileField(
+        required=False, label="CSV file", help_text="Columns: email, name, team, role, locale, time_zone."
+    )
+    csv_text = forms.CharField(
+        required=False,
+        label="Or paste the CSV",
+        widget=forms.Textarea({"rows": 8, "spellcheck": "false"}),
+        max_length=MAX_IMPORT_BYTES,
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        upload = data.get("file")
+        if upload is not None:
+            if upload.size > MAX_IMPORT_BYTES:
+                raise ValidationError({"file": "The file is larger than 5 MB; split it."})
+            try:
+                data["csv_text"] = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise ValidationError(
+                    {"file": "The file is not UTF-8 text; export it as CSV UTF-8."}
+                ) from None
+        elif not data.get("csv_text"):
+            raise ValidationError({"file": "Choose a file or paste the CSV."})
+        return data
+
+
+def _hours(value: timedelta | None) -> int | None:
+    return None if value is None else int(value.total_seconds() // 3600)
+
+
+class ScheduleForm(ServiceErrorsMixin, forms.Form):
+    """The schedule editor. Durations are whole hours here; the model keeps timedeltas."""
+
+    field_map = {
+        "open_for": "open_for_hours",
+        "reminder_1": "reminder_1_hours",
+        "reminder_2": "reminder_2_hours",
+    }
+
+    name = forms.CharField(max_length=200)
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), help_text="Who is asked.")
+    include_subtree = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Include every team below it",
+        help_text="Otherwise the team's own members only.",
+    )
+    instruments = forms.ModelMultipleChoiceField(
+        queryset=Instrument.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    is_active = forms.BooleanField(required=False, initial=True, label="Active")
+    cadence = forms.ChoiceField(choices=Schedule.Cadence.choices, initial=Schedule.Cadence.WEEKLY)
+    every_n_weeks = forms.IntegerField(
+        min_value=1,
+        max_value=52,
+        initial=1,
+        label="Every how many weeks",
+        help_text="Weekly only: 1 = every week.",
+    )
+    nth_weekday = forms.TypedChoiceField(
+        coerce=int,
+        choices=[(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (-1, "last")],
+        initial=1,
+        label="Which weekday of the month",
+        help_text="Monthly only.",
+    )
+    weekday = forms.TypedChoiceField(coerce=int, choices=Schedule.Weekday.choices, initial=0)
+    local_time = forms.TimeField(
+        initial="10:00",
+        label="Opens at",
+        help_text="Local time, HH:MM.",
+        widget=forms.TimeInput({"type": "time"}),
+    )
+    time_zone = TimeZoneField(required=False, help_text="Empty: the team's time zone.")
+    starts_on = forms.DateField(label="First day", widget=forms.DateInput({"type": "date"}))
+    ends_on = forms.DateField(
+        required=False, label="Last day", help_text="Empty: no end.", widget=forms.DateInput({"type": "date"})
+    )
+    open_for_hours = forms.IntegerField(
+        min_value=1, max_value=24 * 366, initial=72, label="Open for (hours)", help_text="72 = three days."
+    )
+    reminder_1_hours = forms.IntegerField(
+        min_value=1, max_value=24 * 366, required=False, initial=24, label="Reminder (hours before close)"
+    )
+    reminder_2_hours = forms.IntegerField(
+        min_value=1, max_value=24 * 366, required=False, label="Second reminder (hours before close)"
+    )
+    quiet_start = forms.TimeField(
+        initial="20:00", label="No email from", widget=forms.TimeInput({"type": "time"})
+    )
+    quiet_end = forms.TimeField(initial="08:00", label="until", widget=forms.TimeInput({"type": "time"}))
+    quiet_weekends = forms.BooleanField(required=False, initial=True, label="No email at weekends")
+
+    def __init__(self, *args: Any, caller: Caller, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        team: Any = self.fields["team"]
+        team.queryset = Team.objects.filter(organisation_id=caller.organisation_id).select_related(
+            "organisation"
+        )
+        team.label_from_instance = lambda option: f"{'— ' * option.depth}{option.name}"
+        instruments: Any = self.fields["instruments"]
+        instruments.queryset = instruments_visible_to(caller)
+
+    @staticmethod
+    def initial_from(schedule: Schedule) -> dict[str, Any]:
+        return {
+            "name": schedule.name,
+            "team": schedule.team_id,
+            "include_subtree": schedule.include_subtree,
+            "instruments": [instrument.pk for instrument in schedule.instruments.all()],
+            "is_active": schedule.is_active,
+            "cadence": schedule.cadence,
+            "every_n_weeks": schedule.every_n_weeks,
+            "nth_weekday": schedule.nth_weekday,
+            "weekday": schedule.weekday,
+            "local_time": schedule.local_time,
+            "time_zone": schedule.time_zone,
+            "starts_on": schedule.starts_on,
+            "ends_on": schedule.ends_on,
+            "open_for_hours": _hours(schedule.open_for),
+            "reminder_1_hours": _hours(schedule.reminder_1),
+            "reminder_2_hours": _hours(schedule.reminder_2),
+            "quiet_start": schedule.quiet_start,
+            "quiet_end": schedule.quiet_end,
+            "quiet_weekends": schedule.quiet_weekends,
+        }
+
+    def schedule_fields(self) -> tuple[dict[str, Any], list[Any]]:
+        """The model's fields and the instruments, from valid data."""
+        data = dict(self.cleaned_data)
+        instruments = list(data.pop("instruments"))
+        for name in ("open_for", "reminder_1", "reminder_2"):
+            hours = data.pop(f"{name}_hours")
+            data[name] = timedelta(hours=hours) if hours else None
+        data["time_zone"] = data["time_zone"] or ""
+        return data, instruments

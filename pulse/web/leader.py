@@ -1,0 +1,205 @@
+"""The leaders' pages: the home heatmap, a team's page and the flags inbox.
+
+Thin edges (HackSoft): each view finds the caller, calls one selector of ``pulse.reports`` (every number
+shown comes from there, through ``pulse.disclosure``) or one flag service, and renders. A team or flag the
+caller may not see — another organisation's, or a team they do not lead — is a 404, exactly like an id that
+does not exist (a 403 would confirm that it exists). Admins see the organisation's results and flags but
+only a team's leaders act on its flags (``pulse.services.flags`` checks it again).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from pulse import reports
+from pulse.permissions import Caller, caller_of_request
+from pulse.selectors import teams_led_by
+from pulse.services.flags import FlagTransitionError, flag_acknowledge, flag_action_plan, flag_resolve
+
+# --- forms --------------------------------------------------------------------------------------------
+
+
+class AcknowledgeForm(forms.Form):
+    note = forms.CharField(
+        label="Note",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="What you know so far.",
+    )
+
+
+class ActionForm(forms.Form):
+    what = forms.CharField(
+        label="What will be done", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    who = forms.CharField(label="Who", max_length=200)
+    due_on = forms.DateField(label="By when", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean_due_on(self) -> dt.date:
+        due: dt.date = self.cleaned_data["due_on"]
+        if due < timezone.localdate():
+            raise forms.ValidationError("Choose today or a later day.")
+        return due
+
+
+class ResolveForm(forms.Form):
+    note = forms.CharField(
+        label="Why it is resolved", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+def _results_caller(request: HttpRequest) -> Caller:
+    """A leader or an admin; anyone else gets a 403, whatever the id they asked for."""
+    caller = caller_of_request(request)
+    if not reports.sees_results(caller):
+        raise PermissionDenied("Only leaders and admins see team results and flags.")
+    assert caller is not None
+    return caller
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return redirect(target)
+    return redirect(default)
+
+
+def _items(views: Iterable[reports.FlagView]) -> list[dict[str, Any]]:
+    """Each flag with its three forms when the caller can act on it (a leader of its team or above)."""
+    return [
+        {
+            "view": view,
+            "forms": {
+                "acknowledge": AcknowledgeForm(prefix=f"ack{view.flag.pk}"),
+                "action": ActionForm(prefix=f"act{view.flag.pk}"),
+                "resolve": ResolveForm(prefix=f"res{view.flag.pk}"),
+            }
+            if view.can_act
+            else None,
+        }
+        for view in views
+    ]
+
+
+# --- pages --------------------------------------------------------------------------------------------
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Leaders and admins: the heatmap of their teams. Engineers: where their check-ins are."""
+    caller = caller_of_request(request)
+    if not reports.sees_results(caller):
+        person = caller.person if caller else None
+        teams = list(teams_led_by(person=person)) if person else []
+        return render(request, "pulse/home.html", {"person": person, "teams": teams})
+    assert caller is not None
+    context: dict[str, Any] = {"home": reports.leader_home_get(caller=caller)}
+    return render(request, "pulse/leader/home.html", context)
+
+
+@login_required
+def team(request: HttpRequest, pk: int) -> HttpResponse:
+    caller = _results_caller(request)
+    report = reports.team_report_get(caller=caller, team_id=pk)
+    if report is None:
+        raise Http404("Not found.")
+    charts = {m.metric: m.chart for m in report.metrics}
+    if report.response_rate is not None:
+        charts[report.response_rate.metric] = report.response_rate.chart
+    context = {
+        "report": report,
+        "charts": charts,
+        "flag_items": _items(report.flags),
+        "min_rounds": reports.min_rounds(),
+    }
+    return render(request, "pulse/leader/team.html", context)
+
+
+@login_required
+def flags(request: HttpRequest) -> HttpResponse:
+    caller = _results_caller(request)
+    inbox = reports.flag_inbox_get(caller=caller)
+    context = {
+        "inbox": inbox,
+        "organisation": caller.organisation,
+        "needs_you": _items(inbox.needs_you),
+        "in_hand": _items(inbox.in_hand),
+        "resolved": _items(inbox.resolved),
+    }
+    return render(request, "pulse/leader/flags.html", context)
+
+
+# --- flag actions (POST only; the services guard the transitions) --------------------------------------
+
+
+def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    caller = _results_caller(request)
+    flag = reports.flag_visible_get(caller=caller, flag_id=pk)
+    if flag is None:
+        raise Http404("Not found.")
+    default = reverse("flags")
+    form: forms.Form
+    try:
+        if action == "acknowledge":
+            form = AcknowledgeForm(request.POST, prefix=f"ack{pk}")
+            if form.is_valid():
+                flag_acknowledge(flag_id=pk, by=caller.person, note=form.cleaned_data["note"])
+                messages.success(
+                    request, f"Acknowledged: {flag.team.name}, {reports.metric_label(flag.metric)}."
+                )
+                return _back(request, default)
+        elif action == "plan":
+            form = ActionForm(request.POST, prefix=f"act{pk}")
+            if form.is_valid():
+                flag_action_plan(flag_id=pk, by=caller.person, **form.cleaned_data)
+                messages.success(request, f"Action planned for {flag.team.name}.")
+                return _back(request, default)
+        else:
+            form = ResolveForm(request.POST, prefix=f"res{pk}")
+            if form.is_valid():
+                flag_resolve(flag_id=pk, by=caller.person, note=form.cleaned_data["note"])
+                messages.success(request, f"Resolved: {flag.team.name}, {reports.metric_label(flag.metric)}.")
+                return _back(request, default)
+    except FlagTransitionError as error:
+        messages.error(request, str(error))
+        return _back(request, default)
+    problems = "; ".join(
+        f"{form.fields[name].label if name in form.fields else 'Form'}: {' '.join(str(e) for e in errors)}"
+        for name, errors in form.errors.items()
+    )
+    messages.error(request, f"Nothing was changed. {problems}")
+    return _back(request, default)
+
+
+@login_required
+@require_POST
+def flag_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, "acknowledge")
+
+
+@login_required
+@require_POST
+def flag_plan_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, "plan")
+
+
+@login_required
+@require_POST
+def flag_resolve_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, "resolve")

@@ -1,0 +1,497 @@
+"""The admin pages: organisation settings, people (with the CSV import), teams, memberships, schedules,
+the instrument library, and the API token page.
+
+Every page needs an admin of the organisation (``admin_required``): anonymous visitors are sent to sign in,
+everyone else gets 403. Objects are looked up in querysets scoped to the admin's organisation
+(``pulse.permissions``), so another organisation's id is a 404.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable
+from functools import cache, wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from pulse.permissions import (
+    Caller,
+    caller_of_request,
+    instruments_visible_to,
+    memberships_visible_to,
+    people_visible_to,
+    schedules_visible_to,
+    teams_visible_to,
+)
+from pulse.services.configuration import (
+    api_token_revoke,
+    api_token_rotate,
+    membership_create,
+    membership_end,
+    organisation_update,
+    person_create,
+    person_deactivate,
+    person_update,
+    schedule_build,
+    schedule_check,
+    schedule_next_openings,
+    schedule_write,
+    team_create,
+    team_update,
+)
+from pulse.web.forms import (
+    MembershipEndForm,
+    MembershipForm,
+    OrganisationForm,
+    PeopleImportForm,
+    PersonForm,
+    ScheduleForm,
+    TeamForm,
+)
+from surveys.models import Membership, Person, Schedule
+from surveys.services.people_import import people_import
+
+View = Callable[..., HttpResponse]
+PAGE_SIZE = 50
+
+
+def admin_required(view: Callable[..., HttpResponse]) -> View:
+    """Signed in (else the sign-in page), and an active admin of an organisation (else 403)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        caller = caller_of_request(request)
+        if caller is None or not caller.is_admin:
+            raise PermissionDenied("Only an admin of the organisation can open this page.")
+        return view(request, caller, *args, **kwargs)
+
+    return wrapper
+
+
+def tree_label(team: Any) -> str:
+    return f"{'— ' * team.depth}{team.name}"
+
+
+def _one(queryset: QuerySet[Any], pk: int) -> Any:
+    obj = queryset.filter(pk=pk).first()
+    if obj is None:
+        raise Http404("Not found.")
+    return obj
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return redirect(target)
+    return redirect(default)
+
+
+# --- overview and organisation --------------------------------------------------------------------------
+
+
+@admin_required
+def overview(request: HttpRequest, caller: Caller) -> HttpResponse:
+    organisation = caller.organisation
+    counts = {
+        "people": people_visible_to(caller).filter(is_active=True).count(),
+        "teams": teams_visible_to(caller).count(),
+        "schedules": schedules_visible_to(caller).filter(is_active=True).count(),
+    }
+    return render(request, "pulse/admin_app/overview.html", {"organisation": organisation, "counts": counts})
+
+
+@admin_required
+def organisation_settings(request: HttpRequest, caller: Caller) -> HttpResponse:
+    organisation = caller.organisation
+    if request.method == "POST":
+        form = OrganisationForm(request.POST)
+        if form.is_valid():
+            try:
+                organisation_update(organisation=organisation, changes=form.cleaned_data)
+            except ValidationError as error:
+                form.add_service_errors(error)
+            else:
+                messages.success(request, "Organisation settings saved.")
+                return redirect("web_organisation")
+    else:
+        form = OrganisationForm(
+            initial={
+                "name": organisation.name,
+                "min_group_size": organisation.min_group_size,
+                "time_zone": organisation.time_zone,
+                "locale": organisation.locale,
+            }
+        )
+    return _form_page(request, "pulse/admin_app/organisation.html", form, {"organisation": organisation})
+
+
+def _form_page(request: HttpRequest, template: str, form: Any, context: dict[str, Any]) -> HttpResponse:
+    """Render a form page: 400 when the form was posted and has errors (tests and scripts can tell)."""
+    status = 400 if request.method == "POST" and form.is_bound and form.errors else 200
+    return render(request, template, {"form": form, "time_zones": time_zones(), **context}, status=status)
+
+
+@cache
+def time_zones() -> list[str]:
+    """For the time zone fields' suggestions (a datalist): typing "Ber" offers Europe/Berlin."""
+    return sorted(
+        zone for zone in zoneinfo.available_timezones() if "/" in zone and not zone.startswith("Etc/")
+    )
+
+
+# --- people ---------------------------------------------------------------------------------------------
+
+
+@admin_required
+def people_list(request: HttpRequest, caller: Caller) -> HttpResponse:
+    people = people_visible_to(caller).select_related("user")
+    active = request.GET.get("active", "yes")
+    if active in ("yes", "no"):
+        people = people.filter(is_active=active == "yes")
+    query = request.GET.get("q", "").strip()[:200]
+    if query:
+        people = people.filter(Q(display_name__icontains=query) | Q(email__icontains=query))
+    team_id = request.GET.get("team", "")
+    if team_id.isdigit() and len(team_id) < 19:
+        people = people.filter(
+            pk__in=Membership.objects.current().filter(team_id=int(team_id)).values("person_id")
+        )
+    people = people.prefetch_related(
+        Prefetch(
+            "memberships",
+            queryset=Membership.objects.current().select_related("team").order_by("team__path"),
+            to_attr="current_memberships",
+        )
+    )
+    page = Paginator(people, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "pulse/admin_app/people.html",
+        {
+            "page": page,
+            "active": active,
+            "q": query,
+            "team": team_id,
+            "team_options": [(str(team.pk), tree_label(team)) for team in teams_visible_to(caller)],
+        },
+    )
+
+
+@admin_required
+def person_new(request: HttpRequest, caller: Caller) -> HttpResponse:
+    if request.method == "POST":
+        form = PersonForm(request.POST)
+        if form.is_valid():
+            try:
+                person = person_create(organisation=caller.organisation, **form.cleaned_data)
+            except ValidationError as error:
+                form.add_service_errors(error)
+            else:
+                messages.success(request, f"{person.display_name} added.")
+                return redirect("web_person", person.pk)
+    else:
+        form = PersonForm()
+    return _form_page(request, "pulse/admin_app/person_form.html", form, {"person": None})
+
+
+@admin_required
+def person_edit(request: HttpRequest, caller: Caller, pk: int) -> HttpResponse:
+    person: Person = _one(people_visible_to(caller).select_related("user"), pk)
+    if request.method == "POST":
+        form = PersonForm(request.POST)
+        if form.is_valid():
+            changes = dict(form.cleaned_data)
+            can_sign_in = changes.pop("can_sign_in")
+            try:
+                person_update(person=person, changes=changes, can_sign_in=can_sign_in)
+            except ValidationError as error:
+                form.add_service_errors(error)
+            else:
+                messages.success(request, f"{person.display_name} saved.")
+                return redirect("web_person", person.pk)
+    else:
+        form = PersonForm(
+            initial={
+                "email": person.email,
+                "display_name": person.display_name,
+                "locale": person.locale,
+                "time_zone": person.time_zone,
+                "is_admin": person.is_admin,
+                "can_sign_in": person.user is not None and person.user.is_active,
+            }
+        )
+    memberships = (
+        memberships_visible_to(caller).filter(person=person).select_related("team").order_by("-starts_on")
+    )
+    membership_form = MembershipForm(caller=caller, initial={"person": person.pk})
+    return _form_page(
+        request,
+        "pulse/admin_app/person_form.html",
+        form,
+        {"person": person, "memberships": memberships, "membership_form": membership_form},
+    )
+
+
+@admin_required
+@require_POST
+def person_deactivate_view(request: HttpRequest, caller: Caller, pk: int) -> HttpResponse:
+    person: Person = _one(people_visible_to(caller), pk)
+    try:
+        person_deactivate(person=person)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, f"{person.display_name} deactivated; their memberships ended today.")
+    return redirect("web_person", person.pk)
+
+
+@admin_required
+def people_import_view(request: HttpRequest, caller: Caller) -> HttpResponse:
+    """Upload or paste an HR export: a dry run first (a report per row), then apply the same text."""
+    report = None
+    csv_text = ""
+    if request.method == "POST":
+        form = PeopleImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            csv_text = form.cleaned_data["csv_text"]
+            apply = request.POST.get("action") == "apply"
+            report = people_import(organisation=caller.organisation, csv_text=csv_text, apply=apply)
+            if report.applied:
+                messages.success(request, report.summary())
+                return redirect("web_people")
+    else:
+        form = PeopleImportForm()
+    status = 400 if request.method == "POST" and (form.errors or (report and report.errors)) else 200
+    return render(
+        request,
+        "pulse/admin_app/people_import.html",
+        {"form": form, "report": report, "csv_text": csv_text},
+        status=status,
+    )
+
+
+# --- teams and memberships ------------------------------------------------------------------------------
+
+
+@admin_required
+def teams_tree(request: HttpRequest, caller: Caller) -> HttpResponse:
+    if request.method == "POST":
+        form = TeamForm(request.POST, caller=caller)
+        if form.is_valid():
+            try:
+                team = team_create(organisation=caller.organisation, **form.cleaned_data)
+            except ValidationError as error:
+                form.add_service_errors(error)
+            else:
+                messages.success(request, f"Team {team.name} created.")
+                return redirect("web_teams")
+    else:
+        form = TeamForm(caller=caller)
+    teams = teams_visible_to(caller).select_related("organisation").order_by("path")
+    leaders: dict[int, list[str]] = {}
+    for membership in (
+        Membership.objects.current()
+        .filter(team__in=teams, role=Membership.Role.LEADER)
+        .select_related("person")
+    ):
+        leaders.setdefault(membership.team_id, []).append(membership.person.display_name)
+    rows = [{"team": team, "leaders": leaders.get(team.pk, [])} for team in teams]
+    return _form_page(request, "pulse/admin_app/teams.html", form, {"rows": rows})
+
+
+@admin_required
+def team_edit(request: HttpRequest, caller: Caller, pk: int) -> HttpResponse:
+    team = _one(teams_visible_to(caller).select_related("organisation", "parent"), pk)
+    if request.method == "POST":
+        form = TeamForm(request.POST, caller=caller, team=team)
+        if form.is_valid():
+            try:
+                team_update(team=team, changes=form.cleaned_data)
+            except ValidationError as error:
+                form.add_service_errors(error)
+            else:
+                messages.success(request, f"Team {team.name} saved.")
+                return redirect("web_team", team.pk)
+    else:
+        form = TeamForm(
+            caller=caller,
+            team=team,
+            initial={
+                "name": team.name,
+                "slug": team.slug,
+                "parent": team.parent_id,
+                "time_zone": team.time_zone,
+            },
+        )
+    members = (
+        Membership.objects.current()
+        .filter(team=team)
+        .select_related("person")
+        .order_by("role", "person__display_name")
+    )
+    membership_form = MembershipForm(caller=caller, initial={"team": team.pk})
+    return _form_page(
+        request,
+        "pulse/admin_app/team_form.html",
+        form,
+        {"team": team, "members": members, "membership_form": membership_form},
+    )
+
+
+@admin_required
+@require_POST
+def membership_new(request: HttpRequest, caller: Caller) -> HttpResponse:
+    form = MembershipForm(request.POST, caller=caller)
+    if form.is_valid():
+        try:
+            membership = membership_create(**form.cleaned_data)
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            messages.success(
+                request, f"{membership.person.display_name} is now {membership.role} of {membership.team}."
+            )
+            return _back(request, reverse("web_team", args=[membership.team_id]))
+    return render(request, "pulse/admin_app/membership_form.html", {"form": form}, status=400)
+
+
+@admin_required
+@require_POST
+def membership_end_view(request: HttpRequest, caller: Caller, pk: int) -> HttpResponse:
+    membership: Membership = _one(memberships_visible_to(caller).select_related("person", "team"), pk)
+    form = MembershipEndForm(request.POST)
+    if form.is_valid():
+        try:
+            membership_end(membership=membership, ends_on=form.cleaned_data.get("ends_on"))
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, f"{membership.person.display_name} left {membership.team}.")
+    else:
+        messages.error(request, "The end date is not a valid date (YYYY-MM-DD).")
+    return _back(request, reverse("web_team", args=[membership.team_id]))
+
+
+# --- schedules ------------------------------------------------------------------------------------------
+
+
+def _schedules(caller: Caller) -> QuerySet[Schedule]:
+    return (
+        schedules_visible_to(caller)
+        .select_related("team__organisation")
+        .prefetch_related("instruments", "pauses")
+        .order_by("name", "pk")
+    )
+
+
+@admin_required
+def schedules_list(request: HttpRequest, caller: Caller) -> HttpResponse:
+    rows = [
+        {"schedule": schedule, "openings": schedule_next_openings(schedule, count=1)}
+        for schedule in _schedules(caller)
+    ]
+    return render(request, "pulse/admin_app/schedules.html", {"rows": rows})
+
+
+@admin_required
+def schedule_new(request: HttpRequest, caller: Caller) -> HttpResponse:
+    return _schedule_editor(request, caller, None)
+
+
+@admin_required
+def schedule_edit(request: HttpRequest, caller: Caller, pk: int) -> HttpResponse:
+    return _schedule_editor(request, caller, _one(_schedules(caller), pk))
+
+
+def _schedule_editor(request: HttpRequest, caller: Caller, schedule: Schedule | None) -> HttpResponse:
+    """Create or edit a schedule. "Preview" validates and shows the next openings without saving."""
+    preview: list[dict[str, Any]] | None = None
+    preview_zone = ""
+    if request.method == "POST":
+        form = ScheduleForm(request.POST, caller=caller)
+        if form.is_valid():
+            fields, instruments = form.schedule_fields()
+            candidate = schedule_build(organisation=caller.organisation, fields=fields, schedule=schedule)
+            if request.POST.get("action") == "preview":
+                errors = schedule_check(candidate, instruments)
+                if errors:
+                    form.add_service_errors(ValidationError(errors))
+                else:
+                    preview, preview_zone = schedule_next_openings(candidate), candidate.effective_time_zone
+            else:
+                try:
+                    saved = schedule_write(schedule=candidate, instruments=instruments)
+                except ValidationError as error:
+                    form.add_service_errors(error)
+                else:
+                    messages.success(request, f"Schedule {saved.name} saved.")
+                    return redirect("web_schedule", saved.pk)
+    else:
+        form = ScheduleForm(caller=caller, initial=ScheduleForm.initial_from(schedule) if schedule else None)
+    if preview is None and schedule is not None and request.method == "GET":
+        preview, preview_zone = schedule_next_openings(schedule), schedule.effective_time_zone
+    return _form_page(
+        request,
+        "pulse/admin_app/schedule_form.html",
+        form,
+        {"schedule": schedule, "preview": preview, "preview_zone": preview_zone},
+    )
+
+
+# --- instruments ----------------------------------------------------------------------------------------
+
+
+@admin_required
+def instruments_list(request: HttpRequest, caller: Caller) -> HttpResponse:
+    instruments = (
+        instruments_visible_to(caller).prefetch_related("questions", "scales").order_by("key", "version")
+    )
+    rows = [
+        {"instrument": instrument, "missing": instrument.missing_translations()} for instrument in instruments
+    ]
+    return render(request, "pulse/admin_app/instruments.html", {"rows": rows})
+
+
+@admin_required
+def instrument_detail(request: HttpRequest, caller: Caller, pk: int) -> HttpResponse:
+    instrument = _one(instruments_visible_to(caller).prefetch_related("questions", "scales"), pk)
+    definition = instrument.definition()
+    return render(
+        request,
+        "pulse/admin_app/instrument.html",
+        {"instrument": instrument, "definition": definition, "missing": instrument.missing_translations()},
+    )
+
+
+# --- API token (any signed-in person) -------------------------------------------------------------------
+
+
+@login_required
+def api_token(request: HttpRequest) -> HttpResponse:
+    """Create, replace or revoke the signed-in person's API token for scripts. The key is shown once."""
+    if caller_of_request(request) is None:
+        raise PermissionDenied("Your account is not linked to an active person of an organisation.")
+    new_key = None
+    if request.method == "POST":
+        if request.POST.get("action") == "revoke":
+            api_token_revoke(user=request.user)
+            messages.success(request, "Your API token was revoked.")
+            return redirect("web_api_token")
+        new_key = api_token_rotate(user=request.user)
+    has_token = hasattr(request.user, "auth_token")
+    response = render(request, "pulse/admin_app/api_token.html", {"new_key": new_key, "has_token": has_token})
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,70 @@
+"""The demo's twelve weeks of history, made through the real services: SRE Americas gets an explained flag,
+Payments recovers after its leader's action, and a second call does nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+import time_machine
+
+from pulse.models import Action, Flag, FlagEvent, Notification, TeamAggregate
+from pulse.selectors_flags import flag_action_outcomes, flag_list_for_leader
+from pulse.services.demo_history import demo_history_create
+from surveys.models import Organisation, Person, Round
+from surveys.services.demo import DEMO_LEADER_EMAIL
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)  # a Tuesday
+
+
+@time_machine.travel(NOW, tick=False)
+def test_demo_history_tells_its_two_stories() -> None:
+    started = time.perf_counter()
+    assert demo_history_create() is True
+    seconds = time.perf_counter() - started
+    print(f"demo_history_create: {seconds:.1f} s")
+    acme = Organisation.objects.get(name="Acme")
+    rounds = Round.objects.filter(organisation=acme)
+    assert rounds.filter(schedule__name="Platform weekly check-in").count() == 12
+    assert rounds.filter(schedule__name="Product weekly check-in").count() == 12
+    assert rounds.filter(schedule__name="Data fortnightly wellbeing").count() == 6
+    assert all(r.status == Round.Status.CLOSED and r.aggregated_at for r in rounds)
+    assert max(r.closes_at for r in rounds) < NOW
+    assert max(r.closes_at for r in rounds) > NOW - dt.timedelta(days=14)
+
+    sre = acme.teams.get(slug="sre-americas")
+    open_flags = Flag.objects.filter(team=sre, state=Flag.State.OPEN)
+    trend = open_flags.filter(kind="trend", metric="scale:burnout1.burnout1@1").get()
+    assert trend.explanation.startswith("Burnout (single item) rose from ")
+    assert "per round, 95% CI" in trend.explanation
+    # Nothing of SRE Americas was withheld: it answers at about 95%.
+    assert TeamAggregate.objects.filter(team=sre, metric="response_rate").count() == 12
+
+    # Lena leads Platform, so she sees SRE Americas' flags.
+    lena = Person.objects.get(email=DEMO_LEADER_EMAIL)
+    assert trend in list(flag_list_for_leader(person=lena))
+
+    payments = acme.teams.get(slug="payments")
+    cutoff = Flag.objects.exclude(state=Flag.State.LAPSED).get(
+        team=payments, kind="cutoff", metric="scale:burnout1.burnout1@1"
+    )
+    assert cutoff.state == Flag.State.RESOLVED
+    assert cutoff.resolution == Flag.Resolution.RECOVERED
+    kinds = list(cutoff.events.values_list("kind", flat=True))
+    assert kinds[:3] == [FlagEvent.Kind.DETECTED, FlagEvent.Kind.OPENED, FlagEvent.Kind.ACKNOWLEDGED]
+    assert FlagEvent.Kind.ACTION_PLANNED in kinds
+    assert kinds[-1] == FlagEvent.Kind.RECOVERED
+    (action,) = Action.objects.filter(flag=cutoff)
+    assert action.created_by.display_name == "Olivia Chen"
+    (outcome,) = flag_action_outcomes(flag=cutoff, today=NOW.date())
+    assert outcome.due
+    assert outcome.change is not None
+    assert outcome.change.startswith("−")  # burnout went down after the action
+
+    # The past's messages are not sent again when the demo starts.
+    assert not Notification.objects.filter(status=Notification.Status.PENDING).exists()
+    assert demo_history_create() is False
+    assert Round.objects.filter(organisation=acme).count() == 30
