@@ -39,7 +39,10 @@ def schedule_spec(schedule: Schedule) -> cadence.CadenceSpec:
         time_zone=schedule.effective_time_zone,
         start_date=schedule.starts_on,
         end_date=schedule.ends_on,
-        pauses=tuple(cadence.Pause(pause.starts_on, pause.ends_on) for pause in schedule.pauses.all()),
+        # An unsaved schedule (the editor's preview) has no pauses yet.
+        pauses=tuple(cadence.Pause(pause.starts_on, pause.ends_on) for pause in schedule.pauses.all())
+        if schedule.pk
+        else (),
     )
 
 

@@ -62,7 +62,7 @@ def schedule_errors(
         if instrument.organisation_id not in (None, schedule.organisation_id):
             errors.setdefault("instruments", []).append(f"{instrument.name} belongs to another organisation.")
     try:
-        spec = schedule_spec(schedule) if schedule.pk else _unsaved_spec(schedule)
+        spec = schedule_spec(schedule)
     except (ValueError, cadence.InvalidCadence) as error:
         errors.setdefault("time_zone", []).append(str(error))
         return errors
@@ -82,19 +82,6 @@ def schedule_errors(
     if not errors:
         errors.update(_conflicts_with_other_schedules(schedule, spec, instruments, now=now or timezone.now()))
     return errors
-
-
-def _unsaved_spec(schedule: Schedule) -> cadence.CadenceSpec:
-    return cadence.CadenceSpec(
-        kind=cadence.CadenceKind(schedule.cadence),
-        weekday=schedule.weekday,
-        every_weeks=schedule.every_n_weeks,
-        nth_weekday=schedule.nth_weekday,
-        local_time=schedule.local_time,
-        time_zone=schedule.effective_time_zone,
-        start_date=schedule.starts_on,
-        end_date=schedule.ends_on,
-    )
 
 
 def _conflicts_with_other_schedules(
@@ -149,5 +136,5 @@ def schedule_preview(
     schedule: Schedule, *, count: int = 5, now: datetime | None = None
 ) -> list[cadence.OpeningPreview]:
     """The next openings, local and UTC, for the editor."""
-    spec = schedule_spec(schedule) if schedule.pk else _unsaved_spec(schedule)
+    spec = schedule_spec(schedule)
     return cadence.preview_openings(spec, now or timezone.now(), count)
