@@ -169,6 +169,15 @@ def emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> 
     fast_path = SmtpFastPath(connection, cache)
     try:
         connection.open()
+    except (TimeoutError, smtplib.SMTPException, OSError) as error:
+        # The mail server is unreachable: the batch backs off instead of waiting for its claim to expire.
+        for email in rows:
+            _record_failure(email, TemporaryFailure(f"cannot connect: {type(error).__name__}"), moment)
+        logger.warning(
+            "emails: cannot reach the mail server (%s); %s emails back off", type(error).__name__, len(rows)
+        )
+        return 0
+    try:
         for email in rows:
             invitation = email.invitation
             if (

@@ -130,6 +130,16 @@ def test_every_invitation_reaches_a_real_smtp_server_once(smtp_server: tuple[Cou
 
 
 @pytest.mark.django_db
+def test_an_unreachable_mail_server_backs_the_batch_off() -> None:
+    _schedule, _emails = open_round(3)
+    with smtp_settings(free_port()), time_machine.travel(OPENS + dt.timedelta(minutes=1), tick=False):
+        rounds_open_due()
+        assert emails_send_due() == 0
+    rows = list(OutgoingEmail.objects.values_list("status", "attempts", "claimed_until", "due_at"))
+    assert rows == [("pending", 1, None, OPENS + dt.timedelta(minutes=3))] * 3
+
+
+@pytest.mark.django_db
 def test_messages_sent_through_the_smtp_template_are_complete_and_escaped(
     smtp_server: tuple[CountingHandler, int],
 ) -> None:
@@ -291,7 +301,8 @@ def test_a_real_celery_worker_on_redis_runs_the_tick() -> None:
     previous_queue = app.conf.task_default_queue
     app.conf.task_default_queue = queue
     try:
-        run_worker_until_done(app, queue, schedule)
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+            run_worker_until_done(app, queue, schedule)
     finally:
         app.conf.task_default_queue = previous_queue
     assert Round.objects.filter(schedule=schedule).count() == 1
