@@ -929,6 +929,7 @@ class HeatRow:
     round: RoundInfo | None
     cells: tuple[ShownCell, ...]
     open_flags: int
+    closing: str  # the round's closing day in the organisation's time zone ("" without a round)
 
 
 @dataclass(frozen=True)
@@ -987,6 +988,8 @@ def leader_home_get(*, caller: Caller) -> Home:
     for flag in flags:
         open_by_team[flag.team_id] += 1
     top = min((t.depth for t in shown), default=0)
+    zone = organisation.time_zone
+    closing_days: dict[int, str] = {}
     rows = []
     for team in shown:
         info = chosen.get(team.pk)
@@ -995,7 +998,10 @@ def leader_home_get(*, caller: Caller) -> Home:
             metric = info.metric_for(column) if info else None
             verdict = releases[info.pk].verdict(metric, team.pk) if info and metric else None
             cells.append(shown_cell(verdict))
-        rows.append(HeatRow(team, team.depth - top, info, tuple(cells), open_by_team.get(team.pk, 0)))
+        closing = closing_days.setdefault(info.pk, day_text(info.closes_at, zone)) if info else ""
+        rows.append(
+            HeatRow(team, team.depth - top, info, tuple(cells), open_by_team.get(team.pk, 0), closing)
+        )
     led = tuple(t for t in shown if t.parent_id not in visible)
     return Home(
         organisation=organisation,
@@ -1475,7 +1481,7 @@ def _redacted_explanation(
     published = [(r, c) for r, c in shown if c.published]
     if published:
         last_round, last = published[-1]
-        band = f" ({last.note})" if last.note else ""
+        band = f", {last.note}" if last.note else ""
         parts.append(
             f"From the results shown here: the latest is {last.text}{band}, in the round closing "
             f"{day_text(last_round.closes_at, zone)}."

@@ -390,7 +390,7 @@ def test_a_flag_whose_numbers_are_withheld_here_gets_a_sentence_from_published_v
     )
     view = reports.flag_views_for(lead, [flag_b.pk])[0]
     assert view.redacted is True  # the withheld round is still among the flag's evidence
-    assert "the latest is 3.0 (burned out (≥ 3)), in the round closing 16 Mar 2026" in view.explanation
+    assert "the latest is 3.0, burned out (≥ 3), in the round closing 16 Mar 2026" in view.explanation
 
 
 def test_the_inbox_sorts_open_flags_first_and_only_leaders_of_the_team_can_act() -> None:

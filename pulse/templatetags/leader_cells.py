@@ -1,0 +1,47 @@
+"""One heatmap cell as HTML. A filter, not an include: the home of a leader of 500 teams has thousands of
+cells, and a template include per cell costs more than the whole report selector (``pulse_bench dashboard``).
+The markup is the same: the value and, beside the colour, the words and the ▲ / ▲▲ / ⊘ mark."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from pulse.reports import ShownCell
+
+register = template.Library()
+
+
+@register.filter
+def heat_cell(cell: ShownCell) -> SafeString:
+    if cell.status == "published":
+        band = ""
+        if cell.note:
+            mark = "▲▲" if cell.level == "severe" else "▲"
+            band = format_html(
+                '<span class="band"><span class="icon" aria-hidden="true">{}</span> {}</span>',
+                mark,
+                cell.note,
+            )
+        answers = ""
+        if cell.n:
+            answers = format_html('<small class="n">{} answer{}</small>', cell.n, "" if cell.n == 1 else "s")
+        return format_html(
+            '<td class="cell level-{}"><span class="value">{}</span>{}{}</td>',
+            cell.level,
+            cell.text,
+            band,
+            answers,
+        )
+    if cell.status == "withheld":
+        return format_html(
+            '<td class="cell level-withheld"><span class="withheld">'
+            '<span class="icon" aria-hidden="true">⊘</span> {}</span></td>',
+            cell.text,
+        )
+    return format_html(
+        '<td class="cell level-none"><span class="na" aria-hidden="true">—</span>'
+        '<span class="visually-hidden">{}</span></td>',
+        cell.note,
+    )
