@@ -11,8 +11,9 @@ which writes flags, their events and the notification outbox.
 Which rounds belong to a team's series: every closed, aggregated round whose scope covered the team (the
 schedule's team, and its subtree when the schedule includes it) and asked the metric's instrument
 version. A round with no published aggregate for the team is a missing value (NaN), never imputed:
-either the close step wrote no counters because fewer than k people answered, or the aggregate is below
-the disclosure threshold for its kind (:func:`aggregate_withheld`).
+either the close step wrote no counters because fewer than k people answered, or the reports' release of
+that round and metric (``pulse.reports``, with complementary suppression) withholds it, if only to protect
+a smaller group: a flag never rests on, or states, a value the team's page does not show.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from django.db import transaction
 from django.db.models import F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from pulse.disclosure import MetricKind, threshold_for
+from pulse.disclosure import MetricKind, Published, threshold_for
 from pulse.models import TeamAggregate, TrendRun
 from pulse.services.flags import ApplySummary, flags_apply_verdicts
 from pulse.trends import (
@@ -44,7 +45,7 @@ from pulse.trends import (
     metric_key,
 )
 from surveys.definitions import BandDef
-from surveys.models import Instrument, Organisation, Round, Team
+from surveys.models import Instrument, Organisation, Round
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +57,8 @@ def aggregate_withheld(*, respondents: int, kind: str, k: int) -> bool:
     in the round than the threshold for its kind (``pulse.disclosure.threshold_for``: k for scores and
     response rates).
 
-    One function on purpose: complementary suppression (``pulse.disclosure.suppress_tree``) needs each
-    team's direct respondents, which ``TeamAggregate`` does not carry; when it does, this is the one place
-    to switch to the full release plan. Until then a flag's sentence may show a team value that a report
-    withholds only to protect a sibling (a value at or above k, never a small group's).
+    The trend run applies it and, on top, the reports' full release (:func:`trend_series_load`); it stays
+    for the readers that check one aggregate alone (``pulse.selectors_flags``, ``pulse.reports``).
     """
     metric_kind = MetricKind.RESPONSE_RATE if kind == TeamAggregate.Kind.RESPONSE_RATE else MetricKind.SCORE
     return respondents < threshold_for(metric_kind, k)
@@ -82,9 +81,20 @@ class RoundInfo:
 
 
 def trend_series_load(*, organisation: Organisation, window: int) -> list[SeriesInput]:
-    """Every evaluable series of an organisation (scale scores and response rates), oldest round first."""
+    """Every evaluable series of an organisation (scale scores and response rates), oldest round first.
+
+    A value enters a series only if the reports publish it: each loaded round is released for its whole
+    scope tree by the reports' own gate (``pulse.reports``: ``release_round`` through ``_release_all``,
+    i.e. ``pulse.disclosure.suppress_tree`` with complementary suppression, SCIENCE.md §4), and a team
+    value that release withholds, even only to protect a smaller group, is a missing value. So a flag's
+    sentence never states a number that the team's page withholds. A fixed number of queries.
+    """
+    # Imported here: pulse.reports imports this module (``aggregate_withheld``) at load time.
+    from pulse.reports import TeamIndex, _release_all, _round_infos
+
     k = organisation.min_group_size
-    teams: dict[int, str] = dict(Team.objects.filter(organisation=organisation).values_list("pk", "path"))
+    index = TeamIndex.of(organisation.pk)
+    teams: dict[int, str] = {t.pk: t.path for t in index.ordered}
     horizon = 2 * window  # rounds per schedule: enough for a window with unusable rounds among it
     round_rows = list(
         Round.objects.filter(
@@ -101,23 +111,23 @@ def trend_series_load(*, organisation: Organisation, window: int) -> list[Series
             kept.append((pk, closes_at, path, subtree))
     if not kept:
         return []
-    instruments_of: dict[int, set[int]] = defaultdict(set)
-    through = Round.instruments.through.objects.filter(round_id__in=[row[0] for row in kept])
-    for round_id, instrument_id in through.values_list("round_id", "instrument_id"):
-        instruments_of[round_id].add(instrument_id)
+    infos = _round_infos(kept)
 
     # The rounds that asked each team, oldest first.
     covering: dict[int, list[RoundInfo]] = defaultdict(list)
-    for pk, closes_at, scope_path, subtree in sorted(kept, key=lambda row: (row[1], row[0])):
-        info = RoundInfo(pk, closes_at, frozenset(instruments_of[pk]))
-        for team_id, path in teams.items():
-            if path == scope_path or (subtree and path.startswith(scope_path)):
-                covering[team_id].append(info)
+    for report_round in sorted(infos, key=lambda r: (r.closes_at, r.pk)):
+        info = RoundInfo(
+            report_round.pk,
+            report_round.closes_at,
+            frozenset(ident for ident, _version in report_round.instruments.values()),
+        )
+        for team in index.ordered:
+            if report_round.covers(team):
+                covering[team.pk].append(info)
 
-    aggregates = TeamAggregate.objects.filter(
-        round_id__in=[row[0] for row in kept],
-        kind__in=[TeamAggregate.Kind.SCALE, TeamAggregate.Kind.RESPONSE_RATE],
-    ).values_list(
+    evaluated = Q(kind__in=[TeamAggregate.Kind.SCALE, TeamAggregate.Kind.RESPONSE_RATE])
+    releases = _release_all(infos, index, organisation=organisation, condition=evaluated)
+    aggregates = TeamAggregate.objects.filter(evaluated, round_id__in=[r.pk for r in infos]).values_list(
         "round_id", "team_id", "metric", "kind", "instrument_id", "respondents", "n", "total", "total_squares"
     )
     # (round, team, metric) -> (mean, n, within-round variance) of the aggregates a leader may see.
@@ -130,6 +140,10 @@ def trend_series_load(*, organisation: Organisation, window: int) -> list[Series
         metrics_of_team[team_id][metric] = instrument_id
         if n <= 0 or aggregate_withheld(respondents=respondents, kind=kind, k=k):
             continue
+        release = releases.get(round_id)
+        # No verdict (a scope that no longer holds the team, a metric the release skips) fails closed.
+        if release is None or not isinstance(release.verdict(metric, team_id), Published):
+            continue
         mean = total / n
         if kind == TeamAggregate.Kind.RESPONSE_RATE:
             rates[team_id][round_id] = mean
@@ -138,7 +152,16 @@ def trend_series_load(*, organisation: Organisation, window: int) -> list[Series
         variance = max(0.0, (squares - total * total / n) / (n - 1)) if n >= 2 else None
         published[(round_id, team_id, metric)] = (mean, n, variance)
 
-    bands = _bands({iid for metrics in metrics_of_team.values() for iid in metrics.values() if iid})
+    wanted = {iid for metrics in metrics_of_team.values() for iid in metrics.values() if iid}
+    definitions = next(iter(releases.values())).definitions if releases else {}
+    bands = {
+        (iid, scale.key): scale.bands
+        for iid, definition in definitions.items()
+        if iid in wanted
+        for scale in definition.scales
+    }
+    if wanted - set(definitions):  # an aggregate of an instrument its round did not list: read it apart
+        bands.update(_bands(wanted - set(definitions)))
     series: list[SeriesInput] = []
     for team_id in sorted(metrics_of_team):
         asked = covering.get(team_id, [])

@@ -25,7 +25,7 @@ DEMO_START = dt.date(2026, 1, 5)
 # (slug, name, parent slug, time zone, leader's name, number of members)
 TEAMS = [
     ("engineering", "Engineering", None, "Europe/Berlin", "Erik Engel", 0),
-    ("platform", "Platform", "engineering", "Europe/Berlin", "Lena Platform", 4),
+    ("platform", "Platform", "engineering", "Europe/Berlin", "Lena Platform", 6),
     ("sre-europe", "SRE Europe", "platform", "Europe/Berlin", "Jonas Weber", 8),
     ("sre-americas", "SRE Americas", "platform", "America/New_York", "Maya Brooks", 8),
     ("product", "Product Engineering", "engineering", "America/New_York", "Sam Carter", 0),

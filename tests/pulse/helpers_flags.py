@@ -3,13 +3,16 @@
 ``History`` makes an organisation with a root team and child teams (each with a leader), a weekly schedule
 on the root, and closed, aggregated rounds whose ``TeamAggregate`` rows are written directly (the
 aggregation service is tested on its own): each round's team mean comes from individual 1–5 answers drawn
-around a chosen mean, so the sums, sums of squares and ties look like real ones.
+around a chosen mean, so the sums, sums of squares and ties look like real ones. The root's rows are the
+roll-up of its child teams' (the reports' disclosure release withholds a round whose tree is inconsistent),
+so the root is a team with its own series too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,14 +79,19 @@ class History:
 
     def round(
         self,
-        values: dict[str, dict[str, float | tuple[float, int] | None]],
+        values: Mapping[str, Mapping[str, float | tuple[float, int] | None]],
         *,
         invited: int = 8,
         rates: dict[str, tuple[int, int]] | None = None,
         sd: float = 0.8,
+        roll_up: bool = True,
     ) -> Round:
         """Close one more weekly round. ``values[team][metric]``: a mean (8 respondents), a (mean, n) pair,
-        or None (no aggregate: fewer than k answered). ``rates[team] = (invited, respondents)``."""
+        or None (no aggregate: fewer than k answered). ``rates[team] = (invited, respondents)``.
+
+        The root's aggregates are the sums of its child teams' (as the close step writes them), so the root
+        has series, and may have flags, of its own: tests about a child team filter by that team.
+        ``roll_up=False`` leaves the root's rows to the test (``exact``)."""
         closes = START + dt.timedelta(weeks=len(self.rounds))
         round_ = Round.objects.create(
             schedule=self.schedule,
@@ -123,9 +131,41 @@ class History:
                         total_squares=float(answered),
                     )
                 )
+        if roll_up and "root" not in values:
+            rows += self._roll_up(round_, rows)
         TeamAggregate.objects.bulk_create(rows)
         self.rounds.append(round_)
         return round_
+
+    def _roll_up(self, round_: Round, rows: list[TeamAggregate]) -> list[TeamAggregate]:
+        """The root's aggregates: the close step counts every respondent for each team of their closure, so
+        a parent's numbers always include its child teams' (``pulse.reports`` withholds a whole round whose
+        tree says otherwise)."""
+        sums: dict[str, TeamAggregate] = {}
+        for row in rows:
+            if row.team_id == self.root.pk:
+                continue
+            total = sums.get(row.metric)
+            if total is None:
+                sums[row.metric] = TeamAggregate(
+                    round=round_,
+                    team=self.root,
+                    organisation=self.organisation,
+                    metric=row.metric,
+                    kind=row.kind,
+                    instrument=row.instrument,
+                    closes_at=round_.closes_at,
+                    respondents=row.respondents,
+                    n=row.n,
+                    total=row.total,
+                    total_squares=row.total_squares,
+                )
+                continue
+            total.respondents += row.respondents
+            total.n += row.n
+            total.total += row.total
+            total.total_squares += row.total_squares
+        return list(sums.values())
 
     def _aggregate(
         self, round_: Round, team: Team, metric: str, mean: float, n: int, sd: float

@@ -196,8 +196,17 @@ def test_a_webhook_is_signed_with_hmac_sha256_and_arrives_once(receiver: Receive
     assert payload["event"] == "flag.opened"
     assert payload["flag"]["explanation"] == flag.explanation
     assert payload["flag"]["severity"] == "alert"
-    # The alerts also went to the team's leader by email, at once and once each.
-    assert smtp.received == Counter({history.leader["Payments"].email: len(requests)})
+    # The alerts also went to the team's leader by email, at once and once each. The root rolls Payments up
+    # (the same answers), so it has the same alerts, and they went to the root's leader.
+    per_team = Counter(rows.values_list("flag__team", flat=True))
+    assert set(per_team) == {history.team["Payments"].pk, history.root.pk}
+    assert sum(per_team.values()) == len(requests)
+    assert smtp.received == Counter(
+        {
+            history.leader["Payments"].email: per_team[history.team["Payments"].pk],
+            history.leader["root"].email: per_team[history.root.pk],
+        }
+    )
 
 
 @pytest.mark.django_db
@@ -281,26 +290,29 @@ def test_time_outs_and_refused_connections_are_temporary(receiver: Receiver, smt
 @pytest.mark.django_db
 def test_non_alerts_wait_for_one_weekly_digest_per_leader(smtp: SmtpCounter) -> None:
     history = History(teams=("Payments", "Data"))
-    for _ in range(2):  # two watch-level flags (beyond the cut-off, not worsening) for the root's leader
+    for _ in range(2):  # watch-level flags (beyond the cut-off, not worsening), one per team
         history.round({"Payments": {BURNOUT: 3.4}, "Data": {BURNOUT: 3.3}})
         trend_run(organisation_id=history.organisation.pk, now=history.now())
     moment = history.now()
     rows = Notification.objects.filter(transport="email")
-    assert rows.count() == 2
+    # Payments, Data and the root, whose roll-up (about 3.35) is beyond the cut-off too: one each.
+    assert sorted(rows.values_list("flag__team", "recipient")) == sorted(
+        (history.team[name].pk, history.leader[name].pk) for name in ("Payments", "Data", "root")
+    )
     assert all(row.digest for row in rows)
     assert notifications_send_due(now=moment) == 0
     digest_at = next_digest_at(moment, "Europe/Berlin")
     assert digest_at.astimezone(dt.timezone(dt.timedelta(hours=2))).hour == 9  # 09:00 CEST
     notifications_send_due(now=digest_at)
     notifications_send_due(now=digest_at)
-    assert smtp.received == Counter({history.leader["Payments"].email: 1, history.leader["Data"].email: 1})
-    # A leader with two flags due in the same digest gets them in one message.
+    assert smtp.received == Counter({history.leader[name].email: 1 for name in ("Payments", "Data", "root")})
+    # A leader with several flags due in the same digest (here all three) gets them in one message.
     Notification.objects.update(status="pending", sent_at=None)
     Notification.objects.update(recipient=history.leader["root"])
     smtp.received.clear()
     notifications_send_due(now=digest_at)
     assert smtp.received == Counter({history.leader["root"].email: 1})
-    assert smtp.messages[-1][1] == "[Pulse] Weekly digest: 2 flag updates"
+    assert smtp.messages[-1][1] == "[Pulse] Weekly digest: 3 flag updates"
 
 
 def test_the_digest_slot_is_computed_in_local_time_across_dst() -> None:

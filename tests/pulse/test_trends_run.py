@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db.models import Q
 
 from pulse.models import Flag, FlagEvent, Notification, TeamAggregate, TrendRun
-from pulse.services.trends import trend_run, trend_series_load, trends_run_due
-from pulse.trends import FlagKind
+from pulse.services.trends import TrendRunResult, trend_run, trend_series_load, trends_run_due
+from pulse.trends import FlagKind, SeriesVerdict
+from surveys.models import Team
 from tests.pulse.helpers_flags import BURNOUT, RESPONSE, WORKLOAD, History
 
 pytestmark = pytest.mark.django_db
@@ -38,16 +40,22 @@ def flags(history: History, **filters: object) -> list[Flag]:
     return list(Flag.objects.filter(organisation=history.organisation, **filters).order_by("pk"))
 
 
+def verdict_of(result: TrendRunResult, team: Team, metric: str) -> SeriesVerdict:
+    """The verdict on one team's series: the root rolls its child teams up and has verdicts of its own."""
+    (verdict,) = [v for v in result.verdicts if v.key == (team.pk, metric)]
+    return verdict
+
+
 def test_a_declining_team_is_flagged_after_two_evaluations_and_a_flat_one_is_not() -> None:
     history = History()
     build(history, 11)
     result = trend_run(organisation_id=history.organisation.pk, now=history.now())
-    (pending,) = flags(history, kind=FlagKind.TREND)
-    assert pending.team == history.team["Declining"]
+    # The root (Declining and Flat rolled up) rises at half the rate and may have a flag of its own.
+    (pending,) = flags(history, kind=FlagKind.TREND, team=history.team["Declining"])
     assert pending.metric == BURNOUT
     assert pending.state == Flag.State.PENDING
     assert not Notification.objects.exists()  # nobody is told after one evaluation
-    verdict = next(v for v in result.verdicts if v.key == (history.team["Declining"].pk, BURNOUT))
+    verdict = verdict_of(result, history.team["Declining"], BURNOUT)
     assert verdict.q <= 0.10
     assert verdict.slope_per_round == pytest.approx(0.15, abs=0.03)
 
@@ -82,14 +90,14 @@ def test_fewer_than_six_usable_rounds_give_no_trend_flag() -> None:
     for i in range(5):
         history.round({"Declining": {BURNOUT: 1.5 + 0.3 * i}})
     result = trend_run(organisation_id=history.organisation.pk, now=history.now())
-    verdict = next(v for v in result.verdicts if v.key[1] == BURNOUT)
-    assert FlagKind.TREND not in verdict.hits
-    assert not flags(history, kind=FlagKind.TREND)
+    team = history.team["Declining"]
+    assert FlagKind.TREND not in verdict_of(result, team, BURNOUT).hits
+    assert not flags(history, kind=FlagKind.TREND)  # nor for the root, whose rows are the same
     history.round({"Declining": {BURNOUT: 3.3}})
     result = trend_run(organisation_id=history.organisation.pk, now=history.now())
-    verdict = next(v for v in result.verdicts if v.key[1] == BURNOUT)
-    assert verdict.hits[FlagKind.TREND] is True
-    assert flags(history, kind=FlagKind.TREND)[0].state == Flag.State.PENDING
+    assert verdict_of(result, team, BURNOUT).hits[FlagKind.TREND] is True
+    (pending,) = flags(history, kind=FlagKind.TREND, team=team)
+    assert pending.state == Flag.State.PENDING
 
 
 def test_a_withheld_round_is_nan_and_its_number_goes_nowhere() -> None:
@@ -98,27 +106,32 @@ def test_a_withheld_round_is_nan_and_its_number_goes_nowhere() -> None:
     history = History(teams=("Declining",))
     for i in range(10):
         if i == 3:
-            round_ = history.round({"Declining": {}})
-            history.exact(round_, "Declining", BURNOUT, n=4, total=4 * 4.9, squares=4 * 4.9**2 + 0.12)
+            # The root's roll-up holds the same 4 answers, so the tree is consistent and k alone withholds.
+            round_ = history.round({"Declining": {}}, roll_up=False)
+            for team_name in ("Declining", "root"):
+                history.exact(round_, team_name, BURNOUT, n=4, total=4 * 4.9, squares=4 * 4.9**2 + 0.12)
             continue
         if i == 6:
             history.round({"Declining": {}})
             continue
         history.round({"Declining": {BURNOUT: declining(i)}})
+    team = history.team["Declining"]
     (series,) = [
-        s for s in trend_series_load(organisation=history.organisation, window=12) if s.key[1] == BURNOUT
+        s
+        for s in trend_series_load(organisation=history.organisation, window=12)
+        if s.key == (team.pk, BURNOUT)
     ]
     means = [point.mean for point in series.points]
     assert means[3] is None
     assert means[6] is None
     assert sum(mean is not None for mean in means) == 8
     result = trend_run(organisation_id=history.organisation.pk, now=history.now())
-    verdict = next(v for v in result.verdicts if v.key[1] == BURNOUT)
+    verdict = verdict_of(result, team, BURNOUT)
     assert verdict.withheld == 2
     assert verdict.usable_rounds == 8
     history.round({"Declining": {BURNOUT: declining(10)}})
     trend_run(organisation_id=history.organisation.pk, now=history.now())
-    flag = Flag.objects.get(team=history.team["Declining"], kind=FlagKind.TREND)
+    flag = Flag.objects.get(team=team, kind=FlagKind.TREND)
     assert flag.state == Flag.State.OPEN
     assert "2 rounds had too few answers to show" in flag.explanation
     texts = [flag.explanation, *Notification.objects.values_list("body", flat=True)]
@@ -135,7 +148,7 @@ def test_a_round_whose_response_rate_collapsed_is_excluded_and_mentioned() -> No
             continue
         history.round({"Declining": {BURNOUT: declining(i)}}, rates={"Declining": (9, 8)})
     result = trend_run(organisation_id=history.organisation.pk, now=history.now())
-    verdict = next(v for v in result.verdicts if v.key[1] == BURNOUT)
+    verdict = verdict_of(result, history.team["Declining"], BURNOUT)
     assert verdict.excluded == (history.rounds[5].closes_at,)
     assert verdict.usable_rounds == 9
     assert verdict.hits[FlagKind.TREND] is True
@@ -143,7 +156,7 @@ def test_a_round_whose_response_rate_collapsed_is_excluded_and_mentioned() -> No
         "the round closing 6 Jul 2026 was left out because its response rate fell below half"
         in (verdict.explanations[FlagKind.TREND])
     )
-    rate = next(v for v in result.verdicts if v.key[1] == RESPONSE)
+    rate = verdict_of(result, history.team["Declining"], RESPONSE)
     assert rate.excluded == ()  # the collapse is the response rate's own signal, not a gap in it
 
 
@@ -226,7 +239,33 @@ def test_the_run_reads_a_fixed_number_of_queries_whatever_the_number_of_teams() 
             history.round({f"Team {i}": {BURNOUT: 2.0, WORKLOAD: 3.0} for i in range(size)})
         with CaptureQueriesContext(connection) as queries:
             result = trend_run(organisation_id=history.organisation.pk, now=history.now())
-        assert result.run.series == 3 * size  # burnout, workload and the response rate of each team
+        # Burnout, workload and the response rate of each team, and the same three for the root's roll-up.
+        assert result.run.series == 3 * size + 3
         assert not any(v.flagged for v in result.verdicts)
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_a_value_the_reports_withhold_to_protect_a_smaller_group_is_nan() -> None:
+    """Big has 8 respondents (k = 5) and the root 11: the root's 3 direct respondents would be the
+    difference of two published means, so the reports' release withholds Big (the smaller team) although
+    it passes the threshold. The trend run keeps exactly the values that release publishes."""
+    from pulse.disclosure import Published, Withheld
+    from pulse.reports import TeamIndex, _release_all, _round_infos
+
+    history = History(teams=("Big", "Small"))
+    for i in range(8):
+        round_ = history.round({"Big": {BURNOUT: declining(i)}}, roll_up=False)
+        history.exact(round_, "root", BURNOUT, n=11, total=11 * 2.5, squares=11 * 2.5**2 + 3.0)
+    infos = _round_infos((r.pk, r.closes_at, history.root.path, True) for r in history.rounds)
+    releases = _release_all(
+        infos, TeamIndex.of(history.organisation.pk), organisation=history.organisation, condition=Q()
+    )
+    big, root = history.team["Big"].pk, history.root.pk
+    assert all(isinstance(releases[r.pk].verdict(BURNOUT, big), Withheld) for r in history.rounds)
+    assert all(isinstance(releases[r.pk].verdict(BURNOUT, root), Published) for r in history.rounds)
+    series = {s.key: s for s in trend_series_load(organisation=history.organisation, window=12)}
+    assert (big, BURNOUT) not in series  # no usable value: no series, no flag, no sentence
+    assert [p.mean for p in series[(root, BURNOUT)].points] == pytest.approx([2.5] * 8)
+    result = trend_run(organisation_id=history.organisation.pk, now=history.now())
+    assert not any(v.key[0] == big for v in result.verdicts)
