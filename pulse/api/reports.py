@@ -12,6 +12,7 @@ for everyone else); a team or flag outside the caller's scope is a 404, as on th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_field
@@ -453,6 +454,20 @@ def _refused(error: FlagTransitionError) -> exceptions.ValidationError:
     return exceptions.ValidationError({"non_field_errors": [str(error)]})
 
 
+def _transition(
+    view: _FlagActionApi, request: Request, pk: int, apply: Callable[[dict[str, Any]], object]
+) -> Response:
+    """Validate the action's input, apply the flag service's transition, answer with the flag."""
+    view.flag_or_404(pk)
+    serializer = view.InputSerializer(data=request.data)  # type: ignore[attr-defined]
+    serializer.is_valid(raise_exception=True)
+    try:
+        apply(serializer.validated_data)
+    except FlagTransitionError as error:
+        raise _refused(error) from None
+    return view.done(pk)
+
+
 class FlagAcknowledgeApi(_FlagActionApi):
     class InputSerializer(serializers.Serializer):
         note = serializers.CharField(max_length=2000)
@@ -467,14 +482,12 @@ class FlagAcknowledgeApi(_FlagActionApi):
         responses={200: FlagSerializer, **error_responses(400, 401, 403, 404)},
     )
     def post(self, request: Request, pk: int) -> Response:
-        self.flag_or_404(pk)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            flag_acknowledge(flag_id=pk, by=self.caller.person, note=serializer.validated_data["note"])
-        except FlagTransitionError as error:
-            raise _refused(error) from None
-        return self.done(pk)
+        return _transition(
+            self,
+            request,
+            pk,
+            lambda data: flag_acknowledge(flag_id=pk, by=self.caller.person, note=data["note"]),
+        )
 
 
 class FlagPlanApi(_FlagActionApi):
@@ -493,14 +506,9 @@ class FlagPlanApi(_FlagActionApi):
         responses={200: FlagSerializer, **error_responses(400, 401, 403, 404)},
     )
     def post(self, request: Request, pk: int) -> Response:
-        self.flag_or_404(pk)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            flag_action_plan(flag_id=pk, by=self.caller.person, **serializer.validated_data)
-        except FlagTransitionError as error:
-            raise _refused(error) from None
-        return self.done(pk)
+        return _transition(
+            self, request, pk, lambda data: flag_action_plan(flag_id=pk, by=self.caller.person, **data)
+        )
 
 
 class FlagResolveApi(_FlagActionApi):
@@ -517,11 +525,6 @@ class FlagResolveApi(_FlagActionApi):
         responses={200: FlagSerializer, **error_responses(400, 401, 403, 404)},
     )
     def post(self, request: Request, pk: int) -> Response:
-        self.flag_or_404(pk)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            flag_resolve(flag_id=pk, by=self.caller.person, note=serializer.validated_data["note"])
-        except FlagTransitionError as error:
-            raise _refused(error) from None
-        return self.done(pk)
+        return _transition(
+            self, request, pk, lambda data: flag_resolve(flag_id=pk, by=self.caller.person, note=data["note"])
+        )
