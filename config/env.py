@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -67,15 +68,15 @@ def require(name: str) -> str:
     return value
 
 
-def generated_secret(path: Path, *, nbytes: int = 50) -> str:
-    """A secret generated once and kept in a file under var/ (development only).
+def generated_secret(path: Path, make: Callable[[], str] = lambda: secrets.token_urlsafe(50)) -> str:
+    """A secret generated once by ``make`` and kept in a file under var/ (development only).
 
     The file is created with mode 0600 so the secret is readable only by the user running Pulse.
     """
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(nbytes)
+    value = make()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(value + "\n")

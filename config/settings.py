@@ -52,7 +52,11 @@ def _ballot_keys() -> list[bytes]:
     if not raw:
         if PRODUCTION:
             raise ImproperlyConfigured("PULSE_BALLOT_KEYS is required when PULSE_ENV=production")
-        raw = [_development_ballot_key()]
+        raw = [
+            generated_secret(
+                VAR_DIR / "ballot_key", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode()
+            )
+        ]
     keys = []
     for position, item in enumerate(raw, start=1):
         try:
@@ -66,16 +70,6 @@ def _ballot_keys() -> list[bytes]:
             )
         keys.append(key)
     return keys
-
-
-def _development_ballot_key() -> str:
-    path = VAR_DIR / "ballot_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(base64.urlsafe_b64encode(os.urandom(32)).decode() + "\n")
-    return path.read_text().strip()
 
 
 PULSE_BALLOT_KEYS = _ballot_keys()

@@ -414,7 +414,7 @@ class _Row:
     histogram: Mapping[str, int]
 
 
-def _round_infos(rows: Iterable[tuple[int, datetime, str, bool]]) -> list[RoundInfo]:
+def round_infos(rows: Iterable[tuple[int, datetime, str, bool]]) -> list[RoundInfo]:
     infos = [RoundInfo(pk, closes_at, path, subtree) for pk, closes_at, path, subtree in rows]
     if not infos:
         return []
@@ -451,7 +451,7 @@ def latest_rounds(organisation_id: int) -> list[RoundInfo]:
         .order_by("-closes_at", "-pk")
         .values_list(*_ROUND_FIELDS)
     )
-    return _round_infos(rows)
+    return round_infos(rows)
 
 
 def rounds_covering(organisation_id: int, teams: Sequence[TeamInfo], *, limit: int | None) -> list[RoundInfo]:
@@ -472,7 +472,7 @@ def rounds_covering(organisation_id: int, teams: Sequence[TeamInfo], *, limit: i
     for team in teams:
         covering = [r.pk for r in infos if r.covers(team)]
         keep.update(covering if limit is None else covering[:limit])
-    return _round_infos(row for row in rows if row[0] in keep)
+    return round_infos(row for row in rows if row[0] in keep)
 
 
 def _instrument_definitions(ids: Iterable[int]) -> dict[int, InstrumentDef]:
@@ -771,7 +771,7 @@ def release_round(
     return release
 
 
-def _release_all(
+def release_all(
     rounds: Sequence[RoundInfo],
     teams: TeamIndex,
     *,
@@ -975,7 +975,7 @@ def leader_home_get(*, caller: Caller) -> Home:
     condition = Q(kind=TeamAggregate.Kind.RESPONSE_RATE) | Q(
         kind=TeamAggregate.Kind.SCALE, metric__in=[m for r in used.values() for m in _scale_metrics(r)]
     )
-    releases = _release_all(
+    releases = release_all(
         list(used.values()),
         teams,
         organisation=organisation,
@@ -1166,7 +1166,7 @@ def team_report_get(*, caller: Caller, team_id: int, today: date | None = None) 
     rounds = rounds_covering(organisation.pk, [team], limit=horizon())
     latest = rounds[0] if rounds else None
     condition = Q(kind__in=[TeamAggregate.Kind.SCALE, TeamAggregate.Kind.RESPONSE_RATE])
-    releases = _release_all(
+    releases = release_all(
         rounds,
         teams,
         organisation=organisation,
@@ -1645,7 +1645,7 @@ def flag_views_for(
     flagged = [teams.by_id[t] for t in {t for t, _ in pairs} if t in teams.by_id]
     rounds = rounds_covering(organisation.pk, flagged, limit=horizon())
     metrics = {m for _, m in pairs}
-    releases = _release_all(
+    releases = release_all(
         rounds,
         teams,
         organisation=organisation,

@@ -84,13 +84,13 @@ def trend_series_load(*, organisation: Organisation, window: int) -> list[Series
     """Every evaluable series of an organisation (scale scores and response rates), oldest round first.
 
     A value enters a series only if the reports publish it: each loaded round is released for its whole
-    scope tree by the reports' own gate (``pulse.reports``: ``release_round`` through ``_release_all``,
+    scope tree by the reports' own gate (``pulse.reports``: ``release_round`` through ``release_all``,
     i.e. ``pulse.disclosure.suppress_tree`` with complementary suppression, SCIENCE.md §4), and a team
     value that release withholds, even only to protect a smaller group, is a missing value. So a flag's
     sentence never states a number that the team's page withholds. A fixed number of queries.
     """
     # Imported here: pulse.reports imports this module (``aggregate_withheld``) at load time.
-    from pulse.reports import TeamIndex, _release_all, _round_infos
+    from pulse.reports import TeamIndex, release_all, round_infos
 
     k = organisation.min_group_size
     index = TeamIndex.of(organisation.pk)
@@ -111,7 +111,7 @@ def trend_series_load(*, organisation: Organisation, window: int) -> list[Series
             kept.append((pk, closes_at, path, subtree))
     if not kept:
         return []
-    infos = _round_infos(kept)
+    infos = round_infos(kept)
 
     # The rounds that asked each team, oldest first.
     covering: dict[int, list[RoundInfo]] = defaultdict(list)
@@ -126,7 +126,7 @@ def trend_series_load(*, organisation: Organisation, window: int) -> list[Series
                 covering[team.pk].append(info)
 
     evaluated = Q(kind__in=[TeamAggregate.Kind.SCALE, TeamAggregate.Kind.RESPONSE_RATE])
-    releases = _release_all(infos, index, organisation=organisation, condition=evaluated)
+    releases = release_all(infos, index, organisation=organisation, condition=evaluated)
     aggregates = TeamAggregate.objects.filter(evaluated, round_id__in=[r.pk for r in infos]).values_list(
         "round_id", "team_id", "metric", "kind", "instrument_id", "respondents", "n", "total", "total_squares"
     )

@@ -251,14 +251,14 @@ def test_a_value_the_reports_withhold_to_protect_a_smaller_group_is_nan() -> Non
     difference of two published means, so the reports' release withholds Big (the smaller team) although
     it passes the threshold. The trend run keeps exactly the values that release publishes."""
     from pulse.disclosure import Published, Withheld
-    from pulse.reports import TeamIndex, _release_all, _round_infos
+    from pulse.reports import TeamIndex, release_all, round_infos
 
     history = History(teams=("Big", "Small"))
     for i in range(8):
         round_ = history.round({"Big": {BURNOUT: declining(i)}}, roll_up=False)
         history.exact(round_, "root", BURNOUT, n=11, total=11 * 2.5, squares=11 * 2.5**2 + 3.0)
-    infos = _round_infos((r.pk, r.closes_at, history.root.path, True) for r in history.rounds)
-    releases = _release_all(
+    infos = round_infos((r.pk, r.closes_at, history.root.path, True) for r in history.rounds)
+    releases = release_all(
         infos, TeamIndex.of(history.organisation.pk), organisation=history.organisation, condition=Q()
     )
     big, root = history.team["Big"].pk, history.root.pk
