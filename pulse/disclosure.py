@@ -69,7 +69,9 @@ Decisions and assumptions (documented because they are choices)
 * **Overlapping memberships: show only the parent.** Which sibling subtrees share respondents (and how
   many) is unknown here, so a non-additive team keeps its own number and every team below it is withheld
   ("withheld because some of its people also belong to a neighbouring team"). This is lossy on purpose;
-  the aggregation step can avoid it by counting each respondent under one home team in the tree.
+  Pulse's own close step avoids it by counting each respondent along one home team's chain
+  (``surveys.tree.counting_closure``), so the trees it builds are additive and this rule is for other
+  callers (ad-hoc groups, imported data).
 * **Top-level teams are assumed not to share respondents.** If they can, pass the organisation itself as
   the single root cell so that the overlap is detected.
 * **Published values are treated as exact.** Coarsening (means to 0.1, percentages to 5 points) blurs a

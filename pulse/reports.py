@@ -25,11 +25,8 @@ Building the tree from aggregates
 A cell per team of the round's scope: teams with no aggregate (the close step writes no counters below k)
 are cells with ``n = 0``, so the disclosure module itself says "fewer than k answers" for them, and their
 people stay inside their parent's residual. ``direct_n`` (respondents of a team in none of its child teams)
-is not stored; it is the team's ``n`` minus its child teams' ``n`` — exact when the child subtrees are
-disjoint, since each respondent counts once per team (``pulse.services.aggregation``). When the round's
-frozen roster (``Invitation.teams``) shows that someone was invited in two child subtrees of a team that
-both have results, the subtraction is not exact, so the team is passed as *non-additive* (its ``direct_n``
-is its ``n``): the disclosure module then keeps the team's own number and withholds every team below it.
+is not stored; it is the team's ``n`` minus its child teams' ``n``, exact because the child subtrees are
+disjoint: each respondent counts along one chain, their home team's (``surveys.tree.counting_closure``).
 For counts, a team's ``n`` is how many values the number summarises (scored respondents for a scale,
 answers for a question); for response rates and comments it is the round's respondents. If a round's tree
 is inconsistent (a team moved since the round, say), nothing of that round and metric is shown.
@@ -94,8 +91,7 @@ from pulse.selectors_flags import flag_list_for_leader
 from pulse.services.trends import aggregate_withheld
 from pulse.trends import METRICS, RESPONSE_RATE, DisplayScale, MetricInfo, metric_key
 from surveys.definitions import BandDef, InstrumentDef, format_number, text_for, to_fraction
-from surveys.models import Comment, Instrument, Invitation, Organisation, Round, Team
-from surveys.tree import team_closure as closure
+from surveys.models import Comment, Instrument, Organisation, Round, Team
 
 logger = logging.getLogger(__name__)
 
@@ -503,41 +499,6 @@ def _load_rows(
     return out
 
 
-def _overlaps(rounds: Sequence[RoundInfo], teams: TeamIndex) -> dict[int, dict[int, list[frozenset[int]]]]:
-    """round -> team -> sets of its child teams that one invited person belonged to together (two or
-    more): from the frozen roster's team lists, one row per distinct list (one query)."""
-    out: dict[int, dict[int, list[frozenset[int]]]] = defaultdict(lambda: defaultdict(list))
-    if not rounds:
-        return out
-    paths = {t.pk: t.path for t in teams.ordered}
-    by_id = {r.pk: r for r in rounds}
-    lists = (
-        Invitation.objects.filter(round_id__in=list(by_id))
-        .values_list("round_id", "teams")
-        .distinct()
-        .order_by()
-    )
-    seen: set[tuple[int, tuple[int, ...]]] = set()
-    for round_id, team_ids in lists:
-        if not isinstance(team_ids, list) or len(team_ids) < 2:
-            continue
-        key = (round_id, tuple(sorted(int(t) for t in team_ids)))
-        if key in seen:
-            continue
-        seen.add(key)
-        scope = by_id[round_id].scope_path
-        members = closure(key[1], paths, root_depth=scope.count("/") - 2)
-        below: dict[int, set[int]] = defaultdict(set)
-        for team_id in members:
-            parent = teams.by_id[team_id].parent_id if team_id in teams.by_id else None
-            if parent is not None and parent in members:
-                below[parent].add(team_id)
-        for parent, kids in below.items():
-            if len(kids) >= 2:
-                out[round_id][parent].append(frozenset(kids))
-    return out
-
-
 # =========================================================================================================
 # The release of one round: the whole scope tree, metric kind by metric kind
 # =========================================================================================================
@@ -563,7 +524,6 @@ def _cells(
     covered: Sequence[TeamInfo],
     rows: Mapping[int, _Row],
     n_of: Callable[[_Row], int],
-    overlaps: Mapping[int, list[frozenset[int]]],
 ) -> list[Cell]:
     inside = {t.pk for t in covered}
     parent = {t.pk: (t.parent_id if t.parent_id in inside else None) for t in covered}
@@ -576,9 +536,6 @@ def _cells(
     cells = []
     for t in covered:
         direct = n[t.pk] - below[t.pk]
-        if any(sum(1 for kid in group if n.get(kid, 0) > 0) >= 2 for group in overlaps.get(t.pk, ())):
-            # Someone may count in two child teams: the residual is not n minus the children.
-            direct = n[t.pk]
         row = rows.get(t.pk)
         cells.append(
             Cell(
@@ -629,7 +586,6 @@ def release_round(
     teams: TeamIndex,
     *,
     k: int,
-    overlaps: Mapping[int, list[frozenset[int]]],
     definitions: Mapping[int, InstrumentDef],
     metrics: Iterable[str],
     comments: bool = False,
@@ -671,7 +627,7 @@ def release_round(
         scale_def = definition.scale(scale_key) if definition else None
         bands = scale_def.bands if scale_def else ()
         metric_rows = rows.get(metric, empty)
-        cells = _cells(covered, metric_rows, lambda r: r.n, overlaps)
+        cells = _cells(covered, metric_rows, lambda r: r.n)
         scale = info_m.scale
 
         def value(
@@ -696,7 +652,7 @@ def release_round(
             continue
         instrument_key, scale_key, _band = [*parsed[1].split("."), "", ""][:3]
         metric_rows = rows.get(metric, empty)
-        cells = _cells(covered, metric_rows, lambda r: r.n, overlaps)
+        cells = _cells(covered, metric_rows, lambda r: r.n)
         also = score_withheld_of.get(f"scale:{instrument_key}.{scale_key}@{parsed[2]}", {})
 
         def share(c: Cell) -> Share:
@@ -714,7 +670,7 @@ def release_round(
     for metric in (m for m in wanted if m.startswith("question:")):
         metric_rows = rows.get(metric, empty)
         instrument_id = next((r.instrument_id for r in metric_rows.values() if r.instrument_id), None)
-        cells = _cells(covered, metric_rows, lambda r: r.n, overlaps)
+        cells = _cells(covered, metric_rows, lambda r: r.n)
         also = withheld_by_instrument.get(instrument_id, {}) if instrument_id is not None else {}
 
         def distribution(c: Cell, rows_here: Mapping[int, _Row] = metric_rows) -> Distribution:
@@ -735,7 +691,7 @@ def release_round(
     # 4. Response rates (threshold k) on the respondents of the round.
     if RESPONSE_RATE in wanted:
         metric_rows = rows.get(RESPONSE_RATE, empty)
-        cells = _cells(covered, metric_rows, lambda r: r.respondents, overlaps)
+        cells = _cells(covered, metric_rows, lambda r: r.respondents)
 
         def rate(c: Cell, rows_here: Mapping[int, _Row] = metric_rows) -> Rate:
             invited = rows_here[c.team_id].n
@@ -753,7 +709,7 @@ def release_round(
             for team_id, row in metric_rows.items():
                 if team_id not in respondents or row.respondents > respondents[team_id].respondents:
                     respondents[team_id] = row
-        cells = _cells(covered, respondents, lambda r: r.respondents, overlaps)
+        cells = _cells(covered, respondents, lambda r: r.respondents)
         release.comments = _suppress(
             cells,
             k=k,
@@ -795,7 +751,6 @@ def release_all(
         for metric, by_team in detail.get(histograms_for, {}).items():
             rows[histograms_for][metric] = by_team
     definitions = _instrument_definitions(i for r in rounds for i, _ in r.instruments.values())
-    overlaps = _overlaps(rounds, teams)
     k = organisation.min_group_size
     out = {}
     for info in rounds:
@@ -805,7 +760,6 @@ def release_all(
             rows.get(info.pk, {}),
             teams,
             k=k,
-            overlaps=overlaps.get(info.pk, {}),
             definitions=definitions,
             metrics=metrics,
             comments=comments_for == info.pk,

@@ -8,12 +8,14 @@ and its mean must be the pooled mean Σx / n over everyone below it, never a mea
 they count in, and that link between one person's answers and their teams exists in exactly one place:
 the sealed ballot, opened once by the close step (``surveys.services.answering.round_close``). So the
 close step adds each ballot to the counters (``AnswerCount``, ``ScoreCount``, ``RespondentCount``) of
-every team of the person's *closure* (their own teams in the round's scope and every ancestor up to the
-schedule's team), each team once per person. Afterwards no per-person answer set exists (DESIGN.md,
-"Anonymity, by construction"), so no later step could pool correctly; and none needs to: every counter row
-already *is* its team's exact roll-up. A team with fewer respondents than the organisation's k has no
-counter rows at all (SCIENCE.md §4), so nothing here is ever computed for it, not even a response rate:
-its people appear only inside its ancestors.
+every team of the person's *counting closure* (their home team in the round's scope and every ancestor up
+to the schedule's team, ``surveys.tree.counting_closure``: someone in two sibling teams counts in the
+deeper, then older, one, so the tree stays additive), each team once per person. Afterwards no per-person
+answer set exists (DESIGN.md, "Anonymity, by construction"), so no later step could pool correctly; and
+none needs to: every counter row already *is* its team's exact roll-up. The close step stores counters only
+for the teams ``surveys.tree.storable_teams`` allows (at least k respondents, and no group below k left
+derivable by subtraction; SCIENCE.md §4), so nothing here is ever computed for the others, not even a
+response rate: their people appear only inside their ancestors.
 
 What this module adds
 ---------------------
@@ -74,7 +76,7 @@ from pulse.models import TeamAggregate
 from surveys.definitions import CHOICE, InstrumentDef, ScaleDef, format_number
 from surveys.models import Invitation, Round, ScoreCount, Team
 from surveys.scoring import bucket_score, scale_resolution
-from surveys.tree import team_closure
+from surveys.tree import counting_closure
 
 logger = logging.getLogger(__name__)
 
@@ -166,10 +168,11 @@ def invited_per_team(
     groups: Iterable[tuple[Sequence[int], int]], paths: Mapping[int, str], root_depth: int
 ) -> dict[int, int]:
     """Invited people per team from (team list, invitations with that list) groups: each invitation counts
-    once in every team of its closure, exactly as its ballot would."""
+    once in every team its ballot would count in (``surveys.tree.counting_closure``: its home team's
+    chain)."""
     invited: dict[int, int] = {}
     for team_ids, count in groups:
-        for team_id in team_closure(team_ids, paths, root_depth):
+        for team_id in counting_closure(team_ids, paths, root_depth):
             invited[team_id] = invited.get(team_id, 0) + count
     return invited
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 
 from pulse.models import Flag, TeamAggregate
-from surveys.models import Instrument, Invitation, Membership, Organisation, Person, Round, Schedule, Team
+from surveys.models import Instrument, Membership, Organisation, Person, Round, Schedule, Team
 
 UTC = dt.UTC
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
@@ -100,11 +100,9 @@ class ReportOrg:
     def round(
         self,
         values: Mapping[str, Mapping[str, Value | tuple[int, int]]],
-        *,
-        overlap: tuple[str, ...] = (),
     ) -> Round:
         """Close one more weekly round. ``values[team][metric]``: a ``Value``, or for ``response_rate`` a
-        pair (invited, respondents). ``overlap``: teams one invited person belonged to together."""
+        pair (invited, respondents)."""
         closes = START + dt.timedelta(weeks=len(self.rounds))
         round_ = Round.objects.create(
             schedule=self.schedule,
@@ -167,19 +165,6 @@ class ReportOrg:
                     )
                 )
         TeamAggregate.objects.bulk_create(rows)
-        if overlap:
-            person = Person.objects.create(
-                organisation=self.organisation,
-                email=f"overlap.{round_.pk}@example.org",
-                display_name="Overlap",
-            )
-            Invitation.objects.create(
-                round=round_,
-                person=person,
-                teams=[self.team[name].pk for name in overlap],
-                token_hash=f"overlap-{round_.pk}".encode().ljust(32, b"."),
-                expires_at=closes,
-            )
         self.rounds.append(round_)
         return round_
 

@@ -3,17 +3,22 @@
 The round is built through the real services (schedule → rounds_open_due → response_submit → round_close)
 with k = 3 and this tree under the root "Engineering":
 
-    A: p1 p2 p3 p4        B: p4 p5 p6 p9        C: p7 p8        (p4 is in both A and B)
+    A: p1 p2 p3 p4        B: p4 p5 p6 p9        C: p7 p8        root's own members: p10 p11
 
-p8 and p9 do not answer. Answers (WHO-5 items → raw sum × 4 = score; burnout1 1–5):
+p4 is in both A and B and counts along one chain, their home team's (the deeper, then older team: A;
+``surveys.tree.counting_closure``): in A and the root, not in B. p8 does not answer. Answers (WHO-5
+items → raw sum × 4 = score; burnout1 1–5):
 
     p1  5 5 5 5 5 → 100   burnout 1        p5  1 1 1 1 1 → 20    burnout 5
     p2  2 2 2 2 2 → 40    burnout 3        p6  4 4 4 4 4 → 80    burnout 1
     p3  1 1 1 1 2 → 24    burnout 4        p7  0 0 0 0 0 → 0     burnout 3
     p4  3 3 3 3 3 → 60    burnout 2, and a comment
+    p9  3 3 3 3 3 → 60    burnout 2        p10 0 0 0 0 0 → 0     burnout 3
+                                           p11 5 5 5 5 5 → 100   burnout 1
 
-Respondents: A 4 (p1–p4), B 3 (p4–p6), C 1 (below k: no counters, no aggregates), root 7 (p4 once).
-Invited: A 4, B 4, C 2, root 9.
+Respondents: A 4 (p1–p4), B 3 (p5, p6, p9), C 1 (below k: no counters, no aggregates), root 10 (p4
+once). The root's region (its respondents in neither A nor B: p7, p10, p11) is 3 = k, so the close step
+may store all three (``surveys.tree.storable_teams``). Invited: A 4, B 3, C 2, root 11.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from pulse.tasks import aggregate_round
 from surveys.models import Round, ScoreCount
 from surveys.scoring import definition_for
 from surveys.services.tick import tick_run
+from surveys.tree import counting_closure
 from surveys.tree import team_closure as closure
 from tests.pulse.factories import RoundBuilder, who5
 
@@ -62,6 +68,8 @@ def build_closed_round() -> RoundBuilder:
     builder.person("p9", "B")
     builder.person("p7", "C")
     builder.person("p8", "C")
+    builder.person("p10", "root")
+    builder.person("p11", "root")
     builder.open()
     builder.answer("p1", {**who5(5, 5, 5, 5, 5), "burnout1_1": 1})
     builder.answer("p2", {**who5(2, 2, 2, 2, 2), "burnout1_1": 3})
@@ -70,6 +78,9 @@ def build_closed_round() -> RoundBuilder:
     builder.answer("p5", {**who5(1, 1, 1, 1, 1), "burnout1_1": 5})
     builder.answer("p6", {**who5(4, 4, 4, 4, 4), "burnout1_1": 1})
     builder.answer("p7", {**who5(0, 0, 0, 0, 0), "burnout1_1": 3})
+    builder.answer("p9", {**who5(3, 3, 3, 3, 3), "burnout1_1": 2})
+    builder.answer("p10", {**who5(0, 0, 0, 0, 0), "burnout1_1": 3})
+    builder.answer("p11", {**who5(5, 5, 5, 5, 5), "burnout1_1": 1})
     builder.close()
     return builder
 
@@ -137,10 +148,11 @@ def test_question_sums_and_histograms(closed: RoundBuilder) -> None:
     assert figures(rows[("A", "question:who5_5@1")]) == (4, 4, 12, 42)
     # who5_1 in B: 3, 1, 4 → Σ 8, Σ² 26.
     assert figures(rows[("B", "question:who5_1@1")]) == (3, 3, 8, 26)
-    # who5_1 at the root: 5, 2, 1, 3, 1, 4, 0 (p4 once, p7 of the small team C included) → Σ 16, Σ² 56.
+    # who5_1 at the root: 5, 2, 1, 3, 1, 4, 3, 0, 0, 5 (p4 once; p7 of the small team C, p10, p11
+    # included) → Σ 24, Σ² 25 + 4 + 1 + 9 + 1 + 16 + 9 + 0 + 0 + 25 = 90.
     root = rows[("root", "question:who5_1@1")]
-    assert figures(root) == (7, 7, 16, 56)
-    assert root.histogram == {"0": 1, "1": 2, "2": 1, "3": 1, "4": 1, "5": 1}
+    assert figures(root) == (10, 10, 24, 90)
+    assert root.histogram == {"0": 2, "1": 2, "2": 1, "3": 2, "4": 1, "5": 2}
     assert root.instrument_id is not None
     assert root.closes_at == closed.round.closes_at
 
@@ -156,10 +168,10 @@ def test_scale_scores_are_exact_scores_with_histograms_keyed_by_score(closed: Ro
     assert a.histogram == {"100": 1, "40": 1, "24": 1, "60": 1}
     # B: 60, 20, 80 → Σ 160, Σ² 3600 + 400 + 6400 = 10400.
     assert figures(rows[("B", WHO5)]) == (3, 3, 160, 10400)
-    # burnout1 in A: 1, 3, 4, 2 → Σ 10, Σ² 30; at the root: 1, 3, 4, 2, 5, 1, 3 → Σ 19, Σ² 65.
+    # burnout1 in A: 1, 3, 4, 2 → Σ 10, Σ² 30; at the root: 1, 3, 4, 2, 5, 1, 2, 3, 3, 1 → Σ 25, Σ² 79.
     assert figures(rows[("A", BURNOUT)]) == (4, 4, 10, 30)
-    assert figures(rows[("root", BURNOUT)]) == (7, 7, 19, 65)
-    assert rows[("root", BURNOUT)].histogram == {"1": 2, "2": 1, "3": 2, "4": 1, "5": 1}
+    assert figures(rows[("root", BURNOUT)]) == (10, 10, 25, 79)
+    assert rows[("root", BURNOUT)].histogram == {"1": 3, "2": 2, "3": 3, "4": 1, "5": 1}
 
 
 def test_parent_is_the_pooled_roll_up_with_a_shared_member_counted_once(closed: RoundBuilder) -> None:
@@ -167,15 +179,16 @@ def test_parent_is_the_pooled_roll_up_with_a_shared_member_counted_once(closed: 
     round_aggregate(round_id=closed.round.pk)
     rows = rows_by(closed)
     root, a, b = rows[("root", WHO5)], rows[("A", WHO5)], rows[("B", WHO5)]
-    # p4 is in A and B but once at the root: 7 respondents, not 4 + 3 + 1.
-    assert (a.n, b.n, root.n) == (4, 3, 7)
-    # WHO-5 at the root: 100, 40, 24, 60, 20, 80, 0 → Σ 324, Σ² 22576, pooled mean 324 / 7.
-    assert figures(root) == (7, 7, 324, 22576)
-    assert root.mean == pytest.approx(324 / 7)
+    # p4 is in A and B, counted in their home team A and once at the root: 10 respondents, and the tree
+    # stays additive (root = A + B + its region of 3).
+    assert (a.n, b.n, root.n) == (4, 3, 10)
+    # WHO-5 at the root: 100, 40, 24, 60, 20, 80, 60, 0, 0, 100 → Σ 484, Σ² 36176, pooled mean 48.4.
+    assert figures(root) == (10, 10, 484, 36176)
+    assert root.mean == pytest.approx(48.4)
     assert root.mean != pytest.approx(((a.mean or 0) + (b.mean or 0)) / 2)  # never a mean of means
-    assert root.histogram == {"0": 1, "20": 1, "24": 1, "40": 1, "60": 1, "80": 1, "100": 1}
-    # Sample variance from the sums: (22576 − 324² / 7) / 6.
-    assert root.variance == pytest.approx((22576 - 324**2 / 7) / 6)
+    assert root.histogram == {"0": 2, "20": 1, "24": 1, "40": 1, "60": 2, "80": 1, "100": 2}
+    # Sample variance from the sums: (36176 − 484² / 10) / 9.
+    assert root.variance == pytest.approx((36176 - 484**2 / 10) / 9)
 
 
 def test_shares_at_or_beyond_each_cut_off(closed: RoundBuilder) -> None:
@@ -189,14 +202,14 @@ def test_shares_at_or_beyond_each_cut_off(closed: RoundBuilder) -> None:
     # B: 60, 20, 80 → 1 and 1 of 3.
     assert figures(rows[("B", LIKELY_DEPRESSION)]) == (3, 3, 1, 1)
     assert figures(rows[("B", POOR_WELLBEING)]) == (3, 3, 1, 1)
-    # Root: 24, 20, 0 are ≤ 28 (3 of 7); with 40 also ≤ 50 (4 of 7).
-    assert figures(rows[("root", LIKELY_DEPRESSION)]) == (7, 7, 3, 3)
-    assert figures(rows[("root", POOR_WELLBEING)]) == (7, 7, 4, 4)
-    assert rows[("root", POOR_WELLBEING)].mean == pytest.approx(4 / 7)
-    # burned_out is burnout1 ≥ 3: A 3, 4 (2 of 4); B 5 (1 of 3); root 3, 4, 5, 3 (4 of 7).
+    # Root: 24, 20, 0, 0 are ≤ 28 (4 of 10); with 40 also ≤ 50 (5 of 10).
+    assert figures(rows[("root", LIKELY_DEPRESSION)]) == (10, 10, 4, 4)
+    assert figures(rows[("root", POOR_WELLBEING)]) == (10, 10, 5, 5)
+    assert rows[("root", POOR_WELLBEING)].mean == pytest.approx(5 / 10)
+    # burned_out is burnout1 ≥ 3: A 3, 4 (2 of 4); B 5 (1 of 3); root 3, 4, 5, 3, 3 (5 of 10).
     assert figures(rows[("A", BURNED_OUT)]) == (4, 4, 2, 2)
     assert figures(rows[("B", BURNED_OUT)]) == (3, 3, 1, 1)
-    assert figures(rows[("root", BURNED_OUT)]) == (7, 7, 4, 4)
+    assert figures(rows[("root", BURNED_OUT)]) == (10, 10, 5, 5)
     assert rows[("root", BURNED_OUT)].kind == TeamAggregate.Kind.SHARE
 
 
@@ -204,11 +217,12 @@ def test_response_rates_count_invitations_in_each_teams_closure(closed: RoundBui
     assert closed.round is not None
     round_aggregate(round_id=closed.round.pk)
     rows = rows_by(closed)
-    # Invited A 4 (p1–p4), B 4 (p4, p5, p6, p9), root 9 (p4 once); respondents 4, 3, 7.
+    # Invited as the ballots count: A 4 (p1–p4), B 3 (p5, p6, p9; p4 counts in A), root 11 (p4 once);
+    # respondents 4, 3, 10.
     assert figures(rows[("A", RESPONSE_RATE)]) == (4, 4, 4, 4)
-    assert figures(rows[("B", RESPONSE_RATE)]) == (3, 4, 3, 3)
-    assert figures(rows[("root", RESPONSE_RATE)]) == (7, 9, 7, 7)
-    assert rows[("B", RESPONSE_RATE)].mean == pytest.approx(0.75)
+    assert figures(rows[("B", RESPONSE_RATE)]) == (3, 3, 3, 3)
+    assert figures(rows[("root", RESPONSE_RATE)]) == (10, 11, 10, 10)
+    assert rows[("root", RESPONSE_RATE)].mean == pytest.approx(10 / 11)
     assert ("C", RESPONSE_RATE) not in rows  # 1 respondent < k: no rate at all
 
 
@@ -331,12 +345,14 @@ def test_bands_reached_uses_each_bands_own_cut_off() -> None:
     assert score_key(cbi, 210) == "0.5"
 
 
-def test_invited_per_team_counts_a_person_in_two_teams_once_in_their_parent() -> None:
+def test_invited_per_team_counts_a_person_in_two_teams_once_along_their_home_chain() -> None:
     paths = {1: "/1/", 2: "/1/2/", 3: "/1/3/", 4: "/1/3/4/"}
     assert closure([2, 3], paths, 0) == {1, 2, 3}
+    assert counting_closure([2, 3], paths, 0) == {1, 2}  # equally deep: the older team, 2
+    assert counting_closure([3, 4], paths, 0) == {1, 3, 4}  # the deeper team's chain passes through 3
     assert closure([4], paths, 1) == {3, 4}  # scope root 3: the organisation root is out of scope
     groups = [([2, 3], 1), ([2], 2), ([4], 5), ([99], 1)]  # team 99 left the scope: not counted
-    assert invited_per_team(groups, paths, 0) == {1: 8, 2: 3, 3: 6, 4: 5}
+    assert invited_per_team(groups, paths, 0) == {1: 8, 2: 3, 3: 5, 4: 5}
 
 
 # --- PostgreSQL: two workers at once -------------------------------------------------------------------
