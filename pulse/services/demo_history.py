@@ -50,7 +50,6 @@ from surveys.models import (
     Invitation,
     Membership,
     Organisation,
-    OutgoingEmail,
     Person,
     Round,
     Schedule,
@@ -58,6 +57,7 @@ from surveys.models import (
 from surveys.sealing import KeyRing, open_token
 from surveys.services.answering import response_submit, round_close
 from surveys.services.demo import DEMO_ORGANISATION, demo_create
+from surveys.services.emails import emails_skip_remaining
 from surveys.services.rounds import round_open, schedule_spec
 
 logger = logging.getLogger(__name__)
@@ -192,9 +192,7 @@ def demo_history_create(*, now: datetime | None = None) -> bool:
         Notification.objects.filter(organisation=acme, created_at__lt=moment).update(
             status=Notification.Status.SENT, sent_at=moment
         )
-        OutgoingEmail.objects.filter(
-            invitation__round__in=rounds, status=OutgoingEmail.Status.PENDING
-        ).update(status=OutgoingEmail.Status.SKIPPED)
+        emails_skip_remaining(round_ids=[round_.pk for round_ in rounds])
     logger.info("demo history: %s rounds for %s", len(rounds), acme.name)
     return True
 

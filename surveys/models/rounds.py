@@ -21,6 +21,7 @@ from datetime import time, timedelta
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Length
 from simple_history.models import HistoricalRecords
 
 from surveys.models.organisation import Organisation, Person, Team
@@ -165,68 +166,72 @@ class Round(models.Model):
 
 
 class Invitation(models.Model):
-    """One person asked in one round: the frozen roster.
+    """One person asked in one round: the frozen roster, and the outbox of the emails it sends.
 
     ``teams`` lists the person's teams in the round's scope at open (ids); it travels, sealed, inside the
     ballot so that counts land on the right teams without the ballot naming a person.
+
+    The row is also the email outbox (no row per email: a round of 100,000 people would write 200,000 more).
+    Its messages are the invitation and up to two reminders, in the order they are due. Their due times are
+    computed at open in the recipient's zone with the schedule's quiet hours and frozen here, so an edit of
+    the schedule never changes a round already open; null means that message is not sent. ``email_due_at``
+    is when the next message is due (null: nothing left), ``emails_handled`` how many messages are done
+    (which one is next), and ``email_outcomes`` one letter per done message (``EmailOutcome``). The send step
+    claims due rows by conditional UPDATE of ``email_claim``/``email_claimed_until``
+    (``surveys.services.emails``).
     """
 
-    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="invitations")
+    class EmailOutcome(models.TextChoices):
+        SENT = "s", "Sent"
+        SKIPPED = "k", "Skipped (already answered, round closed, or person inactive)"
+        FAILED = "f", "Failed permanently"
+
+    # Messages in sending order; ``emails_handled`` indexes this tuple.
+    EMAIL_DUE_FIELDS = ("invitation_due_at", "reminder_1_due_at", "reminder_2_due_at")
+
+    # The unique (round, person) constraint's index already serves look-ups by round: no second index.
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="invitations", db_index=False)
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="invitations")
     teams = models.JSONField(default=list)
     token_hash = models.BinaryField(max_length=32, unique=True)
     sealed_token = models.BinaryField(null=True, blank=True)
     spent = models.BooleanField(default=False)
     expires_at = models.DateTimeField()
+    invitation_due_at = models.DateTimeField(null=True, blank=True)
+    reminder_1_due_at = models.DateTimeField(null=True, blank=True, help_text="The earlier reminder.")
+    reminder_2_due_at = models.DateTimeField(null=True, blank=True, help_text="The later reminder.")
+    email_due_at = models.DateTimeField(null=True, blank=True, help_text="When the next message is due.")
+    # Database defaults too, so that rows written by COPY (round_open, benchmarks) need not name them.
+    emails_handled = models.PositiveSmallIntegerField(default=0, db_default=0)
+    email_outcomes = models.CharField(max_length=3, blank=True, default="", db_default="")
+    email_claim = models.UUIDField(
+        null=True, blank=True, help_text="Which sender holds the row while it sends."
+    )
+    email_claimed_until = models.DateTimeField(null=True, blank=True)
+    email_attempts = models.PositiveSmallIntegerField(
+        default=0, db_default=0, help_text="Failed attempts at the message now due."
+    )
+    email_error = models.CharField(max_length=500, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["round", "person"], name="invitation_unique_per_round_person"),
+            models.CheckConstraint(
+                condition=Q(emails_handled=Length("email_outcomes")), name="invitation_outcome_per_email"
+            ),
+            models.CheckConstraint(
+                condition=Q(reminder_2_due_at__isnull=True) | Q(reminder_1_due_at__isnull=False),
+                name="invitation_reminders_in_order",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["email_due_at"], condition=Q(email_due_at__isnull=False), name="invitation_email_due"
+            )
         ]
 
     def __str__(self) -> str:
         return f"Invitation {self.pk} to round {self.round_id}"
-
-
-class OutgoingEmail(models.Model):
-    """The email outbox: a row per message with a due time; the send step claims due rows.
-
-    Claiming sets ``claimed_until`` by conditional UPDATE; a worker that dies mid-batch leaves its claim
-    to expire, and only that batch is sent again.
-    """
-
-    class Kind(models.TextChoices):
-        INVITATION = "invitation", "Invitation"
-        REMINDER = "reminder", "Reminder"
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        SKIPPED = "skipped", "Skipped (already answered, round closed, or person inactive)"
-        FAILED = "failed", "Failed permanently"
-
-    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="emails")
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    number = models.PositiveSmallIntegerField(default=0, help_text="0 for the invitation, 1–2 for reminders.")
-    due_at = models.DateTimeField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    claim = models.UUIDField(null=True, blank=True, help_text="Which sender holds the row while it is sent.")
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["invitation", "kind", "number"], name="email_unique_per_invitation"
-            ),
-        ]
-        indexes = [
-            models.Index(fields=["due_at"], condition=Q(status="pending"), name="email_pending_by_due")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.number} for invitation {self.invitation_id}"
 
 
 class Participation(models.Model):

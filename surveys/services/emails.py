@@ -1,12 +1,18 @@
 """Send the invitation and reminder emails that are due: claim a batch, send it over one connection, record.
 
-A batch is claimed by writing a fresh claim id onto pending, unclaimed (or claim-expired) rows in one
+The invitation row is the outbox (``surveys.models.Invitation``): its messages' due times were frozen when
+the round opened, ``email_due_at`` says when the next one is due and ``emails_handled`` which one it is.
+A batch is claimed by writing a fresh claim id onto due, unclaimed (or claim-expired) rows in one
 conditional UPDATE; only rows carrying that id are sent. On PostgreSQL an UPDATE re-checks its WHERE clause
 on rows another transaction changed meanwhile, so two senders never claim the same row. Rows are marked
-sent after the batch, so a crash resends at most the batch in flight, never everything.
+after the batch, set-wise, and only while they still carry this sender's claim, so a crash resends at most
+the batch in flight, never everything, and a sender whose claim expired cannot mark a message twice.
+Marking a message handled moves the row on to its next message's frozen due time (or to nothing).
 
 Failures: a refused recipient or a 5xx answer is permanent (recorded, not retried); a dropped connection,
 a time-out or a 4xx answer is temporary (retried with exponential backoff, at most ``MAX_ATTEMPTS`` times).
+Either way the row then moves on to its next message. A message is skipped, not sent, when the person has
+answered, the link is spent, the round has closed or expired, or the person is no longer active.
 """
 
 from __future__ import annotations
@@ -25,13 +31,14 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SmtpEmailBackend
 from django.core.mail.utils import DNS_NAME
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, Value, When
+from django.db.models.functions import Concat
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.html import escape
 
-from surveys.models import OutgoingEmail, Participation, Round
+from surveys.models import Invitation, Participation, Round
 from surveys.sealing import KeyRing, SealError, open_token
 
 logger = logging.getLogger(__name__)
@@ -69,45 +76,49 @@ TOKEN_MARK = "PulseCheckinToken7f3a"  # noqa: S105 - a placeholder, not a secret
 RenderCache = dict[tuple[object, ...], tuple[str, str, str]]
 
 
-def _locale_of(email: OutgoingEmail) -> str:
-    person = email.invitation.person
+def is_reminder(invitation: Invitation) -> bool:
+    """Whether the message now due is a reminder: the invitation itself is always the first."""
+    return invitation.emails_handled > 0
+
+
+def _locale_of(invitation: Invitation) -> str:
+    person = invitation.person
     locale = person.locale or person.organisation.locale
     return locale if locale in SUPPORTED_LOCALES else "en"
 
 
-def render_key(email: OutgoingEmail) -> tuple[object, ...]:
-    """What a rendered message depends on, besides the recipient's name and link."""
-    person = email.invitation.person
-    round_ = email.invitation.round
+def render_key(invitation: Invitation) -> tuple[object, ...]:
+    """What the message now due depends on, besides the recipient's name and link."""
+    person = invitation.person
+    round_ = invitation.round
     return (
         round_.pk,
-        email.kind,
-        _locale_of(email),
+        is_reminder(invitation),
+        _locale_of(invitation),
         person.time_zone or round_.time_zone,
         person.organisation_id,
     )
 
 
-def email_render(email: OutgoingEmail, *, token: str, cache: RenderCache | None = None) -> RenderedEmail:
-    """The message in the recipient's language: short, kind, one link, one line on anonymity.
+def email_render(invitation: Invitation, *, token: str, cache: RenderCache | None = None) -> RenderedEmail:
+    """The message now due, in the recipient's language: short, kind, one link, one line on anonymity.
 
     A batch of a round's emails shares everything but the name and the link, so each (round, kind,
     language, time zone) is rendered once with placeholders and filled in per recipient; rendering is the
     cost that dominates sending (``pulse_bench email``).
     """
-    invitation = email.invitation
     person = invitation.person
     round_ = invitation.round
-    locale = _locale_of(email)
+    locale = _locale_of(invitation)
     zone_name = person.time_zone or round_.time_zone
-    key = render_key(email)
+    key = render_key(invitation)
     cache = {} if cache is None else cache
     if key not in cache:
         context = {
             "name": NAME_MARK,
             "url": checkin_url(TOKEN_MARK),
             "closes": round_.closes_at,
-            "reminder": email.kind == OutgoingEmail.Kind.REMINDER,
+            "reminder": is_reminder(invitation),
             "protect_url": settings.PULSE_BASE_URL + reverse("privacy"),
             "organisation": person.organisation.name,
             "k": person.organisation.min_group_size,
@@ -128,37 +139,88 @@ def email_render(email: OutgoingEmail, *, token: str, cache: RenderCache | None 
     )
 
 
-def emails_claim(*, now: datetime, batch: int = SEND_BATCH) -> tuple[uuid.UUID, list[Any]]:
+def message_name(number: int) -> str:
+    """How logs name an invitation's messages: by their place in its sending order."""
+    return "invitation" if number == 0 else f"reminder {number}"
+
+
+def _unclaimed(now: datetime) -> Q:
+    return Q(email_claimed_until__isnull=True) | Q(email_claimed_until__lt=now)
+
+
+def emails_claim(*, now: datetime, batch: int = SEND_BATCH) -> tuple[uuid.UUID, list[Invitation]]:
+    """Claim up to ``batch`` invitations whose next message is due; returns the claim id and those rows."""
     claim = uuid.uuid4()
     candidates = list(
-        OutgoingEmail.objects.filter(status=OutgoingEmail.Status.PENDING, due_at__lte=now)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .order_by("due_at")
+        Invitation.objects.filter(_unclaimed(now), email_due_at__lte=now)
+        .order_by("email_due_at")
         .values_list("pk", flat=True)[:batch]
     )
     if not candidates:
         return claim, []
-    OutgoingEmail.objects.filter(pk__in=candidates, status=OutgoingEmail.Status.PENDING).filter(
-        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    ).update(claimed_until=now + CLAIM_FOR, claim=claim)
-    rows = list(
-        OutgoingEmail.objects.filter(pk__in=candidates, claim=claim)
-        .select_related("invitation__person__organisation", "invitation__round")
+    # Only the invitation's own columns in the condition: PostgreSQL re-checks them against a row another
+    # sender has just claimed, so each row goes to one sender.
+    Invitation.objects.filter(_unclaimed(now), pk__in=candidates, email_due_at__lte=now).update(
+        email_claimed_until=now + CLAIM_FOR, email_claim=claim
+    )
+    rows: list[Invitation] = [
+        *Invitation.objects.filter(pk__in=candidates, email_claim=claim)
+        .select_related("person__organisation", "round")
         .annotate(
             answered=Exists(
-                Participation.objects.filter(
-                    round_id=OuterRef("invitation__round_id"), person_id=OuterRef("invitation__person_id")
-                )
+                Participation.objects.filter(round_id=OuterRef("round_id"), person_id=OuterRef("person_id"))
             )
         )
-    )
+    ]
     return claim, rows
+
+
+def _handled(outcome: Invitation.EmailOutcome) -> dict[str, Any]:
+    """The UPDATE that records the message now due as handled and moves the row on to its next message.
+
+    One statement for any number of rows: the right-hand sides see the row as it was, so the CASE picks the
+    due time of the message after the one just handled (null: none left)."""
+    following = Invitation.EMAIL_DUE_FIELDS[1:]
+    return {
+        "emails_handled": F("emails_handled") + 1,
+        "email_outcomes": Concat(F("email_outcomes"), Value(outcome.value)),
+        "email_due_at": Case(
+            *(When(emails_handled=number, then=F(field)) for number, field in enumerate(following)),
+            default=Value(None),
+            output_field=DateTimeField(),
+        ),
+        "email_attempts": 0,
+        "email_claim": None,
+        "email_claimed_until": None,
+    }
+
+
+def emails_mark_handled(ids: list[int], claim: uuid.UUID, outcome: Invitation.EmailOutcome) -> None:
+    """Record the message now due of each of these claimed rows as sent or skipped, in one UPDATE."""
+    if ids:
+        # Still ours only: a row whose claim expired and was taken by another sender is that sender's to mark.
+        Invitation.objects.filter(pk__in=ids, email_claim=claim).update(**_handled(outcome))
+
+
+def emails_skip_remaining(*, round_ids: list[int]) -> int:
+    """Record every message of these rounds' invitations not yet handled as skipped: none of them is sent.
+    For rounds no sender is working on (the demo's past); a claim in flight is overruled. Returns how many
+    messages were skipped."""
+    skipped = 0
+    for _message in Invitation.EMAIL_DUE_FIELDS:
+        # Each pass handles the message now due on every row that has one; rows run out after the last.
+        skipped += (
+            Invitation.objects.filter(round_id__in=round_ids)
+            .exclude(email_due_at=None)
+            .update(**_handled(Invitation.EmailOutcome.SKIPPED))
+        )
+    return skipped
 
 
 def emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> int:
     """Send one batch of due emails. Returns how many were sent."""
     moment = now or timezone.now()
-    _claim, rows = emails_claim(now=moment, batch=batch)
+    claim, rows = emails_claim(now=moment, batch=batch)
     if not rows:
         return 0
     ring = KeyRing.from_settings()
@@ -171,51 +233,48 @@ def emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> 
         connection.open()
     except (TimeoutError, smtplib.SMTPException, OSError) as error:
         # The mail server is unreachable: the batch backs off instead of waiting for its claim to expire.
-        for email in rows:
-            _record_failure(email, TemporaryFailure(f"cannot connect: {type(error).__name__}"), moment)
+        _record_failure(rows, claim, TemporaryFailure(f"cannot connect: {type(error).__name__}"), moment)
         logger.warning(
             "emails: cannot reach the mail server (%s); %s emails back off", type(error).__name__, len(rows)
         )
         return 0
     try:
-        for email in rows:
-            invitation = email.invitation
+        for invitation in rows:
             if (
-                getattr(email, "answered", False)
+                getattr(invitation, "answered", False)
                 or invitation.spent
                 or invitation.round.status != Round.Status.OPEN
                 or invitation.expires_at <= moment
                 or not invitation.person.is_active
                 or invitation.sealed_token is None
             ):
-                skipped.append(email.pk)
+                skipped.append(invitation.pk)
                 continue
             try:
                 token = open_token(ring, bytes(invitation.sealed_token))
             except SealError:
                 _record_failure(
-                    email, PermanentFailure("the link's key is no longer in the key ring"), moment
+                    [invitation],
+                    claim,
+                    PermanentFailure("the link's key is no longer in the key ring"),
+                    moment,
                 )
                 continue
             try:
-                if not fast_path.send(email, token):
-                    rendered = email_render(email, token=token, cache=cache)
+                if not fast_path.send(invitation, token):
+                    rendered = email_render(invitation, token=token, cache=cache)
                     _send(connection, _message(rendered, connection))
             except (PermanentFailure, TemporaryFailure) as failure:
-                _record_failure(email, failure, moment)
+                _record_failure([invitation], claim, failure, moment)
                 if isinstance(failure, TemporaryFailure):
                     connection.close()
                     connection.open()
                 continue
-            sent.append(email.pk)
+            sent.append(invitation.pk)
     finally:
         connection.close()
-        OutgoingEmail.objects.filter(pk__in=sent).update(
-            status=OutgoingEmail.Status.SENT, claimed_until=None, claim=None
-        )
-        OutgoingEmail.objects.filter(pk__in=skipped).update(
-            status=OutgoingEmail.Status.SKIPPED, claimed_until=None, claim=None
-        )
+        emails_mark_handled(sent, claim, Invitation.EmailOutcome.SENT)
+        emails_mark_handled(skipped, claim, Invitation.EmailOutcome.SKIPPED)
     logger.info("emails: %s sent, %s skipped", len(sent), len(skipped))
     return len(sent)
 
@@ -262,15 +321,17 @@ class SmtpFastPath:
             self.prototypes[key] = raw if all(mark.encode() in raw for mark in marks) else None
         return self.prototypes[key]
 
-    def send(self, email: OutgoingEmail, token: str) -> bool:
-        """Send through the template if it serves this email exactly; False means: send it the usual way."""
+    def send(self, invitation: Invitation, token: str) -> bool:
+        """Send the message now due through the template if it serves it exactly; False means: send it the
+        usual way."""
         if not self.enabled:
             return False
-        person = email.invitation.person
+        person = invitation.person
         if not person.email.isascii() or getattr(self.connection, "connection", None) is None:
             return False
-        rendered_once = email_render(email, token=token, cache=self.cache)  # fills the cache; cheap after
-        key = render_key(email)
+        # Fills the render cache for this key on first use; cheap after.
+        rendered_once = email_render(invitation, token=token, cache=self.cache)
+        key = render_key(invitation)
         prototype = self._prototype(key)
         if prototype is None:
             return False
@@ -322,19 +383,49 @@ def _smtp_reason(error: smtplib.SMTPRecipientsRefused) -> str:
     return ", ".join(str(code) for code in codes)
 
 
-def _record_failure(email: OutgoingEmail, failure: Exception, moment: datetime) -> None:
-    attempts = email.attempts + 1
-    if isinstance(failure, PermanentFailure) or attempts >= MAX_ATTEMPTS:
-        OutgoingEmail.objects.filter(pk=email.pk).update(
-            status=OutgoingEmail.Status.FAILED,
-            attempts=attempts,
-            claimed_until=None,
-            last_error=str(failure)[:500],
+def _record_failure(rows: list[Invitation], claim: uuid.UUID, failure: Exception, moment: datetime) -> None:
+    """Record a failed attempt at the message now due of each row, set-wise, while the row is still this
+    sender's. A permanent failure, or the last allowed attempt, records the message as failed and moves the
+    row on to its next message; a temporary one backs the message off exponentially (2, 4, 8… minutes)."""
+    error = str(failure)[:500]
+    mine = Invitation.objects.filter(pk__in=[row.pk for row in rows], email_claim=claim)
+    permanent = isinstance(failure, PermanentFailure)
+    last_try = mine if permanent else mine.filter(email_attempts__gte=MAX_ATTEMPTS - 1)
+    last_try.update(**_handled(Invitation.EmailOutcome.FAILED), email_error=error)
+    if not permanent:
+        mine.filter(email_attempts__lt=MAX_ATTEMPTS - 1).update(
+            email_attempts=F("email_attempts") + 1,
+            email_due_at=Case(
+                *(
+                    When(email_attempts=failed, then=Value(moment + _backoff(failed + 1)))
+                    for failed in range(MAX_ATTEMPTS - 1)
+                ),
+                output_field=DateTimeField(),
+            ),
+            email_claim=None,
+            email_claimed_until=None,
+            email_error=error,
         )
-        logger.warning("email %s failed permanently: %s", email.pk, failure)
-        return
-    backoff = timedelta(minutes=2**attempts)
-    OutgoingEmail.objects.filter(pk=email.pk).update(
-        attempts=attempts, due_at=moment + backoff, claimed_until=None, last_error=str(failure)[:500]
-    )
-    logger.info("email %s failed (attempt %s), retrying in %s: %s", email.pk, attempts, backoff, failure)
+    for row in rows:
+        attempts = row.email_attempts + 1
+        if permanent or attempts >= MAX_ATTEMPTS:
+            logger.warning(
+                "invitation %s: %s email failed for good (attempt %s): %s",
+                row.pk,
+                message_name(row.emails_handled),
+                attempts,
+                failure,
+            )
+        else:
+            logger.info(
+                "invitation %s: %s email failed (attempt %s), retrying in %s: %s",
+                row.pk,
+                message_name(row.emails_handled),
+                attempts,
+                _backoff(attempts),
+                failure,
+            )
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(minutes=2**attempts)

@@ -21,13 +21,17 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from celery import Celery
 from django.conf import settings
+from django.core import mail
 from django.db import connection, connections
 from django.test import override_settings
 
-from surveys.models import Instrument, Invitation, OutgoingEmail, Round, Schedule
-from surveys.services.emails import emails_send_due
+from surveys.models import Instrument, Invitation, Round, Schedule
+from surveys.sealing import KeyRing, open_token
+from surveys.services.answering import response_submit
+from surveys.services.emails import MAX_ATTEMPTS, emails_claim, emails_mark_handled, emails_send_due
 from surveys.services.rounds import rounds_open_due, schedule_refresh
 from tests.factories import MembershipFactory, OrganisationFactory, PersonFactory, TeamFactory
+from tests.helpers_rounds import answers_for
 
 ROOT = Path(__file__).resolve().parents[2]
 UTC = dt.UTC
@@ -39,6 +43,7 @@ class CountingHandler:
 
     def __init__(self, *, delay: float = 0.0) -> None:
         self.received: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
         self.delay = delay
         self.lock = threading.Lock()
         self.temporary_failures_left: Counter[str] = Counter()
@@ -48,6 +53,8 @@ class CountingHandler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if address.startswith("bounce"):
+            with self.lock:
+                self.refused[address] += 1
             return "550 5.1.1 no such mailbox"
         with self.lock:
             if self.temporary_failures_left[address] > 0:
@@ -126,7 +133,9 @@ def test_every_invitation_reaches_a_real_smtp_server_once(smtp_server: tuple[Cou
         assert emails_send_due(batch=100) == 7
         assert emails_send_due() == 0
     assert handler.received == Counter(dict.fromkeys(emails, 1))
-    assert set(OutgoingEmail.objects.values_list("status", flat=True)) == {"sent"}
+    assert set(Invitation.objects.values_list("email_outcomes", "emails_handled", "email_due_at")) == {
+        ("s", 1, None)
+    }
 
 
 @pytest.mark.django_db
@@ -135,8 +144,42 @@ def test_an_unreachable_mail_server_backs_the_batch_off() -> None:
     with smtp_settings(free_port()), time_machine.travel(OPENS + dt.timedelta(minutes=1), tick=False):
         rounds_open_due()
         assert emails_send_due() == 0
-    rows = list(OutgoingEmail.objects.values_list("status", "attempts", "claimed_until", "due_at"))
-    assert rows == [("pending", 1, None, OPENS + dt.timedelta(minutes=3))] * 3
+    rows = list(
+        Invitation.objects.values_list(
+            "emails_handled", "email_attempts", "email_claim", "email_claimed_until", "email_due_at"
+        )
+    )
+    assert rows == [(0, 1, None, None, OPENS + dt.timedelta(minutes=3))] * 3
+    assert set(Invitation.objects.values_list("email_error", flat=True)) == {
+        "cannot connect: ConnectionRefusedError"
+    }
+
+
+@pytest.mark.django_db
+def test_a_message_that_keeps_failing_is_given_up_after_max_attempts_and_the_reminder_still_goes() -> None:
+    schedule, _emails = open_round(3)
+    Schedule.objects.filter(pk=schedule.pk).update(reminder_1=dt.timedelta(hours=24))
+    moment = OPENS + dt.timedelta(minutes=1)
+    with smtp_settings(free_port()):
+        with time_machine.travel(moment, tick=False):
+            rounds_open_due()
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            with time_machine.travel(moment, tick=False):
+                assert emails_send_due() == 0
+            rows = set(Invitation.objects.values_list("emails_handled", "email_attempts", "email_due_at"))
+            if attempt < MAX_ATTEMPTS:
+                moment += dt.timedelta(minutes=2**attempt)
+                assert rows == {(0, attempt, moment)}
+    # Given up: recorded as failed; the row moves on to the reminder with a fresh count of attempts.
+    reminder_due = OPENS + dt.timedelta(days=2)
+    assert rows == {(1, 0, reminder_due)}
+    assert set(Invitation.objects.values_list("email_outcomes", "email_error")) == {
+        ("f", "cannot connect: ConnectionRefusedError")
+    }
+    with time_machine.travel(reminder_due, tick=False):
+        assert emails_send_due() == 3  # the locmem backend: the mail server is back
+    assert set(Invitation.objects.values_list("email_outcomes", "email_due_at")) == {("fs", None)}
+    assert all("Reminder" in message.subject for message in mail.outbox)
 
 
 @pytest.mark.django_db
@@ -183,12 +226,12 @@ def test_a_refused_address_fails_permanently_and_a_busy_server_is_retried_with_b
         with time_machine.travel(OPENS + dt.timedelta(minutes=1), tick=False):
             rounds_open_due()
             assert emails_send_due() == 1  # person1 only
-        failed = OutgoingEmail.objects.get(invitation__person=bounce)
-        assert failed.status == "failed"
-        assert failed.last_error.startswith("recipient refused: 550")
-        busy = OutgoingEmail.objects.get(invitation__person__email="person0@example.org")
-        assert (busy.status, busy.attempts) == ("pending", 1)
-        assert busy.due_at == OPENS + dt.timedelta(minutes=1) + dt.timedelta(minutes=2)
+        failed = Invitation.objects.get(person=bounce)
+        assert (failed.emails_handled, failed.email_outcomes, failed.email_due_at) == (1, "f", None)
+        assert failed.email_error.startswith("recipient refused: 550")
+        busy = Invitation.objects.get(person__email="person0@example.org")
+        assert (busy.emails_handled, busy.email_attempts) == (0, 1)
+        assert busy.email_due_at == OPENS + dt.timedelta(minutes=1) + dt.timedelta(minutes=2)
         with time_machine.travel(OPENS + dt.timedelta(minutes=2), tick=False):
             assert emails_send_due() == 0  # not due yet: backing off
         with time_machine.travel(OPENS + dt.timedelta(minutes=4), tick=False):
@@ -196,7 +239,75 @@ def test_a_refused_address_fails_permanently_and_a_busy_server_is_retried_with_b
         with time_machine.travel(OPENS + dt.timedelta(minutes=9), tick=False):
             assert emails_send_due() == 1
     assert handler.received == Counter({"person0@example.org": 1, "person1@example.org": 1})
-    assert OutgoingEmail.objects.get(invitation__person=bounce).attempts == 1
+    assert handler.refused == Counter({"bounce@example.org": 1})  # never retried
+    outcomes = dict(Invitation.objects.values_list("person__email", "email_outcomes"))
+    assert outcomes == {"person0@example.org": "s", "person1@example.org": "s", "bounce@example.org": "f"}
+    busy = Invitation.objects.get(person__email="person0@example.org")
+    assert (busy.email_attempts, busy.email_due_at) == (0, None)  # handled: nothing left to send
+
+
+@pytest.mark.django_db
+def test_a_sender_whose_claim_expired_cannot_mark_the_message_a_second_time(
+    smtp_server: tuple[CountingHandler, int],
+) -> None:
+    handler, port = smtp_server
+    schedule, emails = open_round(3)
+    Schedule.objects.filter(pk=schedule.pk).update(reminder_1=dt.timedelta(hours=24))
+    with smtp_settings(port):
+        with time_machine.travel(OPENS + dt.timedelta(minutes=1), tick=False):
+            rounds_open_due()
+            # A sender claims the batch and stalls (a long GC pause, a hung connection) past its claim.
+            stale_claim, stale_rows = emails_claim(now=OPENS + dt.timedelta(minutes=1))
+            assert len(stale_rows) == 3
+            assert emails_send_due() == 0  # claimed: nobody else sends them meanwhile
+        with time_machine.travel(OPENS + dt.timedelta(minutes=12), tick=False):
+            assert emails_send_due() == 3  # the claim expired: another sender takes the batch over
+        # The stalled sender wakes up and records what it believes it sent: nothing changes, so the
+        # reminder is not counted as handled along with the invitation.
+        emails_mark_handled([row.pk for row in stale_rows], stale_claim, Invitation.EmailOutcome.SENT)
+    assert handler.received == Counter(dict.fromkeys(emails, 1))
+    rows = set(Invitation.objects.values_list("emails_handled", "email_outcomes", "email_due_at"))
+    assert rows == {(1, "s", OPENS + dt.timedelta(days=2))}  # next: the reminder, 24 h before the close
+
+
+@pytest.mark.django_db
+def test_a_link_sealed_with_a_key_no_longer_in_the_ring_fails_permanently(
+    smtp_server: tuple[CountingHandler, int],
+) -> None:
+    handler, port = smtp_server
+    _schedule, _emails = open_round(2)
+    with smtp_settings(port), time_machine.travel(OPENS + dt.timedelta(minutes=1), tick=False):
+        rounds_open_due()
+        with override_settings(PULSE_BALLOT_KEYS=[b"n" * 32]):  # the round's key was rotated out too early
+            assert emails_send_due() == 0
+            assert emails_send_due() == 0
+    assert not handler.received
+    rows = set(Invitation.objects.values_list("email_outcomes", "email_due_at", "email_error"))
+    assert rows == {("f", None, "the link's key is no longer in the key ring")}
+
+
+@pytest.mark.django_db
+def test_a_reminder_is_skipped_for_whoever_has_answered(smtp_server: tuple[CountingHandler, int]) -> None:
+    handler, port = smtp_server
+    schedule, emails = open_round(3)
+    Schedule.objects.filter(pk=schedule.pk).update(reminder_1=dt.timedelta(hours=24))
+    with smtp_settings(port):
+        with time_machine.travel(OPENS + dt.timedelta(minutes=1), tick=False):
+            rounds_open_due()
+            assert emails_send_due() == 3
+            round_ = Round.objects.get()
+            ring = KeyRing.from_settings()
+            answerer = Invitation.objects.select_related("person").order_by("person__email").first()
+            assert answerer is not None
+            assert answerer.sealed_token is not None
+            response_submit(token=open_token(ring, bytes(answerer.sealed_token)), answers=answers_for(round_))
+        with time_machine.travel(OPENS + dt.timedelta(days=2), tick=False):
+            assert emails_send_due() == 2
+            assert emails_send_due() == 0
+    assert handler.received == Counter({emails[0]: 1, emails[1]: 2, emails[2]: 2})
+    outcomes = dict(Invitation.objects.values_list("person__email", "email_outcomes"))
+    assert outcomes == {emails[0]: "sk", emails[1]: "ss", emails[2]: "ss"}
+    assert not Invitation.objects.exclude(email_due_at=None).exists()
 
 
 @pytest.mark.postgres
@@ -211,26 +322,28 @@ def test_several_ticks_at_once_open_one_round_and_send_each_email_once(
 
     def tick() -> None:
         try:
-            with smtp_settings(port), time_machine.travel(OPENS + dt.timedelta(minutes=1), tick=False):
-                barrier.wait()
-                rounds_open_due()
-                for _ in range(5):
-                    emails_send_due(batch=7)
+            barrier.wait()
+            rounds_open_due()
+            for _ in range(5):
+                emails_send_due(batch=7)
         except BaseException as error:  # surfaced below
             errors.append(error)
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=tick) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    # Settings and the clock are process-wide: set once here. Entered in each thread, they would be undone
+    # out of order and leave another thread's SMTP settings behind for the tests that follow.
+    with smtp_settings(port), time_machine.travel(OPENS + dt.timedelta(minutes=1), tick=False):
+        threads = [threading.Thread(target=tick) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     assert not errors
     assert Round.objects.filter(schedule=schedule).count() == 1
     assert Invitation.objects.count() == 40
-    assert OutgoingEmail.objects.count() == 40
     assert handler.received == Counter(dict.fromkeys(emails, 1))
+    assert set(Invitation.objects.values_list("email_outcomes", "email_claim")) == {("s", None)}
 
 
 @pytest.mark.postgres
@@ -245,7 +358,7 @@ def test_a_sender_killed_mid_batch_resends_at_most_that_batch() -> None:
             _schedule, emails = open_round(60)
             rounds_open_due()
         # The subprocess runs on the real clock: make the emails due now (the round itself is still open).
-        OutgoingEmail.objects.update(due_at=dt.datetime.now(UTC) - dt.timedelta(minutes=1))
+        Invitation.objects.update(email_due_at=dt.datetime.now(UTC) - dt.timedelta(minutes=1))
         database = connection.settings_dict
         env = {
             **os.environ,
@@ -279,7 +392,7 @@ def test_a_sender_killed_mid_batch_resends_at_most_that_batch() -> None:
         assert set(handler.received) == set(emails)  # nobody missed
         duplicates = sum(count - 1 for count in handler.received.values())
         assert duplicates <= 20  # at most the batch in flight
-        assert OutgoingEmail.objects.filter(status="sent").count() == 60
+        assert Invitation.objects.filter(email_outcomes="s").count() == 60
     finally:
         controller.stop()
 
@@ -307,7 +420,7 @@ def test_a_real_celery_worker_on_redis_runs_the_tick() -> None:
         app.conf.task_default_queue = previous_queue
     assert Round.objects.filter(schedule=schedule).count() == 1
     assert Invitation.objects.count() == 6
-    assert OutgoingEmail.objects.filter(status="sent").count() == 6
+    assert Invitation.objects.filter(email_outcomes="s").count() == 6
 
 
 def run_worker_until_done(app: Celery, queue: str, schedule: Schedule) -> None:
@@ -321,7 +434,7 @@ def run_worker_until_done(app: Celery, queue: str, schedule: Schedule) -> None:
         deadline = time.monotonic() + 90  # generous: a loaded 2-core CI machine starts workers slowly
         while time.monotonic() < deadline and not (
             Round.objects.filter(schedule=schedule).exists()
-            and OutgoingEmail.objects.filter(status="sent").count() == 6
+            and Invitation.objects.filter(email_outcomes="s").count() == 6
         ):
             time.sleep(0.2)
         time.sleep(1)

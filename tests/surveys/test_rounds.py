@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from django.core import mail
 
-from surveys.models import Instrument, Invitation, Membership, OutgoingEmail, Round, Schedule
+from surveys.models import Instrument, Invitation, Membership, Round, Schedule
 from surveys.services.emails import emails_send_due
 from surveys.services.rounds import rounds_open_due, schedule_refresh
 from surveys.services.tick import tick_run
@@ -71,10 +71,15 @@ def test_a_round_opens_at_the_local_time_with_its_roster_and_emails() -> None:
     assert set(Invitation.objects.filter(round=round_).values_list("person_id", flat=True)) == {
         p.pk for p in people
     }
-    assert OutgoingEmail.objects.filter(invitation__round=round_, kind="invitation").count() == 6
-    # Reminder 24 h before close: Wednesday 10:00 local.
-    reminders = OutgoingEmail.objects.filter(invitation__round=round_, kind="reminder")
-    assert {email.due_at for email in reminders} == {dt.datetime(2026, 12, 2, 9, 0, tzinfo=UTC)}
+    # Each invitation carries its emails: the invitation now, one reminder 24 h before close (Wednesday
+    # 10:00 local), no second reminder; the invitation is due next and none is handled yet.
+    emails = set(
+        Invitation.objects.filter(round=round_).values_list(
+            "invitation_due_at", "reminder_1_due_at", "reminder_2_due_at", "email_due_at", "emails_handled"
+        )
+    )
+    opens = dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    assert emails == {(opens, dt.datetime(2026, 12, 2, 9, 0, tzinfo=UTC), None, opens, 0)}
     schedule.refresh_from_db()
     assert schedule.next_opening_at == dt.datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
     # The instruments asked are frozen and locked against edits from now on.
@@ -115,6 +120,8 @@ def test_joiner_waits_for_the_next_round_leaver_keeps_the_invitation_deactivated
     with time_machine.travel(dt.datetime(2026, 11, 30, 9, 2, tzinfo=UTC), tick=False):
         assert emails_send_due() == 2  # the leaver still gets theirs; the deactivated person does not
     assert sorted(message.to[0] for message in mail.outbox) == sorted([people[0].email, people[2].email])
+    outcomes = dict(Invitation.objects.filter(round=first).values_list("person_id", "email_outcomes"))
+    assert outcomes == {people[0].pk: "s", people[1].pk: "k", people[2].pk: "s"}
     with time_machine.travel(dt.datetime(2026, 12, 7, 9, 1, tzinfo=UTC), tick=False):
         rounds_open_due()
     second = Round.objects.exclude(pk=first.pk).get()
@@ -219,10 +226,15 @@ def test_emails_wait_for_the_recipients_quiet_hours() -> None:
     schedule_refresh(schedule=schedule, now=dt.datetime(2026, 11, 29, tzinfo=UTC))
     with time_machine.travel(dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC), tick=False):
         rounds_open_due()
-    due = dict(OutgoingEmail.objects.filter(kind="invitation").values_list("invitation__person_id", "due_at"))
+    due = {
+        person_id: (invitation, email)
+        for person_id, invitation, email in Invitation.objects.values_list(
+            "person_id", "invitation_due_at", "email_due_at"
+        )
+    }
     # 09:00 UTC is 01:00 in Los Angeles: the invitation waits until 08:00 local (16:00 UTC).
-    assert due[night_owl.pk] == dt.datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
-    assert due[people[1].pk] == dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    assert due[night_owl.pk] == (dt.datetime(2026, 11, 30, 16, 0, tzinfo=UTC),) * 2
+    assert due[people[1].pk] == (dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC),) * 2
 
 
 def test_editing_a_schedule_never_changes_a_round_already_open() -> None:
@@ -232,12 +244,72 @@ def test_editing_a_schedule_never_changes_a_round_already_open() -> None:
     with time_machine.travel(dt.datetime(2026, 11, 30, 9, 1, tzinfo=UTC), tick=False):
         rounds_open_due()
         schedule.open_for = dt.timedelta(days=1)
+        schedule.reminder_1 = dt.timedelta(hours=2)
+        schedule.reminder_2 = dt.timedelta(hours=12)
+        schedule.quiet_start = dt.time(7, 0)
         schedule.instruments.set(Instrument.objects.filter(key="workload1"))
         schedule.save()
         schedule_refresh(schedule=schedule)
     round_ = Round.objects.get()
     assert round_.closes_at == dt.datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
     assert set(round_.instruments.values_list("key", flat=True)) == {"burnout1", "workload1"}
+    # The emails' due times were frozen at open: the new reminders and quiet hours do not reach them.
+    assert set(
+        Invitation.objects.values_list("invitation_due_at", "reminder_1_due_at", "reminder_2_due_at")
+    ) == {(dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC), dt.datetime(2026, 12, 2, 9, 0, tzinfo=UTC), None)}
+
+
+def test_reminders_are_sent_in_the_order_they_fall_due_and_one_pushed_past_the_close_is_dropped() -> None:
+    _org, team, people = make_team("Europe/Berlin", members=2)
+    night_owl = people[0]
+    night_owl.time_zone = "America/Los_Angeles"
+    night_owl.save()
+    # Opens Monday 10:00 Berlin, closes Thursday 10:00 Berlin (09:00 UTC). The second reminder is set
+    # further before the close than the first, so it falls due first.
+    schedule = make_schedule(
+        team,
+        local_time=dt.time(10, 0),
+        weekday=0,
+        starts_on=dt.date(2026, 11, 1),
+        reminder_1=dt.timedelta(hours=3),
+        reminder_2=dt.timedelta(hours=48),
+    )
+    schedule_refresh(schedule=schedule, now=dt.datetime(2026, 11, 29, tzinfo=UTC))
+    with time_machine.travel(dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC), tick=False):
+        rounds_open_due()
+    due = {
+        person_id: rest
+        for person_id, *rest in Invitation.objects.values_list(
+            "person_id", "invitation_due_at", "reminder_1_due_at", "reminder_2_due_at"
+        )
+    }
+    assert due[people[1].pk] == [
+        dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC),
+        dt.datetime(2026, 12, 1, 9, 0, tzinfo=UTC),  # 48 h before the close
+        dt.datetime(2026, 12, 3, 7, 0, tzinfo=UTC),  # 3 h before the close is 07:00 Berlin: waits until 08:00
+    ]
+    # In Los Angeles 3 h before the close is 22:00, quiet until 08:00 (16:00 UTC): after the close, dropped.
+    # 48 h before it is 01:00 Tuesday, deferred to 08:00 Tuesday.
+    assert due[night_owl.pk] == [
+        dt.datetime(2026, 11, 30, 16, 0, tzinfo=UTC),
+        dt.datetime(2026, 12, 1, 16, 0, tzinfo=UTC),
+        None,
+    ]
+    # Each message in turn: the row moves on to the next one's due time once one is sent.
+    for moment, sent, outcomes in [
+        (dt.datetime(2026, 11, 30, 16, 0, tzinfo=UTC), 2, {"s"}),
+        (dt.datetime(2026, 12, 1, 16, 0, tzinfo=UTC), 2, {"ss"}),
+        (dt.datetime(2026, 12, 3, 7, 0, tzinfo=UTC), 1, {"ss", "sss"}),
+        (dt.datetime(2026, 12, 3, 8, 0, tzinfo=UTC), 0, {"ss", "sss"}),
+    ]:
+        with time_machine.travel(moment, tick=False):
+            assert emails_send_due() == sent
+            assert emails_send_due() == 0
+        assert set(Invitation.objects.values_list("email_outcomes", flat=True)) == outcomes
+    assert not Invitation.objects.exclude(email_due_at=None).exists()
+    assert [message.to[0] for message in mail.outbox].count(night_owl.email) == 2
+    assert [message.to[0] for message in mail.outbox].count(people[1].email) == 3
+    assert sum("Reminder" in message.subject for message in mail.outbox) == 3
 
 
 def test_the_tick_opens_sends_and_closes_and_is_harmless_twice() -> None:
@@ -257,4 +329,5 @@ def test_the_tick_opens_sends_and_closes_and_is_harmless_twice() -> None:
     with time_machine.travel(dt.datetime(2026, 12, 3, 9, 0, 5, tzinfo=UTC), tick=False):
         tick_run()
     assert Round.objects.get().status == Round.Status.CLOSED
-    assert OutgoingEmail.objects.filter(status=OutgoingEmail.Status.PENDING).count() == 0
+    # Both messages of every invitation were sent, and nothing is left to send.
+    assert list(Invitation.objects.values_list("email_outcomes", "email_due_at")) == [("ss", None)] * 5
