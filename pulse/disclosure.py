@@ -14,6 +14,9 @@ Rules implemented (SCIENCE.md §4, "Disclosure control"):
   can be recovered by adding and subtracting published ones, across any cut of the tree and any number of
   levels a leader can see. SCIENCE's worked case: parent n = 12, mean 3.5; child A n = 7, mean 3.714,
   so child B's sum is 42 − 26 = 16 (mean 3.2): if B is withheld, A must be too (or the parent).
+* **Differencing across rounds, roster clause** (:func:`roster_change_guard`, over stored changes
+  :func:`roster_changes_withhold`): the one cross-round rule Pulse applies to every release; why the count
+  clause of :func:`cross_round_guard` is not applied is in its docstring.
 * **Overlap guard** (:func:`overlap_guard`), **differencing across rounds** (:func:`cross_round_guard`),
   **roll-up to the nearest ancestor** (:func:`nearest_publishable_ancestor`), **coarsening**
   (:func:`coarsen_mean`, :func:`coarsen_percent`) and the **(1, 85) dominance rule** for magnitude data
@@ -105,6 +108,7 @@ __all__ = [
     "MetricKind",
     "Published",
     "RollUp",
+    "RosterChange",
     "Scale",
     "Withheld",
     "WithheldCode",
@@ -116,6 +120,8 @@ __all__ = [
     "nearest_publishable_ancestor",
     "overlap_guard",
     "publish_means",
+    "roster_change_guard",
+    "roster_changes_withhold",
     "suppress_tree",
     "threshold_for",
     "validate_k",
@@ -723,6 +729,75 @@ def cross_round_guard(
             f"withheld because it changed by fewer than {t} people since its last published result",
             WithheldCode.CHANGED_SINCE_LAST_RESULT,
         )
+    return None
+
+
+def roster_change_guard(
+    joined: int, left: int, *, k: int, kind: MetricKind = MetricKind.MEAN
+) -> Withheld | None:
+    """The roster clause of :func:`cross_round_guard`, the one Pulse applies to every release.
+
+    ``joined`` / ``left``: people added to / removed from the group's frozen roster (its invitations)
+    since its last round published at this kind's threshold ``t = threshold_for(kind, k)``. Withheld when
+    ``0 < joined + left < t``: one newcomer in a team of 6 gives 7·m₂ − 6·m₁ ≈ the newcomer's answer, and a
+    leader knows who joined. No change (0) or a change of at least ``t`` people is the protection the
+    threshold itself gives.
+
+    Why the count clause of :func:`cross_round_guard` (``0 < |n − last.n| < t``) is not applied: who
+    answered is never shown, so a change in *how many* answered isolates no one a viewer can name (the
+    respondent sets of two rounds are unknown, and their difference is not a group anybody can point at),
+    while participation in teams of 8–30 moves by one or two every week, so it would withhold about 70% of
+    their rounds for no protection.
+    """
+    if isinstance(joined, bool) or isinstance(left, bool) or min(joined, left) < 0:
+        raise ValueError("joined and left are counts of people (whole numbers ≥ 0).")
+    t = threshold_for(kind, k)
+    if 0 < joined + left < t:
+        return Withheld(
+            f"withheld because its membership changed by fewer than {t} people"
+            " since its last published result",
+            WithheldCode.CHANGED_SINCE_LAST_RESULT,
+        )
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RosterChange:
+    """A group's roster change since its latest earlier round that the roster clause did not withhold at
+    ``threshold`` (its *baseline* for that threshold; rosters are frozen at round open)."""
+
+    threshold: int
+    joined: int
+    left: int
+
+
+def roster_changes_withhold(
+    changes: Iterable[RosterChange], *, k: int, kind: MetricKind = MetricKind.MEAN
+) -> Withheld | None:
+    """:func:`roster_change_guard` over the roster changes stored for one group and round.
+
+    Each stored change is against the baseline chosen at its ``threshold`` ``s``: the latest earlier round
+    this clause did not withhold for the kinds of threshold ``s``. A number of ``kind`` (threshold ``t``) is
+    withheld when some change is ``0 < joined + left < min(t, s)``:
+
+    * ``s ≥ t``: the baseline published this kind (as far as this clause goes), so differencing against
+      it is the attack and the bar is ``t``. Two thresholds are stored because a round whose roster
+      changed by 7 people publishes its mean (k = 5) but not its distribution (10): the mean's baseline
+      moves to that round, the distribution's stays behind.
+    * ``s < t``: the change withholds the kinds of threshold ``s`` (a mean), and a number of a larger
+      threshold (a distribution) implies them, so it is withheld with them. This keeps the verdicts
+      monotone across kinds, as the reports' order of kinds does.
+
+    If ``k`` was raised after the changes were stored and none has ``s ≥ t``, every change is held to ``t``
+    (stricter, never looser). Nothing stored (never published before): nothing to difference.
+    """
+    stored = list(changes)
+    t = threshold_for(kind, k)
+    raised = not any(change.threshold >= t for change in stored)
+    for change in stored:
+        bar = t if raised else min(t, change.threshold)
+        if 0 < change.joined + change.left < bar:
+            return roster_change_guard(change.joined, change.left, k=k, kind=kind)
     return None
 
 

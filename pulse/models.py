@@ -81,6 +81,43 @@ class TeamAggregate(models.Model):
         return max(0.0, (self.total_squares - self.total * self.total / self.n) / (self.n - 1))
 
 
+class TeamRosterChange(models.Model):
+    """How a team's roster changed since its baseline round, for the roster clause of disclosure control.
+
+    ``pulse.disclosure.roster_change_guard``: a team's numbers are withheld when ``0 < joined + left < t``
+    (one newcomer in a team of 6 isolates the newcomer's answers by differencing two rounds). Written by
+    ``pulse.services.aggregation.round_aggregate`` in the aggregates' transaction, for each team with
+    counters in the round and a baseline, per ``threshold`` (k, and the larger threshold of distributions,
+    shares and comments; one row when they coincide). A team's roster in a round is the round's invitations
+    whose counting chain includes it (``surveys.tree.counting_closure``). ``since_round`` is the baseline:
+    the latest earlier round of the same schedule in which the team had counters and was not withheld by
+    this clause at ``threshold``, so a withheld round does not move it. No baseline (never published
+    before), no row: nothing to difference, exactly as joined = left = 0. Counts of people only, never who.
+    """
+
+    round = models.ForeignKey(
+        "surveys.Round", on_delete=models.CASCADE, related_name="roster_changes", db_index=False
+    )
+    team = models.ForeignKey("surveys.Team", on_delete=models.PROTECT, related_name="roster_changes")
+    threshold = models.PositiveSmallIntegerField(
+        help_text="The threshold the baseline was chosen at (pulse.disclosure.threshold_for)."
+    )
+    # Null only if the baseline round was deleted since: the counts, which decide, stay.
+    since_round = models.ForeignKey(
+        "surveys.Round", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    joined = models.PositiveIntegerField(help_text="People on this round's roster and not the baseline's.")
+    left = models.PositiveIntegerField(help_text="People on the baseline's roster and not this round's.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["round", "team", "threshold"], name="team_roster_change_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"roster of team {self.team_id} in round {self.round_id}: +{self.joined} −{self.left}"
+
+
 # Flags, their events and actions, notification channels and the notification outbox (issue 8).
 from pulse.models_flags import (  # noqa: E402, F401
     Action,

@@ -20,6 +20,12 @@ instrument's score and share steps. Response rates (``RESPONSE_RATE``, threshold
 to protect another group or for overlapping teams: comments appear only beside team cells that may be
 published) are released on the respondents of the round.
 
+Across rounds, every step also withholds the teams whose roster changed by fewer than that kind's
+threshold since their last published round (``pulse.disclosure.roster_change_guard``, on the
+``TeamRosterChange`` rows the aggregation step stored), passed as ``also_withhold`` so that complementary
+suppression keeps them from being derived too. The verdict is a function of the (round, team) alone, so
+every page, the API, exports and the trend run give the same one, whatever window of rounds they load.
+
 Building the tree from aggregates
 ---------------------------------
 A cell per team of the round's scope: teams with no aggregate (the close step writes no counters below k)
@@ -78,14 +84,16 @@ from pulse.disclosure import (
     DisclosureError,
     MetricKind,
     Published,
+    RosterChange,
     Withheld,
     WithheldCode,
     coarsen_mean,
     coarsen_percent,
     nearest_publishable_ancestor,
+    roster_changes_withhold,
     suppress_tree,
 )
-from pulse.models import Action, Flag, FlagEvent, TeamAggregate
+from pulse.models import Action, Flag, FlagEvent, TeamAggregate, TeamRosterChange
 from pulse.permissions import Caller
 from pulse.selectors_flags import flag_list_for_leader
 from pulse.services.trends import aggregate_withheld
@@ -567,6 +575,19 @@ def _suppress(
         return {c.team_id: _UNCHECKED for c in cells}
 
 
+def _load_roster_changes(round_ids: Sequence[int]) -> dict[int, dict[int, list[RosterChange]]]:
+    """round -> team -> the roster changes stored by the aggregation step. One query."""
+    out: dict[int, dict[int, list[RosterChange]]] = defaultdict(lambda: defaultdict(list))
+    if not round_ids:
+        return out
+    rows = TeamRosterChange.objects.filter(round_id__in=list(round_ids)).values_list(
+        "round_id", "team_id", "threshold", "joined", "left"
+    )
+    for round_id, team_id, threshold, joined, left in rows:
+        out[round_id][team_id].append(RosterChange(threshold=threshold, joined=joined, left=left))
+    return out
+
+
 def _withheld(verdicts: Mapping[int, Verdict]) -> dict[int, Withheld]:
     return {tid: v for tid, v in verdicts.items() if isinstance(v, Withheld)}
 
@@ -589,13 +610,29 @@ def release_round(
     definitions: Mapping[int, InstrumentDef],
     metrics: Iterable[str],
     comments: bool = False,
+    roster_changes: Mapping[int, Sequence[RosterChange]] | None = None,
 ) -> RoundRelease:
     """Release the given metrics of one round for every team of its scope (see the module docstring for
     the order across metric kinds). Metrics without any aggregate still get a verdict per team ("fewer
-    than k answers")."""
+    than k answers"). ``roster_changes`` (team -> the round's ``TeamRosterChange`` rows) withholds, for
+    every kind, the teams whose roster changed by fewer than its threshold since their last published
+    round."""
     covered = teams.subtree(info.scope_path)
     if not info.include_subtree:
         covered = [t for t in covered[:1] if t.path == info.scope_path]
+    changes = roster_changes or {}
+    covered_ids = {t.pk for t in covered}
+
+    def changed(kind: MetricKind, also: Mapping[int, Withheld] | None = None) -> dict[int, Withheld]:
+        """The teams the roster clause withholds for ``kind``, with ``also`` (whose reasons win) on top."""
+        hidden: dict[int, Withheld] = {}
+        for team_id, stored in changes.items():
+            verdict = roster_changes_withhold(stored, k=k, kind=kind) if team_id in covered_ids else None
+            if verdict is not None:
+                hidden[team_id] = verdict
+        hidden.update(also or {})
+        return hidden
+
     release = RoundRelease(round=info, definitions=definitions)
     wanted = sorted(set(metrics))
     empty: dict[int, _Row] = {}
@@ -636,7 +673,12 @@ def release_round(
             return mean_value(c, scale=scale, bands=bands, info=i)
 
         verdicts = _suppress(
-            cells, k=k, kind=MetricKind.SCORE, value=value, what=f"{metric} of round {info.pk}"
+            cells,
+            k=k,
+            kind=MetricKind.SCORE,
+            value=value,
+            also=changed(MetricKind.SCORE),
+            what=f"{metric} of round {info.pk}",
         )
         record(metric, cells, verdicts)
         hidden = _withheld(verdicts)
@@ -653,7 +695,9 @@ def release_round(
         instrument_key, scale_key, _band = [*parsed[1].split("."), "", ""][:3]
         metric_rows = rows.get(metric, empty)
         cells = _cells(covered, metric_rows, lambda r: r.n)
-        also = score_withheld_of.get(f"scale:{instrument_key}.{scale_key}@{parsed[2]}", {})
+        also = changed(
+            MetricKind.SHARE, score_withheld_of.get(f"scale:{instrument_key}.{scale_key}@{parsed[2]}", {})
+        )
 
         def share(c: Cell) -> Share:
             return Share(coarsen_percent(100.0 * c.total / c.n))
@@ -671,7 +715,10 @@ def release_round(
         metric_rows = rows.get(metric, empty)
         instrument_id = next((r.instrument_id for r in metric_rows.values() if r.instrument_id), None)
         cells = _cells(covered, metric_rows, lambda r: r.n)
-        also = withheld_by_instrument.get(instrument_id, {}) if instrument_id is not None else {}
+        also = changed(
+            MetricKind.DISTRIBUTION,
+            withheld_by_instrument.get(instrument_id, {}) if instrument_id is not None else {},
+        )
 
         def distribution(c: Cell, rows_here: Mapping[int, _Row] = metric_rows) -> Distribution:
             histogram = rows_here[c.team_id].histogram
@@ -698,7 +745,12 @@ def release_round(
             return Rate(coarsen_percent(min(100.0, 100.0 * c.n / invited)), invited)
 
         verdicts = _suppress(
-            cells, k=k, kind=MetricKind.RESPONSE_RATE, value=rate, what=f"response rate of round {info.pk}"
+            cells,
+            k=k,
+            kind=MetricKind.RESPONSE_RATE,
+            value=rate,
+            also=changed(MetricKind.RESPONSE_RATE),
+            what=f"response rate of round {info.pk}",
         )
         record(RESPONSE_RATE, cells, verdicts)
 
@@ -717,11 +769,14 @@ def release_round(
             value=lambda c: True,
             # A score withheld to protect another group (or for overlapping teams) withholds the team's
             # comments too; one withheld only because few people completed that instrument does not.
-            also={
-                tid: w
-                for tid, w in withheld_score.items()
-                if tid in respondents and w.code is not WithheldCode.TOO_FEW_ANSWERS
-            },
+            also=changed(
+                MetricKind.COMMENTS,
+                {
+                    tid: w
+                    for tid, w in withheld_score.items()
+                    if tid in respondents and w.code is not WithheldCode.TOO_FEW_ANSWERS
+                },
+            ),
             what=f"comments of round {info.pk}",
         )
     return release
@@ -751,6 +806,7 @@ def release_all(
         for metric, by_team in detail.get(histograms_for, {}).items():
             rows[histograms_for][metric] = by_team
     definitions = _instrument_definitions(i for r in rounds for i, _ in r.instruments.values())
+    roster_changes = _load_roster_changes(ids)
     k = organisation.min_group_size
     out = {}
     for info in rounds:
@@ -763,6 +819,7 @@ def release_all(
             definitions=definitions,
             metrics=metrics,
             comments=comments_for == info.pk,
+            roster_changes=roster_changes.get(info.pk, {}),
         )
     return out
 

@@ -49,7 +49,7 @@ from django.db.models import Count
 from pulse.benchmarks import BenchResult
 from pulse.benchmarks.generate import organisation_generate
 from pulse.benchmarks.scratch import scratch_database, timed
-from pulse.models import TeamAggregate
+from pulse.models import TeamAggregate, TeamRosterChange
 from pulse.services.aggregation import round_aggregate
 from surveys.definitions import InstrumentDef
 from surveys.models import Instrument, Round, Schedule, Team
@@ -326,6 +326,7 @@ def _baseline(round_id: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...
 
 def _reset(round_id: int) -> None:
     TeamAggregate.objects.filter(round_id=round_id).delete()
+    TeamRosterChange.objects.filter(round_id=round_id).delete()  # so each timed run writes them too
     Round.objects.filter(pk=round_id).update(aggregated_at=None)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE pulse_teamaggregate")

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from pulse.models import TeamAggregate
+from pulse.models import TeamAggregate, TeamRosterChange
 from pulse.services.aggregation import (
     RESPONSE_RATE,
     bands_reached,
@@ -298,9 +298,11 @@ def test_query_count_does_not_grow_with_the_data(
     closed: RoundBuilder, django_assert_max_num_queries: Any
 ) -> None:
     # Set-wise: a fixed handful of statements (savepoint, lock, 3 for the instruments, buckets, 3 upserts,
-    # 2 reads and 1 upsert for the rates, mark, release), never one per team or answer.
+    # 2 reads and 1 upsert for the rates, mark, release), never one per team or answer. Roster changes add 3
+    # (the round's counted teams, their earlier counters, the round's stored rows); with no earlier round
+    # there is no baseline, so no invitations are read and no row is written.
     assert closed.round is not None
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(17):
         round_aggregate(round_id=closed.round.pk)
 
 
@@ -388,5 +390,8 @@ def test_two_workers_at_once_write_the_same_rows() -> None:
     assert len(concurrent) == 36
     assert round_aggregate(round_id=round_id) == 0
     assert snapshot(builder.round) == concurrent
+    # The schedule's first round: no baseline, so no roster rows from either worker.
+    assert not TeamRosterChange.objects.filter(round_id=round_id).exists()
     rows = rows_by(builder)
-    assert figures(rows[("root", WHO5)]) == (7, 7, 324, 22576)
+    # The same figures as test_parent_is_the_pooled_roll_up_with_a_shared_member_counted_once.
+    assert figures(rows[("root", WHO5)]) == (10, 10, 484, 36176)
