@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -345,6 +345,64 @@ def test_api_refuses_a_body_that_is_not_json(client: Client, checkin: OpenRound)
     assert stored() == (0, 0, 0)
 
 
+# --- what a submission costs the database -------------------------------------------------------------
+
+
+def test_a_rounds_questions_are_read_once_per_process(checkin: OpenRound) -> None:
+    answers = answers_for(checkin.round)
+    with CaptureQueriesContext(connection) as first:
+        response_submit(token=checkin.token_of(checkin.people[0]), answers=answers)
+    with CaptureQueriesContext(connection) as second:
+        response_submit(token=checkin.token_of(checkin.people[1]), answers=answers)
+    assert any("surveys_question" in query["sql"] for query in first.captured_queries)
+    assert not any("surveys_question" in query["sql"] for query in second.captured_queries)
+
+
+@pytest.mark.postgres
+def test_on_postgres_a_submission_is_one_read_and_one_write_statement(checkin: OpenRound) -> None:
+    """The look-up of the link, then one statement that checks the round, spends the token and stores the
+    participation and the ballot (so they are one transaction even without an enclosing one)."""
+    answers = answers_for(checkin.round)
+    response_submit(token=checkin.token_of(checkin.people[0]), answers=answers)
+    with CaptureQueriesContext(connection) as queries:
+        response_submit(token=checkin.token_of(checkin.people[1]), answers=answers)
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert len(statements) == 2, statements
+    assert statements[0].lstrip().startswith("SELECT")
+    assert "FOR SHARE" in statements[1]
+    assert stored() == (2, 2, 2)
+
+
+def test_the_question_cache_follows_a_change_of_the_rounds_instruments(checkin: OpenRound) -> None:
+    """Rounds never change their instruments in production, but a test database that rolls back reuses
+    round ids: anything that creates a round or sets its instruments must empty the cache."""
+    cache = answering.round_specs_cache
+    keys = {spec.key for spec in cache.get(checkin.round.pk)}
+    assert "comment_1" in keys
+    checkin.round.instruments.set(checkin.round.instruments.exclude(key="comment"))
+    assert "comment_1" not in {spec.key for spec in cache.get(checkin.round.pk)}
+    token = checkin.token_of(checkin.people[0])
+    response = post_api(
+        Client(), {"token": token, "answers": answers_for(checkin.round) | {"comment_1": "hi"}}
+    )
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"answers": {"comment_1": "Unknown question for this check-in."}}}
+
+
+def test_the_question_cache_is_bounded(db: None) -> None:
+    rounds = [open_round(people_per_team=(5,)).round for _ in range(3)]
+    cache = answering.RoundSpecsCache(size=2)
+    for round_ in rounds:
+        cache.get(round_.pk)
+    with CaptureQueriesContext(connection) as queries:
+        cache.get(rounds[2].pk)
+        cache.get(rounds[1].pk)
+    assert not queries.captured_queries
+    with CaptureQueriesContext(connection) as queries:
+        cache.get(rounds[0].pk)  # the least recently used was dropped
+    assert len(queries.captured_queries) == 1
+
+
 # --- concurrency (PostgreSQL: real row locks) ---------------------------------------------------------
 
 
@@ -384,28 +442,47 @@ def test_twenty_concurrent_posts_of_one_token_give_one_success() -> None:
     assert SealedBallot.objects.count() == 1
 
 
+def _wait_for_a_lock_wait(statement_fragment: str) -> None:
+    """Until another connection's statement containing ``statement_fragment`` waits for a lock."""
+    for _attempt in range(200):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s "
+                "AND pid <> pg_backend_pid()",
+                [f"%{statement_fragment}%"],
+            )
+            if cursor.fetchone()[0]:
+                return
+        threading.Event().wait(0.05)
+    raise AssertionError(f"no statement with {statement_fragment!r} ever waited for a lock")
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_submit_in_flight_when_the_round_closes_is_counted_not_lost(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The close step must wait for a submission that is mid-transaction, then count it; a close that
-    read the ballots first and deleted "all ballots of the round" later would drop it or leave it behind."""
+def test_a_submit_in_flight_when_the_round_closes_is_counted_not_lost() -> None:
+    """The close step must wait for a submission that is mid-write, then count it; a close that read the
+    ballots first and deleted "all ballots of the round" later would drop it or leave it behind.
+
+    The submission's write is one statement; to hold it in the middle, another transaction holds the
+    invitation's row lock, so the write has taken its shared lock on the round and waits to spend the token.
+    Had the write spent the token before locking the round, the close would not wait for it, would count
+    five ballots and then delete the sixth uncounted."""
     setup = open_round(people_per_team=(6,))
     for person in setup.people[1:]:
         response_submit(token=setup.token_of(person), answers=answers_for(setup.round))
-    inside, go = threading.Event(), threading.Event()
-    real_seal = answering.seal_ballot
-
-    def slow_seal(*args: Any, **kwargs: Any) -> Any:
-        if threading.current_thread().name == "late":
-            inside.set()
-            assert go.wait(timeout=20)
-        return real_seal(*args, **kwargs)
-
-    monkeypatch.setattr(answering, "seal_ballot", slow_seal)
+    late_invitation = Invitation.objects.get(round=setup.round, person=setup.people[0])
+    holding, release = threading.Event(), threading.Event()
     outcome: dict[str, Any] = {}
     before_close = setup.round.closes_at - dt.timedelta(seconds=1)
+
+    def hold_the_invitation() -> None:
+        try:
+            with transaction.atomic():
+                Invitation.objects.select_for_update().filter(pk=late_invitation.pk).exists()
+                holding.set()
+                assert release.wait(timeout=20)
+        finally:
+            connections.close_all()
 
     def late() -> None:
         try:
@@ -425,16 +502,19 @@ def test_a_submit_in_flight_when_the_round_closes_is_counted_not_lost(
         finally:
             connections.close_all()
 
-    late_thread = threading.Thread(target=late, name="late")
-    close_thread = threading.Thread(target=close, name="close")
+    holder = threading.Thread(target=hold_the_invitation)
+    holder.start()
+    assert holding.wait(timeout=20)
+    late_thread = threading.Thread(target=late)
     late_thread.start()
-    assert inside.wait(timeout=20)
+    _wait_for_a_lock_wait("open_round")  # the write is under way, waiting at the spend
+    close_thread = threading.Thread(target=close)
     close_thread.start()
     close_thread.join(timeout=0.5)  # the close must be waiting for the submission, not finishing
     assert close_thread.is_alive()
-    go.set()
-    late_thread.join(timeout=20)
-    close_thread.join(timeout=20)
+    release.set()
+    for thread in (holder, late_thread, close_thread):
+        thread.join(timeout=20)
     assert isinstance(outcome["late"], dict), outcome
     assert outcome["close"] is True, outcome
     assert SealedBallot.objects.count() == 0
@@ -580,9 +660,12 @@ def test_below_k_a_team_gets_no_counters_but_its_parent_does(db: None) -> None:
     setup = open_round(people_per_team=(4, 6), min_group_size=5)
     _answer_everyone(setup)
     round_close(round_id=setup.round.pk, now=setup.close_moment)
-    assert counters(setup.round)["respondents"] == sorted([(setup.root.pk, 10), (setup.teams[1].pk, 6)])
-    assert not AnswerCount.objects.filter(team=setup.teams[0]).exists()
-    assert not Comment.objects.filter(team=setup.teams[0]).exists()
+    # The team of 6 reaches k but gets no counters either: root (10) − 6 would be the other team's 4
+    # (surveys.tree.storable_teams; tests/anonymity/test_differencing.py attacks it).
+    assert counters(setup.round)["respondents"] == [(setup.root.pk, 10)]
+    for team in setup.teams:
+        assert not AnswerCount.objects.filter(team=team).exists()
+        assert not Comment.objects.filter(team=team).exists()
     assert Comment.objects.filter(team=setup.root).count() == 10
 
 
@@ -635,12 +718,11 @@ def test_thank_you_shows_the_own_who5_band_once_and_stores_nothing_of_it(
     assert "findahelpline.com" in page
     assert "no-store" in response["Cache-Control"]
     assert not response.cookies
-    writes = [
-        q["sql"]
-        for q in queries.captured_queries
-        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
-    ]
-    tables = sorted({re.search(r'(?:INTO|UPDATE|FROM)\s+"?(\w+)"?', sql).group(1) for sql in writes})  # type: ignore[union-attr]
+    # Every table written, wherever the write sits in a statement (on PostgreSQL the writes are the
+    # sub-statements of one WITH); "FOR UPDATE" locks a row and writes no table.
+    written = re.compile(r'(?:INSERT\s+INTO|(?<!FOR )UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
+    writes = [q["sql"] for q in queries.captured_queries if written.search(q["sql"])]
+    tables = sorted({match.group(1) for sql in writes for match in written.finditer(sql)})
     assert tables == ["surveys_invitation", "surveys_participation", "surveys_sealedballot"]
     assert not [sql for sql in writes if "likely_depression" in sql or "poor_wellbeing" in sql]
 
