@@ -93,7 +93,7 @@ def login_link_pending(*, digest: bytes, now: datetime | None = None) -> str | N
         .select_related("user")
         .first()
     )
-    return link.user.email if link is not None else None
+    return link.user.email if link is not None and link.user is not None else None
 
 
 def login_link_spend(*, digest: bytes, now: datetime | None = None) -> AbstractBaseUser | None:

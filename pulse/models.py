@@ -129,4 +129,4 @@ from pulse.models_flags import (  # noqa: E402, F401
 )
 
 # Email sign-in links (issue 9).
-from pulse.models_auth import LoginLink  # noqa: E402, F401  # isort: skip
+from pulse.models_auth import AuthEmail, EmailChange, LoginLink  # noqa: E402, F401  # isort: skip
