@@ -94,6 +94,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files are served by WhiteNoise in every environment (runserver's own static view is off:
+    # whitenoise.runserver_nostatic), so development serves them exactly as production does.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -216,7 +219,9 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Pulse <pulse@localhost>")
 ANYMAIL: dict[str, str] = {}
-PULSE_BASE_URL = env_str("PULSE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The port `make run` serves on (Procfile.dev); the default base URL follows it.
+PULSE_PORT = env_int("PULSE_PORT", 8000, minimum=1)
+PULSE_BASE_URL = env_str("PULSE_BASE_URL", f"http://127.0.0.1:{PULSE_PORT}").rstrip("/")
 
 # --- Auth and security ---------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -310,6 +315,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Production serves STATIC_ROOT (manage.py collectstatic); development and tests find each file in the apps'
+# static folders at request time, so no collectstatic is needed and an edited file is served at once.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
+# Files served at the site's root in every environment: favicon.ico (browsers ask for it on every page).
+WHITENOISE_ROOT = BASE_DIR / "pulse" / "public"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
