@@ -344,6 +344,8 @@ PULSE_TICK_STEPS = [
     "pulse.services.trends.trends_run_due",
     "pulse.services.flags.flags_escalate_due",
     "pulse.services.notifications.notifications_send_due",
+    # Sign-in links and email-change messages queued by requests (also sent at once by a woken worker).
+    "pulse.services.auth_emails.auth_emails_send_due",
 ]
 # Free-text comments are deleted this many days after their round was counted (counts are kept).
 PULSE_COMMENT_RETENTION_DAYS = env_int("PULSE_COMMENT_RETENTION_DAYS", 365, minimum=1)

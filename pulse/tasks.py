@@ -19,3 +19,12 @@ def aggregate_round(round_id: int) -> int:
     on two workers: the service locks the round and upserts identical rows. The minute tick calls the
     service directly for rounds not aggregated yet; this task is for an explicit (re)run."""
     return round_aggregate(round_id=round_id)
+
+
+@shared_task(name="pulse.tasks.send_auth_emails", autoretry_for=(OperationalError,), max_retries=3)
+def send_auth_emails() -> int:
+    """Send the sign-in and email-change emails that are due (``auth_emails_send_due``). Woken on commit
+    by the request that queued one; the minute tick runs the same step, so a lost wake-up only delays."""
+    from pulse.services.auth_emails import auth_emails_send_due
+
+    return auth_emails_send_due()

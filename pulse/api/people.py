@@ -18,6 +18,7 @@ from pulse.api.errors import error_responses
 from pulse.api.fields import id_field
 from pulse.permissions import people_visible_to
 from pulse.services.configuration import person_create, person_deactivate, person_update
+from pulse.services.email_changes import email_changes_open_subquery
 from surveys.forms import MAX_IMPORT_BYTES
 from surveys.models import Membership, Person
 from surveys.services.people_import import people_import
@@ -45,21 +46,30 @@ class PersonOutputSerializer(serializers.Serializer):
     is_active = serializers.BooleanField()
     is_admin = serializers.BooleanField()
     can_sign_in = serializers.SerializerMethodField()
+    pending_email = serializers.EmailField(
+        allow_null=True,
+        help_text="A new address waiting for its owner to confirm it by the emailed link (null: none). "
+        "Until then the person signs in with email.",
+    )
     memberships = MembershipBriefSerializer(many=True, source="current_memberships")
 
     class Meta:
         ref_name = "Person"
 
     def get_can_sign_in(self, person: Person) -> bool:
-        return person.user_id is not None and person.user is not None and person.user.is_active
+        return person.is_active and (person.user is None or person.user.is_active)
 
 
 def people_with_details(queryset: Any) -> Any:
-    return queryset.select_related("user").prefetch_related(
-        Prefetch(
-            "memberships",
-            queryset=Membership.objects.current().select_related("team").order_by("team__path", "role"),
-            to_attr="current_memberships",
+    return (
+        queryset.select_related("user")
+        .annotate(pending_email=email_changes_open_subquery())
+        .prefetch_related(
+            Prefetch(
+                "memberships",
+                queryset=Membership.objects.current().select_related("team").order_by("team__path", "role"),
+                to_attr="current_memberships",
+            )
         )
     )
 
@@ -167,6 +177,11 @@ class PersonUpdateApi(PulseApi):
     @extend_schema(
         operation_id="people_update",
         summary="Change a person (admins)",
+        description=(
+            "A new email is not applied at once: the new address gets a link to confirm it and the old "
+            "address is told; until it confirms, pending_email shows it and sign-in links go to the old one. "
+            "Only staff may change the email of another admin or of a person whose account is staff."
+        ),
         request=InputSerializer,
         responses={200: PersonOutputSerializer, **error_responses(400, 401, 403, 404)},
     )
@@ -176,7 +191,13 @@ class PersonUpdateApi(PulseApi):
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         can_sign_in = changes.pop("can_sign_in", None)
-        person = person_update(person=person, changes=changes, can_sign_in=can_sign_in)
+        person = person_update(
+            person=person,
+            changes=changes,
+            can_sign_in=can_sign_in,
+            actor=self.caller.person,
+            actor_is_staff=bool(request.user.is_staff or request.user.is_superuser),
+        )
         return Response(_person_out(person))
 
 

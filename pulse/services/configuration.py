@@ -131,22 +131,36 @@ def _other_admins(person: Person) -> bool:
     )
 
 
-def _enable_sign_in(person: Person, enabled: bool) -> None:
-    """Give the person a user to sign in with (by email link; no password), or switch it off."""
+def person_user_ensure(*, person: Person, active: bool = True) -> Any:
+    """The person's user, created if they have none (no password: people sign in by email link).
+
+    Called when a person first signs in by link (``pulse.auth``) and when an admin switches sign-in on or
+    off. The person row is locked so that two links spent at once create one user.
+    """
     User = get_user_model()
-    if person.user_id is None:
-        if not enabled:
-            return
-        username = person.email.lower()
+    with transaction.atomic():
+        locked = Person.objects.select_for_update().select_related("user").get(pk=person.pk)
+        if locked.user is not None:
+            person.user = locked.user
+            return locked.user
+        username = locked.email.lower()
         if len(username) > 150 or User.objects.filter(username=username).exists():
             # Too long for a username, or someone's already (the same address in another organisation).
             # People sign in by email link, which looks up the person, so the username is only a key.
-            username = f"person-{person.pk}"
-        user = User(username=username, email=person.email)
+            username = f"person-{locked.pk}"
+        user = User(username=username, email=locked.email, is_active=active)
         user.set_unusable_password()
         user.save()
+        Person.objects.filter(pk=locked.pk).update(user=user)
         person.user = user
-        person.save(update_fields=["user"])
+    return user
+
+
+def _enable_sign_in(person: Person, enabled: bool) -> None:
+    """Switch the person's sign-in by email link on or off. Every active person can sign in unless it is
+    switched off, which needs a user to record it on (created inactive for a person who had none)."""
+    if person.user_id is None:
+        person_user_ensure(person=person, active=enabled)
         return
     existing = person.user
     assert existing is not None
@@ -180,21 +194,72 @@ def person_create(
     return person
 
 
-def person_update(*, person: Person, changes: Mapping[str, Any], can_sign_in: bool | None = None) -> Person:
-    """Change a person's details. The last active admin of an organisation keeps the admin flag."""
+def person_update(
+    *,
+    person: Person,
+    changes: Mapping[str, Any],
+    can_sign_in: bool | None = None,
+    actor: Person | None = None,
+    actor_is_staff: bool = False,
+) -> Person:
+    """Change a person's details. The last active admin of an organisation keeps the admin flag.
+
+    A new email address is not written here: it is asked for (``email_change_request``) and replaces the
+    old one when it confirms by link, and the old address is told. Only staff may change the email, or
+    switch the sign-in, of a person whose user is staff or superuser; only staff may change another
+    admin's email (``email_change_refusal``). ``actor`` is the person making the change.
+    """
+    from pulse.services.email_changes import email_change_refusal, email_change_request
+
     was_admin = person.is_admin
-    _assign(person, changes, PERSON_FIELDS)
+    old_email = person.email
+    wanted = dict(changes)
+    new_email = str(wanted.get("email", old_email)).strip()
+    # A change of letter case only is no new address: sign-in compares addresses case-insensitively.
+    email_change = new_email.lower() != old_email.lower()
+    if email_change:
+        wanted.pop("email")
+    _assign(person, wanted, PERSON_FIELDS)
     errors: dict[str, list[str]] = {}
     if was_admin and not person.is_admin and person.is_active and not _other_admins(person):
         errors["is_admin"] = ["This is the organisation's only admin; make someone else admin first."]
+    if email_change:
+        # Checked against the person as they were: one request cannot first demote an admin, then take
+        # over their address.
+        person.is_admin, current_admin = was_admin, person.is_admin
+        refusal = email_change_refusal(person=person, actor=actor, actor_is_staff=actor_is_staff)
+        person.is_admin = current_admin
+        if refusal:
+            errors["email"] = [refusal]
+        else:
+            errors.update(_new_email_errors(person, new_email))
+    user = person.user if person.user_id is not None else None
+    staff_account = user is not None and (user.is_staff or user.is_superuser)
+    if can_sign_in is not None and staff_account and not actor_is_staff:
+        assert user is not None
+        if can_sign_in != user.is_active:
+            errors["can_sign_in"] = ["Only staff can switch the sign-in of a person whose account is staff."]
     _full_clean(person, errors, exclude=["user"])
     with transaction.atomic():
         person.save()
-        if person.user_id is not None and "email" in changes:
+        if person.user_id is not None and "email" in wanted:  # a change of letter case only
             get_user_model().objects.filter(pk=person.user_id).update(email=person.email)
+        if email_change:
+            email_change_request(person=person, new_email=new_email, requested_by=actor)
         if can_sign_in is not None:
             _enable_sign_in(person, can_sign_in)
     return person
+
+
+def _new_email_errors(person: Person, new_email: str) -> dict[str, list[str]]:
+    try:
+        Person._meta.get_field("email").clean(new_email, person)
+    except ValidationError as error:
+        return {"email": list(error.messages)}
+    clash = Person.objects.filter(organisation_id=person.organisation_id, email__iexact=new_email)
+    if clash.exclude(pk=person.pk).exists():
+        return {"email": ["Someone in this organisation already has this email address."]}
+    return {}
 
 
 def person_deactivate(*, person: Person, today: date | None = None) -> Person:

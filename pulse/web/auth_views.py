@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -22,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 
 from pulse.auth import LINK_LIFETIME, link_digest, login_link_pending, login_link_request, login_link_spend
 from pulse.ratelimit import client_ip, hit
+from pulse.services.email_changes import email_change_confirm, email_change_pending
 
 
 class EmailLinkForm(forms.Form):
@@ -133,3 +135,49 @@ def login_link_confirm(request: HttpRequest) -> HttpResponse:
     # login() rotates the session key (cycle_key), so a session fixed before sign-in is worthless after.
     login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])  # type: ignore[arg-type]
     return redirect(settings.LOGIN_REDIRECT_URL)
+
+
+PENDING_CHANGE = "_pulse_pending_email_change"
+
+
+@never_cache
+@sensitive_variables("token")
+@require_http_methods(["GET"])
+def email_change_link(request: HttpRequest, token: str) -> HttpResponse:
+    """Opening the emailed confirm link: as for sign-in links, nothing is spent (mail scanners open links)
+    and the token leaves the address bar at once; the session keeps its hash for the confirm page."""
+    verdict = hit("token_ip", client_ip(request))
+    if not verdict.allowed:
+        return _no_referrer(_too_many(request, verdict.retry_after))
+    digest = link_digest(token)
+    if digest is None or email_change_pending(digest=digest) is None:
+        return _no_referrer(render(request, "pulse/auth/email_change_confirm.html", {}, status=410))
+    request.session[PENDING_CHANGE] = digest.hex()
+    return _no_referrer(redirect("email_change_confirm"))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def email_change_confirm_view(request: HttpRequest) -> HttpResponse:
+    """GET shows "Confirm <new address>"; POST makes it the person's address (``email_change_confirm``)."""
+    verdict = hit("token_ip", client_ip(request))
+    if not verdict.allowed:
+        return _too_many(request, verdict.retry_after)
+    try:
+        digest = bytes.fromhex(str(request.session.get(PENDING_CHANGE, "")))
+    except ValueError:
+        digest = b""
+    change = email_change_pending(digest=digest) if digest else None
+    page = "pulse/auth/email_change_confirm.html"
+    if change is None:
+        return render(request, page, {}, status=410)
+    if request.method == "GET":
+        return render(request, page, {"change": change})
+    try:
+        confirmed = email_change_confirm(digest=digest)
+    except ValidationError as error:
+        return render(request, page, {"change": change, "error": " ".join(error.messages)}, status=409)
+    request.session.pop(PENDING_CHANGE, None)
+    if confirmed is None:
+        return render(request, page, {}, status=410)
+    return render(request, page, {"confirmed": confirmed.new_email})

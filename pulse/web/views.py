@@ -49,6 +49,7 @@ from pulse.services.configuration import (
     team_create,
     team_update,
 )
+from pulse.services.email_changes import email_change_open
 from pulse.web.forms import (
     MembershipEndForm,
     MembershipForm,
@@ -214,11 +215,26 @@ def person_edit(request: HttpRequest, caller: Caller, pk: int) -> HttpResponse:
             changes = dict(form.cleaned_data)
             can_sign_in = changes.pop("can_sign_in")
             try:
-                person_update(person=person, changes=changes, can_sign_in=can_sign_in)
+                person_update(
+                    person=person,
+                    changes=changes,
+                    can_sign_in=can_sign_in,
+                    actor=caller.person,
+                    actor_is_staff=bool(request.user.is_staff or request.user.is_superuser),
+                )
             except ValidationError as error:
                 form.add_service_errors(error)
             else:
-                messages.success(request, f"{person.display_name} saved.")
+                change = email_change_open(person=person)
+                if change is not None and change.new_email.lower() == form.cleaned_data["email"].lower():
+                    messages.success(
+                        request,
+                        f"{person.display_name} saved. The new address {change.new_email} takes effect when "
+                        f"its owner confirms it by the link just emailed to it; {change.old_email} has been "
+                        "told.",
+                    )
+                else:
+                    messages.success(request, f"{person.display_name} saved.")
                 return redirect("web_person", person.pk)
     else:
         form = PersonForm(
@@ -228,9 +244,10 @@ def person_edit(request: HttpRequest, caller: Caller, pk: int) -> HttpResponse:
                 "locale": person.locale,
                 "time_zone": person.time_zone,
                 "is_admin": person.is_admin,
-                "can_sign_in": person.user is not None and person.user.is_active,
+                "can_sign_in": person.user is None or person.user.is_active,
             }
         )
+    pending = email_change_open(person=person)
     memberships = (
         memberships_visible_to(caller).filter(person=person).select_related("team").order_by("-starts_on")
     )
@@ -239,7 +256,12 @@ def person_edit(request: HttpRequest, caller: Caller, pk: int) -> HttpResponse:
         request,
         "pulse/admin_app/person_form.html",
         form,
-        {"person": person, "memberships": memberships, "membership_form": membership_form},
+        {
+            "person": person,
+            "memberships": memberships,
+            "membership_form": membership_form,
+            "pending_email": pending.new_email if pending is not None else None,
+        },
     )
 
 

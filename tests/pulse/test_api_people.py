@@ -107,9 +107,11 @@ def test_updating_a_person_and_switching_sign_in_off(world: World, admin: APICli
     )
     assert response.status_code == 200
     engineer = Person.objects.select_related("user").get(pk=world.a.engineer.pk)
-    assert (engineer.display_name, engineer.email) == ("Renamed", "renamed@a.example")
+    # The new address waits for its owner to confirm it (tests/pulse/test_email_change.py).
+    assert (engineer.display_name, engineer.email) == ("Renamed", "engineer@a.example")
+    assert response.json()["pending_email"] == "renamed@a.example"
     assert engineer.user is not None
-    assert engineer.user.email == "renamed@a.example"
+    assert engineer.user.email == "engineer@a.example"
     assert engineer.user.is_active is False
     assert response.json()["can_sign_in"] is False
     bad = admin.patch(f"/api/v1/people/{world.a.engineer.pk}/", {"is_active": False}, format="json")
