@@ -5,13 +5,18 @@ from __future__ import annotations
 from django import forms
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
+DEACTIVATE_LABEL = "Also deactivate the people who are not in this file"
+DEACTIVATE_HELP = (
+    "Off: the import only adds and updates. On: the dry run lists everyone it would deactivate, and you "
+    "confirm that separately."
+)
 
 
 class PeopleImportForm(forms.Form):
-    file = forms.FileField(help_text="CSV with columns email, name, team, role, locale, time_zone.")
-    confirmed = forms.BooleanField(
-        required=False, label="I have read the dry-run report; apply these changes."
+    file = forms.FileField(
+        help_text="CSV (comma, semicolon or tab) with columns email, name, team, role, locale, time_zone."
     )
+    deactivate_missing = forms.BooleanField(required=False, label=DEACTIVATE_LABEL, help_text=DEACTIVATE_HELP)
 
     def clean_file(self) -> object:
         upload = self.cleaned_data["file"]
@@ -26,3 +31,13 @@ class PeopleImportForm(forms.Form):
 
     def cleaned_text(self) -> str:
         return self._text
+
+
+class PeopleImportApplyForm(forms.Form):
+    """Apply the text of a dry run, named by the fingerprint of its outcome; deactivations need their own
+    tick (``confirm_deactivation``)."""
+
+    csv_text = forms.CharField(max_length=MAX_IMPORT_BYTES, strip=False)
+    deactivate_missing = forms.BooleanField(required=False)
+    fingerprint = forms.CharField(max_length=64)
+    confirm_deactivation = forms.BooleanField(required=False)

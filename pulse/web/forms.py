@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from pulse.permissions import Caller, instruments_visible_to
-from surveys.forms import MAX_IMPORT_BYTES
+from surveys.forms import DEACTIVATE_HELP, DEACTIVATE_LABEL, MAX_IMPORT_BYTES
 from surveys.models import Instrument, Membership, Person, Schedule, Team
 from surveys.validators import validate_time_zone
 
@@ -129,6 +129,7 @@ class PeopleImportForm(forms.Form):
         widget=forms.Textarea({"rows": 8, "spellcheck": "false"}),
         max_length=MAX_IMPORT_BYTES,
     )
+    deactivate_missing = forms.BooleanField(required=False, label=DEACTIVATE_LABEL, help_text=DEACTIVATE_HELP)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -59,8 +59,9 @@ from pulse.web.forms import (
     ScheduleForm,
     TeamForm,
 )
+from surveys.forms import PeopleImportApplyForm
 from surveys.models import Membership, Person, Schedule
-from surveys.services.people_import import people_import
+from surveys.services.people_import import people_import, people_import_apply
 
 View = Callable[..., HttpResponse]
 PAGE_SIZE = 50
@@ -281,25 +282,50 @@ def person_deactivate_view(request: HttpRequest, caller: Caller, pk: int) -> Htt
 
 @admin_required
 def people_import_view(request: HttpRequest, caller: Caller) -> HttpResponse:
-    """Upload or paste an HR export: a dry run first (a report per row), then apply the same text."""
+    """Upload or paste an HR export: always a dry run first (a report per row), then apply exactly the
+    outcome that dry run showed (its fingerprint). The import adds and updates; deactivating the people
+    missing from the file is chosen explicitly, listed by name and confirmed with its own tick."""
     report = None
     csv_text = ""
-    if request.method == "POST":
+    deactivate_missing = False
+    confirm_error = ""
+    form = PeopleImportForm()
+    if request.method == "POST" and request.POST.get("action") == "apply":
+        apply_form = PeopleImportApplyForm(request.POST)
+        if not apply_form.is_valid():
+            return redirect("web_people_import")
+        csv_text = apply_form.cleaned_data["csv_text"]
+        deactivate_missing = apply_form.cleaned_data["deactivate_missing"]
+        report, confirm_error = people_import_apply(
+            organisation=caller.organisation,
+            csv_text=csv_text,
+            deactivate_missing=deactivate_missing,
+            fingerprint=apply_form.cleaned_data["fingerprint"],
+            deactivation_confirmed=apply_form.cleaned_data["confirm_deactivation"],
+        )
+        if report.applied:
+            messages.success(request, report.summary())
+            return redirect("web_people")
+    elif request.method == "POST":
         form = PeopleImportForm(request.POST, request.FILES)
         if form.is_valid():
             csv_text = form.cleaned_data["csv_text"]
-            apply = request.POST.get("action") == "apply"
-            report = people_import(organisation=caller.organisation, csv_text=csv_text, apply=apply)
-            if report.applied:
-                messages.success(request, report.summary())
-                return redirect("web_people")
-    else:
-        form = PeopleImportForm()
-    status = 400 if request.method == "POST" and (form.errors or (report and report.errors)) else 200
+            deactivate_missing = form.cleaned_data["deactivate_missing"]
+            report = people_import(
+                organisation=caller.organisation, csv_text=csv_text, deactivate_missing=deactivate_missing
+            )
+    failed = form.errors or (report and (report.errors or report.stale)) or confirm_error
+    status = 400 if request.method == "POST" and failed else 200
     return render(
         request,
         "pulse/admin_app/people_import.html",
-        {"form": form, "report": report, "csv_text": csv_text},
+        {
+            "form": form,
+            "report": report,
+            "csv_text": csv_text,
+            "deactivate_missing": deactivate_missing,
+            "confirm_error": confirm_error,
+        },
         status=status,
     )
 

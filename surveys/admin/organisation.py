@@ -9,9 +9,9 @@ from django.shortcuts import redirect, render
 from django.urls import URLPattern, URLResolver, path
 from simple_history.admin import SimpleHistoryAdmin
 
-from surveys.forms import PeopleImportForm
+from surveys.forms import PeopleImportApplyForm, PeopleImportForm
 from surveys.models import Membership, Organisation, Person, Team
-from surveys.services.people_import import people_import
+from surveys.services.people_import import people_import, people_import_apply
 
 
 @admin.register(Organisation)
@@ -30,26 +30,47 @@ class OrganisationAdmin(SimpleHistoryAdmin):
         return own + super().get_urls()
 
     def import_people_view(self, request: HttpRequest, organisation_id: int) -> HttpResponse:
-        """Upload an HR export: a dry run first (a per-row report), then an atomic apply."""
+        """Upload an HR export: always a dry run first (a per-row report), then an atomic apply of exactly
+        what that dry run showed. Deactivating people missing from the file is chosen on the upload form,
+        listed by name in the dry run, and confirmed with its own tick."""
         organisation = Organisation.objects.get(pk=organisation_id)
         report = None
-        if request.method == "POST":
-            form = PeopleImportForm(request.POST, request.FILES)
-            if form.is_valid():
-                text = form.cleaned_text()
-                apply = "apply" in request.POST and form.cleaned_data["confirmed"]
-                report = people_import(organisation=organisation, csv_text=text, apply=apply)
+        csv_text = ""
+        deactivate_missing = False
+        confirm_error = ""
+        form = PeopleImportForm()
+        if request.method == "POST" and "apply" in request.POST:
+            apply_form = PeopleImportApplyForm(request.POST)
+            if apply_form.is_valid():
+                csv_text = apply_form.cleaned_data["csv_text"]
+                deactivate_missing = apply_form.cleaned_data["deactivate_missing"]
+                report, confirm_error = people_import_apply(
+                    organisation=organisation,
+                    csv_text=csv_text,
+                    deactivate_missing=deactivate_missing,
+                    fingerprint=apply_form.cleaned_data["fingerprint"],
+                    deactivation_confirmed=apply_form.cleaned_data["confirm_deactivation"],
+                )
                 if report.applied:
                     messages.success(request, report.summary())
                     return redirect("admin:surveys_organisation_change", organisation.pk)
-        else:
-            form = PeopleImportForm()
+        elif request.method == "POST":
+            form = PeopleImportForm(request.POST, request.FILES)
+            if form.is_valid():
+                csv_text = form.cleaned_text()
+                deactivate_missing = form.cleaned_data["deactivate_missing"]
+                report = people_import(
+                    organisation=organisation, csv_text=csv_text, deactivate_missing=deactivate_missing
+                )
         context = {
             **self.admin_site.each_context(request),
             "title": f"Import people into {organisation}",
             "organisation": organisation,
             "form": form,
             "report": report,
+            "csv_text": csv_text,
+            "deactivate_missing": deactivate_missing,
+            "confirm_error": confirm_error,
             "opts": self.model._meta,
         }
         return render(request, "admin/surveys/import_people.html", context)

@@ -11,16 +11,26 @@ case-insensitively, with the aliases HR tools use):
     locale       optional   en, de
     time_zone    optional   IANA name, e.g. Europe/Berlin (the person's own, for reminders)
 
-The file is the truth for the organisation: a dry run reports, row by row, every error and every change;
-apply does the same in one transaction and refuses to start when any row has an error, so a bad file
-changes nothing. Importing the same file twice changes nothing the second time. People missing from a file
-are deactivated (never deleted) and their open memberships end; organisation admins are managed by hand and
-left alone.
+The delimiter is recognised from the header line: comma, semicolon (spreadsheets in many European
+locales) or tab; errors name the one that was used.
+
+By default an import adds and updates: new people and teams are created, the people in the file get the
+file's name, locale, time zone and teams (a team they are no longer in ends), and everyone not in the file
+is left exactly as they are. Deactivating the people missing from the file is a separate, explicit choice
+(``deactivate_missing``): they are deactivated, never deleted, and their open memberships end;
+organisation admins are managed by hand and left alone.
+
+A dry run always comes first: it reports, row by row, every error and every change, and a fingerprint of
+exactly that outcome. Apply takes the fingerprint, repeats the work in one transaction and writes only if
+the outcome is still the same (otherwise nothing is written and the fresh dry run is returned). It
+refuses to start when any row has an error, so a bad file changes nothing. Importing the same file twice
+changes nothing the second time.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -46,6 +56,7 @@ COLUMN_ALIASES = {
 }
 REQUIRED_COLUMNS = ("email", "name", "team")
 MAX_ROWS = 50_000
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 
 
 @dataclass(frozen=True)
@@ -62,15 +73,26 @@ class ImportRow:
 @dataclass
 class ImportReport:
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, message); line 0: the whole file
+    delimiter: str = ","
+    deactivate_missing: bool = False
     teams_created: list[str] = field(default_factory=list)
     people_created: list[str] = field(default_factory=list)
     people_updated: list[str] = field(default_factory=list)
     people_reactivated: list[str] = field(default_factory=list)
-    people_deactivated: list[str] = field(default_factory=list)
+    people_deactivated: list[str] = field(default_factory=list)  # "Name <email>"
     memberships_started: list[str] = field(default_factory=list)
-    memberships_ended: list[str] = field(default_factory=list)
+    memberships_ended: list[str] = field(default_factory=list)  # of people in the file (a team change)
+    memberships_ended_by_deactivation: list[str] = field(default_factory=list)
+    # Active people not in the file, "Name <email>": left alone unless deactivate_missing is chosen.
+    people_missing: list[str] = field(default_factory=list)
     rows: int = 0
     applied: bool = False
+    # The outcome of the dry run changed before apply (someone edited people meanwhile): nothing written.
+    stale: bool = False
+
+    @property
+    def delimiter_name(self) -> str:
+        return DELIMITERS.get(self.delimiter, repr(self.delimiter))
 
     @property
     def ok(self) -> bool:
@@ -88,33 +110,68 @@ class ImportReport:
                 self.people_deactivated,
                 self.memberships_started,
                 self.memberships_ended,
+                self.memberships_ended_by_deactivation,
             )
         )
 
+    @property
+    def destructive_count(self) -> int:
+        """Changes that take someone out of Pulse: deactivations and the memberships they end."""
+        return len(self.people_deactivated) + len(self.memberships_ended_by_deactivation)
+
+    @property
+    def fingerprint(self) -> str:
+        """Names this exact outcome: apply writes only when its own outcome has the same fingerprint."""
+        digest = hashlib.sha256("\n".join(self.lines()).encode())
+        digest.update(b"deactivate" if self.deactivate_missing else b"keep")
+        return digest.hexdigest()[:16]
+
     def summary(self) -> str:
+        read = f"{self.rows} row(s) read, {self.delimiter_name}-separated"
         if self.errors:
-            return f"{len(self.errors)} error(s) in {self.rows} row(s); nothing was changed."
+            return (
+                f"{len(self.errors)} error(s) in {self.rows} row(s) ({self.delimiter_name}-separated); "
+                "nothing was changed."
+            )
         verb = "Applied" if self.applied else "Would apply"
         if not self.change_count:
-            return f"{self.rows} row(s) read; everything is already up to date."
-        return (
+            return f"{read}; everything is already up to date."
+        text = (
             f"{verb}: {len(self.teams_created)} team(s) created, {len(self.people_created)} person(s) "
             f"created, {len(self.people_updated)} updated, {len(self.people_reactivated)} reactivated, "
-            f"{len(self.people_deactivated)} deactivated, {len(self.memberships_started)} membership(s) "
-            f"started, {len(self.memberships_ended)} ended ({self.rows} row(s) read)."
+            f"{len(self.memberships_started)} membership(s) started, {len(self.memberships_ended)} ended"
         )
+        if self.deactivate_missing:
+            text += (
+                f"; {len(self.people_deactivated)} person(s) deactivated and "
+                f"{len(self.memberships_ended_by_deactivation)} of their membership(s) ended"
+            )
+        return f"{text} ({read})."
 
     def lines(self) -> list[str]:
+        """Every error and change, then the summary: what the dry run prints."""
+        return self._lines(destructive=True)
+
+    def neutral_lines(self) -> list[str]:
+        """The same without the deactivations, which a page shows apart, as a destructive change."""
+        return self._lines(destructive=False)
+
+    def _lines(self, *, destructive: bool) -> list[str]:
         out = [f"line {line}: {message}" if line else message for line, message in self.errors]
-        for label, items in (
+        sections = [
             ("team created", self.teams_created),
             ("person created", self.people_created),
             ("person updated", self.people_updated),
             ("person reactivated", self.people_reactivated),
-            ("person deactivated", self.people_deactivated),
             ("membership started", self.memberships_started),
             ("membership ended", self.memberships_ended),
-        ):
+        ]
+        if destructive:
+            sections += [
+                ("person deactivated", self.people_deactivated),
+                ("membership ended (deactivated)", self.memberships_ended_by_deactivation),
+            ]
+        for label, items in sections:
             out.extend(f"{label}: {item}" for item in items)
         out.append(self.summary())
         return out
@@ -125,7 +182,9 @@ def _parse(csv_text: str, report: ImportReport) -> list[ImportRow]:
     if "\x00" in csv_text:
         report.errors.append((0, "The file contains NUL bytes; is it really a CSV export?"))
         return []
-    reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
+    text = csv_text.lstrip("\ufeff")
+    report.delimiter = _delimiter(text)
+    reader = csv.DictReader(io.StringIO(text), delimiter=report.delimiter)
     header = {(name or "").strip().lower(): name for name in reader.fieldnames or []}
     columns: dict[str, str] = {}
     for column, aliases in COLUMN_ALIASES.items():
@@ -134,8 +193,15 @@ def _parse(csv_text: str, report: ImportReport) -> list[ImportRow]:
                 columns[column] = header[alias]
     missing = [column for column in REQUIRED_COLUMNS if column not in columns]
     if missing:
+        others = ", ".join(name for mark, name in DELIMITERS.items() if mark != report.delimiter)
         report.errors.append(
-            (0, f"Missing column(s): {', '.join(missing)}. Found: {', '.join(header) or 'none'}.")
+            (
+                0,
+                f"Missing column(s): {', '.join(missing)}. The file was read as "
+                f"{report.delimiter_name}-separated and its header has: "
+                f"{', '.join(repr(name) for name in header) or 'nothing'}. Columns must be separated by a "
+                f"comma, semicolon or tab ({others} also work) and named email, name, team.",
+            )
         )
         return []
 
@@ -199,6 +265,22 @@ def _parse(csv_text: str, report: ImportReport) -> list[ImportRow]:
     return rows
 
 
+def _delimiter(text: str) -> str:
+    """Comma, semicolon or tab, whichever separates the header line (the most frequent one outside quotes;
+    comma when the line has none of them, e.g. a one-column file)."""
+    header = text.split("\n", 1)[0]
+    try:
+        found = csv.Sniffer().sniff(header, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        found = ""
+    if found in DELIMITERS:
+        return found
+    unquoted = "".join(part for index, part in enumerate(header.split('"')) if index % 2 == 0)
+    counts = {mark: unquoted.count(mark) for mark in DELIMITERS}
+    best = max(counts, key=lambda mark: counts[mark])
+    return best if counts[best] else ","
+
+
 def _unique_slug(organisation: Organisation, name: str, taken: set[str]) -> str:
     base = slugify(name)[:90] or "team"
     slug, counter = base, 2
@@ -209,25 +291,35 @@ def _unique_slug(organisation: Organisation, name: str, taken: set[str]) -> str:
     return slug
 
 
-def people_import(*, organisation: Organisation, csv_text: str, apply: bool = False) -> ImportReport:
-    """Compare the file with the organisation and report (dry run) or make (apply) the changes.
+def people_import(
+    *,
+    organisation: Organisation,
+    csv_text: str,
+    deactivate_missing: bool = False,
+    apply: str | None = None,
+) -> ImportReport:
+    """Compare the file with the organisation and report the changes (a dry run, ``apply=None``), or make
+    them: ``apply`` is the fingerprint of the dry run the caller showed, and the changes are written only
+    when they are still exactly that (else ``stale`` is set and the fresh dry run returned).
 
     Apply is all or nothing: any row error means nothing is written; a database error rolls back.
     """
-    report = ImportReport()
+    report = ImportReport(deactivate_missing=deactivate_missing)
     rows = _parse(csv_text, report)
     if report.errors:
         return report
     with transaction.atomic():
-        _reconcile(organisation, rows, report, write=apply)
-        report.applied = apply
-        if not apply:
+        _reconcile(organisation, rows, report, deactivate_missing=deactivate_missing)
+        if apply is not None and report.fingerprint == apply:
+            report.applied = True
+        else:
+            report.stale = apply is not None
             transaction.set_rollback(True)
     return report
 
 
 def _reconcile(
-    organisation: Organisation, rows: list[ImportRow], report: ImportReport, *, write: bool
+    organisation: Organisation, rows: list[ImportRow], report: ImportReport, *, deactivate_missing: bool
 ) -> None:
     today = timezone.now().date()
     teams = list(Team.objects.filter(organisation=organisation))
@@ -302,20 +394,28 @@ def _reconcile(
                 Membership.objects.create(person=person, team_id=team_id, role=role, starts_on=today)
                 report.memberships_started.append(f"{email} {role} of {team_names[team_id]}")
 
+    missing = {
+        email: person
+        for email, person in people.items()
+        if email not in wanted and person.is_active and not person.is_admin
+    }
+    report.people_missing = [f"{person.display_name} <{email}>" for email, person in missing.items()]
     for (_person_id, team_id, role), membership in have.items():
         email = membership.person.email.lower()
-        if (team_id, role) in wanted.get(email, set()):
-            continue
-        if membership.person.is_admin and email not in wanted:
-            continue
-        _end_membership(membership, today)
-        report.memberships_ended.append(f"{email} {role} of {team_names[team_id]}")
+        label = f"{email} {role} of {team_names[team_id]}"
+        if email in wanted:
+            if (team_id, role) not in wanted[email]:
+                _end_membership(membership, today)
+                report.memberships_ended.append(label)
+        elif deactivate_missing and email in missing:
+            _end_membership(membership, today)
+            report.memberships_ended_by_deactivation.append(label)
 
-    for email, person in people.items():
-        if email not in wanted and person.is_active and not person.is_admin:
+    if deactivate_missing:
+        for email, person in missing.items():
             person.is_active = False
             person.save(update_fields=["is_active"])
-            report.people_deactivated.append(email)
+            report.people_deactivated.append(f"{person.display_name} <{email}>")
 
 
 def _end_membership(membership: Membership, today: date) -> None:
@@ -326,3 +426,41 @@ def _end_membership(membership: Membership, today: date) -> None:
     else:
         membership.ends_on = today
         membership.save(update_fields=["ends_on"])
+
+
+def people_import_apply(
+    *,
+    organisation: Organisation,
+    csv_text: str,
+    deactivate_missing: bool,
+    fingerprint: str,
+    deactivation_confirmed: bool,
+) -> tuple[ImportReport, str]:
+    """Apply the dry run named by ``fingerprint``, as a page's "Apply" button asks.
+
+    Returns the report and, when deactivations were not confirmed with their own tick, the message for that
+    tick (nothing is written then). A stale fingerprint writes nothing and returns the fresh dry run.
+    """
+    report = people_import(
+        organisation=organisation,
+        csv_text=csv_text,
+        deactivate_missing=deactivate_missing,
+        # Deactivating without the tick: the dry run again, unless nobody would be deactivated.
+        apply=fingerprint if deactivation_confirmed or not deactivate_missing else None,
+    )
+    if report.applied or report.fingerprint != fingerprint:
+        report.stale = not report.applied
+        return report, ""
+    if report.destructive_count:
+        count = len(report.people_deactivated)
+        who = "person is" if count == 1 else "people are"
+        return report, f"Tick this box to confirm that {count} {who} deactivated."
+    return (
+        people_import(
+            organisation=organisation,
+            csv_text=csv_text,
+            deactivate_missing=deactivate_missing,
+            apply=fingerprint,
+        ),
+        "",
+    )

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -120,48 +119,6 @@ def test_deactivating_a_person_from_their_page(admin: Client, world: World) -> N
     assert not Person.objects.get(pk=world.a.engineer.pk).is_active
     assert Membership.objects.get(pk=world.a.membership.pk).ends_on == NOW.date()
     assert admin.get(f"/manage/people/{world.a.engineer.pk}/deactivate/").status_code == 405
-
-
-CSV = (
-    "email,name,team,role\n"
-    "admin@a.example,Admin,Engineering a,member\n"
-    "leader@a.example,Leader,Engineering a / Platform a,leader\n"
-    "new@a.example,New Person,Engineering a / Platform a / SRE a,member\n"
-    "newer@a.example,Newer Person,Engineering a / Security,member\n"
-)
-
-
-def test_csv_import_is_a_dry_run_first_then_applies_the_same_text(admin: Client, world: World) -> None:
-    upload = SimpleUploadedFile("hr.csv", CSV.encode(), content_type="text/csv")
-    dry = admin.post("/manage/people/import/", {"file": upload, "action": "dry_run"})
-    assert dry.status_code == 200
-    page = text(dry)
-    assert "Dry run: what would change" in page
-    assert "person created: new@a.example" in page
-    assert "person deactivated: engineer@a.example" in page
-    assert "team created: Engineering a / Security" in page
-    assert "Apply these 8 changes" in page
-    assert not Person.objects.filter(email="new@a.example").exists()
-    applied = admin.post("/manage/people/import/", {"csv_text": CSV, "action": "apply"})
-    assert applied.status_code == 302
-    assert Person.objects.filter(email__in=["new@a.example", "newer@a.example"]).count() == 2
-    assert Team.objects.filter(organisation=world.a.organisation, name="Security").exists()
-    assert not Person.objects.get(pk=world.a.engineer.pk).is_active
-
-
-def test_csv_import_errors_are_listed_per_line_and_change_nothing(admin: Client) -> None:
-    response = admin.post(
-        "/manage/people/import/", {"csv_text": CSV + "bad,X,Engineering a,boss\n", "action": "apply"}
-    )
-    assert response.status_code == 400
-    page = text(response)
-    assert "line 6: email &#x27;bad&#x27; is not a valid address" in page
-    assert "line 6: role &#x27;boss&#x27; is not one of member, leader" in page
-    assert "Apply these" not in page
-    assert not Person.objects.filter(email="new@a.example").exists()
-    empty = admin.post("/manage/people/import/", {"action": "dry_run"})
-    assert empty.status_code == 400
-    assert "Choose a file or paste the CSV." in text(empty)
 
 
 def test_team_tree_create_move_and_no_cycles(admin: Client, world: World) -> None:
