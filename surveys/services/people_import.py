@@ -296,11 +296,13 @@ def people_import(
     organisation: Organisation,
     csv_text: str,
     deactivate_missing: bool = False,
-    apply: str | None = None,
+    apply: str | bool | None = None,
 ) -> ImportReport:
     """Compare the file with the organisation and report the changes (a dry run, ``apply=None``), or make
     them: ``apply`` is the fingerprint of the dry run the caller showed, and the changes are written only
-    when they are still exactly that (else ``stale`` is set and the fresh dry run returned).
+    when they are still exactly that (else ``stale`` is set and the fresh dry run returned). ``apply=True``
+    writes whatever the outcome is: only for callers that ask for that in one request (the API's
+    ``dry_run=false``), never for a page with an "Apply" button.
 
     Apply is all or nothing: any row error means nothing is written; a database error rolls back.
     """
@@ -310,10 +312,10 @@ def people_import(
         return report
     with transaction.atomic():
         _reconcile(organisation, rows, report, deactivate_missing=deactivate_missing)
-        if apply is not None and report.fingerprint == apply:
+        if apply is True or (isinstance(apply, str) and report.fingerprint == apply):
             report.applied = True
         else:
-            report.stale = apply is not None
+            report.stale = isinstance(apply, str)
             transaction.set_rollback(True)
     return report
 
