@@ -12,6 +12,8 @@ urlpatterns = [
     # The token is in the path: config.logging_filters removes it from every log line.
     path("login/link/confirm/", sign_in.login_link_confirm, name="login_link_confirm"),
     path("login/link/<str:token>/", sign_in.login_link, name="login_link"),
+    path("login/checkin-link/", sign_in.checkin_link_resend_view, name="checkin_link_resend"),
+    path("login/checkin-link/sent/", sign_in.checkin_link_resent, name="checkin_link_resent"),
     path("account/email/confirm/", sign_in.email_change_confirm_view, name="email_change_confirm"),
     path("account/email/<str:token>/", sign_in.email_change_link, name="email_change_link"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

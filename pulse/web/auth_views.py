@@ -24,6 +24,7 @@ from django.views.decorators.http import require_http_methods
 from pulse.auth import LINK_LIFETIME, link_digest, login_link_pending, login_link_request, login_link_spend
 from pulse.ratelimit import client_ip, hit
 from pulse.services.email_changes import email_change_confirm, email_change_pending
+from surveys.services.resend import checkin_links_resend
 
 
 class EmailLinkForm(forms.Form):
@@ -181,3 +182,33 @@ def email_change_confirm_view(request: HttpRequest) -> HttpResponse:
     if confirmed is None:
         return render(request, page, {}, status=410)
     return render(request, page, {"confirmed": confirmed.new_email})
+
+
+# --- "I lost my check-in link" ------------------------------------------------------------------------
+
+
+@never_cache
+@sensitive_post_parameters("email")
+@require_http_methods(["GET", "POST"])
+def checkin_link_resend_view(request: HttpRequest) -> HttpResponse:
+    """Ask for one's open check-in links again: the same answer (and the same single UPDATE) whether the
+    address has open check-ins or not (``surveys.services.resend``); the next tick sends them.
+
+    It shares the sign-in link limits: both send an email to whatever address is typed in."""
+    page = "pulse/auth/checkin_resend.html"
+    if request.method == "GET":
+        return render(request, page, {"form": EmailLinkForm()})
+    form = EmailLinkForm(request.POST)
+    if not form.is_valid():
+        return render(request, page, {"form": form}, status=400)
+    email = form.cleaned_data["email"]
+    for name, key in (("link_ip", client_ip(request)), ("link_email", email)):
+        verdict = hit(name, key)
+        if not verdict.allowed:
+            return _too_many(request, verdict.retry_after)
+    checkin_links_resend(email=email)
+    return redirect("checkin_link_resent")
+
+
+def checkin_link_resent(request: HttpRequest) -> HttpResponse:
+    return render(request, "pulse/auth/checkin_resend.html", {"sent": True})
