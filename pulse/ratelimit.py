@@ -1,8 +1,17 @@
-"""Rate limits for signing in: fixed-window counters in the Django cache (Redis in production).
+"""Rate limits for signing in: counters in the Django cache (Redis in production).
 
-Limits are named in ``settings.PULSE_RATE_LIMITS`` as ``"<count>/<seconds>"``, e.g. ``"10/900"``: at most
-ten attempts per key in each 15-minute window. Keys are hashed before they reach the cache, so an email
-address never appears in Redis.
+Limits are named in ``settings.PULSE_RATE_LIMITS`` as ``"<count>/<seconds>"``, e.g. ``"10/900"``. Keys are
+hashed before they reach the cache, so an email address never appears in Redis. Two kinds:
+
+* **Requests** (``hit``: email links, tokens): at most ``count`` per key in each fixed window of
+  ``seconds``.
+* **Failed passwords** (``login_user`` per username, ``login_ip`` per client address; ``failures_*``):
+  only failures count, never successful sign-ins. ``count`` failures within ``seconds`` are free; each
+  further one locks the key for ``FAILURE_BACKOFF`` doubled per failure beyond the limit (30 s, 1 min,
+  2 min, ...) up to ``seconds``. A success clears the username's failures (the address's stay: an attacker
+  could otherwise clear them by signing in to an account of their own). So a guesser is slowed
+  exponentially, while someone who mistyped waits half a minute; and the lock is on passwords only: the
+  email-link limits are counted apart, so the rightful user can always sign in by link.
 
 When the cache is down (Redis unreachable, timing out), ``hit`` lets the attempt through and logs a warning.
 For a sign-in limiter the alternative, failing closed, would lock every user out for as long as Redis is
@@ -15,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -77,6 +87,68 @@ def hit(name: str, key: str, *, now: float | None = None) -> Verdict:
     if count > rate.limit:
         return Verdict(False, max(1, int((window + 1) * rate.seconds - moment)))
     return Verdict(True, 0)
+
+
+# --- failed passwords ----------------------------------------------------------------------------------
+
+FAILURE_BACKOFF = 30  # seconds of the first lock once a key's free failures are used up
+
+
+def _failure_keys(name: str, key: str) -> tuple[str, str]:
+    digest = hashlib.sha256(key.strip().lower().encode()).hexdigest()[:32]
+    return f"{CACHE_PREFIX}:fail:{name}:{digest}", f"{CACHE_PREFIX}:until:{name}:{digest}"
+
+
+def _unavailable(name: str, error: Exception) -> None:
+    logger.warning("Rate limit %s not enforced: the cache is unavailable (%s)", name, type(error).__name__)
+
+
+def failures_blocked(checks: Iterable[tuple[str, str]], *, now: float | None = None) -> Verdict:
+    """Whether any (limit name, key) is locked after too many failures. One cache round trip; counts
+    nothing (a correct password must not use up anything)."""
+    moment = time.time() if now is None else now
+    wanted = {_failure_keys(name, key)[1]: name for name, key in checks}
+    cache = caches[settings.PULSE_RATE_LIMIT_CACHE]
+    try:
+        locks = cache.get_many(list(wanted))
+    except Exception as error:  # fail open, loudly (module docstring)
+        _unavailable(",".join(sorted(set(wanted.values()))), error)
+        return Verdict(True, 0)
+    until = max((float(value) for value in locks.values()), default=0.0)
+    if until > moment:
+        return Verdict(False, max(1, int(until - moment + 0.999)))
+    return Verdict(True, 0)
+
+
+def failure_record(name: str, key: str, *, now: float | None = None) -> None:
+    """Count one failed password for ``key``; past the free failures, lock it with exponential backoff."""
+    rate = rate_for(name)
+    moment = time.time() if now is None else now
+    count_key, until_key = _failure_keys(name, key)
+    cache = caches[settings.PULSE_RATE_LIMIT_CACHE]
+    try:
+        # The count is remembered for the rate's window after the latest failure.
+        cache.add(count_key, 0, timeout=rate.seconds)
+        try:
+            count = cache.incr(count_key)
+        except ValueError:  # expired between add() and incr()
+            cache.set(count_key, 1, timeout=rate.seconds)
+            count = 1
+        cache.touch(count_key, timeout=rate.seconds)
+        if count >= rate.limit:
+            lock = min(FAILURE_BACKOFF * 2 ** min(count - rate.limit, 20), rate.seconds)
+            cache.set(until_key, moment + lock, timeout=lock + 1)
+    except Exception as error:
+        _unavailable(name, error)
+
+
+def failures_clear(name: str, key: str) -> None:
+    """Forget a key's failures (after a successful sign-in with that username)."""
+    cache = caches[settings.PULSE_RATE_LIMIT_CACHE]
+    try:
+        cache.delete_many(list(_failure_keys(name, key)))
+    except Exception as error:
+        _unavailable(name, error)
 
 
 def client_ip(request: HttpRequest) -> str:

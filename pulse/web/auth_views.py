@@ -22,7 +22,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods
 
 from pulse.auth import LINK_LIFETIME, link_digest, login_link_pending, login_link_request, login_link_spend
-from pulse.ratelimit import client_ip, hit
+from pulse.ratelimit import client_ip, failure_record, failures_blocked, failures_clear, hit
 from pulse.services.email_changes import email_change_confirm, email_change_pending
 from surveys.services.resend import checkin_links_resend
 
@@ -46,19 +46,32 @@ def _no_referrer(response: HttpResponse) -> HttpResponse:
 
 
 class LoginView(auth_views.LoginView):
-    """Django's password sign-in, limited per client address and per username."""
+    """Django's password sign-in. Failed passwords (only those) lock the username and the client address
+    with exponential backoff (``pulse.ratelimit``); the email link is limited apart and keeps working."""
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context.setdefault("link_form", EmailLinkForm())
         return context
 
+    def _limited(self) -> tuple[tuple[str, str], tuple[str, str]]:
+        request = self.request
+        return (("login_ip", client_ip(request)), ("login_user", request.POST.get("username", "")))
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        for name, key in (("login_ip", client_ip(request)), ("login_user", request.POST.get("username", ""))):
-            verdict = hit(name, key)
-            if not verdict.allowed:
-                return _too_many(request, verdict.retry_after)
+        verdict = failures_blocked(self._limited())
+        if not verdict.allowed:
+            return _too_many(request, verdict.retry_after)
         return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        for name, key in self._limited():
+            failure_record(name, key)
+        return super().form_invalid(form)
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        failures_clear("login_user", self.request.POST.get("username", ""))
+        return super().form_valid(form)
 
 
 @never_cache
