@@ -42,19 +42,25 @@ else:
     REDIS_URL = env_str("REDIS_URL")
 
 
-def _ballot_keys() -> list[bytes]:
-    """The ballot key ring: 32-byte AES-GCM keys, urlsafe base64, newest first (rotation: prepend).
+def _token_keys() -> list[bytes]:
+    """The token key ring: 32-byte AES-GCM keys, urlsafe base64, newest first (rotation: prepend).
 
-    Ballots are sealed with the first key and opened with whichever key of the ring sealed them. The key
-    lives outside the database on purpose: a database reader without it cannot read an open round.
+    It seals the copies of invitation tokens that reminders reuse (erased when their round closes).
+    Ballots are not sealed with it: each round has its own key, destroyed at close (``surveys.round_keys``).
+    ``PULSE_BALLOT_KEYS`` is the variable's earlier name, still read when the new one is not set.
     """
-    raw = env_list("PULSE_BALLOT_KEYS")
+    legacy_name = "PULSE_BALLOT_KEYS"
+    name = legacy_name if env_str(legacy_name) and not env_str("PULSE_TOKEN_KEYS") else "PULSE_TOKEN_KEYS"
+    raw = env_list(name)
     if not raw:
         if PRODUCTION:
-            raise ImproperlyConfigured("PULSE_BALLOT_KEYS is required when PULSE_ENV=production")
+            raise ImproperlyConfigured("PULSE_TOKEN_KEYS is required when PULSE_ENV=production")
+        # A checkout made before the rename keeps its key file, so open rounds' reminders still open.
+        legacy = VAR_DIR / "ballot_key"
         raw = [
             generated_secret(
-                VAR_DIR / "ballot_key", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode()
+                legacy if legacy.exists() else VAR_DIR / "token_key",
+                lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
             )
         ]
     keys = []
@@ -65,14 +71,22 @@ def _ballot_keys() -> list[bytes]:
             key = b""
         if len(key) != 32:
             raise ImproperlyConfigured(
-                f"PULSE_BALLOT_KEYS entry {position} must be 32 bytes in urlsafe base64 (generate one with: "
+                f"{name} entry {position} must be 32 bytes in urlsafe base64 (generate one with: "
                 "python -c 'import os,base64;print(base64.urlsafe_b64encode(os.urandom(32)).decode())')"
             )
         keys.append(key)
     return keys
 
 
-PULSE_BALLOT_KEYS = _ballot_keys()
+PULSE_TOKEN_KEYS = _token_keys()
+
+# The round key store (surveys/round_keys.py, docs/anonymity.md): each open round's private ballot key, on
+# storage whose retention is separate from the database's. Only the processes that open and close rounds
+# (Celery workers) need it; the web tier seals with the public key stored on the round. Development keeps
+# it under var/ and creates it; production names a directory on its own volume, which must exist.
+PULSE_ROUND_KEY_STORE = env_str("PULSE_ROUND_KEY_STORE", "surveys.round_keys.DirectoryKeyStore")
+PULSE_ROUND_KEY_DIR = env_str("PULSE_ROUND_KEY_DIR", "" if PRODUCTION else str(VAR_DIR / "round_keys"))
+PULSE_ROUND_KEY_DIR_CREATE = not PRODUCTION
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -263,9 +277,6 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if PRODUCTION:
     DEBUG = False
-    # Static files are served by WhiteNoise from STATIC_ROOT (collectstatic) in production only;
-    # runserver serves them in development.
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
@@ -338,6 +349,7 @@ PULSE_TICK_STEPS = [
     "surveys.services.rounds.rounds_open_due",
     "surveys.services.emails.emails_send_due",
     "surveys.services.answering.rounds_close_due",
+    "surveys.services.answering.round_keys_sweep",
     "pulse.services.aggregation.rounds_aggregate_due",
     "pulse.services.retention.comments_delete_expired",
     # Trends after aggregation; escalations before delivery, so they go out in the same tick.

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.cache import patch_cache_control
 from django.utils.log import log_response
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -84,6 +85,28 @@ def _form_questions(round_: Round, locale: str) -> list[dict[str, Any]]:
     return groups
 
 
+# Every answer a submitter's browser receives after posting has one size, whatever they answered
+# (docs/anonymity.md, "One size"): an access log records each response's size next to the request, in the
+# order of the Participation ids, so a thank-you page longer for one WHO-5 band, or an error page echoing a
+# comment, tells a log reader something of what a named person answered. The page is padded with an HTML
+# comment to the next multiple of a block far larger than any variant: a thank-you page is about 3 KB in
+# every band; a form sent back with errors holds at most every question and a 2,000-character comment.
+THANKS_BLOCK_BYTES = 16 * 1024
+FORM_ERRORS_BLOCK_BYTES = 64 * 1024
+_PAD_OPEN, _PAD_CLOSE = b"\n<!-- padding, so every answer has one size: ", b" -->\n"
+
+
+def _padded(response: HttpResponse, block: int) -> HttpResponse:
+    """The response with its body padded to a whole number of ``block`` bytes, and marked ``no-transform``
+    so that no proxy compresses it (compression would make the sizes differ again)."""
+    body = response.content
+    room = len(_PAD_OPEN) + len(_PAD_CLOSE)
+    target = -(-(len(body) + room) // block) * block
+    response.content = body + _PAD_OPEN + b"." * (target - len(body) - room) + _PAD_CLOSE
+    patch_cache_control(response, no_transform=True)
+    return response
+
+
 def _without_token(response: HttpResponse) -> HttpResponse:
     """Every check-in response: no Referer from this page, and 4xx answers logged without the token."""
     response["Referrer-Policy"] = "no-referrer"
@@ -134,7 +157,7 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
         except AnswersInvalid as invalid:
             errors = invalid.errors
         else:
-            return _without_token(_thanks(request, clean, locale))
+            return _without_token(_padded(_thanks(request, clean, locale), THANKS_BLOCK_BYTES))
     with (
         translation.override(locale),
         timezone.override(ZoneInfo(invitation.person.time_zone or invitation.round.time_zone)),
@@ -156,6 +179,8 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
             },
             status=400 if errors else 200,
         )
+    if request.method == "POST":
+        response = _padded(response, FORM_ERRORS_BLOCK_BYTES)
     return _without_token(response)
 
 

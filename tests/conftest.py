@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import pytest
 from django.conf import settings
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Round keys go to a directory of this test process's own, never the checkout's var/ (xdist workers
+    each import this, so each has its own)."""
+    settings.PULSE_ROUND_KEY_DIR = tempfile.mkdtemp(prefix="pulse-round-keys-")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

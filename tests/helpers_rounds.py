@@ -18,8 +18,19 @@ from typing import Any
 from django.apps import apps
 from django.utils import timezone
 
-from surveys.models import Instrument, Invitation, Membership, Organisation, Person, Round, Schedule, Team
-from surveys.sealing import KeyRing, open_token
+from surveys.models import (
+    Instrument,
+    Invitation,
+    Membership,
+    Organisation,
+    Person,
+    Round,
+    Schedule,
+    SealedBallot,
+    Team,
+)
+from surveys.round_keys import round_key_store
+from surveys.sealing import KeyRing, open_ballot, open_token
 from surveys.services.answering import round_questions
 from surveys.services.rounds import rounds_open_due
 from surveys.services.schedules import schedule_save
@@ -125,7 +136,10 @@ def open_schedule(
         team=team,
         name=f"Fortnightly check-in {next(_numbers)}",
         local_time=dt.time(10, 0),
-        every_n_weeks=2,  # WHO-5's recall period is 14 days
+        # WHO-5's recall period is 14 days; an instrument with a longer one (CBI: 4 weeks) sets the pace.
+        every_n_weeks=max(
+            2, *((instrument.recall_period_days or 0) // 7 for instrument in chosen if instrument)
+        ),
         starts_on=now.date() - dt.timedelta(days=60),
         quiet_start=dt.time(0, 0),
         quiet_end=dt.time(0, 0),  # equal bounds: no quiet hours
@@ -163,3 +177,15 @@ def answers_for(
 
 def as_form(answers: dict[str, Any]) -> dict[str, str]:
     return {key: str(value) for key, value in answers.items()}
+
+
+def opened_ballots(round_: Round) -> list[dict[str, Any]]:
+    """Every ballot of an open round, opened as the close step opens them: with the round's private key
+    from the round key store."""
+    round_.refresh_from_db()
+    private_key = round_key_store().get(round_.pk)
+    assert private_key is not None, "the round's key is not in the store"
+    return [
+        open_ballot(private_key, size=round_.ballot_size, sealed=bytes(sealed))
+        for sealed in SealedBallot.objects.filter(round=round_).values_list("ciphertext", flat=True)
+    ]

@@ -17,7 +17,7 @@ GOOD = {
     "ALLOWED_HOSTS": "pulse.example.org",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
-    "PULSE_BALLOT_KEYS": base64.urlsafe_b64encode(b"k" * 32).decode(),
+    "PULSE_TOKEN_KEYS": base64.urlsafe_b64encode(b"k" * 32).decode(),
 }
 
 
@@ -41,7 +41,7 @@ def test_check_deploy_is_clean_with_every_variable_set() -> None:
 
 
 @pytest.mark.parametrize(
-    "missing", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "PULSE_BALLOT_KEYS"]
+    "missing", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "PULSE_TOKEN_KEYS"]
 )
 def test_production_refuses_to_start_without_a_required_variable(missing: str) -> None:
     env = {key: value for key, value in GOOD.items() if key != missing}
@@ -55,7 +55,7 @@ def test_production_refuses_to_start_without_a_required_variable(missing: str) -
     [
         ("DEBUG", "perhaps", "DEBUG must be a boolean"),
         ("DB_CONN_MAX_AGE", "ten", "DB_CONN_MAX_AGE must be a whole number"),
-        ("PULSE_BALLOT_KEYS", "too-short", "PULSE_BALLOT_KEYS entry 1 must be 32 bytes"),
+        ("PULSE_TOKEN_KEYS", "too-short", "PULSE_TOKEN_KEYS entry 1 must be 32 bytes"),
         ("PULSE_ENV", "staging", "PULSE_ENV must be one of development, production"),
         ("SECRET_KEY", "short", "SECRET_KEY must be at least 50 characters"),
     ],

@@ -2,16 +2,18 @@
 
 The anonymity design (DESIGN.md, "Anonymity, by construction") lives in the shape of these tables:
 
-* ``Participation`` says *who* answered a round. ``SealedBallot`` holds *what* was answered, encrypted
-  with a key that is not in the database, with a random primary key, no person and no time. The two are
-  written in one transaction, so PostgreSQL's ``xmin`` ties them together: that is why the ballot is a
-  ciphertext, unreadable to anyone with only ``SELECT``.
-* When a round closes, its ballots are opened, shuffled and added to counters (``AnswerCount``,
-  ``ScoreCount``, ``RespondentCount``) and comment rows (``Comment``: random id, no time), then deleted.
-  After close no per-person set of answers exists. The answer-bearing tables are listed in
-  ``ANSWER_BEARING_MODELS``; tests/anonymity fails when a new one appears unlisted.
+* ``Participation`` says *who* answered a round. ``SealedBallot`` holds *what* was answered, with a random
+  primary key, no person and no time, padded to one length per round and sealed to the round's own public
+  key. The two are written in one transaction, so PostgreSQL's ``xmin`` (and its WAL) ties them together:
+  that is why the ballot is a ciphertext whose length says nothing, and why its key dies with the round.
+* When a round closes, its ballots are opened with the round's private key (from the round key store, not
+  the database), added to counters (``AnswerCount``, ``ScoreCount``, ``RespondentCount``) and comment rows
+  (``Comment``: random id, no time, random order), then deleted; once that has committed the key is
+  destroyed. Copies the database keeps elsewhere (dead tuples, WAL, backups) can then be opened by no one.
+  The answer-bearing tables are listed in ``ANSWER_BEARING_MODELS``; tests/anonymity fails when a new one
+  appears unlisted. docs/anonymity.md is the threat model.
 * Invitations carry a single-use token: only its SHA-256 is stored for look-up; a copy sealed with the
-  ballot key lets reminders repeat the same link, and is erased when the round closes.
+  token key ring lets reminders repeat the same link, and is erased when the round closes.
 """
 
 from __future__ import annotations
@@ -141,6 +143,18 @@ class Round(models.Model):
     # closed rounds whose aggregated_at is empty (surveys never imports pulse).
     counted_at = models.DateTimeField(null=True, blank=True)
     aggregated_at = models.DateTimeField(null=True, blank=True)
+    # The round's own ballot key (docs/anonymity.md): ballots are sealed to this public half; the private
+    # half is in the round key store until the close destroys it. Empty for a round opened before per-round
+    # keys, whose ballots then count as lost at close.
+    ballot_public_key = models.BinaryField(max_length=32, null=True, blank=True, editable=False)
+    ballot_size = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Bytes every ballot's plaintext is padded to (one length)."
+    )
+    answers_lost = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="The round key was missing at close: participation was counted, the answers could not be.",
+    )
 
     class Meta:
         ordering = ["-opens_at"]
@@ -250,11 +264,11 @@ class Participation(models.Model):
 
 
 class SealedBallot(models.Model):
-    """One submission's answers, AES-GCM encrypted with the ballot key ring; no person, no time."""
+    """One submission's answers, padded to the round's one length and sealed to the round's own public key
+    (``surveys.sealing``); no person, no time, a random id."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="sealed_ballots")
-    key_id = models.CharField(max_length=16)
     ciphertext = models.BinaryField()
 
     def __str__(self) -> str:

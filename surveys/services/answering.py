@@ -1,15 +1,20 @@
 """Answer a check-in, and turn a closed round's sealed ballots into counts. The anonymity boundary.
 
 This module and ``surveys.sealing`` are the only code that ever sees one person's answers. A reviewer can
-check the promise by reading these two files:
+check the promise by reading these two files (and docs/anonymity.md, the threat model):
 
 * ``response_submit`` spends the token by conditional UPDATE, records ``Participation(round, person)`` and
-  stores the answers as a ``SealedBallot`` (AES-GCM, random id, no person, no time) in one transaction,
-  holding a shared lock on the round so that the close step waits for it. Nothing is logged at all.
-* ``round_close`` opens every ballot of the round, shuffles them, scores each with ``surveys.scoring``,
-  adds them to per-team counters, writes comments in random order, deletes the ballots and erases the
-  sealed copies of the invitation tokens, all in one transaction: run twice it finds the round closed and
-  does nothing; killed halfway it leaves the round open and the ballots in place.
+  stores the answers as a ``SealedBallot`` (padded to the round's one length, sealed to the round's public
+  key, random id, no person, no time) in one statement, holding a shared lock on the round so that the close
+  step waits for it. Its parameters travel apart from the statement (server-side binding), so PostgreSQL's
+  ``pg_stat_activity`` and statement logs show placeholders, never a literal of the submission. Nothing is
+  logged at all.
+* ``round_close`` opens every ballot of the round with the round's private key (from the round key store),
+  scores each with ``surveys.scoring``, adds them to per-team counters, writes comments in random order,
+  deletes the ballots and erases the sealed copies of the invitation tokens, all in one transaction: run
+  twice it finds the round closed and does nothing; killed halfway it leaves the round open and the ballots
+  in place. Once that has committed it destroys the round's key and vacuums the ballot table; from then on
+  no copy of those ballots (dead tuples, WAL, backups) can be opened.
 
 Counts are written for every team of the person's *closure* (the teams they belong to in the round's scope
 and every ancestor up to the schedule's team), each team once per person, so a roll-up is exact and a person
@@ -22,16 +27,18 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 import uuid
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -49,12 +56,18 @@ from surveys.models import (
     SealedBallot,
     Team,
 )
-from surveys.sealing import KeyRing, open_ballot, seal_ballot, token_hash
+from surveys.round_keys import KeyStoreUnavailable, round_key_store
+from surveys.sealing import SealError, open_ballot, seal_ballot, token_hash
 from surveys.tree import counting_closure, path_ids, storable_teams
 
 logger = logging.getLogger(__name__)
 
 COMMENT_MAX_CHARS = 2000
+# Refused in free text: control characters other than tab and line breaks (JSON writes them as six-byte
+# escapes, and no comment needs them) and lone surrogates (not encodable). What remains takes at most
+# ``surveys.sealing.MAX_BYTES_PER_CHAR`` bytes in a ballot, which the round's one ballot length relies on.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class SubmitRefused(Exception):
@@ -114,10 +127,14 @@ def validate_answers(
         if question.kind == "text":
             if not isinstance(value, str):
                 errors[question.key] = "Expected text."
-            elif "\x00" in value:
-                errors[question.key] = "The text contains a NUL character."
-            elif len(value) > COMMENT_MAX_CHARS:
-                errors[question.key] = f"Please keep it under {COMMENT_MAX_CHARS} characters."
+            elif _CONTROL.search(value):
+                errors[question.key] = "The text contains a control character; please remove it."
+            elif _SURROGATE.search(value):
+                errors[question.key] = "The text contains an invalid character; please remove it."
+            elif len(value.strip()) > COMMENT_MAX_CHARS:
+                errors[question.key] = (
+                    f"Please keep it to {COMMENT_MAX_CHARS} characters (this one has {len(value.strip())})."
+                )
             elif value.strip():
                 clean[question.key] = value.strip()
             continue
@@ -136,6 +153,24 @@ def validate_answers(
         else:
             clean[question.key] = number
     return clean, errors
+
+
+@dataclass(frozen=True)
+class RoundForm:
+    """What a submission to one round needs: its questions, and how its ballots are sealed."""
+
+    specs: tuple[QuestionSpec, ...]
+    public_key: bytes | None  # None: a round opened before per-round keys; it takes no more answers
+    ballot_size: int
+
+
+def round_form(round_id: int) -> RoundForm:
+    key, size = Round.objects.filter(pk=round_id).values_list("ballot_public_key", "ballot_size").get()
+    return RoundForm(
+        specs=tuple(question_specs(round_id)),
+        public_key=bytes(key) if key is not None else None,
+        ballot_size=size,
+    )
 
 
 def question_specs(round_id: int) -> list[QuestionSpec]:
@@ -159,34 +194,36 @@ def question_specs(round_id: int) -> list[QuestionSpec]:
 
 
 class RoundSpecsCache:
-    """Per process: the question specs of the rounds answered lately, so a submission costs no query for them.
+    """Per process: the questions and sealing key of the rounds answered lately, so a submission costs no
+    query for them.
 
-    Safe because a round's questions cannot change while it is open: its instruments are set when it opens,
-    in the transaction that creates it (``surveys.services.rounds.round_open``), and an instrument used by a
-    round is locked against edits (``Instrument.is_locked``). A round id is not reused on PostgreSQL (a
-    sequence); a test database that rolls back can reuse one, so creating or deleting a round, or changing
-    its instruments, empties the cache of this process (the signals below). An empty list is never kept:
-    a round without questions is not a state worth remembering. Bounded: least recently used goes first.
+    Safe because neither can change while a round is open: its instruments are set when it opens, in the
+    transaction that creates it (``surveys.services.rounds.round_open``), an instrument used by a round is
+    locked against edits (``Instrument.is_locked``), and its public key is written in that same transaction.
+    A round id is not reused on PostgreSQL (a sequence); a test database that rolls back can reuse one, so
+    creating or deleting a round, or changing its instruments, empties the cache of this process (the
+    signals below). A round without questions is never kept: not a state worth remembering. Bounded: least
+    recently used goes first.
     """
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._rounds: OrderedDict[int, tuple[QuestionSpec, ...]] = OrderedDict()
+        self._rounds: OrderedDict[int, RoundForm] = OrderedDict()
         self._lock = threading.Lock()  # gunicorn's sync workers are single-threaded; tests use threads
 
-    def get(self, round_id: int) -> tuple[QuestionSpec, ...]:
+    def get(self, round_id: int) -> RoundForm:
         with self._lock:
-            specs = self._rounds.get(round_id)
-            if specs is not None:
+            form = self._rounds.get(round_id)
+            if form is not None:
                 self._rounds.move_to_end(round_id)
-                return specs
-        specs = tuple(question_specs(round_id))
-        if specs:
+                return form
+        form = round_form(round_id)
+        if form.specs:
             with self._lock:
-                self._rounds[round_id] = specs
+                self._rounds[round_id] = form
                 while len(self._rounds) > self._size:
                     self._rounds.popitem(last=False)
-        return specs
+        return form
 
     def clear(self, **_signal: Any) -> None:
         with self._lock:
@@ -251,6 +288,42 @@ def _hold_round_open(round_id: int) -> bool:
     return Round.objects.filter(pk=round_id, status=Round.Status.OPEN).exists()
 
 
+def _fetch_one(sql: str, params: Sequence[Any] | dict[str, Any]) -> tuple[Any, ...] | None:
+    """Run one statement of the submit path and return its first row, with the parameters sent apart from
+    the statement on PostgreSQL (the extended protocol, server-side binding).
+
+    Why: Django's psycopg cursors bind on the client, so the text PostgreSQL receives, and shows in
+    ``pg_stat_activity``, ``log_min_duration_statement`` lines and error logs, holds every value. For the
+    submit path that is the invitation id, the instant and the sealed ballot of a named person. With server
+    binding those places show ``$1``, ``$2``; the values reach only the executor. (Statement logs can still
+    print bound values in a ``DETAIL`` line unless ``log_parameter_max_length = 0``: docs/anonymity.md.)
+    Each statement is prepared once per connection (``prepare=True``), which also saves its parse and plan.
+    Other databases run it through Django's own cursor.
+    """
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row: tuple[Any, ...] | None = cursor.fetchone()
+        return row
+    from django.db.backends.postgresql import base as postgresql  # only with psycopg 3
+
+    server_binding: Any = postgresql.ServerBindingCursor  # django-stubs type it without psycopg's cursor
+
+    # What Django's own cursor() does first: drop a connection that failed its health check, reconnect.
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors, server_binding(connection.connection) as cursor:
+        # Recorded in connection.queries like any Django query when queries are logged (DEBUG, tests).
+        recorded = (
+            connection.make_debug_cursor(cursor).debug_sql(sql, params)
+            if connection.queries_logged
+            else nullcontext()
+        )
+        with recorded:
+            cursor.execute(sql, params, prepare=True)
+        return cursor.fetchone()
+
+
 @lru_cache(maxsize=1)
 def _invitation_sql() -> str:
     qn = connection.ops.quote_name
@@ -266,9 +339,7 @@ def _invitation_row(hashed: bytes) -> tuple[int, int, int, list[int], bool, date
     Plain SQL: building the same query with the ORM cost a submission more CPU than running it (this is
     the hot path of the check-in API, measured by ``pulse_bench submit``). ``token_hash`` is unique.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(_invitation_sql(), [hashed])
-        row = cursor.fetchone()
+    row = _fetch_one(_invitation_sql(), [hashed])
     if row is None:
         return None
     invitation_id, round_id, person_id, teams, spent, expires_at = row
@@ -303,15 +374,15 @@ def _submit_sql() -> str:
         ), participation AS (
             INSERT INTO {participation_table} (round_id, person_id) SELECT round_id, person_id FROM spent
         ), ballot AS (
-            INSERT INTO {ballot_table} (id, round_id, key_id, ciphertext)
-            SELECT %(ballot)s, round_id, %(key)s, %(sealed)s FROM spent
+            INSERT INTO {ballot_table} (id, round_id, ciphertext)
+            SELECT %(ballot)s, round_id, %(sealed)s FROM spent
         )
         SELECT EXISTS (SELECT FROM open_round), EXISTS (SELECT FROM spent)
     """
 
 
 def _store_submission(
-    *, invitation_id: int, round_id: int, person_id: int, moment: datetime, key: str, sealed: bytes
+    *, invitation_id: int, round_id: int, person_id: int, moment: datetime, sealed: bytes
 ) -> None:
     """Check the round is open, spend the token, record the Participation and store the SealedBallot, all
     in one transaction; or store nothing and raise ``SubmitRefused``.
@@ -336,20 +407,19 @@ def _store_submission(
       makes the CTE run once, as a unit, whatever the planner would otherwise inline.
     """
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _submit_sql(),
-                {
-                    "round": round_id,
-                    "open": Round.Status.OPEN.value,
-                    "invitation": invitation_id,
-                    "now": moment,
-                    "ballot": uuid.uuid4(),  # random: nothing about the submission
-                    "key": key,
-                    "sealed": sealed,
-                },
-            )
-            round_open, spent = cursor.fetchone()
+        stored = _fetch_one(
+            _submit_sql(),
+            {
+                "round": round_id,
+                "open": Round.Status.OPEN.value,
+                "invitation": invitation_id,
+                "now": moment,
+                "ballot": uuid.uuid4(),  # random: nothing about the submission
+                "sealed": sealed,
+            },
+        )
+        assert stored is not None  # the statement's last SELECT always returns one row
+        round_open, spent = stored
         if not round_open:
             raise SubmitRefused(CLOSED_REASON, 410)
         if not spent:
@@ -367,7 +437,7 @@ def _store_submission(
         if claimed != 1:
             raise SubmitRefused(SPENT_REASON, 410)
         Participation.objects.create(round_id=round_id, person_id=person_id)
-        SealedBallot.objects.create(round_id=round_id, key_id=key, ciphertext=sealed)
+        SealedBallot.objects.create(round_id=round_id, ciphertext=sealed)
 
 
 @sensitive_variables()  # the token and the answers meet here; keep both out of error reports
@@ -386,26 +456,23 @@ def response_submit(*, token: str, answers: dict[str, Any], now: datetime | None
     refused = _refusal(spent=is_spent, expires_at=expires_at, moment=moment)
     if refused:
         raise refused
-    specs = round_specs_cache.get(round_id)
-    clean, errors = validate_answers(specs, answers)
+    form = round_specs_cache.get(round_id)
+    if form.public_key is None:
+        raise SubmitRefused(CLOSED_REASON, 410)
+    clean, errors = validate_answers(form.specs, answers)
     if errors:
         raise AnswersInvalid(errors)
-    by_key = {spec.key: spec for spec in specs}
+    by_key = {spec.key: spec for spec in form.specs}
     # Sealed before the write so that the write is one statement; a ballot sealed for a submission that
     # is then refused is simply dropped (it was never stored).
-    key, sealed = seal_ballot(
-        KeyRing.from_settings(),
-        round_id=round_id,
+    sealed = seal_ballot(
+        form.public_key,
+        size=form.ballot_size,
         answers={str(by_key[name].id): value for name, value in clean.items()},
         teams=list(teams),
     )
     _store_submission(
-        invitation_id=invitation_id,
-        round_id=round_id,
-        person_id=person_id,
-        moment=moment,
-        key=key,
-        sealed=sealed,
+        invitation_id=invitation_id, round_id=round_id, person_id=person_id, moment=moment, sealed=sealed
     )
     return clean
 
@@ -416,11 +483,157 @@ class AnswersInvalid(Exception):
         self.errors = errors
 
 
+BALLOT_CHUNK = 2000  # ballots read per fetch at close: memory stays flat however large the round
+# A key in the store with no round is left by a round_open that rolled back after writing it; the sweep
+# waits this long before removing one, so it never races an opening that has not committed yet.
+ORPHAN_KEY_AGE = timedelta(hours=1)
+
+
+class RoundTally:
+    """What a round's ballots add up to, per team, before the storage rule decides what is kept.
+
+    Counting is a sum, so the order in which ballots are read (their physical order, close to the order of
+    submission) leaves no trace in the counters; comments, the only rows stored one per answer, are shuffled
+    before they are written (``comments_shuffled``)."""
+
+    def __init__(self, round_: Round) -> None:
+        self.root_team_id = round_.team_id
+        self.root_depth = round_.team.depth
+        self.paths: dict[int, str] = dict(Team.objects.subtree_of(round_.team).values_list("pk", "path"))
+        self.questions = {question.pk: question for question in round_questions(round_)}
+        self.instruments = {
+            question.instrument_id: question.instrument for question in self.questions.values()
+        }
+        self.ballots = 0
+        self.respondents: Counter[int] = Counter()
+        self.answers: Counter[tuple[int, int, int]] = Counter()
+        self.scores: Counter[tuple[int, int, str, bool, int, str]] = Counter()
+        self.comments: list[tuple[int, int, str]] = []
+
+    def add_respondent(self, teams: Iterable[int]) -> set[int]:
+        """Count one person in each team of their counting chain (``surveys.tree.counting_closure``)."""
+        closure = counting_closure(list(teams), self.paths, self.root_depth)
+        for team_id in closure:
+            self.respondents[team_id] += 1
+        return closure
+
+    def add_ballot(self, payload: dict[str, Any]) -> None:
+        """One opened ballot: its person in their teams, their answers, scores and comments."""
+        self.ballots += 1
+        closure = self.add_respondent(payload["teams"])
+        chosen: list[tuple[int, int]] = []
+        by_instrument: dict[int, dict[str, int | None]] = defaultdict(dict)
+        texts: list[tuple[int, str]] = []
+        for question_id, value in payload["answers"].items():
+            question = self.questions.get(int(question_id))
+            if question is None:
+                continue
+            if question.kind == "text":
+                texts.append((question.pk, str(value)))
+            else:
+                by_instrument[question.instrument_id][question.key] = int(value)
+                chosen.append((question.pk, int(value)))
+        for question in self.questions.values():
+            if question.kind != "text":
+                by_instrument[question.instrument_id].setdefault(question.key, None)
+        scored = [
+            (instrument_id, scale_key, result)
+            for instrument_id, item_answers in by_instrument.items()
+            for scale_key, result in scoring.score_instrument(
+                self.instruments[instrument_id], item_answers
+            ).items()
+        ]
+        for team_id in closure:
+            for question_id, value in chosen:
+                self.answers[(team_id, question_id, value)] += 1
+            for instrument_id, scale_key, result in scored:
+                bucket = result.bucket if result.bucket is not None else 0
+                self.scores[
+                    (team_id, instrument_id, scale_key, result.scorable, bucket, result.band or "")
+                ] += 1
+            for question_id, text in texts:
+                self.comments.append((team_id, question_id, text))
+
+    def storable(self, min_group_size: int) -> set[int]:
+        """Teams whose counters may be stored: no group below k follows from them (``storable_teams``)."""
+        parents = {
+            team_id: (path_ids(path)[-2] if path_ids(path)[-1] != self.root_team_id else None)
+            for team_id, path in self.paths.items()
+        }
+        return storable_teams(parents, self.respondents, min_group_size)
+
+    def comments_shuffled(self, teams: set[int]) -> list[tuple[int, int, str]]:
+        kept = [row for row in self.comments if row[0] in teams]
+        random.SystemRandom().shuffle(kept)  # the OS's randomness: no order of submission survives
+        return kept
+
+
+def _rows_store(model: type[models.Model], columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
+    """Insert plain rows into ``model``'s table: COPY on PostgreSQL (a close of 100,000 ballots writes some
+    hundred thousand counters and comments, and building a model instance per row cost two thirds of the
+    close: ``pulse_bench close``), ``bulk_create`` elsewhere. ``columns`` are field attnames."""
+    if connection.vendor == "postgresql":
+        qn = connection.ops.quote_name
+        fields = [model._meta.get_field(column) for column in columns]
+        names = ", ".join(qn(field.column) for field in fields)  # type: ignore[union-attr,arg-type]
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {qn(model._meta.db_table)} ({names}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    model._default_manager.bulk_create(model(**dict(zip(columns, row, strict=True))) for row in rows)
+
+
+def _tally_store(round_: Round, tally: RoundTally) -> None:
+    """Write the counters the storage rule allows (their rows are readable by anyone with SELECT, so the
+    tree's complementary suppression applies here already) and the comments in random order."""
+    publishable = tally.storable(round_.organisation.min_group_size)
+    _rows_store(
+        RespondentCount,
+        ("round_id", "team_id", "respondents"),
+        ((round_.pk, team_id, tally.respondents[team_id]) for team_id in sorted(publishable)),
+    )
+    _rows_store(
+        AnswerCount,
+        ("round_id", "team_id", "question_id", "value", "count"),
+        (
+            (round_.pk, team_id, question_id, value, count)
+            for (team_id, question_id, value), count in sorted(tally.answers.items())
+            if team_id in publishable
+        ),
+    )
+    _rows_store(
+        ScoreCount,
+        ("round_id", "team_id", "instrument_id", "scale", "scored", "bucket", "band", "count"),
+        ((round_.pk, *key, count) for key, count in sorted(tally.scores.items()) if key[0] in publishable),
+    )
+    # Random ids (uuid4) and a shuffled order: neither the id nor the row's place follows submission.
+    _rows_store(
+        Comment,
+        ("id", "round_id", "team_id", "question_id", "text"),
+        (
+            (uuid.uuid4(), round_.pk, team_id, question_id, text)
+            for team_id, question_id, text in tally.comments_shuffled(publishable)
+        ),
+    )
+
+
 @sensitive_variables()  # opened ballots are in its frames: keep them out of error reports
 def round_close(*, round_id: int, now: datetime | None = None) -> bool:
-    """Close a round whose window ended and count its ballots. Returns False when there was nothing to do."""
+    """Close a round whose window ended and count its ballots. Returns False when there was nothing to do.
+
+    The round's private key comes from the round key store; once the close has committed the key is
+    destroyed and the ballot table vacuumed (``_round_close_cleanup``). When the store is not reachable
+    (``KeyStoreUnavailable``) nothing changes and the round is retried at the next tick. When the store is
+    reachable but holds no key for the round (deleted by hand, a store restored from an old copy, a round
+    opened before per-round keys), its answers can never be read: the round closes with its participation
+    counted (response rates, from who answered) and ``answers_lost`` set, so reports say so instead of the
+    tick failing on it forever.
+    """
     moment = now or timezone.now()
-    ring = KeyRing.from_settings()
+    store = round_key_store()
     with transaction.atomic():
         round_ = (
             Round.objects.select_for_update()
@@ -430,96 +643,76 @@ def round_close(*, round_id: int, now: datetime | None = None) -> bool:
         )
         if round_ is None:
             return False
-        questions = {question.pk: question for question in round_questions(round_)}
-        instruments = {question.instrument_id: question.instrument for question in questions.values()}
-        question_ids = {
-            (question.instrument_id, question.key): question.pk for question in questions.values()
-        }
-        ballots = list(SealedBallot.objects.filter(round=round_).values_list("key_id", "ciphertext"))
-        # Shuffle with the OS's randomness so nothing computed below follows the order of submission.
-        random.SystemRandom().shuffle(ballots)
-        paths = dict(Team.objects.subtree_of(round_.team).values_list("pk", "path"))
-        root_depth = round_.team.depth
-        respondents: Counter[int] = Counter()
-        answers: Counter[tuple[int, int, int]] = Counter()
-        scores: Counter[tuple[int, int, str, bool, int, str]] = Counter()
-        comments: list[tuple[int, int, str]] = []
-        for key, sealed in ballots:
-            payload = open_ballot(ring, round_id=round_.pk, key=key, sealed=bytes(sealed))
-            teams = counting_closure(payload["teams"], paths, root_depth)
-            by_instrument: dict[int, dict[str, int | None]] = defaultdict(dict)
-            texts: list[tuple[int, str]] = []
-            for question_id, value in payload["answers"].items():
-                question = questions.get(int(question_id))
-                if question is None:
-                    continue
-                if question.kind == "text":
-                    texts.append((question.pk, str(value)))
-                else:
-                    by_instrument[question.instrument_id][question.key] = int(value)
-            for question in questions.values():
-                if question.kind != "text":
-                    by_instrument[question.instrument_id].setdefault(question.key, None)
-            scored = []
-            for instrument_id, item_answers in by_instrument.items():
-                for scale_key, result in scoring.score_instrument(
-                    instruments[instrument_id], item_answers
-                ).items():
-                    scored.append((instrument_id, scale_key, result))
-            for team_id in teams:
-                respondents[team_id] += 1
-                for instrument_id, item_answers in by_instrument.items():
-                    for question_key, value in item_answers.items():
-                        if value is not None:
-                            answers[(team_id, question_ids[(instrument_id, question_key)], value)] += 1
-                for instrument_id, scale_key, result in scored:
-                    bucket = result.bucket if result.bucket is not None else 0
-                    scores[
-                        (team_id, instrument_id, scale_key, result.scorable, bucket, result.band or "")
-                    ] += 1
-                for question_id, text in texts:
-                    comments.append((team_id, question_id, text))
-        # Counters are stored only where no group below k follows from them by subtraction: the rows are
-        # readable by anyone with SELECT, so the tree's complementary suppression applies here already.
-        parents = {
-            team_id: (path_ids(path)[-2] if path_ids(path)[-1] != round_.team_id else None)
-            for team_id, path in paths.items()
-        }
-        publishable = storable_teams(parents, respondents, round_.organisation.min_group_size)
-        RespondentCount.objects.bulk_create(
-            RespondentCount(round=round_, team_id=team_id, respondents=respondents[team_id])
-            for team_id in sorted(publishable)
-        )
-        AnswerCount.objects.bulk_create(
-            AnswerCount(round=round_, team_id=team_id, question_id=question_id, value=value, count=count)
-            for (team_id, question_id, value), count in sorted(answers.items())
-            if team_id in publishable
-        )
-        ScoreCount.objects.bulk_create(
-            ScoreCount(
-                round=round_,
-                team_id=team_id,
-                instrument_id=instrument_id,
-                scale=scale,
-                scored=is_scored,
-                bucket=bucket,
-                band=band,
-                count=count,
-            )
-            for (team_id, instrument_id, scale, is_scored, bucket, band), count in sorted(scores.items())
-            if team_id in publishable
-        )
-        kept_comments = [row for row in comments if row[0] in publishable]
-        random.SystemRandom().shuffle(kept_comments)
-        Comment.objects.bulk_create(
-            Comment(round=round_, team_id=team_id, question_id=question_id, text=text)
-            for team_id, question_id, text in kept_comments
-        )
-        SealedBallot.objects.filter(round=round_).delete()
+        private_key = store.get(round_.pk)
+        tally = RoundTally(round_)
+        ballots = SealedBallot.objects.filter(round=round_)
+        if private_key is not None:
+            for sealed in ballots.values_list("ciphertext", flat=True).iterator(chunk_size=BALLOT_CHUNK):
+                tally.add_ballot(open_ballot(private_key, size=round_.ballot_size, sealed=bytes(sealed)))
+            if tally.ballots > Participation.objects.filter(round=round_).count():
+                # Anyone who can write to the database can seal to a public key: more ballots than people
+                # who answered means some were added behind Pulse's back. Count nothing; the operator looks.
+                raise SealError("the round holds more ballots than participants")
+            lost = False
+        else:
+            for teams in Invitation.objects.filter(round=round_, spent=True).values_list("teams", flat=True):
+                tally.add_respondent(teams)
+            lost = bool(tally.respondents)
+        _tally_store(round_, tally)
+        ballots.delete()
         Invitation.objects.filter(round=round_).update(sealed_token=None)
-        Round.objects.filter(pk=round_.pk).update(status=Round.Status.CLOSED, counted_at=moment)
-    logger.info("round %s closed: %s ballots counted", round_id, len(ballots))
+        Round.objects.filter(pk=round_.pk).update(
+            status=Round.Status.CLOSED, counted_at=moment, answers_lost=lost
+        )
+        transaction.on_commit(lambda: _round_close_cleanup(round_id))
+    if lost:
+        logger.error("round %s closed without its key: participation counted, answers lost", round_id)
+    else:
+        logger.info("round %s closed: %s ballots counted", round_id, tally.ballots)
     return True
+
+
+def _round_close_cleanup(round_id: int) -> None:
+    """After the close committed: destroy the round's key, then vacuum the ballot table so the deleted
+    ballots' dead tuples go now rather than at autovacuum's leisure. A failure here loses nothing (the
+    counts are committed) and is retried by ``round_keys_sweep``; the key goes first because it matters
+    most (without it every leftover copy is unreadable)."""
+    try:
+        round_key_store().destroy(round_id)
+    except Exception:
+        logger.exception("round %s: its key could not be destroyed now; the sweep retries", round_id)
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"VACUUM {connection.ops.quote_name(SealedBallot._meta.db_table)}")
+        except Exception:
+            logger.exception("round %s: the ballot table could not be vacuumed", round_id)
+
+
+def round_keys_sweep(*, now: datetime | None = None) -> int:
+    """Tick step: destroy keys the store should no longer hold. Returns how many it destroyed.
+
+    Two kinds: the key of a round that has closed (its close committed but the process died before
+    ``_round_close_cleanup``), and a key with no round at all, older than ``ORPHAN_KEY_AGE`` (a
+    ``round_open`` that wrote its key and then rolled back). A process without a store does nothing."""
+    moment = now or timezone.now()
+    try:
+        store = round_key_store()
+        held = store.entries()
+    except KeyStoreUnavailable:
+        return 0
+    ids = [round_id for round_id, _ in held]
+    statuses = dict(Round.objects.filter(pk__in=ids).values_list("pk", "status"))
+    destroyed = 0
+    for round_id, written in held:
+        status = statuses.get(round_id)
+        if status == Round.Status.OPEN or (status is None and written > moment - ORPHAN_KEY_AGE):
+            continue
+        store.destroy(round_id)
+        destroyed += 1
+    if destroyed:
+        logger.info("round key sweep: %s keys destroyed", destroyed)
+    return destroyed
 
 
 def rounds_close_due(*, now: datetime | None = None, batch: int = 10) -> int:

@@ -19,8 +19,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from surveys import cadence
-from surveys.models import Invitation, Membership, Round, Schedule
-from surveys.sealing import KeyRing, seal_tokens, token_hash
+from surveys.models import Invitation, Membership, Question, Round, Schedule
+from surveys.round_keys import round_key_store
+from surveys.sealing import KeyRing, ballot_size, round_keypair, seal_tokens, token_hash
+from surveys.services.answering import COMMENT_MAX_CHARS
 from surveys.services.instruments import instrument_mark_used
 
 logger = logging.getLogger(__name__)
@@ -211,10 +213,38 @@ def round_open(*, schedule: Schedule, opens_at: datetime, closes_at: datetime) -
         for zone in {entry.time_zone for entry in roster}
     }
     _insert_invitations(round_, roster, due_by_zone, ring)
-    Round.objects.filter(pk=round_.pk).update(invited_count=len(roster))
-    round_.invited_count = len(roster)
+    private_key, public_key = round_keypair()
+    size = _ballot_size(round_, roster)
+    # Written to the key store before the round commits: a crash after this leaves a key with no round,
+    # which the sweep removes (``round_keys_sweep``); the reverse order could leave a round with no key.
+    round_key_store().put(round_.pk, private_key)
+    Round.objects.filter(pk=round_.pk).update(
+        invited_count=len(roster), ballot_public_key=public_key, ballot_size=size
+    )
+    round_.invited_count, round_.ballot_public_key, round_.ballot_size = len(roster), public_key, size
     logger.info("round %s opened for schedule %s: %s invitations", round_.pk, schedule.pk, len(roster))
     return round_
+
+
+def _ballot_size(round_: Round, roster: list[RosterEntry]) -> int:
+    """The one plaintext length of this round's ballots: its questions at their longest answers, and the
+    roster's largest set of teams (``surveys.sealing.ballot_size``)."""
+    choice_values: dict[int, list[int]] = {}
+    text_questions: list[int] = []
+    for question_id, kind, options in Question.objects.filter(instrument__rounds=round_).values_list(
+        "pk", "kind", "options"
+    ):
+        if kind == Question.Kind.TEXT:
+            text_questions.append(question_id)
+        else:
+            choice_values[question_id] = [int(option["value"]) for option in options]
+    return ballot_size(
+        choice_values=choice_values,
+        text_questions=text_questions,
+        text_max_chars=COMMENT_MAX_CHARS,
+        max_teams=max((len(entry.teams) for entry in roster), default=1),
+        max_team_id=max((max(entry.teams) for entry in roster), default=round_.team_id),
+    )
 
 
 def _new_tokens(count: int) -> list[str]:

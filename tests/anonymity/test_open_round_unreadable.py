@@ -1,8 +1,9 @@
-"""While a round is open, someone who can read the database but has no ballot key reads no answer.
+"""While a round is open, someone who can read the database but not the round key store reads no answer.
 
 The attacker here has what an analyst, a DBA, a replica or a backup has: every table, with raw SQL. They
-know the people (Participation, Invitation) and look for what those people answered. DESIGN.md: the
-answers exist only as AES-GCM ballots sealed with a key kept outside the database (surveys/sealing.py).
+know the people (Participation, Invitation) and look for what those people answered. docs/anonymity.md:
+the answers exist only as ballots sealed to the round's own public key, whose private half is in the round
+key store, outside the database (surveys/sealing.py, surveys/round_keys.py).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from django.db import connection
 from django.test import Client
 
 from surveys.models import Invitation, SealedBallot
-from surveys.sealing import KeyRing, SealError, open_ballot, open_token
-from tests.helpers_rounds import OpenRound, answers_for, as_form, open_round
+from surveys.round_keys import round_key_store
+from surveys.sealing import KeyRing, SealError, open_ballot, open_token, round_keypair
+from tests.helpers_rounds import OpenRound, answers_for, as_form, open_round, opened_ballots
 
 
 def _every_value_in_the_database() -> list[tuple[str, Any]]:
@@ -93,61 +95,64 @@ def test_ballots_are_indistinguishable_from_random_bytes(
     a ballot stored in clear or with a weak encoding (base64, a fixed XOR)."""
     setup, _submitted = answered
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT key_id, ciphertext FROM surveys_sealedballot WHERE round_id = %s", [setup.round.pk]
-        )
-        rows = [(key, bytes(sealed)) for key, sealed in cursor.fetchall()]
+        cursor.execute("SELECT ciphertext FROM surveys_sealedballot WHERE round_id = %s", [setup.round.pk])
+        rows = [bytes(sealed) for (sealed,) in cursor.fetchall()]
     assert len(rows) == 6
-    sealed = b"".join(body for _key, body in rows)
+    sealed = b"".join(rows)
     assert len(zlib.compress(sealed, 9)) >= len(sealed)
-    ring = KeyRing.from_settings()
-    plain = b"".join(
-        json.dumps(open_ballot(ring, round_id=setup.round.pk, key=key, sealed=body), sort_keys=True).encode()
-        for key, body in rows
-    )
+    plain = b"".join(json.dumps(payload, sort_keys=True).encode() for payload in opened_ballots(setup.round))
     assert len(zlib.compress(plain, 9)) < 0.8 * len(plain)
-    # Two identical submissions would not even look alike (fresh nonce per ballot).
-    assert len({body[:12] for _key, body in rows}) == len(rows)
+    # Two identical submissions would not even look alike (a fresh ephemeral key per ballot).
+    assert len({body[:32] for body in rows}) == len(rows)
 
 
-def test_another_key_ring_opens_nothing(answered: tuple[OpenRound, dict[int, dict[str, Any]]]) -> None:
+def test_no_other_key_opens_a_ballot(answered: tuple[OpenRound, dict[int, dict[str, Any]]]) -> None:
+    """Not another round's key, not a random key, not the token keys the web tier holds, not the round's
+    public key itself."""
     setup, _submitted = answered
     ballot = SealedBallot.objects.filter(round=setup.round).first()
     assert ballot is not None
-    stranger = KeyRing.of([os.urandom(32)])
-    with pytest.raises(SealError):
-        open_ballot(stranger, round_id=setup.round.pk, key=ballot.key_id, sealed=bytes(ballot.ciphertext))
-    # Even a ring that claims the key's id, with the wrong key behind it, fails the authentication tag.
-    impostor = KeyRing.of([os.urandom(32)])
-    with pytest.raises(SealError):
-        impostor.open(
-            bytes(ballot.ciphertext), key=impostor.current_id, purpose="ballot", context=str(setup.round.pk)
-        )
+    size = setup.round.ballot_size
+    other_private, _other_public = round_keypair()
+    strangers = [
+        other_private,
+        os.urandom(32),
+        *KeyRing.from_settings().keys,
+        bytes(setup.round.ballot_public_key),
+    ]
+    for key in strangers:
+        with pytest.raises(SealError):
+            open_ballot(key, size=size, sealed=bytes(ballot.ciphertext))
     invitation = Invitation.objects.filter(round=setup.round).first()
     assert invitation is not None
     assert invitation.sealed_token is not None
     with pytest.raises(SealError):
-        open_token(stranger, bytes(invitation.sealed_token))
+        open_token(KeyRing.of([os.urandom(32)]), bytes(invitation.sealed_token))
 
 
-def test_the_right_key_only_opens_a_ballot_in_its_own_round(
+def test_the_right_key_only_opens_a_ballot_of_its_own_round_unaltered(
     answered: tuple[OpenRound, dict[int, dict[str, Any]]],
 ) -> None:
-    """A ballot copied into another round, or altered by one bit, does not open (and so is never counted)."""
+    """A ballot altered by one bit does not open (and so is never counted); another round's key does not
+    open it either."""
     setup, _submitted = answered
-    ring = KeyRing.from_settings()
+    setup.round.refresh_from_db()
+    private_key = round_key_store().get(setup.round.pk)
+    assert private_key is not None
     ballot = SealedBallot.objects.filter(round=setup.round).first()
     assert ballot is not None
     body = bytes(ballot.ciphertext)
-    assert open_ballot(ring, round_id=setup.round.pk, key=ballot.key_id, sealed=body)["teams"] == [
-        setup.teams[0].pk
-    ]
+    size = setup.round.ballot_size
+    assert open_ballot(private_key, size=size, sealed=body)["teams"] == [setup.teams[0].pk]
+    other = open_round(people_per_team=(5,))
+    other_key = round_key_store().get(other.round.pk)
+    assert other_key is not None
     with pytest.raises(SealError):
-        open_ballot(ring, round_id=setup.round.pk + 1, key=ballot.key_id, sealed=body)
+        open_ballot(other_key, size=size, sealed=body)
     flipped = bytearray(body)
-    flipped[20] ^= 0x01
+    flipped[40] ^= 0x01
     with pytest.raises(SealError):
-        open_ballot(ring, round_id=setup.round.pk, key=ballot.key_id, sealed=bytes(flipped))
+        open_ballot(private_key, size=size, sealed=bytes(flipped))
 
 
 def test_the_token_itself_is_not_in_the_database(

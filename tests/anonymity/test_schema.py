@@ -40,6 +40,7 @@ NOT_ANSWERS: dict[tuple[str, str], str] = {
     ("surveys.HistoricalScale", "bands"): "the history of a scale's cut-offs",
     ("surveys.Round", "invited_count"): "how many people were invited, known when the round opens",
     ("surveys.Invitation", "sealed_token"): "the sealed link token for reminders, erased at close",
+    ("surveys.Round", "answers_lost"): "whether the round's key was missing at close: one flag per round",
     (
         "pulse.Flag",
         "reopen_count",

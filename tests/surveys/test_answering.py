@@ -32,10 +32,9 @@ from surveys.models import (
     ScoreCount,
     SealedBallot,
 )
-from surveys.sealing import KeyRing, open_ballot
 from surveys.services import answering
 from surveys.services.answering import COMMENT_MAX_CHARS, SubmitRefused, response_submit, round_close
-from tests.helpers_rounds import OpenRound, answers_for, as_form, open_round
+from tests.helpers_rounds import OpenRound, answers_for, as_form, open_round, opened_ballots
 
 API = "/api/v1/checkin/"
 
@@ -112,10 +111,7 @@ def test_post_spends_the_link_and_seals_the_answers(client: Client, checkin: Ope
     invitation = Invitation.objects.get(round=checkin.round, person=person)
     assert invitation.spent
     assert list(Participation.objects.values_list("round_id", "person_id")) == [(checkin.round.pk, person.pk)]
-    ballot = SealedBallot.objects.get()
-    payload = open_ballot(
-        KeyRing.from_settings(), round_id=checkin.round.pk, key=ballot.key_id, sealed=bytes(ballot.ciphertext)
-    )
+    (payload,) = opened_ballots(checkin.round)
     ids = dict(Question.objects.filter(key__in=answers).values_list("key", "pk"))
     assert payload == {
         "answers": {str(ids[key]): value for key, value in answers.items()},
@@ -138,7 +134,9 @@ def test_second_use_is_refused_with_a_friendly_page(client: Client, checkin: Ope
 def test_the_privacy_page_says_what_is_kept(client: Client, db: None) -> None:
     page = client.get("/privacy/").content.decode()
     assert "an encrypted copy so that reminders can repeat the same link" in page
-    assert "tell whose record is whose" in page  # what an operator with the key could still do
+    assert "tell whose is whose" in page  # who could still link while a round is open
+    assert "Once a check-in has closed, no one can link an answer to a person" in page
+    assert "the check-in's key is destroyed" in page
 
 
 def test_unknown_token_is_404(client: Client, checkin: OpenRound) -> None:
@@ -180,6 +178,7 @@ def test_other_methods_are_refused(client: Client, checkin: OpenRound) -> None:
     assert stored() == (0, 0, 0)
 
 
+TOO_LONG = f"Please keep it to {COMMENT_MAX_CHARS} characters (this one has {COMMENT_MAX_CHARS + 1})."
 INVALID_FORMS = {
     "missing required answer": ({"who5_3": None}, {"who5_3": "Please answer this question."}),
     "off-scale value": ({"who5_1": "6"}, {"who5_1": "That value is not one of this question's options."}),
@@ -191,9 +190,16 @@ INVALID_FORMS = {
     "unknown field": ({"who5_9": "3"}, {"who5_9": "Unknown question for this check-in."}),
     "too-long comment": (
         {"comment_1": "a" * (COMMENT_MAX_CHARS + 1)},
-        {"comment_1": f"Please keep it under {COMMENT_MAX_CHARS} characters."},
+        {"comment_1": TOO_LONG},
     ),
-    "NUL byte": ({"comment_1": "fine\x00then"}, {"comment_1": "The text contains a NUL character."}),
+    "NUL byte": (
+        {"comment_1": "fine\x00then"},
+        {"comment_1": "The text contains a control character; please remove it."},
+    ),
+    "control character": (
+        {"comment_1": "ring\x07the bell"},
+        {"comment_1": "The text contains a control character; please remove it."},
+    ),
     "two problems": (
         {"who5_2": None, "workload1_1": "9"},
         {
@@ -243,11 +249,7 @@ def test_optional_comment_may_be_left_out_or_blank(client: Client, checkin: Open
     assert client.post(url(checkin.token_of(checkin.people[0])), as_form(answers)).status_code == 200
     answers["comment_1"] = "   "
     assert client.post(url(checkin.token_of(checkin.people[1])), as_form(answers)).status_code == 200
-    ring = KeyRing.from_settings()
-    payloads = [
-        open_ballot(ring, round_id=checkin.round.pk, key=ballot.key_id, sealed=bytes(ballot.ciphertext))
-        for ballot in SealedBallot.objects.all()
-    ]
+    payloads = opened_ballots(checkin.round)
     comment_id = str(Question.objects.get(key="comment_1").pk)
     assert all(comment_id not in payload["answers"] for payload in payloads)
 
@@ -318,11 +320,15 @@ INVALID_API = {
             "token": token,
             "answers": {**answers, "comment_1": "b" * (COMMENT_MAX_CHARS + 1)},
         },
-        {"answers": {"comment_1": f"Please keep it under {COMMENT_MAX_CHARS} characters."}},
+        {"answers": {"comment_1": TOO_LONG}},
     ),
     "NUL byte": (
         lambda answers, token: {"token": token, "answers": {**answers, "comment_1": "a\u0000b"}},
-        {"answers": {"comment_1": "The text contains a NUL character."}},
+        {"answers": {"comment_1": "The text contains a control character; please remove it."}},
+    ),
+    "lone surrogate": (
+        lambda answers, token: {"token": token, "answers": {**answers, "comment_1": "a\ud800b"}},
+        {"answers": {"comment_1": "The text contains an invalid character; please remove it."}},
     ),
 }
 
@@ -377,10 +383,10 @@ def test_the_question_cache_follows_a_change_of_the_rounds_instruments(checkin: 
     """Rounds never change their instruments in production, but a test database that rolls back reuses
     round ids: anything that creates a round or sets its instruments must empty the cache."""
     cache = answering.round_specs_cache
-    keys = {spec.key for spec in cache.get(checkin.round.pk)}
+    keys = {spec.key for spec in cache.get(checkin.round.pk).specs}
     assert "comment_1" in keys
     checkin.round.instruments.set(checkin.round.instruments.exclude(key="comment"))
-    assert "comment_1" not in {spec.key for spec in cache.get(checkin.round.pk)}
+    assert "comment_1" not in {spec.key for spec in cache.get(checkin.round.pk).specs}
     token = checkin.token_of(checkin.people[0])
     response = post_api(
         Client(), {"token": token, "answers": answers_for(checkin.round) | {"comment_1": "hi"}}
@@ -400,7 +406,7 @@ def test_the_question_cache_is_bounded(db: None) -> None:
     assert not queries.captured_queries
     with CaptureQueriesContext(connection) as queries:
         cache.get(rounds[0].pk)  # the least recently used was dropped
-    assert len(queries.captured_queries) == 1
+    assert len(queries.captured_queries) == 2  # the round's key and size, its questions
 
 
 # --- concurrency (PostgreSQL: real row locks) ---------------------------------------------------------

@@ -278,7 +278,7 @@ def test_a_link_sealed_with_a_key_no_longer_in_the_ring_fails_permanently(
     _schedule, _emails = open_round(2)
     with smtp_settings(port), time_machine.travel(OPENS + dt.timedelta(minutes=1), tick=False):
         rounds_open_due()
-        with override_settings(PULSE_BALLOT_KEYS=[b"n" * 32]):  # the round's key was rotated out too early
+        with override_settings(PULSE_TOKEN_KEYS=[b"n" * 32]):  # the round's key was rotated out too early
             assert emails_send_due() == 0
             assert emails_send_due() == 0
     assert not handler.received
@@ -404,8 +404,12 @@ def test_a_real_celery_worker_on_redis_runs_the_tick() -> None:
     from config.celery import app
 
     schedule, _emails = open_round(6)
+    # It runs at the real time of day: no quiet hours, or a run at night (in Berlin) would wait for morning.
     Schedule.objects.filter(pk=schedule.pk).update(
-        next_opening_at=dt.datetime.now(UTC) - dt.timedelta(minutes=1)
+        next_opening_at=dt.datetime.now(UTC) - dt.timedelta(minutes=1),
+        quiet_start=dt.time(0, 0),
+        quiet_end=dt.time(0, 0),
+        quiet_weekends=False,
     )
     assert settings.CELERY_BROKER_URL.startswith("redis://")
     app.conf.broker_url = settings.CELERY_BROKER_URL
