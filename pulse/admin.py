@@ -1,4 +1,4 @@
-"""Django admin for flags, notification channels and the notification outbox.
+"""Django admin for flags, notification channels, the notification outbox and the sign-in outbox.
 
 Flags and notifications are read-only here: their states change only through the services (so every
 change has its event). Admins see failed deliveries with their reasons, and configure channels.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from pulse.models import Action, Flag, FlagEvent, Notification, NotificationChannel
+from pulse.models import Action, AuthEmail, EmailChange, Flag, FlagEvent, Notification, NotificationChannel
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -77,3 +77,30 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(AuthEmail)
+class AuthEmailAdmin(_ReadOnlyAdmin):
+    """Sign-in links and email-change messages: what was queued, sent, or failed and why."""
+
+    list_display = ("created_at", "kind", "status", "attempts", "due_at", "handled_at", "last_error")
+    list_filter = ("status", "kind")
+    readonly_fields = [field.name for field in AuthEmail._meta.fields]
+
+
+@admin.register(EmailChange)
+class EmailChangeAdmin(_ReadOnlyAdmin):
+    """Requested address changes: who asked, from what to what, and whether the new address confirmed."""
+
+    list_display = ("created_at", "person", "old_email", "new_email", "requested_by", "confirmed_at")
+    search_fields = ("old_email", "new_email", "person__display_name")
+    exclude = ("token_hash",)
+    readonly_fields = [field.name for field in EmailChange._meta.fields if field.name != "token_hash"]

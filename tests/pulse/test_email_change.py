@@ -236,3 +236,22 @@ def test_the_manage_form_says_the_change_waits_for_confirmation(world: World) ->
     assert "The new address new@a.example takes effect when its owner confirms it" in html
     assert "New address waiting for confirmation: <strong>new@a.example</strong>" in html
     assert Person.objects.get(pk=engineer.pk).email == "engineer@a.example"
+
+
+def test_staff_see_the_changes_and_the_queued_emails_in_the_admin(world: World, root: Person) -> None:
+    admin, engineer = world.a.admin, world.a.engineer
+    assert admin.user is not None
+    api(admin.user).patch(f"/api/v1/people/{engineer.pk}/", {"email": "new@a.example"}, format="json")
+    auth_emails_send_due()
+    assert root.user is not None
+    staff = web(root.user)
+    changes = staff.get("/admin/pulse/emailchange/")
+    assert changes.status_code == 200
+    assert "new@a.example" in changes.content.decode()
+    change = EmailChange.objects.get()
+    assert change.token_hash is not None
+    detail = staff.get(f"/admin/pulse/emailchange/{change.pk}/change/").content.decode()
+    assert "Token hash" not in detail
+    emails = staff.get("/admin/pulse/authemail/").content.decode()
+    assert "Confirm a new address" in emails
+    assert "Tell the old address about a change" in emails
