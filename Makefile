@@ -36,5 +36,11 @@ check: lint typecheck migrations-check
 test: $(STAMP) check
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# A benchmark by name (`make bench NAME=submit`); installs what the load driver needs first (wrk, from the
+# distribution's packages) so a fresh machine runs every benchmark without steps by hand.
+bench: $(STAMP) var
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	$(BIN)/python manage.py pulse_bench $(NAME)
+
 clean:
 	rm -rf $(VENV) var staticfiles

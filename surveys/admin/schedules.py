@@ -122,8 +122,16 @@ class ScheduleAdmin(SimpleHistoryAdmin):
 class RoundAdmin(admin.ModelAdmin):
     """Rounds are read-only here: who answered is never shown, only how many were invited."""
 
-    list_display = ["schedule", "opens_at", "closes_at", "status", "invited_count", "counted_at"]
-    list_filter = ["status", "organisation"]
+    list_display = [
+        "schedule",
+        "opens_at",
+        "closes_at",
+        "status",
+        "invited_count",
+        "counted_at",
+        "answers_lost",
+    ]
+    list_filter = ["status", "answers_lost", "organisation"]
     readonly_fields = [field.name for field in Round._meta.fields] + ["instruments"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
