@@ -139,7 +139,7 @@ def person_user_ensure(*, person: Person, active: bool = True) -> Any:
     """
     User = get_user_model()
     with transaction.atomic():
-        locked = Person.objects.select_for_update().select_related("user").get(pk=person.pk)
+        locked = Person.objects.select_for_update(of=("self",)).select_related("user").get(pk=person.pk)
         if locked.user is not None:
             person.user = locked.user
             return locked.user

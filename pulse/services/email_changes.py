@@ -172,7 +172,9 @@ def email_change_confirm(*, digest: bytes, now: datetime | None = None) -> Email
         )
         if change is None:
             return None
-        person = Person.objects.select_for_update().select_related("user").get(pk=change.person_id)
+        person = (
+            Person.objects.select_for_update(of=("self",)).select_related("user").get(pk=change.person_id)
+        )
         if person.email.lower() != change.old_email.lower() or not person.is_active:
             EmailChange.objects.filter(pk=change.pk).update(cancelled_at=moment)
             return None
