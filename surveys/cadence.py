@@ -283,14 +283,28 @@ def check_recall(spec: CadenceSpec, recall: timedelta) -> str | None:
     )
 
 
-def _days(delta: timedelta) -> str:
-    if delta % timedelta(weeks=1) == timedelta(0):
+def duration_words(delta: timedelta) -> str:
+    """A duration as people say it: "2 weeks", "3 days", "20 days and 20 hours", "1 hour and 30 minutes"
+    (never Python's "20 days, 20:00:00"). Seconds are left out; under a minute reads "less than a minute"."""
+    if delta < timedelta(0):
+        return "minus " + duration_words(-delta)
+    if delta and delta % timedelta(weeks=1) == timedelta(0):
         weeks = delta // timedelta(weeks=1)
         return f"{weeks} week{'s' if weeks != 1 else ''}"
-    if delta % _DAY == timedelta(0):
-        days = delta // _DAY
-        return f"{days} day{'s' if days != 1 else ''}"
-    return str(delta)
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [
+        f"{count} {unit}{'s' if count != 1 else ''}"
+        for count, unit in ((days, "day"), (hours, "hour"), (minutes, "minute"))
+        if count
+    ]
+    if not parts:
+        return "less than a minute" if delta else "0 minutes"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+_days = duration_words
 
 
 def validate_cadence(

@@ -44,6 +44,25 @@ def _assign(instance: Any, changes: Mapping[str, Any], allowed: Iterable[str]) -
         setattr(instance, name, value)
 
 
+# A database constraint that fails model validation reads "Constraint “name” is violated." (in the
+# request's language): each of these is reported on its field, in words, instead.
+CONSTRAINT_ERRORS = {
+    "schedule_ends_after_start": (
+        "ends_on",
+        "The last day is before the first day: choose the first day or later.",
+    ),
+    "schedule_every_n_weeks_positive": ("every_n_weeks", "Repeat every 1 or more weeks."),
+    "pause_ends_after_start": ("ends_on", "The pause ends before it starts."),
+}
+
+
+def _constraint_field(message: str) -> tuple[str, str] | None:
+    for name, target in CONSTRAINT_ERRORS.items():
+        if name in message:  # the name is not translated; the quotes around it are
+            return target
+    return None
+
+
 def _full_clean(instance: Any, errors: dict[str, list[str]] | None = None, **kwargs: Any) -> None:
     """Run the model's validation and raise everything at once, together with ``errors`` found before."""
     collected: dict[str, list[str]] = {key: list(value) for key, value in (errors or {}).items()}
@@ -52,8 +71,10 @@ def _full_clean(instance: Any, errors: dict[str, list[str]] | None = None, **kwa
     except ValidationError as error:
         for key, messages in error.message_dict.items():
             for message in messages:
-                if message not in collected.get(key, []):
-                    collected.setdefault(key, []).append(message)
+                target = _constraint_field(message) if key == NON_FIELD_ERRORS else None
+                field, text = target if target else (key, message)
+                if text not in collected.get(field, []):
+                    collected.setdefault(field, []).append(text)
     if collected:
         raise ValidationError(collected)
 

@@ -10,6 +10,7 @@ only a team's leaders act on its flags (``pulse.services.flags`` checks it again
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -80,21 +81,27 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
     return redirect(default)
 
 
-def _items(views: Iterable[reports.FlagView]) -> list[dict[str, Any]]:
-    """Each flag with its three forms when the caller can act on it (a leader of its team or above)."""
-    return [
-        {
-            "view": view,
-            "forms": {
+# A form that was sent with errors, shown again in place of its blank one: (flag id, form name, form).
+Bound = tuple[int, str, forms.Form] | None
+
+
+def _items(views: Iterable[reports.FlagView], bound: Bound = None) -> list[dict[str, Any]]:
+    """Each flag with its three forms when the caller can act on it (a leader of its team or above). The
+    form sent with errors keeps what was typed and shows each error at its field."""
+    items = []
+    for view in views:
+        flag_forms: dict[str, forms.Form] | None = None
+        if view.can_act:
+            flag_forms = {
                 "acknowledge": AcknowledgeForm(prefix=f"ack{view.flag.pk}"),
                 "action": ActionForm(prefix=f"act{view.flag.pk}"),
                 "resolve": ResolveForm(prefix=f"res{view.flag.pk}"),
             }
-            if view.can_act
-            else None,
-        }
-        for view in views
-    ]
+            if bound is not None and bound[0] == view.flag.pk:
+                flag_forms[bound[1]] = bound[2]
+        invalid = flag_forms is not None and bound is not None and bound[0] == view.flag.pk
+        items.append({"view": view, "forms": flag_forms, "invalid": invalid})
+    return items
 
 
 # --- pages --------------------------------------------------------------------------------------------
@@ -119,6 +126,10 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def team(request: HttpRequest, pk: int) -> HttpResponse:
+    return _team_page(request, pk)
+
+
+def _team_page(request: HttpRequest, pk: int, bound: Bound = None) -> HttpResponse:
     caller = _results_caller(request)
     report = reports.team_report_get(caller=caller, team_id=pk)
     if report is None:
@@ -129,24 +140,28 @@ def team(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "report": report,
         "charts": charts,
-        "flag_items": _items(report.flags),
+        "flag_items": _items(report.flags, bound),
         "min_rounds": reports.min_rounds(),
     }
-    return render(request, "pulse/leader/team.html", context)
+    return render(request, "pulse/leader/team.html", context, status=400 if bound else 200)
 
 
 @login_required
 def flags(request: HttpRequest) -> HttpResponse:
+    return _flags_page(request)
+
+
+def _flags_page(request: HttpRequest, bound: Bound = None) -> HttpResponse:
     caller = _results_caller(request)
     inbox = reports.flag_inbox_get(caller=caller)
     context = {
         "inbox": inbox,
         "organisation": caller.organisation,
-        "needs_you": _items(inbox.needs_you),
-        "in_hand": _items(inbox.in_hand),
-        "resolved": _items(inbox.resolved),
+        "needs_you": _items(inbox.needs_you, bound),
+        "in_hand": _items(inbox.in_hand, bound),
+        "resolved": _items(inbox.resolved, bound),
     }
-    return render(request, "pulse/leader/flags.html", context)
+    return render(request, "pulse/leader/flags.html", context, status=400 if bound else 200)
 
 
 # --- flag actions (POST only; the services guard the transitions) --------------------------------------
@@ -183,12 +198,13 @@ def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     except FlagTransitionError as error:
         messages.error(request, str(error))
         return _back(request, default)
-    problems = "; ".join(
-        f"{form.fields[name].label if name in form.fields else 'Form'}: {' '.join(str(e) for e in errors)}"
-        for name, errors in form.errors.items()
-    )
-    messages.error(request, f"Nothing was changed. {problems}")
-    return _back(request, default)
+    # The page the form was on, again, with this form as it was sent: the typed text stays and each error
+    # is shown at its field (and in the form's summary), instead of a banner over an emptied form.
+    bound: Bound = (pk, "action" if action == "plan" else action, form)
+    team_page = re.match(r"^/teams/(\d+)/", request.POST.get("next", ""))
+    if team_page:
+        return _team_page(request, int(team_page.group(1)), bound)
+    return _flags_page(request, bound)
 
 
 @login_required

@@ -179,3 +179,10 @@ def test_leaders_read_the_schedules_of_their_teams_and_cannot_write(world: World
     engineer = APIClient()
     engineer.force_login(world.a.engineer.user)
     assert engineer.get("/api/v1/schedules/").json()["results"] == []
+
+
+def test_a_schedule_ending_before_it_starts_is_an_error_on_ends_on(world: World, admin: APIClient) -> None:
+    response = admin.post("/api/v1/schedules/", payload(world, ends_on="2026-03-01"), format="json")
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert errors == {"ends_on": ["The last day is before the first day: choose the first day or later."]}

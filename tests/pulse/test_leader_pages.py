@@ -172,13 +172,48 @@ def test_a_leader_acknowledges_plans_an_action_and_resolves_through_the_flag_ser
     assert "Recently resolved" in _text(client.get("/flags/"))
 
 
-def test_an_empty_note_changes_nothing_and_says_why() -> None:
+def test_an_empty_note_changes_nothing_and_says_so_at_the_field() -> None:
     org, flag = _flagged()
     client = _client(org.person("Lena", leads="Root"))
-    response = client.post(f"/flags/{flag.pk}/acknowledge/", {f"ack{flag.pk}-note": ""}, follow=True)
-    assert "Nothing was changed. Note: This field is required." in _text(response)
+    response = client.post(
+        f"/flags/{flag.pk}/acknowledge/", {f"ack{flag.pk}-note": "", "next": "/flags/"}, follow=True
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert (
+        f'<ul class="error field-errors" id="id_ack{flag.pk}-note_error"><li>This field is required.' in html
+    )
+    assert f'<a href="#id_ack{flag.pk}-note">Note: This field is required.</a>' in html
     flag.refresh_from_db()
     assert flag.state == Flag.State.OPEN
+
+
+def test_planning_an_action_in_the_past_keeps_the_typed_text_and_shows_the_error_at_the_date() -> None:
+    org, flag = _flagged()
+    client = _client(org.person("Lena", leads="Root"))
+    past = (timezone.localdate() - dt.timedelta(days=3)).isoformat()
+    form = {
+        f"act{flag.pk}-what": "Move two on-call shifts to SRE Europe",
+        f"act{flag.pk}-who": "Lena with Maya",
+        f"act{flag.pk}-due_on": past,
+    }
+    for page in ("/flags/", f"/teams/{org.team['A'].pk}/"):
+        response = client.post(f"/flags/{flag.pk}/plan/", {**form, "next": f"{page}#flag-{flag.pk}"})
+        assert response.status_code == 400
+        assert response.context["request"].path == f"/flags/{flag.pk}/plan/"
+        html = response.content.decode()
+        assert "Move two on-call shifts to SRE Europe</textarea>" in html
+        assert 'value="Lena with Maya"' in html
+        assert f'value="{past}"' in html
+        error = f'id="id_act{flag.pk}-due_on_error"><li>Choose today or a later day.'
+        assert error in html
+        found = re.search(rf'<input [^>]*id="id_act{flag.pk}-due_on"[^>]*>', html)
+        assert found
+        assert f'aria-describedby="id_act{flag.pk}-due_on_error"' in found.group(0)
+        assert 'aria-invalid="true"' in found.group(0)
+        assert f'<a href="#id_act{flag.pk}-due_on">By when: Choose today or a later day.</a>' in html
+        assert '<details class="respond" open>' in html
+    assert not Action.objects.filter(flag=flag).exists()
 
 
 def test_flag_actions_are_for_the_teams_leaders_only() -> None:

@@ -269,3 +269,25 @@ def test_the_api_token_page_shows_a_new_token_once(world: World) -> None:
     assert token.group(1) not in again
     client.post("/account/api-token/", {"action": "revoke"})
     assert api.get("/api/v1/me/checkins/").status_code == 401
+
+
+def test_a_schedule_ending_before_it_starts_is_an_error_at_the_last_day(admin: Client, world: World) -> None:
+    response = admin.post("/manage/schedules/new/", schedule_form(world, ends_on="2026-03-01"))
+    assert response.status_code == 400
+    page = text(response)
+    assert "schedule_ends_after_start" not in page
+    assert (
+        '<ul class="error field-errors" id="id_ends_on_error"><li>The last day is before the first day'
+        in page
+    )
+    assert '<a href="#id_ends_on">Last day: The last day is before the first day' in page
+    assert 'value="2026-03-01"' in page  # what was typed stays
+    assert not Schedule.objects.filter(name="Weekly workload").exists()
+
+
+def test_schedule_errors_give_durations_in_words(admin: Client, world: World) -> None:
+    response = admin.post("/manage/schedules/new/", schedule_form(world, open_for_hours="500"))
+    assert response.status_code == 400
+    page = text(response)
+    assert "A round open for 20 days and 20 hours would still be open when the next one opens" in page
+    assert "20:00:00" not in page

@@ -804,3 +804,13 @@ def test_quiet_hours_deferral_is_the_earliest_allowed_instant(
         assert _reference_quiet((got - timedelta(minutes=1)).astimezone(zone), start, end, weekends) or (
             got - timedelta(minutes=1) < instant
         )
+
+
+def test_durations_read_as_words() -> None:
+    from surveys.cadence import duration_words
+
+    assert duration_words(timedelta(hours=500)) == "20 days and 20 hours"
+    assert duration_words(timedelta(days=14)) == "2 weeks"
+    assert duration_words(timedelta(days=1)) == "1 day"
+    assert duration_words(timedelta(days=1, hours=2, minutes=5)) == "1 day, 2 hours and 5 minutes"
+    assert duration_words(timedelta(minutes=90)) == "1 hour and 30 minutes"
