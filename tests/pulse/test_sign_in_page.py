@@ -16,5 +16,5 @@ def test_the_password_form_asks_for_an_email_not_a_username() -> None:
     assert "Username" not in page
     field = re.search(r'<input id="id_username"[^>]*>', page)
     assert field
-    assert 'type="email"' in field.group(0)
+    assert 'inputmode="email"' in field.group(0)  # an email keyboard; a username still passes
     assert 'autocomplete="username"' in field.group(0)
