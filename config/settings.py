@@ -297,6 +297,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON with size and depth limits (pulse/api/parsers.py); forms as DRF's defaults have them.
+    "DEFAULT_PARSER_CLASSES": [
+        "pulse.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "pulse.api.pagination.Cursor",
     "PAGE_SIZE": 50,
     # One error format: {"errors": {field: [messages]}} for 400, {"detail": message} otherwise.

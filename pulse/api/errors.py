@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -59,9 +60,16 @@ def validation_error(error: DjangoValidationError) -> exceptions.ValidationError
     return exceptions.ValidationError(detail={NON_FIELD: error.messages})
 
 
+class BodyTooLarge(exceptions.APIException):
+    status_code = 413
+    default_code = "body_too_large"
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         exc = validation_error(exc)
+    if isinstance(exc, RequestDataTooBig):  # Django's limit, raised when DRF reads the body
+        exc = BodyTooLarge(f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes.")
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: a 500, logged by Django
