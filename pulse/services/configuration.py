@@ -100,6 +100,20 @@ def _slug_errors(organisation_id: int, slug: str, team_pk: int | None) -> dict[s
     return {"slug": [f"Another team already uses the slug {slug!r}."]} if slug and clash.exists() else {}
 
 
+def _team_name_errors(team: Team) -> dict[str, list[str]]:
+    """Two teams under one parent (or two top-level teams) may not share a name, ignoring case: people pick
+    teams by name in forms, reports and the CSV import's paths. The database refuses it too."""
+    same = Team.objects.filter(organisation_id=team.organisation_id, parent_id=team.parent_id).filter(
+        name__iexact=team.name.strip()
+    )
+    if team.pk is not None:
+        same = same.exclude(pk=team.pk)
+    if not team.name or not same.exists():
+        return {}
+    where = f"under {team.parent.name}" if team.parent is not None else "at the top level"
+    return {"name": [f"There is already a team called {team.name!r} {where}; choose another name."]}
+
+
 def _free_slug(organisation: Organisation, name: str) -> str:
     base = slugify(name)[:90] or "team"
     taken = set(
@@ -127,7 +141,8 @@ def team_create(
         slug=slug or _free_slug(organisation, name),
         time_zone=time_zone,
     )
-    _full_clean(team, _slug_errors(organisation.pk, team.slug, None), validate_constraints=False)
+    errors = {**_slug_errors(organisation.pk, team.slug, None), **_team_name_errors(team)}
+    _full_clean(team, errors, validate_constraints=False)
     team.save()
     return team
 
@@ -136,7 +151,8 @@ def team_update(*, team: Team, changes: Mapping[str, Any]) -> Team:
     """Rename or move a team. Moving it under itself or one of its own teams is refused (``Team.clean``);
     moving rewrites the paths of its whole subtree in one UPDATE (``Team.save``)."""
     _assign(team, changes, TEAM_FIELDS)
-    _full_clean(team, _slug_errors(team.organisation_id, team.slug, team.pk), validate_constraints=False)
+    errors = {**_slug_errors(team.organisation_id, team.slug, team.pk), **_team_name_errors(team)}
+    _full_clean(team, errors, validate_constraints=False)
     team.save()
     return team
 
@@ -361,8 +377,16 @@ def schedule_build(
 
 def schedule_check(schedule: Schedule, instruments: Sequence[Instrument]) -> dict[str, list[str]]:
     """Every error, field by field: the model's own rules first, then cadence, recall and conflicts."""
+    same_name = Schedule.objects.filter(
+        organisation_id=schedule.organisation_id, name__iexact=schedule.name.strip()
+    ).exclude(pk=schedule.pk)
+    names = (
+        {"name": [f"Another schedule is already called {schedule.name!r}; choose another name."]}
+        if schedule.name and same_name.exists()
+        else {}
+    )
     try:
-        _full_clean(schedule)
+        _full_clean(schedule, names)
     except ValidationError as error:
         return dict(error.message_dict)
     return schedule_errors(schedule, instruments)

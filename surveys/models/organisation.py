@@ -81,6 +81,21 @@ class Team(models.Model):
             models.UniqueConstraint(
                 fields=["organisation", "slug"], name="team_slug_unique_per_organisation"
             ),
+            # One name per parent, ignoring case (pulse.services.configuration says so at the field).
+            models.UniqueConstraint(
+                Lower("name"),
+                "parent",
+                condition=Q(parent__isnull=False),
+                name="team_name_unique_per_parent",
+                violation_error_message="There is already a team with this name under the same parent.",
+            ),
+            models.UniqueConstraint(
+                Lower("name"),
+                "organisation",
+                condition=Q(parent__isnull=True),
+                name="team_name_unique_at_top_level",
+                violation_error_message="There is already a top-level team with this name.",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -104,11 +104,12 @@ def test_team_filters(world: World) -> None:
 
 def test_an_admin_creates_a_team_under_a_parent_with_a_free_slug(world: World) -> None:
     client = client_for(world, "admin")
-    response = client.post("/api/v1/teams/", {"name": "SRE a", "parent": world.a.platform.pk}, format="json")
+    # "SRE a" under Data: the name is free there (unique per parent), the slug "sre-a" is taken.
+    response = client.post("/api/v1/teams/", {"name": "SRE a", "parent": world.a.data.pk}, format="json")
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["slug"] == "sre-a-2"  # "sre-a" is taken
-    assert body["path"][:2] == [world.a.root.pk, world.a.platform.pk]
+    assert body["path"][:2] == [world.a.root.pk, world.a.data.pk]
     assert Team.objects.get(pk=body["id"]).organisation_id == world.a.organisation.pk
 
 
