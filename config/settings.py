@@ -213,6 +213,7 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 15 * 60, minimum=10)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULER = "config.celery.Scheduler"  # makes the schedule file's directory first
 # One beat entry: a tick every minute. Due work lives in database rows with a due time; the tick claims it.
 CELERY_BEAT_SCHEDULE = {
     "pulse-tick": {"task": "surveys.tasks.tick", "schedule": 60.0, "options": {"expires": 55}},
@@ -297,7 +298,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # JSON with size and depth limits (pulse/api/parsers.py); forms as DRF's defaults have them.
+    # JSON with a depth limit (pulse/api/parsers.py; the size limit is Django's); forms as DRF has them.
     "DEFAULT_PARSER_CLASSES": [
         "pulse.api.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
