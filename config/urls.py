@@ -1,7 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from pulse.api.errors import api_path_not_found
 from pulse.health import health
 
 admin.site.site_header = "Pulse administration"
@@ -20,6 +21,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
     path("api/v1/", include("pulse.api.urls")),
+    re_path(r"^api/(?P<path>.*)$", api_path_not_found),  # after every API route: a JSON 404
     path("", include("surveys.urls")),
     path("", include("pulse.urls")),
 ]

@@ -18,6 +18,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -115,6 +116,13 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=404)
     return defaults.page_not_found(request, exception)
+
+
+@csrf_exempt
+def api_path_not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    """The last route under /api/: any path no API route matched, whatever the method, answers the API's
+    JSON 404, also with DEBUG on (where Django would otherwise show its HTML debug page)."""
+    return JsonResponse({"detail": "Not found."}, status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -21,8 +21,33 @@ def id_field(**kwargs: Any) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
-class BoundedDurationField(serializers.DurationField):
-    """A duration ("3 00:00:00" or ISO 8601 "P3D") between a minute and a year."""
+@extend_schema_field({"type": "string", "format": "duration", "example": "P3D"})
+class IsoDurationField(serializers.DurationField):
+    """A duration written in ISO 8601 ("P3D", "PT36H", "P1DT12H"), as the schema's ``format: duration``
+    says; input also accepts Django's "3 00:00:00"."""
+
+    def to_representation(self, value: timedelta) -> str:
+        return iso_duration(value)
+
+
+def iso_duration(value: timedelta) -> str:
+    """The shortest ISO 8601 form: "P3D", "PT12H", "P1DT2H30M", "PT0S"."""
+    sign = "-" if value < timedelta(0) else ""
+    value = abs(value)
+    days, seconds = value.days, value.seconds
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    micro = value.microseconds
+    time = "".join(f"{amount}{unit}" for amount, unit in ((hours, "H"), (minutes, "M")) if amount)
+    if seconds or micro:
+        time += f"{seconds}.{micro:06d}".rstrip("0").rstrip(".") + "S"
+    if not days and not time:
+        return "PT0S"
+    return f"{sign}P{f'{days}D' if days else ''}{'T' + time if time else ''}"
+
+
+class BoundedDurationField(IsoDurationField):
+    """A duration (ISO 8601 "P3D", or "3 00:00:00") between a minute and a year."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", timedelta(minutes=1))

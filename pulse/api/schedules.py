@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from pulse.api.base import IsAdmin, PulseApi
 from pulse.api.errors import error_responses
-from pulse.api.fields import BoundedDurationField, ScopedIdField, WallClockField, id_field
+from pulse.api.fields import BoundedDurationField, IsoDurationField, ScopedIdField, WallClockField, id_field
 from pulse.permissions import Caller, instruments_visible_to, schedules_visible_to
 from pulse.services.configuration import (
     schedule_build,
@@ -69,9 +69,9 @@ class ScheduleOutputSerializer(serializers.Serializer):
     effective_time_zone = serializers.CharField()
     starts_on = serializers.DateField()
     ends_on = serializers.DateField(allow_null=True)
-    open_for = serializers.DurationField()
-    reminder_1 = serializers.DurationField(allow_null=True)
-    reminder_2 = serializers.DurationField(allow_null=True)
+    open_for = IsoDurationField()
+    reminder_1 = IsoDurationField(allow_null=True)
+    reminder_2 = IsoDurationField(allow_null=True)
     quiet_start = WallClockField()
     quiet_end = WallClockField()
     quiet_weekends = serializers.BooleanField()
