@@ -21,7 +21,7 @@ class Scheduler(PersistentScheduler):
     message that names the setting."""
 
     def setup_schedule(self) -> None:
-        directory = Path(self.schedule_filename).parent
+        directory = Path(self.schedule_filename).parent  # type: ignore[attr-defined]  # set by its __init__
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as error:
