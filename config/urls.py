@@ -21,7 +21,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
     path("api/v1/", include("pulse.api.urls")),
-    re_path(r"^api/(?P<path>.*)$", api_path_not_found),  # after every API route: a JSON 404
-    path("", include("surveys.urls")),
+    path("", include("surveys.urls")),  # holds api/v1/checkin/ too
     path("", include("pulse.urls")),
+    re_path(r"^api/(?P<path>.*)$", api_path_not_found),  # last, after every API route: a JSON 404
 ]
