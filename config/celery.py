@@ -5,6 +5,7 @@ from pathlib import Path
 
 from celery import Celery
 from celery.beat import PersistentScheduler
+from celery.signals import beat_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -30,3 +31,28 @@ class Scheduler(PersistentScheduler):
                 "set PULSE_VAR_DIR to a writable directory"
             ) from None
         super().setup_schedule()
+
+
+def _mark_ready(name: str) -> None:
+    """``make run`` prints its URL and log-ins once web, worker and beat are up (``pulse_welcome``): the
+    worker and beat say so with a file under the var directory. Development only."""
+    from django.conf import settings
+
+    if settings.PRODUCTION:
+        return
+    directory = Path(settings.VAR_DIR) / "run"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"{name}.ready").write_text(str(os.getpid()))
+    except OSError:
+        pass  # only the start-up message waits for it
+
+
+@worker_ready.connect
+def _worker_ready(**kwargs: object) -> None:
+    _mark_ready("worker")
+
+
+@beat_init.connect
+def _beat_ready(**kwargs: object) -> None:
+    _mark_ready("beat")

@@ -173,6 +173,19 @@ def test_make_run_serves_styled_pages_charts_and_api_docs(
     from selenium.webdriver.common.by import By
 
     base = make_run.url
+    # The URL and the log-ins come last, after every process has started, with when emails appear.
+    deadline = time.monotonic() + 60
+    while "Pulse is running at" not in make_run.output() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    output = make_run.output()
+    banner = output.find(f"Pulse is running at {base}/")
+    assert banner > 0, output[-3000:]
+    assert "still waiting for" not in output[banner:].splitlines()[0]
+    assert 0 < output.find("celery@") < output.find(" ready.") < banner  # the worker's start-up, above
+    assert 0 < output.find("beat: Starting...") < banner
+    assert f"{DEMO_LEADER_EMAIL} / {DEMO_PASSWORD}" in output[banner:]
+    assert "check-in emails" in output[banner:]
+
     status, body = _get(base + "/static/pulse/pulse.css")
     assert status == 200
     assert b"--accent" in body

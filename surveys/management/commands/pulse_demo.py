@@ -22,12 +22,14 @@ class Command(BaseCommand):
         created = demo_create()
         if created or not options["once"]:
             self.stdout.write("Demo organisation Acme " + ("created." if created else "already present."))
+        if options["once"]:
+            return  # make run: pulse_welcome prints the URL and the log-ins once everything is up
         base = settings.PULSE_BASE_URL
         self.stdout.write(
             "\n".join(
                 [
                     "",
-                    f"  Pulse is starting at {base}/",
+                    f"  Pulse: {base}/",
                     f"  Admin  : {DEMO_ADMIN_EMAIL} / {DEMO_PASSWORD}   ({base}/admin/)",
                     f"  Leader : {DEMO_LEADER_EMAIL} / {DEMO_PASSWORD}   ({base}/)",
                     "",
