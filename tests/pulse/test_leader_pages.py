@@ -212,6 +212,7 @@ def test_planning_an_action_in_the_past_keeps_the_typed_text_and_shows_the_error
         assert f'aria-describedby="id_act{flag.pk}-due_on_error"' in found.group(0)
         assert 'aria-invalid="true"' in found.group(0)
         assert f'<a href="#id_act{flag.pk}-due_on">By when: Choose today or a later day.</a>' in html
+        assert f'id="act{flag.pk}-errors" autofocus>' in html  # focus (and the view) move to the summary
         assert '<details class="respond" open>' in html
     assert not Action.objects.filter(flag=flag).exists()
 
