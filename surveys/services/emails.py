@@ -4,10 +4,15 @@ The invitation row is the outbox (``surveys.models.Invitation``): its messages' 
 the round opened, ``email_due_at`` says when the next one is due and ``emails_handled`` which one it is.
 A batch is claimed by writing a fresh claim id onto due, unclaimed (or claim-expired) rows in one
 conditional UPDATE; only rows carrying that id are sent. On PostgreSQL an UPDATE re-checks its WHERE clause
-on rows another transaction changed meanwhile, so two senders never claim the same row. Rows are marked
-after the batch, set-wise, and only while they still carry this sender's claim, so a crash resends at most
-the batch in flight, never everything, and a sender whose claim expired cannot mark a message twice.
-Marking a message handled moves the row on to its next message's frozen due time (or to nothing).
+on rows another transaction changed meanwhile, so two senders never claim the same row. The sender holds
+its claim while it works: it extends the claim on the rows it has not sent yet every ``EXTEND_EVERY``, and
+goes on only with the rows it still holds, so a slow mail server never lets a second sender take a batch
+over and send it again. Each message is recorded as sent as soon as the server accepted it, and only while
+the row still carries this sender's claim, so a sender killed mid-batch resends at most the message in
+flight (and the claim is short, ``CLAIM_FOR``: the rest waits minutes, not ten), and a sender whose claim
+expired cannot mark a message twice. Every message has a stable Message-ID per invitation and message
+(``message_id``), so a receiving server can drop even that one duplicate. Marking a message handled moves
+the row on to its next message's frozen due time (or to nothing).
 
 Failures: a refused recipient or a 5xx answer is permanent (recorded, not retried); a dropped connection,
 a time-out or a 4xx answer is temporary (retried with exponential backoff, at most ``MAX_ATTEMPTS`` times).
@@ -17,12 +22,14 @@ answered, the link is spent, the round has closed or expired, or the person is n
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import smtplib
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import make_msgid
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,7 +51,10 @@ from surveys.sealing import KeyRing, SealError, open_token
 logger = logging.getLogger(__name__)
 
 SEND_BATCH = 200
-CLAIM_FOR = timedelta(minutes=10)
+# A claim lasts this long unless its sender extends it; a sender extends it every EXTEND_EVERY while it
+# works. CLAIM_FOR must exceed EXTEND_EVERY plus the longest one message can take (EMAIL_TIMEOUT, 10 s).
+CLAIM_FOR = timedelta(minutes=2)
+EXTEND_EVERY = timedelta(seconds=20)
 MAX_ATTEMPTS = 6
 SUPPORTED_LOCALES = {"en", "de"}
 
@@ -139,6 +149,18 @@ def email_render(invitation: Invitation, *, token: str, cache: RenderCache | Non
     )
 
 
+def message_id(invitation: Invitation) -> str:
+    """The Message-ID of the message now due of this invitation: the same every time that message is sent
+    (a resend after a crash, a retry), different for every other message. A keyed hash of the invitation and
+    the message's place, so the header names no database row."""
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(),
+        f"pulse-email:{invitation.pk}:{invitation.emails_handled}".encode(),
+        hashlib.sha256,
+    ).hexdigest()[:40]
+    return f"<{digest}@{DNS_NAME}>"
+
+
 def message_name(number: int) -> str:
     """How logs name an invitation's messages: by their place in its sending order."""
     return "invitation" if number == 0 else f"reminder {number}"
@@ -202,6 +224,15 @@ def emails_mark_handled(ids: list[int], claim: uuid.UUID, outcome: Invitation.Em
         Invitation.objects.filter(pk__in=ids, email_claim=claim).update(**_handled(outcome))
 
 
+def emails_claim_extend(ids: list[int], claim: uuid.UUID, *, now: datetime) -> set[int]:
+    """Extend this sender's claim on these rows by ``CLAIM_FOR`` from ``now``; returns the rows it still
+    holds (a row whose claim expired and another sender took is no longer this sender's to send)."""
+    held = Invitation.objects.filter(pk__in=ids, email_claim=claim)
+    if held.update(email_claimed_until=now + CLAIM_FOR) == len(ids):
+        return set(ids)
+    return set(held.values_list("pk", flat=True))
+
+
 def emails_skip_remaining(*, round_ids: list[int]) -> int:
     """Record every message of these rounds' invitations not yet handled as skipped: none of them is sent.
     For rounds no sender is working on (the demo's past); a claim in flight is overruled. Returns how many
@@ -238,8 +269,17 @@ def emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> 
             "emails: cannot reach the mail server (%s); %s emails back off", type(error).__name__, len(rows)
         )
         return 0
+    held = {invitation.pk for invitation in rows}
+    extended = time.monotonic()
     try:
-        for invitation in rows:
+        for position, invitation in enumerate(rows):
+            if time.monotonic() - extended >= EXTEND_EVERY.total_seconds():
+                held = emails_claim_extend(
+                    [row.pk for row in rows[position:] if row.pk in held], claim, now=timezone.now()
+                )
+                extended = time.monotonic()
+            if invitation.pk not in held:
+                continue  # another sender took it over; it is theirs to send
             if (
                 getattr(invitation, "answered", False)
                 or invitation.spent
@@ -263,17 +303,20 @@ def emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> 
             try:
                 if not fast_path.send(invitation, token):
                     rendered = email_render(invitation, token=token, cache=cache)
-                    _send(connection, _message(rendered, connection))
+                    message = _message(rendered, connection)
+                    message.extra_headers["Message-ID"] = message_id(invitation)
+                    _send(connection, message)
             except (PermanentFailure, TemporaryFailure) as failure:
                 _record_failure([invitation], claim, failure, moment)
                 if isinstance(failure, TemporaryFailure):
                     connection.close()
                     connection.open()
                 continue
+            # Recorded at once: a crash from here on does not send this message again.
+            emails_mark_handled([invitation.pk], claim, Invitation.EmailOutcome.SENT)
             sent.append(invitation.pk)
     finally:
         connection.close()
-        emails_mark_handled(sent, claim, Invitation.EmailOutcome.SENT)
         emails_mark_handled(skipped, claim, Invitation.EmailOutcome.SKIPPED)
     logger.info("emails: %s sent, %s skipped", len(sent), len(skipped))
     return len(sent)
@@ -341,7 +384,7 @@ class SmtpFastPath:
             .replace(self.HTML_NAME_MARK.encode(), str(escape(name)).encode())
             .replace(TOKEN_MARK.encode(), token.encode())
             .replace(self.ADDRESS_MARK.encode(), rendered_once.to.encode())
-            .replace(self.MESSAGE_ID_MARK.encode(), make_msgid(domain=DNS_NAME).encode())
+            .replace(self.MESSAGE_ID_MARK.encode(), message_id(invitation).encode())
         )
         smtp = self.connection.connection  # type: ignore[attr-defined]
         try:
