@@ -1,4 +1,4 @@
-"""GET /health/ answers within five seconds, even when Redis accepts connections and never replies."""
+"""GET /health/ answers within a second, even when Redis accepts connections and never replies."""
 
 from __future__ import annotations
 
@@ -47,14 +47,14 @@ def test_health_is_ok_when_database_and_broker_answer() -> None:
     assert response.json()["checks"] == {"database": "ok", "broker": "ok"}
 
 
-def test_health_is_503_within_five_seconds_when_redis_hangs(silent_server: int) -> None:
+def test_health_is_503_within_a_second_when_redis_hangs(silent_server: int) -> None:
     with override_settings(CELERY_BROKER_URL=f"redis://127.0.0.1:{silent_server}/0"):
         started = time.monotonic()
         response = Client().get("/health/")
         elapsed = time.monotonic() - started
     assert response.status_code == 503
     assert response.json()["checks"]["broker"].startswith("down")
-    assert elapsed < 5
+    assert elapsed < 1
 
 
 def test_health_is_503_when_redis_refuses_connections() -> None:
