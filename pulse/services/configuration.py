@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
@@ -83,11 +84,33 @@ def _full_clean(instance: Any, errors: dict[str, list[str]] | None = None, **kwa
 
 
 def organisation_update(*, organisation: Organisation, changes: Mapping[str, Any]) -> Organisation:
-    """Change the organisation's name, minimum group size k (never below the floor), time zone or locale."""
+    """Change the organisation's name, minimum group size k (never below the floor, never above the
+    organisation's headcount), time zone or locale."""
     _assign(organisation, changes, ORGANISATION_FIELDS)
-    _full_clean(organisation)
+    _full_clean(organisation, _min_group_size_errors(organisation) if "min_group_size" in changes else None)
     organisation.save()
     return organisation
+
+
+def _min_group_size_errors(organisation: Organisation) -> dict[str, list[str]]:
+    """A k above the number of people who can answer at all would withhold every result, for every team,
+    for good: almost certainly a typo (310 for 3). Refused with the figure. An organisation with fewer
+    people than the floor is still being set up (no result can be shown at any k), so it may set k ahead."""
+    people = (
+        Membership.objects.current()
+        .filter(team__organisation=organisation, person__is_active=True, role=Membership.Role.MEMBER)
+        .values("person_id")
+        .distinct()
+        .count()
+    )
+    if people >= settings.PULSE_MIN_GROUP_SIZE_FLOOR and organisation.min_group_size > people:
+        return {
+            "min_group_size": [
+                f"Only {people} people answer check-ins in this organisation, so a minimum group size of "
+                f"{organisation.min_group_size} would hide every result. Choose {people} or fewer."
+            ]
+        }
+    return {}
 
 
 # --- teams ----------------------------------------------------------------------------------------------

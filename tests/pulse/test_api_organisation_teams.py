@@ -55,6 +55,42 @@ def test_an_admin_changes_k_time_zone_and_locale(world: World) -> None:
     assert Organisation.objects.get(pk=world.b.organisation.pk).min_group_size == 5
 
 
+def test_a_minimum_group_size_above_the_organisations_headcount_is_refused(world: World) -> None:
+    """k = 310 where a handful of people answer would hide every result for good (issue 14): refused with
+    the figure, on the field, and nothing changes; the headcount itself is allowed."""
+    from surveys.models import Membership
+    from tests.factories import PersonFactory
+
+    for index in range(4):
+        person = PersonFactory(organisation=world.a.organisation, email=f"more{index}@a.example")
+        Membership.objects.create(person=person, team=world.a.sre, starts_on=world.a.membership.starts_on)
+    people = (
+        Membership.objects.current()
+        .filter(team__organisation=world.a.organisation, person__is_active=True, role=Membership.Role.MEMBER)
+        .values("person_id")
+        .distinct()
+        .count()
+    )
+    assert people == 5
+    client = client_for(world, "admin")
+    response = client.patch("/api/v1/organisation/", {"min_group_size": 310}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": {
+            "min_group_size": [
+                f"Only {people} people answer check-ins in this organisation, so a minimum group size of 310 "
+                f"would hide every result. Choose {people} or fewer."
+            ]
+        }
+    }
+    assert Organisation.objects.get(pk=world.a.organisation.pk).min_group_size == 5
+    if people >= 3:
+        assert (
+            client.patch("/api/v1/organisation/", {"min_group_size": people}, format="json").status_code
+            == 200
+        )
+
+
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
