@@ -28,9 +28,11 @@ import urllib.request
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import BadHeaderError, EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from slack_sdk.webhook import WebhookClient
+
+from surveys.validators import single_line
 
 SIGNATURE_HEADER = "X-Pulse-Signature"
 DELIVERY_HEADER = "X-Pulse-Delivery"
@@ -85,8 +87,14 @@ class EmailTransport:
     def send(self, *, to: str, subject: str, body: str) -> None:
         try:
             connection = self._open()
-            message = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [to], connection=connection)
+            # One line, whatever a name in it held: a newline in a header is refused (BadHeaderError).
+            message = EmailMessage(
+                single_line(subject), body, settings.DEFAULT_FROM_EMAIL, [to], connection=connection
+            )
             sent = connection.send_messages([message])
+        except BadHeaderError as error:
+            # Sending again renders the same message: a permanent failure, recorded, never a silent drop.
+            raise PermanentFailure(f"email: {error}") from None
         except smtplib.SMTPRecipientsRefused as error:
             self.close()
             codes = sorted({code for code, _message in error.recipients.values()})

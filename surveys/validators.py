@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import zoneinfo
 from functools import cache
 
@@ -42,3 +43,23 @@ def validate_min_group_size(value: int) -> None:
             code="min_group_size_too_small",
             params={"floor": floor},
         )
+
+
+# Line breaks (CR, LF, and Unicode's line and paragraph separators) and other control characters: in a
+# name they end up in email headers and bodies, where a newline starts a new header ("Bcc: ...") or a line
+# that looks like Pulse wrote it, and in every page and CSV that lists the name.
+_LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
+
+
+def validate_single_line(value: str) -> None:
+    """Refuse a name with a line break or another control character (tab included)."""
+    if any(unicodedata.category(character) in _LINE_BREAKING for character in value):
+        raise ValidationError(
+            "Names cannot contain line breaks, tabs or other control characters.", code="control_character"
+        )
+
+
+def single_line(text: str) -> str:
+    """``text`` on one line with single spaces: what an email subject is built from, whatever a name held
+    before names were validated (a stored newline would otherwise make Django refuse the header)."""
+    return " ".join("".join(" " if unicodedata.category(c) in _LINE_BREAKING else c for c in text).split())

@@ -19,11 +19,16 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat, Length, Lower, Substr
 from simple_history.models import HistoricalRecords
 
-from surveys.validators import validate_locale, validate_min_group_size, validate_time_zone
+from surveys.validators import (
+    validate_locale,
+    validate_min_group_size,
+    validate_single_line,
+    validate_time_zone,
+)
 
 
 class Organisation(models.Model):
-    name = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200, unique=True, validators=[validate_single_line])
     min_group_size = models.PositiveSmallIntegerField(
         "minimum group size (k)",
         default=settings.PULSE_DEFAULT_MIN_GROUP_SIZE,
@@ -59,7 +64,7 @@ class TeamQuerySet(models.QuerySet["Team"]):
 
 class Team(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="teams")
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_single_line])
     slug = models.SlugField(max_length=100)
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
@@ -149,7 +154,7 @@ class Team(models.Model):
 class Person(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="people")
     email = models.EmailField(max_length=254)
-    display_name = models.CharField(max_length=200)
+    display_name = models.CharField(max_length=200, validators=[validate_single_line])
     locale = models.CharField(max_length=8, blank=True, validators=[validate_locale])
     time_zone = models.CharField(
         max_length=64,

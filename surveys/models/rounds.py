@@ -27,7 +27,7 @@ from django.db.models.functions import Length
 from simple_history.models import HistoricalRecords
 
 from surveys.models.organisation import Organisation, Person, Team
-from surveys.validators import validate_time_zone
+from surveys.validators import validate_single_line, validate_time_zone
 
 
 class Schedule(models.Model):
@@ -48,7 +48,7 @@ class Schedule(models.Model):
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="schedules")
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="schedules")
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_single_line])
     include_subtree = models.BooleanField(
         default=True, help_text="Ask every team below this one too (otherwise the team's own members only)."
     )

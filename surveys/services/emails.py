@@ -47,6 +47,7 @@ from django.utils.html import escape
 
 from surveys.models import Invitation, Participation, Round
 from surveys.sealing import KeyRing, SealError, open_token
+from surveys.validators import single_line
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ def email_render(invitation: Invitation, *, token: str, cache: RenderCache | Non
         # Dates are shown in the recipient's own zone: the template filters localise to the active zone.
         with translation.override(locale), timezone.override(ZoneInfo(zone_name)):
             cache[key] = (
-                render_to_string(f"surveys/email/subject.{locale}.txt", context).strip(),
+                single_line(render_to_string(f"surveys/email/subject.{locale}.txt", context)),
                 render_to_string(f"surveys/email/checkin.{locale}.txt", context),
                 render_to_string(f"surveys/email/checkin.{locale}.html", context),
             )
