@@ -273,7 +273,15 @@ for _name, _rate in PULSE_RATE_LIMITS.items():
     if not (_count.isdigit() and _seconds.isdigit() and int(_count) > 0 and int(_seconds) > 0):
         raise ImproperlyConfigured(f"{_name} rate limit must be <attempts>/<seconds>, e.g. 10/900: {_rate!r}")
 PULSE_RATE_LIMIT_CACHE = "default"
-# How many X-Forwarded-For entries our own proxies add (0: use REMOTE_ADDR, the default without a proxy).
+# How many X-Forwarded-For entries our own proxies add (0: clients connect directly; use REMOTE_ADDR). In
+# production it must be said: behind a proxy, 0 makes every client share the proxy's address, so one
+# client's failed sign-ins would slow everyone's; a count too high lets clients pick their own address.
+if PRODUCTION and not env_str("PULSE_TRUSTED_PROXY_COUNT"):
+    raise ImproperlyConfigured(
+        "PULSE_TRUSTED_PROXY_COUNT is required when PULSE_ENV=production: the number of proxies in front of "
+        "Pulse that append to X-Forwarded-For (1 for one load balancer or reverse proxy; 0 if clients "
+        "connect directly)"
+    )
 PULSE_TRUSTED_PROXY_COUNT = env_int("PULSE_TRUSTED_PROXY_COUNT", 0, minimum=0)
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

@@ -18,6 +18,7 @@ GOOD = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "PULSE_TOKEN_KEYS": base64.urlsafe_b64encode(b"k" * 32).decode(),
+    "PULSE_TRUSTED_PROXY_COUNT": "1",
 }
 
 
@@ -41,7 +42,15 @@ def test_check_deploy_is_clean_with_every_variable_set() -> None:
 
 
 @pytest.mark.parametrize(
-    "missing", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "PULSE_TOKEN_KEYS"]
+    "missing",
+    [
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "PULSE_TOKEN_KEYS",
+        "PULSE_TRUSTED_PROXY_COUNT",
+    ],
 )
 def test_production_refuses_to_start_without_a_required_variable(missing: str) -> None:
     env = {key: value for key, value in GOOD.items() if key != missing}
