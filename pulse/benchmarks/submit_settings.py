@@ -8,3 +8,6 @@ from config.settings import *  # noqa: F403 - the benchmark measures exactly Pul
 
 ROOT_URLCONF = "pulse.benchmarks.submit_urls"
 DEBUG = False  # DEBUG keeps every query in memory: not what production runs
+# Production does not rescan static files per request (development does, to serve edits at once); the
+# benchmark measures what production runs. Files are still found through the finders, once, at start-up.
+WHITENOISE_AUTOREFRESH = False
