@@ -31,6 +31,7 @@ from surveys.models import Invitation, Person, Round
 from surveys.sealing import KeyRing, open_token
 from surveys.selectors import person_for_user
 from surveys.services.answering import (
+    COMMENT_MAX_CHARS,
     AnswersInvalid,
     SubmitRefused,
     invitation_for_answering,
@@ -172,6 +173,7 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
                 "errors": errors,
                 "submitted": submitted,
                 "k": invitation.person.organisation.min_group_size,
+                "comment_max": COMMENT_MAX_CHARS,
                 "locale": locale,
                 # <html lang> in base.html: the interface's language (its texts are English); question
                 # texts carry their own lang.

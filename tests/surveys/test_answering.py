@@ -776,3 +776,22 @@ def test_the_form_is_in_the_persons_language_and_ends_with_the_comment(client: C
     assert '<span lang="de">… war ich froh und guter Laune</span>' in page
     assert '<span lang="de">Zu keinem Zeitpunkt</span>' in page
     assert page.index('name="who5_1"') < page.index('name="workload1_1"') < page.index('name="comment_1"')
+
+
+def test_a_pasted_comment_past_the_limit_is_refused_and_kept_not_cut(
+    client: Client, checkin: OpenRound
+) -> None:
+    """Issue 15: the browser used to cut a pasted comment at 2,000 characters without a word (maxlength).
+    Now the whole text reaches the server, which refuses it at the field and gives it back to shorten."""
+    token = checkin.token_of(checkin.people[0])
+    page = client.get(url(token)).content.decode()
+    assert "maxlength" not in page
+    assert "Up to 2000 characters" in page
+    answers = answers_for(checkin.round)
+    answers["comment_1"] = "x" * (COMMENT_MAX_CHARS + 500)
+    response = client.post(url(token), as_form(answers))
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert f"(this one has {COMMENT_MAX_CHARS + 500})" in body
+    assert "x" * (COMMENT_MAX_CHARS + 500) in body
+    assert stored() == (0, 0, 0)
