@@ -105,6 +105,10 @@ INSTALLED_APPS = [
     "surveys",
     "pulse",
 ]
+if not PRODUCTION:
+    # Benchmarks (which create and drop databases) and the demo's history: development only, so in
+    # production `manage.py pulse_bench` is an unknown command.
+    INSTALLED_APPS.append("pulse.devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

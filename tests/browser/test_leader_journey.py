@@ -1,6 +1,6 @@
 """A leader sees a flag, acknowledges it and plans an action, in a real headless Chromium.
 
-The demo organisation with its twelve weeks of history (``pulse.services.demo_history``): Lena, who leads
+The demo organisation with its twelve weeks of history (``pulse.devtools.demo_history``): Lena, who leads
 Platform, signs in with the demo password, reads her teams' heatmap and open flags, acknowledges the first
 flag in the inbox with a note, plans an action, and opens the team page, whose trend charts (the vendored
 uPlot) are drawn beside their data tables. Screenshots are saved under test-artifacts/.
@@ -19,8 +19,8 @@ import time_machine
 from pytest_django.fixtures import Settings
 from pytest_django.live_server_helper import LiveServer
 
+from pulse.devtools.demo_history import demo_history_create
 from pulse.models import Action, Flag, FlagEvent
-from pulse.services.demo_history import demo_history_create
 from surveys.models import Person, Team
 from surveys.services.demo import DEMO_LEADER_EMAIL, DEMO_PASSWORD
 from tests.browser.test_engineer_checkin import CONTRAST_JS, _screenshot

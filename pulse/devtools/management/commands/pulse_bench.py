@@ -8,14 +8,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-import pulse.benchmarks
+import pulse.devtools.benchmarks
 
 
 def available() -> list[str]:
-    """Every module of pulse.benchmarks that defines ``run`` (helpers such as ``scratch`` do not)."""
+    """Every module of pulse.devtools.benchmarks that defines ``run`` (helpers such as ``scratch`` do not)."""
     names = []
-    for module in pkgutil.iter_modules(pulse.benchmarks.__path__):
-        if hasattr(importlib.import_module(f"pulse.benchmarks.{module.name}"), "run"):
+    for module in pkgutil.iter_modules(pulse.devtools.benchmarks.__path__):
+        if hasattr(importlib.import_module(f"pulse.devtools.benchmarks.{module.name}"), "run"):
             names.append(module.name)
     return sorted(names)
 
@@ -31,6 +31,6 @@ class Command(BaseCommand):
         name = options["name"]
         if name not in available():
             raise CommandError(f"unknown benchmark {name!r}; choose one of: {', '.join(available())}")
-        module = importlib.import_module(f"pulse.benchmarks.{name}")
+        module = importlib.import_module(f"pulse.devtools.benchmarks.{name}")
         result = module.run(options, self.stdout)
         self.stdout.write(result.line())

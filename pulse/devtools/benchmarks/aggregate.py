@@ -46,9 +46,9 @@ import numpy.typing as npt
 from django.db import connection, transaction
 from django.db.models import Count
 
-from pulse.benchmarks import BenchResult
-from pulse.benchmarks.generate import organisation_generate
-from pulse.benchmarks.scratch import scratch_database, timed
+from pulse.devtools.benchmarks import BenchResult
+from pulse.devtools.benchmarks.generate import organisation_generate
+from pulse.devtools.benchmarks.scratch import scratch_database, timed
 from pulse.models import TeamAggregate, TeamRosterChange
 from pulse.services.aggregation import round_aggregate
 from surveys.definitions import InstrumentDef

@@ -35,9 +35,9 @@ from typing import Any, TextIO
 
 from django.db import connection
 
-from pulse.benchmarks import BenchResult
-from pulse.benchmarks.generate import organisation_generate
-from pulse.benchmarks.scratch import scratch_database, timed
+from pulse.devtools.benchmarks import BenchResult
+from pulse.devtools.benchmarks.generate import organisation_generate
+from pulse.devtools.benchmarks.scratch import scratch_database, timed
 from surveys.models import (
     AnswerCount,
     Comment,

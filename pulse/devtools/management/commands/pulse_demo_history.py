@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from pulse.services.demo_history import demo_history_create
+from pulse.devtools.demo_history import demo_history_create
 
 
 class Command(BaseCommand):

@@ -26,7 +26,7 @@ import pymannkendall
 from scipy.stats import false_discovery_control
 
 from pulse import stats
-from pulse.benchmarks import BenchResult
+from pulse.devtools.benchmarks import BenchResult
 
 TEAMS = 10_000
 ROUNDS = 12

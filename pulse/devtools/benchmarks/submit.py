@@ -4,8 +4,9 @@ Stack: gunicorn with 2 (sync) workers on 127.0.0.1, Pulse's settings, PostgreSQL
 migrated, dropped afterwards). Ours: ``POST /api/v1/checkin/`` with a distinct, valid token per request, so
 every request is a real submission (validate, spend the token by conditional UPDATE, insert the
 Participation, seal and insert the ballot, commit). Baseline: a minimal Django view in the same process
-that parses the same JSON body and runs one INSERT in a transaction (``pulse.benchmarks.submit_urls``,
-served only by the benchmark's settings module). The same load tool drives both.
+that parses the same JSON body and runs one INSERT in a transaction
+(``pulse.devtools.benchmarks.submit_urls``, served only by the benchmark's settings module). The same load
+tool drives both.
 
 1. Maximum rate (saturation): ``wrk -t 2 -c 16`` for 12 s per side (scale 1) after a 2 s warm-up, baseline
    and ours alternating in three segments so that drift in the machine's other load falls on both. A Lua
@@ -48,9 +49,9 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from pulse.benchmarks import BenchResult
-from pulse.benchmarks.scratch import scratch_database
-from pulse.benchmarks.submit_urls import BASELINE_DDL
+from pulse.devtools.benchmarks import BenchResult
+from pulse.devtools.benchmarks.scratch import scratch_database
+from pulse.devtools.benchmarks.submit_urls import BASELINE_DDL
 
 WORKERS = 2
 WRK_THREADS = 2
@@ -307,7 +308,7 @@ def _start_gunicorn(gunicorn: Path, database: str, port: int, workdir: Path) -> 
     env = {
         **os.environ,
         "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "pulse.benchmarks.submit_settings",
+        "DJANGO_SETTINGS_MODULE": "pulse.devtools.benchmarks.submit_settings",
         "LOG_LEVEL": "WARNING",
     }
     env.pop("PULSE_TESTING", None)

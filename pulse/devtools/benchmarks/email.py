@@ -22,9 +22,9 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.test.utils import override_settings
 
-from pulse.benchmarks import BenchResult
-from pulse.benchmarks.generate import organisation_generate
-from pulse.benchmarks.scratch import scratch_database, timed
+from pulse.devtools.benchmarks import BenchResult
+from pulse.devtools.benchmarks.generate import organisation_generate
+from pulse.devtools.benchmarks.scratch import scratch_database, timed
 from surveys.models import Instrument, Invitation, Schedule
 from surveys.sealing import KeyRing, open_token
 from surveys.services.emails import email_render, emails_send_due

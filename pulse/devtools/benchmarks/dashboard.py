@@ -30,9 +30,9 @@ from django.db import connection, reset_queries
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 
-from pulse.benchmarks import BenchResult
-from pulse.benchmarks.generate import organisation_generate
-from pulse.benchmarks.scratch import scratch_database
+from pulse.devtools.benchmarks import BenchResult
+from pulse.devtools.benchmarks.generate import organisation_generate
+from pulse.devtools.benchmarks.scratch import scratch_database
 from pulse.models import Flag, TeamAggregate
 from pulse.services.aggregation import question_metric, scale_metric, share_metric
 from surveys.definitions import CHOICE

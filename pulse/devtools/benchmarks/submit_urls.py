@@ -1,6 +1,6 @@
 """URLconf of the ``submit`` benchmark: Pulse's own URLs plus the baseline, a minimal Django view that runs
-one INSERT in a transaction. Loaded only by ``pulse.benchmarks.submit_settings``. (Not a benchmark: no
-``run``.)
+one INSERT in a transaction. Loaded only by ``pulse.devtools.benchmarks.submit_settings``. (Not a
+benchmark: no ``run``.)
 """
 
 from __future__ import annotations

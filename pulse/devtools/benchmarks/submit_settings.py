@@ -1,12 +1,12 @@
 """Settings for the ``submit`` benchmark's gunicorn: Pulse's own, plus a URLconf with the baseline view.
 
-The baseline view lives only in ``pulse.benchmarks.submit_urls``, never in the production URLconf.
+The baseline view lives only in ``pulse.devtools.benchmarks.submit_urls``, never in the production URLconf.
 (Not a benchmark itself: no ``run``.)
 """
 
 from config.settings import *  # noqa: F403 - the benchmark measures exactly Pulse's configuration
 
-ROOT_URLCONF = "pulse.benchmarks.submit_urls"
+ROOT_URLCONF = "pulse.devtools.benchmarks.submit_urls"
 DEBUG = False  # DEBUG keeps every query in memory: not what production runs
 # Production does not rescan static files per request (development does, to serve edits at once); the
 # benchmark measures what production runs. Files are still found through the finders, once, at start-up.
