@@ -75,6 +75,7 @@ __all__ = [
     "check_recall",
     "defer_for_quiet_hours",
     "delivery_before_close",
+    "email_due_times",
     "is_quiet",
     "iter_openings",
     "minimum_gap",
@@ -652,6 +653,36 @@ def delivery_before_close(
     _require_aware(closes_at, "closes_at")
     deferred = defer_for_quiet_hours(instant, recipient_tz, quiet_start, quiet_end, weekends_quiet)
     return deferred if deferred < closes_at else None
+
+
+def email_due_times(
+    opens_at: datetime,
+    closes_at: datetime,
+    reminders: Sequence[timedelta],
+    *,
+    tz: TimeZoneLike,
+    recipient_tz: TimeZoneLike,
+    quiet_start: time = time(20, 0),
+    quiet_end: time = time(8, 0),
+    weekends_quiet: bool = True,
+) -> tuple[datetime | None, ...]:
+    """When one recipient gets a round's invitation and each of its reminders, in sending order: the
+    invitation first, then :data:`MAX_REMINDERS` reminder slots, earliest first; None means not sent.
+
+    The reminders are :func:`reminder_times` in the round's zone ``tz`` (whole days on the team's wall
+    clock), then each message waits out the recipient's quiet hours in ``recipient_tz``
+    (:func:`defer_for_quiet_hours`). A reminder pushed to or past the close by them would reach nobody:
+    it is dropped, and two pushed onto one instant are sent once. The invitation is never dropped here;
+    the sender skips it if the round has closed by then.
+    """
+    quiet = (quiet_start, quiet_end, weekends_quiet)
+    invitation = defer_for_quiet_hours(opens_at, recipient_tz, *quiet)
+    deferred = {
+        defer_for_quiet_hours(at, recipient_tz, *quiet)
+        for at in reminder_times(opens_at, closes_at, reminders, tz=tz)
+    }
+    due: list[datetime | None] = [*sorted(at for at in deferred if at < closes_at)]
+    return (invitation, *due, *[None] * (MAX_REMINDERS - len(due)))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -162,26 +162,26 @@ def roster_for(*, schedule: Schedule, on: datetime) -> list[RosterEntry]:
     return roster
 
 
-EmailDueTimes = tuple[datetime | None, datetime | None, datetime | None]
+# The invitation, then ``cadence.MAX_REMINDERS`` reminders: one per ``Invitation.EMAIL_DUE_FIELDS``.
+EmailDueTimes = tuple[datetime | None, ...]
 
 
 def email_due_times(
     *, schedule: Schedule, opens_at: datetime, closes_at: datetime, zone: str
 ) -> EmailDueTimes:
     """When a recipient in ``zone`` gets the invitation and each reminder, in sending order (the
-    ``Invitation.EMAIL_DUE_FIELDS``); None: not sent.
-
-    Each message waits out the recipient's quiet hours. A reminder pushed past the close by them would reach
-    nobody: it is dropped. Reminders are ordered by when they are due, not by the schedule's field they came
-    from (a second reminder may be set further before the close than the first)."""
-    quiet = (schedule.quiet_start, schedule.quiet_end, schedule.quiet_weekends)
-    invitation = cadence.defer_for_quiet_hours(opens_at, zone, *quiet)
-    deferred = (
-        cadence.defer_for_quiet_hours(closes_at - offset, zone, *quiet) for offset in schedule.reminders
+    ``Invitation.EMAIL_DUE_FIELDS``); None: not sent. The rule is ``cadence.email_due_times``: reminders
+    count whole days on the schedule's wall clock, then wait out the recipient's quiet hours."""
+    return cadence.email_due_times(
+        opens_at,
+        closes_at,
+        schedule.reminders,
+        tz=schedule.effective_time_zone,
+        recipient_tz=zone,
+        quiet_start=schedule.quiet_start,
+        quiet_end=schedule.quiet_end,
+        weekends_quiet=schedule.quiet_weekends,
     )
-    reminders: list[datetime | None] = [*sorted(due for due in deferred if opens_at < due < closes_at)]
-    reminders += [None] * (2 - len(reminders))
-    return invitation, reminders[0], reminders[1]
 
 
 def round_open(*, schedule: Schedule, opens_at: datetime, closes_at: datetime) -> Round:

@@ -34,6 +34,7 @@ from surveys.cadence import (
     check_recall,
     defer_for_quiet_hours,
     delivery_before_close,
+    email_due_times,
     is_quiet,
     minimum_gap,
     next_opening,
@@ -389,6 +390,34 @@ def test_reminders_landing_before_opening_are_dropped_and_bad_input_refused() ->
         reminder_times(opens, closes, [timedelta(hours=h) for h in range(1, MAX_REMINDERS + 2)], tz=berlin)
     with pytest.raises(ValueError, match="positive"):
         reminder_times(opens, closes, [timedelta(0)], tz=berlin)
+
+
+def test_email_due_times_count_days_in_the_rounds_zone_then_wait_for_the_recipients_quiet_hours() -> None:
+    # Tue 24 March 09:00 CET to Tue 31 March 09:00 CEST, Berlin's clocks spring forward in between.
+    opens, closes = utc(2026, 3, 24, 8), utc(2026, 3, 31, 7)
+    reminders = [timedelta(days=3), timedelta(hours=2)]
+    # Three days before the close is Saturday 09:00 Berlin (08:00 UTC); 2 hours before it is 05:00 UTC.
+    assert email_due_times(opens, closes, reminders, tz="Europe/Berlin", recipient_tz="Europe/Berlin") == (
+        opens,
+        utc(2026, 3, 30, 6),  # Saturday is quiet: Monday 08:00 CEST
+        utc(2026, 3, 31, 6),  # 07:00 CEST is quiet until 08:00 CEST
+    )
+    # In New York 07:00 UTC is 03:00: the 2-hour reminder would wait past the close and is dropped; the
+    # other one waits for Monday 08:00 EDT, and the free slot is None.
+    assert email_due_times(
+        opens, closes, reminders, tz="Europe/Berlin", recipient_tz="America/New_York", weekends_quiet=True
+    ) == (utc(2026, 3, 24, 12), utc(2026, 3, 30, 12), None)
+    # Without reminders every slot is None; two reminders deferred onto one instant are sent once.
+    assert email_due_times(opens, closes, [], tz="Europe/Berlin", recipient_tz="Europe/Berlin") == (
+        (opens,) + (None,) * MAX_REMINDERS
+    )
+    assert email_due_times(
+        opens,
+        closes,
+        [timedelta(days=3), timedelta(days=2)],
+        tz="Europe/Berlin",
+        recipient_tz="Europe/Berlin",
+    ) == (opens, utc(2026, 3, 30, 6), None)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -312,6 +312,32 @@ def test_reminders_are_sent_in_the_order_they_fall_due_and_one_pushed_past_the_c
     assert sum("Reminder" in message.subject for message in mail.outbox) == 3
 
 
+def test_a_reminder_days_before_close_keeps_the_teams_wall_clock_across_a_dst_change() -> None:
+    _org, team, people = make_team("Europe/Berlin", members=2)
+    # Opens Tuesday 24 March 2026 09:00 CET, closes Tuesday 31 March 09:00 CEST: Berlin springs forward on
+    # Sunday 29 March, so the window is 167 hours. Weekend mail is allowed here, to see the reminder itself.
+    schedule = make_schedule(
+        team,
+        local_time=dt.time(9, 0),
+        weekday=1,
+        starts_on=dt.date(2026, 3, 1),
+        open_for=dt.timedelta(days=7),
+        reminder_1=dt.timedelta(days=3),
+        quiet_weekends=False,
+    )
+    schedule_refresh(schedule=schedule, now=dt.datetime(2026, 3, 23, tzinfo=UTC))
+    with time_machine.travel(dt.datetime(2026, 3, 24, 8, 0, tzinfo=UTC), tick=False):
+        assert rounds_open_due() == 1
+    round_ = Round.objects.get()
+    assert round_.closes_at == dt.datetime(2026, 3, 31, 7, 0, tzinfo=UTC)
+    # Three calendar days before the close is Saturday 28 March at 09:00 on Berlin's clock (08:00 UTC),
+    # not 72 hours before it (07:00 UTC, 08:00 in Berlin).
+    assert set(
+        Invitation.objects.values_list("invitation_due_at", "reminder_1_due_at", "reminder_2_due_at")
+    ) == {(dt.datetime(2026, 3, 24, 8, 0, tzinfo=UTC), dt.datetime(2026, 3, 28, 8, 0, tzinfo=UTC), None)}
+    assert Invitation.objects.count() == len(people)
+
+
 def test_the_tick_opens_sends_and_closes_and_is_harmless_twice() -> None:
     _org, team, _people = make_team("Europe/Berlin", members=5)
     schedule = make_schedule(team, local_time=dt.time(10, 0), weekday=0, starts_on=dt.date(2026, 11, 1))
