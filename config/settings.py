@@ -370,8 +370,8 @@ PULSE_MIN_GROUP_SIZE_FLOOR = 3
 PULSE_TICK_STEPS = [
     "surveys.services.rounds.rounds_open_due",
     "surveys.services.emails.emails_send_due",
-    "surveys.services.answering.rounds_close_due",
-    "surveys.services.answering.round_keys_sweep",
+    "surveys.services.counting.rounds_close_due",
+    "surveys.services.counting.round_keys_sweep",
     "pulse.services.aggregation.rounds_aggregate_due",
     "pulse.services.retention.comments_delete_expired",
     # Trends after aggregation; escalations before delivery, so they go out in the same tick.

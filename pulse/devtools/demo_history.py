@@ -55,7 +55,8 @@ from surveys.models import (
     Schedule,
 )
 from surveys.sealing import KeyRing, open_token
-from surveys.services.answering import response_submit, round_close
+from surveys.services.answering import response_submit
+from surveys.services.counting import round_close
 from surveys.services.demo import DEMO_ORGANISATION, demo_create
 from surveys.services.emails import emails_skip_remaining
 from surveys.services.rounds import round_open, schedule_spec

@@ -6,7 +6,7 @@ A parent team's result must count each respondent once, even one who belongs to 
 and its mean must be the pooled mean Σx / n over everyone below it, never a mean of its children's means
 (a mean of means weighs a team of 3 like a team of 30). Pooling needs to know, per person, which teams
 they count in, and that link between one person's answers and their teams exists in exactly one place:
-the sealed ballot, opened once by the close step (``surveys.services.answering.round_close``). So the
+the sealed ballot, opened once by the close step (``surveys.services.counting.round_close``). So the
 close step adds each ballot to the counters (``AnswerCount``, ``ScoreCount``, ``RespondentCount``) of
 every team of the person's *counting closure* (their home team in the round's scope and every ancestor up
 to the schedule's team, ``surveys.tree.counting_closure``: someone in two sibling teams counts in the

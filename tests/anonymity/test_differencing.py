@@ -15,7 +15,8 @@ from collections import Counter
 import pytest
 
 from surveys.models import AnswerCount, Comment, RespondentCount, ScoreCount
-from surveys.services.answering import response_submit, round_close
+from surveys.services.answering import response_submit
+from surveys.services.counting import round_close
 from tests.helpers_rounds import answers_for, open_round
 
 pytestmark = pytest.mark.django_db

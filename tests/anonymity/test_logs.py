@@ -102,7 +102,7 @@ def log_records(caplog: pytest.LogCaptureFixture) -> Iterator[list[Seen]]:
 SURVEYS_TICK = [
     "surveys.services.rounds.rounds_open_due",
     "surveys.services.emails.emails_send_due",
-    "surveys.services.answering.rounds_close_due",
+    "surveys.services.counting.rounds_close_due",
 ]
 
 

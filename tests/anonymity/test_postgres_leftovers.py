@@ -27,7 +27,8 @@ from django.test import Client
 from surveys.models import Invitation, Round
 from surveys.round_keys import round_key_store
 from surveys.sealing import KeyRing, SealError, open_ballot
-from surveys.services.answering import response_submit, rounds_close_due
+from surveys.services.answering import response_submit
+from surveys.services.counting import rounds_close_due
 from tests.helpers_rounds import OpenRound, answers_for, as_form, open_round, opened_ballots
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -27,7 +27,7 @@ from surveys.models import (
     Question,
     SealedBallot,
 )
-from surveys.services.answering import rounds_close_due
+from surveys.services.counting import rounds_close_due
 from tests.helpers_rounds import OpenRound, answers_for, as_form, open_round
 
 on_postgres = pytest.mark.postgres

@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from surveys.models import Instrument, Invitation, Membership, Organisation, Person, Round, Schedule, Team
 from surveys.sealing import KeyRing, open_token
-from surveys.services.answering import response_submit, round_close
+from surveys.services.answering import response_submit
+from surveys.services.counting import round_close
 from surveys.services.rounds import rounds_open_due
 from surveys.services.schedules import schedule_save
 

@@ -31,7 +31,8 @@ from pulse.permissions import Caller
 from pulse.services.aggregation import round_aggregate
 from surveys.models import Invitation, Membership, Round
 from surveys.sealing import KeyRing, open_token
-from surveys.services.answering import response_submit, round_close
+from surveys.services.answering import response_submit
+from surveys.services.counting import round_close
 from surveys.services.rounds import round_open
 from tests.pulse.factories import RoundBuilder, who5
 

@@ -32,8 +32,9 @@ from surveys.models import (
     ScoreCount,
     SealedBallot,
 )
-from surveys.services import answering
-from surveys.services.answering import COMMENT_MAX_CHARS, SubmitRefused, response_submit, round_close
+from surveys.services import answering, counting
+from surveys.services.answering import COMMENT_MAX_CHARS, SubmitRefused, response_submit
+from surveys.services.counting import round_close
 from tests.helpers_rounds import OpenRound, answers_for, as_form, open_round, opened_ballots
 
 API = "/api/v1/checkin/"
@@ -535,7 +536,7 @@ def test_a_submit_after_the_close_started_is_refused(monkeypatch: pytest.MonkeyP
     for person in setup.people[1:]:
         response_submit(token=setup.token_of(person), answers=answers_for(setup.round))
     inside, go = threading.Event(), threading.Event()
-    real_filter = answering.SealedBallot.objects.filter
+    real_filter = counting.SealedBallot.objects.filter
 
     def slow_filter(*args: Any, **kwargs: Any) -> Any:
         if threading.current_thread().name == "close" and not inside.is_set():
@@ -543,7 +544,7 @@ def test_a_submit_after_the_close_started_is_refused(monkeypatch: pytest.MonkeyP
             assert go.wait(timeout=20)
         return real_filter(*args, **kwargs)
 
-    monkeypatch.setattr(answering.SealedBallot.objects, "filter", slow_filter)
+    monkeypatch.setattr(counting.SealedBallot.objects, "filter", slow_filter)
     outcome: dict[str, Any] = {}
 
     def close() -> None:
@@ -622,7 +623,7 @@ def test_round_close_killed_halfway_leaves_the_round_as_it_was(
     setup = open_round(people_per_team=(5, 5))
     _answer_everyone(setup)
 
-    real_store = answering._rows_store
+    real_store = counting._rows_store
 
     def killed(model: type, *args: Any, **kwargs: Any) -> None:
         if model is Comment:
@@ -630,7 +631,7 @@ def test_round_close_killed_halfway_leaves_the_round_as_it_was(
         real_store(model, *args, **kwargs)
 
     # Counters for respondents, answers and scores are written before the comments: fail after those.
-    monkeypatch.setattr(answering, "_rows_store", killed)
+    monkeypatch.setattr(counting, "_rows_store", killed)
     with pytest.raises(RuntimeError):
         round_close(round_id=setup.round.pk, now=setup.close_moment)
     monkeypatch.undo()
@@ -660,7 +661,7 @@ def test_a_round_that_cannot_be_closed_does_not_hold_up_the_others(
     tampered[-1] ^= 1
     SealedBallot.objects.filter(pk=ballot.pk).update(ciphertext=bytes(tampered))
     later = max(broken.close_moment, healthy.close_moment)
-    assert answering.rounds_close_due(now=later) == 1
+    assert counting.rounds_close_due(now=later) == 1
     assert Round.objects.get(pk=broken.round.pk).status == Round.Status.OPEN
     assert SealedBallot.objects.filter(round=broken.round).count() == 5
     assert Round.objects.get(pk=healthy.round.pk).status == Round.Status.CLOSED

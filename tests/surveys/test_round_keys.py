@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from surveys.models import AnswerCount, Comment, RespondentCount, Round, SealedBallot
 from surveys.round_keys import DirectoryKeyStore, KeyStoreUnavailable, round_key_store
-from surveys.services.answering import ORPHAN_KEY_AGE, response_submit, round_close, round_keys_sweep
+from surveys.services.answering import response_submit
+from surveys.services.counting import ORPHAN_KEY_AGE, round_close, round_keys_sweep
 from tests.helpers_rounds import OpenRound, answers_for, open_round
 
 

@@ -9,7 +9,7 @@ answers: each person's Participation, a spent invitation, and a ballot sealed wi
 people leave a comment of random length up to the 2,000-character limit; every ballot, commented or not,
 is padded to the round's ballot size, as in production.
 
-Ours: ``surveys.services.answering.round_close``, from the call to its return: the transaction that opens,
+Ours: ``surveys.services.counting.round_close``, from the call to its return: the transaction that opens,
 scores and counts every ballot, applies the storage rule, writes counters and comments and deletes the
 ballots, then the clean-up after commit (the key destroyed, the ballot table vacuumed), reported apart.
 Baseline, in the same run on the same ballots: one query fetching every ciphertext, then one loop that
@@ -50,7 +50,8 @@ from surveys.models import (
 )
 from surveys.round_keys import round_key_store
 from surveys.sealing import open_ballot, seal_ballot
-from surveys.services.answering import COMMENT_MAX_CHARS, round_close, round_questions
+from surveys.services.answering import COMMENT_MAX_CHARS, round_questions
+from surveys.services.counting import round_close
 from surveys.services.rounds import round_open
 
 SEED = 20261201
