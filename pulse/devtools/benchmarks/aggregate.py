@@ -50,7 +50,7 @@ from pulse.devtools.benchmarks import BenchResult
 from pulse.devtools.benchmarks.generate import organisation_generate
 from pulse.devtools.benchmarks.scratch import scratch_database, timed
 from pulse.models import TeamAggregate, TeamRosterChange
-from pulse.services.aggregation import round_aggregate
+from pulse.services.aggregation import question_metric, round_aggregate, scale_metric
 from surveys.definitions import InstrumentDef
 from surveys.models import Instrument, Round, Schedule, Team
 from surveys.scoring import band_for, scale_resolution, score_bucket
@@ -340,11 +340,9 @@ def _check(round_: Round, questions: list[tuple[Any, ...]], scales: list[tuple[A
     for instrument in round_.instruments.all():
         definition = instrument.definition()
         for question in instrument.questions.all():
-            metric_of_question[question.pk] = f"question:{question.key}@{definition.version}"
+            metric_of_question[question.pk] = question_metric(definition, question.key)
         for scale in definition.scales:
-            metric_of_scale[(instrument.pk, scale.key)] = (
-                f"scale:{definition.key}.{scale.key}@{definition.version}"
-            )
+            metric_of_scale[(instrument.pk, scale.key)] = scale_metric(definition, scale.key)
             resolution[(instrument.pk, scale.key)] = scale_resolution(scale)
     ours = {
         (team, metric): (n, total, squares)
@@ -376,7 +374,9 @@ def _check(round_: Round, questions: list[tuple[Any, ...]], scales: list[tuple[A
 def run(options: dict[str, Any], stdout: TextIO) -> BenchResult:
     scale = float(options.get("scale", 1.0))
     people = max(1_000, int(100_000 * scale))
-    levels = (9, 10, 10, max(1, round(10 * scale)))
+    levels: tuple[int, ...] = (9, 10, 10, max(1, round(10 * scale)))
+    if options.get("smoke"):
+        people, levels = 300, (2, 3, 3)  # 18 bottom teams of about 17: every team stored
     rng = np.random.default_rng(SEED)
     with scratch_database("aggregate"):
         generate_seconds, round_ = timed(lambda: _generate(rng, people, levels, stdout))

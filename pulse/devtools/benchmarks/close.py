@@ -56,6 +56,7 @@ from surveys.services.rounds import round_open
 
 SEED = 20261201
 SIZES = (10_000, 100_000)
+LEVELS = (9, 10, 10)  # 900 bottom teams
 INSTRUMENTS = ("who5", "workload1", "comment")
 COMMENT_SHARE = 1 / 3
 WORDS = (
@@ -80,9 +81,9 @@ def _copy(sql: str, lines: io.StringIO) -> None:
             copy.write(chunk)
 
 
-def _generate(people: int, rng: random.Random) -> tuple[Round, bytes]:
+def _generate(people: int, levels: tuple[int, ...], rng: random.Random) -> tuple[Round, bytes]:
     """The round, open and fully answered; returns it and its private key (kept to reset between runs)."""
-    generated = organisation_generate(people=people, levels=(9, 10, 10))
+    generated = organisation_generate(people=people, levels=levels)
     instruments = [Instrument.objects.filter(key=key).order_by("-version").first() for key in INSTRUMENTS]
     schedule = Schedule.objects.create(
         organisation=generated.organisation,
@@ -158,10 +159,10 @@ def _python_peak(function: Callable[[], Any]) -> float:
         tracemalloc.stop()
 
 
-def _measure(people: int, stdout: TextIO) -> tuple[float, float, float, float]:
+def _measure(people: int, levels: tuple[int, ...], stdout: TextIO) -> tuple[float, float, float, float]:
     rng = random.Random(SEED + people)
     with scratch_database("close"):
-        generate_seconds, (round_, private_key) = timed(lambda: _generate(people, rng))
+        generate_seconds, (round_, private_key) = timed(lambda: _generate(people, levels, rng))
         size = round_.ballot_size
         stdout.write(
             f"{people:,} ballots of {size:,} bytes each (+48 sealing), generated in {generate_seconds:.1f} s"
@@ -196,11 +197,14 @@ def _measure(people: int, stdout: TextIO) -> tuple[float, float, float, float]:
 
 def run(options: dict[str, Any], stdout: TextIO) -> BenchResult:
     scale = float(options.get("scale") or 1.0)
+    sizes = [max(100, int(people * scale)) for people in SIZES]
+    levels: tuple[int, ...] = LEVELS
+    if options.get("smoke"):
+        sizes, levels = [200], (2, 3)  # one round, 6 bottom teams of about 33
     results = {}
-    for people in SIZES:
-        count = max(100, int(people * scale))
+    for count in sizes:
         stdout.write(f"round of {count:,}:\n")
-        results[count] = _measure(count, stdout)
+        results[count] = _measure(count, levels, stdout)
     largest = max(results)
     ours, baseline, ours_peak, _baseline_peak = results[largest]
     stdout.write(

@@ -72,8 +72,7 @@ def _metrics(instruments: list[Instrument]) -> list[tuple[str, str, int, float, 
     return out
 
 
-def _generate(scale: float, stdout: _Writer) -> tuple[Organisation, Person, Person, int]:
-    groups = max(2, round(100 * scale))
+def _generate(groups: int, stdout: _Writer) -> tuple[Organisation, Person, Person, int]:
     generated = organisation_generate(people=groups * 4 * 9, levels=(groups, 4))
     organisation, root = generated.organisation, generated.root
     group = Team.objects.filter(parent=root).order_by("pk").first()
@@ -223,9 +222,12 @@ def _p95(values: list[float]) -> float:
 def run(options: dict[str, Any], stdout: _Writer) -> BenchResult:
     scale = float(options.get("scale", 1.0))
     requests = max(5, round(REQUESTS * min(1.0, scale))) if scale < 1 else REQUESTS
+    groups = max(2, round(100 * scale))
+    if options.get("smoke"):
+        requests, groups = 5, 2  # the large leader's page shows 11 teams, the small one's 5
     with scratch_database("dashboard"):
         started = time.perf_counter()
-        _organisation, large, small, _rows = _generate(scale, stdout)
+        _organisation, large, small, _rows = _generate(groups, stdout)
         stdout.write(f"generation (not timed in the result): {time.perf_counter() - started:.1f} s\n")
         results = {}
         for label, person in (("large", large), ("small", small)):

@@ -55,7 +55,9 @@ def _start_sink(port: int) -> subprocess.Popen[bytes]:
 
 
 def run(options: dict[str, Any], stdout: TextIO) -> BenchResult:
-    people = int(10_000 * options.get("scale", 1.0))
+    people, levels = int(10_000 * options.get("scale", 1.0)), (10, 10)
+    if options.get("smoke"):
+        people, levels = 20, (2, 2)
     port = _free_port()
     sink = _start_sink(port)
     try:
@@ -67,7 +69,7 @@ def run(options: dict[str, Any], stdout: TextIO) -> BenchResult:
                 EMAIL_PORT=port,
             ),
         ):
-            generated = organisation_generate(people=people, levels=(10, 10))
+            generated = organisation_generate(people=people, levels=levels)
             schedule = Schedule.objects.create(
                 organisation=generated.organisation,
                 team=generated.root,

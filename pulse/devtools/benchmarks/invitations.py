@@ -40,8 +40,11 @@ COLUMNS = ", ".join(INVITATION_COPY_COLUMNS)
 
 def run(options: dict[str, Any], stdout: TextIO) -> BenchResult:
     people = int(100_000 * options.get("scale", 1.0))
+    levels: tuple[int, ...] = (9, 10, 10, 10)
+    if options.get("smoke"):
+        people, levels = 200, (2, 3, 3)
     with scratch_database("invitations"):
-        generate_seconds, generated = timed(lambda: organisation_generate(people=people))
+        generate_seconds, generated = timed(lambda: organisation_generate(people=people, levels=levels))
         stdout.write(
             f"generated {generated.teams} teams, {generated.people} people in {generate_seconds:.1f} s\n"
         )

@@ -19,11 +19,16 @@ from psycopg import sql
 
 @contextmanager
 def scratch_database(label: str) -> Iterator[str]:
-    """Create an empty database beside the configured one, migrate it, use it, drop it."""
+    """Create an empty database beside the configured one, migrate it, use it, drop it.
+
+    Its name starts with the configured database's and ends in random hex, so runs beside each other (two
+    checkouts, or a test suite per helper on one server) never meet, and a database left behind by a
+    killed run says where it came from."""
     if connection.vendor != "postgresql":
         raise CommandError("This benchmark measures PostgreSQL: set DATABASE_URL=postgres://...")
     original = connection.settings_dict["NAME"]
-    name = f"pulse_bench_{label}_{secrets.token_hex(3)}"
+    # PostgreSQL cuts names at 63 bytes; keep the random part whole.
+    name = f"{original[:35]}_bench_{label[:12]}_{secrets.token_hex(4)}"
     with connection.cursor() as cursor:
         create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         cursor.execute(create.as_string(cursor.connection))

@@ -141,16 +141,18 @@ class Paced:
 
 def run(options: dict[str, Any], stdout: _Writer) -> BenchResult:
     if not settings.IS_POSTGRES:
-        raise CommandError("pulse_bench submit measures the production stack: set DATABASE_URL=postgres://…")
+        raise CommandError(
+            "pulse_bench submit measures the production stack on PostgreSQL: set DATABASE_URL=postgres://…"
+        )
     wrk = shutil.which("wrk")
     gunicorn = Path(sys.executable).with_name("gunicorn")
     if not gunicorn.exists():
         raise CommandError(f"gunicorn is not installed next to {sys.executable}")
     scale = float(options.get("scale", 1.0))
-    # wrk takes whole seconds only.
-    segment = max(1, round(DURATION_S * scale / SEGMENTS))
+    # wrk takes whole seconds only: the shortest run (and --smoke's) is 1 s per segment and warm-up.
+    segment = 1 if options.get("smoke") else max(1, round(DURATION_S * scale / SEGMENTS))
     duration = float(segment * SEGMENTS)
-    warmup = float(max(1, round(WARMUP_S * min(scale, 1.0))))
+    warmup = 1.0 if options.get("smoke") else float(max(1, round(WARMUP_S * min(scale, 1.0))))
     with (
         scratch_database("submit") as database,
         tempfile.TemporaryDirectory(prefix="pulse-bench-submit-") as tmp,

@@ -6,11 +6,11 @@ reports show it (so ties are common), rounds with fewer than 5 respondents suppr
 and a few more excluded, weekly/fortnightly/four-weekly cadences with occasional skipped rounds, and one
 team in ten declining.
 
-Ours: ``pulse.stats`` batch functions over the whole (series × rounds) array. Baseline: what a Python user
-would write — a loop calling ``pymannkendall.original_test`` and ``pymannkendall.sens_slope`` per series,
-a plain-Python CUSUM loop, and ``scipy.stats.false_discovery_control`` over the p-values. The baseline loop
-is timed on a deterministic sample (every 10th series) and extrapolated linearly; the output says so.
-No database is touched.
+Ours: ``pulse.analysis.stats`` batch functions over the whole (series × rounds) array. Baseline: what a
+Python user would write — a loop calling ``pymannkendall.original_test`` and ``pymannkendall.sens_slope``
+per series, a plain-Python CUSUM loop, and ``scipy.stats.false_discovery_control`` over the p-values. The
+baseline loop is timed on a deterministic sample (every 10th series) and extrapolated linearly; the output
+says so. No database is touched.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy.typing as npt
 import pymannkendall
 from scipy.stats import false_discovery_control
 
-from pulse import stats
+from pulse.analysis import stats
 from pulse.devtools.benchmarks import BenchResult
 
 TEAMS = 10_000
@@ -126,7 +126,7 @@ def run_baseline(panel: Panel, sample: npt.NDArray[np.intp]) -> tuple[float, dic
 
 def run(options: dict[str, Any], stdout: _Writer) -> BenchResult:
     scale = float(options.get("scale") or 1.0)
-    teams = max(10, round(TEAMS * scale))
+    teams = 10 if options.get("smoke") else max(10, round(TEAMS * scale))
     panel = make_panel(teams)
     rows = panel.values.shape[0]
     missing = np.isnan(panel.values).mean()
@@ -143,7 +143,8 @@ def run(options: dict[str, Any], stdout: _Writer) -> BenchResult:
     flagged = np.count_nonzero((ours["q"] <= 0.10) & (mk.s < 0))
     signals = np.count_nonzero(ours["cusum"].signal_at >= 0)
     stdout.write(
-        f"ours (pulse.stats batch: MK + Sen + BH + CUSUM over all {rows:,} series): {ours_seconds:.3f} s; "
+        f"ours (pulse.analysis.stats batch: MK + Sen + BH + CUSUM over all {rows:,} series): "
+        f"{ours_seconds:.3f} s; "
         f"{np.count_nonzero(mk.exact):,} exact-p tests, {flagged:,} declining at BH q ≤ 0.10, "
         f"{signals:,} CUSUM signals"
     )

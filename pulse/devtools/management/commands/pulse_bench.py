@@ -6,9 +6,15 @@ import importlib
 import pkgutil
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 import pulse.devtools.benchmarks
+
+PRODUCTION_REFUSAL = (
+    "pulse_bench does not run when PULSE_ENV=production: benchmarks create and drop databases and fill "
+    "them with generated organisations. Run them on a development or CI machine."
+)
 
 
 def available() -> list[str]:
@@ -26,8 +32,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help=f"one of: {', '.join(available())}")
         parser.add_argument("--scale", type=float, default=1.0, help="shrink (<1) or grow the workload")
+        parser.add_argument(
+            "--smoke",
+            action="store_true",
+            help="every step at the smallest workload that still runs it, in seconds (the test suite's "
+            "check that each benchmark works; its figures measure nothing)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # The app is not installed in production (config/settings.py); this holds if someone installs it.
+        if settings.PRODUCTION:
+            raise CommandError(PRODUCTION_REFUSAL)
         name = options["name"]
         if name not in available():
             raise CommandError(f"unknown benchmark {name!r}; choose one of: {', '.join(available())}")
