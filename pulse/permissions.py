@@ -24,7 +24,8 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from pulse.selectors import teams_led_by
-from surveys.models import Instrument, Invitation, Membership, Organisation, Person, Round, Schedule, Team
+from surveys import selectors as surveys_selectors
+from surveys.models import Instrument, Invitation, Membership, Organisation, Person, Schedule, Team
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,7 @@ def caller_of_request(request: HttpRequest) -> Caller | None:
 
 def caller_for(user: AbstractBaseUser | AnonymousUser) -> Caller | None:
     """The caller behind a user: None for anonymous users and users without an active person."""
-    if not user.is_authenticated:
-        return None
-    person = Person.objects.select_related("organisation").filter(user_id=user.pk, is_active=True).first()
+    person = surveys_selectors.person_for_user(user)
     return Caller(person) if person is not None else None
 
 
@@ -111,9 +110,6 @@ def instruments_visible_to(caller: Caller) -> QuerySet[Instrument]:
 
 
 def checkins_of(caller: Caller) -> QuerySet[Invitation]:
-    """The caller's own invitations to open rounds: whether they answered, never what."""
-    return (
-        Invitation.objects.filter(person=caller.person, round__status=Round.Status.OPEN)
-        .select_related("round__schedule")
-        .order_by("round__closes_at", "pk")
-    )
+    """The caller's own invitations to open rounds: whether they answered, never what (the rule is
+    ``surveys.selectors.checkins_of``, which the check-in pages use too)."""
+    return surveys_selectors.checkins_of(caller.person)

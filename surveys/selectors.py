@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
+from django.db.models import QuerySet
 
-from surveys.models import Person
+from surveys.models import Invitation, Person, Round
 
 
 def person_for_user(user: AbstractBaseUser | AnonymousUser) -> Person | None:
-    """The person a signed-in user is, or None (not signed in, or a user linked to no person)."""
+    """The person a signed-in user acts as, or None: not signed in, a user linked to no person, or a
+    deactivated person. A deactivated person may do nothing, whatever session or token their user still
+    holds; every page and API call that acts for a person starts here (``pulse.permissions.caller_for``)."""
     if not user.is_authenticated:
         return None
-    return Person.objects.select_related("organisation").filter(user_id=user.pk).first()
+    return Person.objects.select_related("organisation").filter(user_id=user.pk, is_active=True).first()
+
+
+def checkins_of(person: Person) -> QuerySet[Invitation]:
+    """The person's own invitations to open rounds, soonest to close first: whether they answered, never
+    what."""
+    return (
+        Invitation.objects.filter(person=person, round__status=Round.Status.OPEN)
+        .select_related("round__schedule")
+        .order_by("round__closes_at", "pk")
+    )

@@ -27,9 +27,9 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 
 from surveys import scoring
 from surveys.definitions import FALLBACK_LOCALE
-from surveys.models import Invitation, Person, Round
+from surveys.models import Person, Round
 from surveys.sealing import KeyRing, open_token
-from surveys.selectors import person_for_user
+from surveys.selectors import checkins_of, person_for_user
 from surveys.services.answering import (
     COMMENT_MAX_CHARS,
     AnswersInvalid,
@@ -218,11 +218,7 @@ def my_checkins(request: HttpRequest) -> HttpResponse:
     person = person_for_user(request.user)
     rows = []
     if person is not None:
-        invitations = (
-            Invitation.objects.filter(person=person, round__status=Round.Status.OPEN)
-            .select_related("round__schedule")
-            .order_by("round__closes_at")
-        )
+        invitations = checkins_of(person)
         ring = KeyRing.from_settings()
         rows = [
             {

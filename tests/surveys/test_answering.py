@@ -770,6 +770,23 @@ def test_my_checkins_shows_only_the_signed_in_persons_rounds(client: Client, db:
     assert "No check-in is open for you" in client.get("/me/checkins/").content.decode()
 
 
+def test_a_deactivated_person_still_signed_in_sees_no_checkins(client: Client, db: None) -> None:
+    """The same rule as the API (``pulse.permissions.caller_for``): a deactivated person acts nowhere,
+    whatever session their user still holds."""
+    setup = open_round(people_per_team=(5,))
+    person = setup.people[0]
+    person.user = get_user_model().objects.create_user(username="leaver@example.org")
+    person.save()
+    client.force_login(person.user)
+    assert f'href="{url(setup.token_of(person))}"' in client.get("/me/checkins/").content.decode()
+    person.is_active = False
+    person.save()
+    page = client.get("/me/checkins/").content.decode()
+    assert "No check-in is open for you" in page
+    assert setup.token_of(person) not in page
+    assert client.get("/api/v1/me/checkins/").status_code in (401, 403)
+
+
 def test_the_form_is_in_the_persons_language_and_ends_with_the_comment(client: Client, db: None) -> None:
     setup = open_round(people_per_team=(5,), locale="de")
     page = client.get(url(setup.token_of(setup.people[0]))).content.decode()
