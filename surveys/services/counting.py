@@ -14,7 +14,7 @@ by reading these three files (and docs/anonymity.md, the threat model):
 Counts are written for every team of the person's *closure* (the teams they belong to in the round's scope
 and every ancestor up to the schedule's team), each team once per person, so a roll-up is exact and a person
 in two sibling teams is counted once in their parent. A team with fewer respondents than the organisation's
-minimum group size gets no counts at all: its answers exist only inside larger groups (SCIENCE.md §4).
+minimum group size gets no counts at all: its answers exist only inside larger groups (docs/science.md §4.2).
 """
 
 from __future__ import annotations
