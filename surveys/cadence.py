@@ -265,11 +265,12 @@ def minimum_gap(spec: CadenceSpec) -> timedelta:
 def check_recall(spec: CadenceSpec, recall: timedelta) -> str | None:
     """An error message if ``spec`` could ask an instrument more often than its recall period, else None.
 
-    SCIENCE.md §1: "An instrument is never asked more often than its recall period (the schedule editor
-    refuses it)"; the periods come from the instruments' own wording, e.g. WHO-5 (1998) asks about "the
-    last two weeks"; SCIENCE.md gives 4 weeks for the Copenhagen Burnout Inventory work scale
-    (Kristensen et al. 2005) and 1 week for the single-item burnout measure. A recall of zero or less
-    (free text) never conflicts.
+    An instrument is never asked more often than its recall period, and the schedule editor refuses a
+    cadence that would (docs/science.md §1.8): a person asked again before the period their answers
+    describe has passed answers about overlapping weeks. The periods are the instruments' own
+    (``InstrumentDef.recall_period_days``): the WHO-5 (1998) asks about "the last two weeks"; the
+    library gives 4 weeks to the Copenhagen Burnout Inventory scales (Kristensen et al. 2005) and 1 week to
+    the single-item burnout measure. A recall of zero or less (free text) never conflicts.
     """
     if recall <= timedelta(0):
         return None
@@ -583,8 +584,7 @@ def is_quiet(
     Quiet hours run from ``quiet_start`` (inclusive) to ``quiet_end`` (exclusive) and wrap past midnight
     when ``quiet_start`` is later than ``quiet_end`` (20:00–08:00). Equal bounds mean no daily quiet
     hours. With ``weekends_quiet`` all of local Saturday and Sunday is quiet. The default keeps the
-    "sleep" band of SCIENCE.md §2 (22:00–08:00, PagerDuty's interruption bands) and the evening before it
-    free of survey mail.
+    night and the evening before it free of survey mail.
     """
     _require_aware(instant, "instant")
     local = instant.astimezone(_zone(recipient_tz))
@@ -699,7 +699,7 @@ def overlapping_asks(
     tz: TimeZoneLike | None = None,
 ) -> list[AskConflict]:
     """Pairs of openings, one from each schedule, that would ask one person the same instrument twice
-    within its recall period (SCIENCE.md §1), among openings in ``(after, after + horizon]``.
+    within its recall period (docs/science.md §1.8), among openings in ``(after, after + horizon]``.
 
     The distance is counted in local calendar days in ``tz``, the person's time zone (default: spec_a's),
     for the same reason as in :func:`minimum_gap`: recall periods are stated in days. Two openings are

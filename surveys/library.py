@@ -1,7 +1,7 @@
-"""The default instrument library as frozen, pure data (SCIENCE.md §1).
+"""The default instrument library as frozen, pure data (docs/science.md §1).
 
 Item texts, option labels and scoring rules are reproduced verbatim from the sources cited on each
-instrument. English texts are the ones in SCIENCE.md §1. German texts are included only where an official
+instrument (docs/science.md §1.1 lists them). German texts are included only where an official
 German version exists and its wording could be checked (WHO-5); every other validated item has no German
 text and falls back to English, visibly to admins, because a validated item is never machine-translated.
 The German of ``workload1`` and ``comment`` is ours: they are our own, non-validated questions.
@@ -19,7 +19,7 @@ from surveys.definitions import MEAN, SUM, TEXT, BandDef, InstrumentDef, OptionD
 
 # --- shared option sets ---------------------------------------------------------------------------
 
-# WHO-5 options: English from SCIENCE.md §1; German from the official German version (Psychiatric Research
+# WHO-5 options: English from the WHO-5 (1998); German from the official German version (Psychiatric Research
 # Unit, WHO Collaborating Centre in Mental Health, Frederiksborg General Hospital, 1998).
 WHO5_OPTIONS = (
     OptionDef(5, {"en": "All of the time", "de": "Die ganze Zeit"}),

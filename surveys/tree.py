@@ -47,7 +47,7 @@ def counting_closure(team_ids: Iterable[int], paths: Mapping[int, str], root_dep
 
 def storable_teams(parent: Mapping[int, int | None], respondents: Mapping[int, int], k: int) -> set[int]:
     """The teams whose counters the close step may store, so that no group of fewer than ``k`` respondents
-    can be computed from the stored rows by adding and subtracting them (SCIENCE.md §4).
+    can be computed from the stored rows by adding and subtracting them (docs/science.md §4.2).
 
     The counters are readable by anyone with ``SELECT``, so the complementary suppression that
     ``pulse.disclosure`` applies to pages must already hold for what is stored: a parent of 7 and its child

@@ -1,4 +1,4 @@
-"""Celery beat starts on a fresh machine whose PULSE_VAR_DIR does not exist yet (issue 14): it creates the
+"""Celery beat starts on a fresh machine whose PULSE_VAR_DIR does not exist yet: it creates the
 directory and its schedule file instead of exiting, and says which setting to fix when it cannot."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Load the default instrument library (SCIENCE.md §1) into the database.
+"""Load the default instrument library (docs/science.md §1.1) into the database.
 
 Reads only the frozen, pure data of ``surveys.library`` (no app models: the historical models from
 ``apps.get_model``). Loads exactly the versions named in ``RELEASED``; a released version never changes

@@ -3,7 +3,7 @@
 An instrument is identified by (key, version). Once it has been used (``first_used_at``) or if it belongs
 to the validated default library, it is locked: its wording, options and scoring never change in place.
 A change makes a new version (``surveys.services.instruments.instrument_new_version``), and everything
-counted later names the version it came from, so trends never mix versions silently (SCIENCE.md §1).
+counted later names the version it came from, so trends never mix versions silently (docs/science.md §1.9).
 
 Translations are JSON objects ``{"en": ..., "de": ...}`` on the field they translate, not rows of a
 Translation model: a question's wording in every language is one unit that is versioned, copied and

@@ -1,6 +1,6 @@
 """The answer-bearing tables cannot reach a person: no foreign key, column or timestamp path.
 
-DESIGN.md, "Anonymity, by construction": what someone answered and who answered are stored apart. These
+docs/anonymity.md §2: what someone answered and who answered are stored apart. These
 tests read the models' metadata, so they fail the moment a field is added that would join the two, or a
 new table that holds answers appears without being listed (EvaP's test suite does the same for its
 answer counters).

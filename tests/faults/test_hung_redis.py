@@ -1,4 +1,4 @@
-"""A hung Redis never starves the web tier (issue 14): with the cache's Redis stopped by SIGSTOP (it
+"""A hung Redis never starves the web tier: with the cache's Redis stopped by SIGSTOP (it
 accepts connections and never answers) and eight concurrent failed sign-ins, a check-in submit and
 ``/health/`` still answer within a second. The test starts a Redis server of its own on a free port, stops
 it, and starts it again (the machine's Redis is never touched; ``own_redis`` is the suite's, in conftest)."""

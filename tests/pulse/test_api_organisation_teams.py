@@ -56,7 +56,7 @@ def test_an_admin_changes_k_time_zone_and_locale(world: World) -> None:
 
 
 def test_a_minimum_group_size_above_the_organisations_headcount_is_refused(world: World) -> None:
-    """k = 310 where a handful of people answer would hide every result for good (issue 14): refused with
+    """k = 310 where a handful of people answer would hide every result for good: refused with
     the figure, on the field, and nothing changes; the headcount itself is allowed."""
     from surveys.models import Membership
     from tests.factories import PersonFactory

@@ -1,4 +1,4 @@
-"""JSON bodies too deep or too large get a 400 in the API's error format, and change nothing (issue 14)."""
+"""JSON bodies too deep or too large get a 400 in the API's error format, and change nothing."""
 
 from __future__ import annotations
 

@@ -128,7 +128,7 @@ def test_people_who_cannot_sign_in_get_no_link(case: str) -> None:
 
 
 def test_an_active_person_without_a_user_signs_in_and_gets_a_user_on_first_sign_in() -> None:
-    """Issue 15: most people are imported without a user; every active one can sign in by email link."""
+    """Most people are imported without a user; every active one can sign in by email link."""
     engineer = PersonFactory(email="eng@example.org", display_name="Eng", user=None)
     client = Client()
     assert request_link(client, "ENG@example.org").status_code == 302

@@ -1,4 +1,4 @@
-"""'Get my check-in link again' (issue 15): the open rounds' links are emailed again by the normal sender,
+"""'Get my check-in link again': the open rounds' links are emailed again by the normal sender,
 and the page answers the same whether the address exists or not (nothing is sent in the request)."""
 
 from __future__ import annotations

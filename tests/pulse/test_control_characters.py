@@ -1,6 +1,6 @@
 """Names refuse line breaks and control characters, field by field, on every write path; an email subject
-is one line whatever a name held, and a header Django refuses is a permanent failure, not a silent drop
-(issue 14)."""
+is one line whatever a name held, and a header Django refuses is a permanent failure, not a silent
+drop."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Verified email changes (issue 14, item 1): the account takeover walked step by step, refused at each.
+"""Verified email changes: the account takeover walked step by step, refused at each.
 
 The attack: an organisation admin who is not staff changes the email of a person linked to a superuser to
 an address they read, asks for a sign-in link there, and signs in as the superuser. Now the change is

@@ -37,7 +37,7 @@ def _text(response) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def worked() -> ReportOrg:
-    """SCIENCE.md §4's worked case at k = 6: Root 12 (mean 3.5), A 7 (mean 3.714), B 5 (no counters)."""
+    """docs/science.md §4.3's worked case at k = 6: Root 12 (mean 3.5), A 7 (mean 3.714), B 5 (no rows)."""
     org = ReportOrg(k=6)
     org.round(
         {"Root": {BURNOUT: Value(12, 3.5), RATE: (14, 12)}, "A": {BURNOUT: Value(7, 26 / 7), RATE: (8, 7)}}

@@ -1,4 +1,4 @@
-"""Failed-password limits (issue 14 item 9, issue 15): only failures count, per username and per client
+"""Failed-password limits: only failures count, per username and per client
 address, with exponential backoff, and a locked password never locks the rightful user out of email links."""
 
 from __future__ import annotations

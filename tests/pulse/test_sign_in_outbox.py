@@ -1,4 +1,4 @@
-"""Sign-in link requests answer alike for every address, whatever the mail server does (issue 14, item 5).
+"""Sign-in link requests answer alike for every address, whatever the mail server does.
 
 The request only queues an ``AuthEmail`` row; the outbox sends it later over a real SMTP server here
 (aiosmtpd), backs off while the server is down and loses nothing.

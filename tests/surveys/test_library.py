@@ -30,7 +30,7 @@ EXPECTED_QUESTIONS = {
     "workload1": ["workload1_1"],
     "comment": ["comment_1"],
 }
-# SCIENCE.md §1, "min. interval": the recall period the scheduler enforces.
+# The recall period the scheduler enforces (docs/science.md §1.8).
 EXPECTED_RECALL_DAYS = {
     "who5": 14,
     "burnout1": 7,
@@ -97,7 +97,7 @@ def test_released_versions_are_unchanged() -> None:
 
 
 def test_verbatim_item_texts_from_science_md() -> None:
-    """Spot checks of SCIENCE.md §1 wording, options and reversal."""
+    """Spot checks of the wording, options and reversal the sources print (docs/science.md §1.3 to §1.5)."""
     who5 = library.get("who5")
     cbi = library.get("cbi_work")
     assert who5 is not None
