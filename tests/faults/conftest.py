@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -318,13 +319,14 @@ class PostgresServer:
         self.start()
 
     def _run(self, program: str, *args: str) -> None:
-        subprocess.run(
+        done = subprocess.run(
             [*self.as_user, str(self.binaries / program), *args],
-            check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            text=True,
             timeout=60,
         )
+        assert done.returncode == 0, f"{program} failed: {done.stderr}"
 
     @property
     def url(self) -> str:
@@ -349,12 +351,13 @@ class PostgresServer:
 
 
 @pytest.fixture
-def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def own_postgres() -> Iterator[PostgresServer]:
     binaries = _postgres_bin()
     if binaries is None:
         pytest.skip("needs PostgreSQL's server binaries under /usr/lib/postgresql/*/bin")
-    directory = tmp_path_factory.mktemp("postgres")
-    directory.chmod(0o755)
+    # Not under pytest's temporary directory: as root that is private to root, and the server runs as
+    # the postgres user.
+    directory = Path(tempfile.mkdtemp(prefix="pulse-faults-postgres-"))
     server = PostgresServer(directory, binaries)
     try:
         yield server
