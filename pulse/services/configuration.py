@@ -54,6 +54,10 @@ CONSTRAINT_ERRORS = {
     ),
     "schedule_every_n_weeks_positive": ("every_n_weeks", "Repeat every 1 or more weeks."),
     "pause_ends_after_start": ("ends_on", "The pause ends before it starts."),
+    "schedule_name_unique_per_organisation": (
+        "name",
+        "Another schedule in this organisation already has this name; choose another name.",
+    ),
 }
 
 
@@ -73,6 +77,8 @@ def _full_clean(instance: Any, errors: dict[str, list[str]] | None = None, **kwa
         for key, messages in error.message_dict.items():
             for message in messages:
                 target = _constraint_field(message) if key == NON_FIELD_ERRORS else None
+                if target and target[0] in (errors or {}):
+                    continue  # a check before this one said it already, with the values
                 field, text = target if target else (key, message)
                 if text not in collected.get(field, []):
                     collected.setdefault(field, []).append(text)

@@ -23,7 +23,7 @@ from datetime import time, timedelta
 
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Length
+from django.db.models.functions import Length, Lower
 from simple_history.models import HistoricalRecords
 
 from surveys.models.organisation import Organisation, Person, Team
@@ -86,6 +86,11 @@ class Schedule(models.Model):
             models.CheckConstraint(
                 condition=Q(ends_on__isnull=True) | Q(ends_on__gte=models.F("starts_on")),
                 name="schedule_ends_after_start",
+            ),
+            # One name per organisation, ignoring case: people tell schedules apart by name in the admin
+            # pages, the API and "My check-ins" (pulse.services.configuration says so at the field).
+            models.UniqueConstraint(
+                Lower("name"), "organisation", name="schedule_name_unique_per_organisation"
             ),
         ]
 

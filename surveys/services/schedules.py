@@ -12,12 +12,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from surveys import cadence
 from surveys.models import Instrument, Schedule, Team
 from surveys.services.rounds import schedule_refresh, schedule_spec
+
+SCHEDULE_NAME_CONSTRAINT = "schedule_name_unique_per_organisation"
 
 # cadence's names for the fields -> the model's.
 FIELD_NAMES = {
@@ -125,10 +127,18 @@ def schedule_save(*, schedule: Schedule, instruments: Sequence[Instrument]) -> S
     errors = schedule_errors(schedule, instruments)
     if errors:
         raise ValidationError(errors)
-    with transaction.atomic():
-        schedule.save()
-        schedule.instruments.set(instruments)
-        schedule_refresh(schedule=schedule)
+    try:
+        with transaction.atomic():
+            schedule.save()
+            schedule.instruments.set(instruments)
+            schedule_refresh(schedule=schedule)
+    except IntegrityError as error:
+        # Two admins saving one name at once: both passed the check, the database let one in.
+        if SCHEDULE_NAME_CONSTRAINT not in str(error):
+            raise
+        raise ValidationError(
+            {"name": [f"Another schedule is already called {schedule.name!r}; choose another name."]}
+        ) from None
     return schedule
 
 

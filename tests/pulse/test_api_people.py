@@ -255,3 +255,50 @@ def test_the_import_needs_exactly_one_source_and_an_admin(world: World, admin: A
     leader = APIClient()
     leader.force_login(world.a.leader.user)
     assert leader.post("/api/v1/people/import/", {"csv": CSV}, format="json").status_code == 403
+
+
+def test_deactivating_the_people_missing_from_the_file_is_an_explicit_confirmed_choice(
+    world: World, admin: APIClient
+) -> None:
+    """The import adds and updates unless asked to deactivate; deactivating is applied only with the number
+    of people it deactivates, as its dry run listed them."""
+    engineer = world.a.engineer
+    dry = admin.post("/api/v1/people/import/", {"csv": CSV, "deactivate_missing": True}, format="json")
+    assert dry.status_code == 200, dry.json()
+    listed = dry.json()["people_deactivated"]
+    assert listed == [f"Engineer <{engineer.email}>"]  # named, as the page and the command name them
+    assert dry.json()["applied"] is False
+    for confirm in ({}, {"confirm_deactivations": len(listed) + 1}):
+        refused = admin.post(
+            "/api/v1/people/import/",
+            {"csv": CSV, "deactivate_missing": True, "dry_run": False, **confirm},
+            format="json",
+        )
+        assert refused.status_code == 400
+        assert refused.json()["errors"] == {
+            "confirm_deactivations": [
+                f"This file deactivates {len(listed)} {'person' if len(listed) == 1 else 'people'} "
+                f"(people_deactivated in a dry run); send confirm_deactivations={len(listed)} to apply it. "
+                "Nothing was changed."
+            ]
+        }
+        assert not Person.objects.filter(email="new@a.example").exists()
+        assert Person.objects.get(pk=engineer.pk).is_active
+    applied = admin.post(
+        "/api/v1/people/import/",
+        {"csv": CSV, "deactivate_missing": True, "dry_run": False, "confirm_deactivations": len(listed)},
+        format="json",
+    )
+    assert applied.status_code == 200, applied.json()
+    assert applied.json()["applied"] is True
+    assert applied.json()["people_deactivated"] == listed
+    assert not Person.objects.get(pk=engineer.pk).is_active
+    assert Person.objects.filter(email="new@a.example", is_active=True).exists()
+
+
+def test_the_schema_documents_the_import_modes(world: World, admin: APIClient) -> None:
+    schema = admin.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    fields = schema["components"]["schemas"]["PeopleImportRequest"]["properties"]
+    assert fields["deactivate_missing"]["default"] is False
+    assert "add and update" in fields["deactivate_missing"]["description"]
+    assert "confirm_deactivations" in fields

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.test import Client
 from rest_framework.test import APIClient
@@ -107,3 +108,50 @@ def test_the_api_refuses_a_duplicate_schedule_name(api: APIClient, world: World)
     response = api.post("/api/v1/schedules/", payload(world, name=world.a.schedule.name), format="json")
     assert response.status_code == 400
     assert "Another schedule is already called" in response.json()["errors"]["name"][0]
+
+
+def test_the_database_refuses_duplicate_schedule_names_in_one_organisation(world: World) -> None:
+    schedule = world.a.schedule
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Schedule.objects.create(
+            organisation=schedule.organisation,
+            team=schedule.team,
+            name=schedule.name.upper(),
+            starts_on=dt.date(2026, 3, 1),
+        )
+    # Another organisation may use the name.
+    other = world.b.schedule
+    other.name = schedule.name
+    other.save(update_fields=["name"])
+
+
+def test_a_duplicate_that_slips_past_the_check_is_a_field_error_not_a_crash(world: World) -> None:
+    """Two admins saving one name at once both pass the check; the database lets one in and the other is
+    told at the field."""
+    from surveys.services.schedules import schedule_save
+
+    original = world.a.schedule
+    # Another instrument on a team of its own, so nothing but the name clashes.
+    twin = Schedule(
+        organisation=original.organisation,
+        team=world.a.data,
+        name=original.name.upper(),
+        starts_on=original.starts_on,
+    )
+    with pytest.raises(ValidationError) as refused:
+        schedule_save(schedule=twin, instruments=[world.a.instrument])
+    assert refused.value.message_dict == {
+        "name": [f"Another schedule is already called {twin.name!r}; choose another name."]
+    }
+    assert (
+        Schedule.objects.filter(organisation=original.organisation, name__iexact=original.name).count() == 1
+    )
+
+
+def test_the_form_names_a_duplicate_schedule_once(admin: Client, world: World) -> None:
+    response = admin.post("/manage/schedules/new/", schedule_form(world, name=world.a.schedule.name))
+    assert response.status_code == 400
+    page = text(response)
+    assert "Another schedule is already called" in page
+    # The database constraint's own message (model validation runs it too) is not shown beside it.
+    assert "already has this name" not in page and "is violated" not in page
