@@ -101,3 +101,11 @@ def test_code_and_templates_name_no_issue_numbers() -> None:
 def test_the_numbered_documents_exist() -> None:
     for name in ("science", "operations", "anonymity"):
         assert sections(DOCS / f"{name}.md"), f"docs/{name}.md has no numbered sections"
+
+
+def test_operations_names_every_variable_the_settings_read() -> None:
+    settings_source = (ROOT / "config" / "settings.py").read_text(encoding="utf-8")
+    read = set(re.findall(r'\b(?:env_\w+|require)\(\s*"([A-Z][A-Z0-9_]*)"', settings_source))
+    assert "SECRET_KEY" in read, "the settings' readers were renamed; update this test"
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]*)`", (DOCS / "operations.md").read_text(encoding="utf-8")))
+    assert not read - documented, f"docs/operations.md §3 does not describe {sorted(read - documented)}"
