@@ -383,10 +383,10 @@ PULSE_TICK_STEPS = [
 ]
 # Free-text comments are deleted this many days after their round was counted (counts are kept).
 PULSE_COMMENT_RETENTION_DAYS = env_int("PULSE_COMMENT_RETENTION_DAYS", 365, minimum=1)
-# Trends and flags (SCIENCE.md §3): rounds per trend window, fewest usable rounds for a trend test, the
+# Trends and flags (docs/science.md §3): rounds per trend window, fewest usable rounds for a trend test, the
 # Benjamini–Hochberg false discovery rate; unacknowledged flags escalate after this many days.
 PULSE_TREND_WINDOW = env_int("PULSE_TREND_WINDOW", 12, minimum=6)
-PULSE_TREND_MIN_ROUNDS = 6  # SCIENCE.md §3: no trend flag before 6 usable rounds; not configurable
+PULSE_TREND_MIN_ROUNDS = 6  # docs/science.md §3.1: no trend test on fewer usable rounds; not configurable
 PULSE_TREND_FDR = 0.10
 PULSE_FLAG_ESCALATE_AFTER_DAYS = env_int("PULSE_FLAG_ESCALATE_AFTER_DAYS", 7, minimum=1)
 # Non-urgent flag emails wait for a weekly digest: weekday (0 = Monday) and hour, organisation's time zone.
