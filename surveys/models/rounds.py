@@ -1,6 +1,6 @@
 """Schedules, rounds, invitations, participation, sealed ballots and the counts they become.
 
-The anonymity design (DESIGN.md, "Anonymity, by construction") lives in the shape of these tables:
+The anonymity design (docs/anonymity.md §2) lives in the shape of these tables:
 
 * ``Participation`` says *who* answered a round. ``SealedBallot`` holds *what* was answered, with a random
   primary key, no person and no time, padded to one length per round and sealed to the round's own public

@@ -1,9 +1,9 @@
 """Validate and save schedules: the same rules for the admin, the API and the web app.
 
 Refused, field by field: an unknown time zone, a window longer than the cadence, a reminder outside the
-window, an instrument asked more often than its recall period (SCIENCE.md §1), and two schedules that would
-ask one person the same instrument within its recall period. Editing a schedule never changes a round that
-is already open: rounds copy what they need at open.
+window, an instrument asked more often than its recall period (docs/science.md §1.8), and two schedules that
+would ask one person the same instrument within its recall period. Editing a schedule never changes a round
+that is already open: rounds copy what they need at open.
 """
 
 from __future__ import annotations

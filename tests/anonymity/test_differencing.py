@@ -1,11 +1,11 @@
 """A database reader subtracts stored counters: can a group below k be recovered?
 
-The counters (``RespondentCount``, ``AnswerCount``, ``ScoreCount``, ``Comment``) are readable by anyone
-with ``SELECT``, which DESIGN.md puts inside the threat model. Storing them for every team with at least k
-respondents is not enough: a parent of 7 minus its child of 6 is the seventh person's answers. The close
-step therefore stores only the teams ``surveys.tree.storable_teams`` allows (every group that follows from
-the stored rows by addition and subtraction has 0 or at least k respondents); these tests read the stored
-rows back the way an attacker would.
+The counters (``RespondentCount``, ``AnswerCount``, ``ScoreCount``, ``Comment``) are readable by anyone with
+``SELECT``, whom docs/anonymity.md §1 puts inside the threat model. Storing them for every team with at least
+k respondents is not enough: a parent of 7 minus its child of 6 is the seventh person's answers. The close
+step therefore stores only the teams ``surveys.tree.storable_teams`` allows (every group that follows from the
+stored rows by addition and subtraction has 0 or at least k respondents); these tests read the stored rows
+back the way an attacker would.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """PostgreSQL's hidden columns must not tie an answer to a person after the round closes.
 
-Every row carries ``xmin`` (the id of the transaction that wrote it) and ``ctid`` (its physical place).
-Anyone with ``SELECT`` can read both. Rows written in the submit transaction share its ``xmin``, and rows
-appended one per submission sit in submission order. DESIGN.md: while a round is open only a sealed ballot
-is written beside the participation; at close the ballots become counters and comments in one transaction,
-in an order unrelated to submission. These tests answer 30 check-ins through HTTP and then read the hidden
+Every row carries ``xmin`` (the id of the transaction that wrote it) and ``ctid`` (its physical place). Anyone
+with ``SELECT`` can read both. Rows written in the submit transaction share its ``xmin``, and rows appended
+one per submission sit in submission order. docs/anonymity.md §2: while a round is open only a sealed ballot
+is written beside the participation; at close the ballots become counters and comments in one transaction, in
+an order unrelated to submission. These tests answer 30 check-ins through HTTP and then read the hidden
 columns the way an analyst with database access would.
 """
 

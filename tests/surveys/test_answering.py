@@ -799,7 +799,7 @@ def test_the_form_is_in_the_persons_language_and_ends_with_the_comment(client: C
 def test_a_pasted_comment_past_the_limit_is_refused_and_kept_not_cut(
     client: Client, checkin: OpenRound
 ) -> None:
-    """Issue 15: the browser used to cut a pasted comment at 2,000 characters without a word (maxlength).
+    """The browser used to cut a pasted comment at 2,000 characters without a word (maxlength).
     Now the whole text reaches the server, which refuses it at the field and gives it back to shorten."""
     token = checkin.token_of(checkin.people[0])
     page = client.get(url(token)).content.decode()
