@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck migrations-check bench clean
+.PHONY: run test check lint typecheck imports migrations-check bench clean
 
 $(STAMP): requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,10 @@ typecheck: $(STAMP)
 migrations-check: $(STAMP)
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-check: lint typecheck migrations-check
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+check: lint typecheck imports migrations-check
 
 test: $(STAMP) check
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -1,7 +1,7 @@
 """Sign-in by email link: request a link, spend it once.
 
 The design follows the check-in links (DESIGN.md, "Anonymity, by construction"): the token carries 256 bits
-from ``secrets`` and only its SHA-256 is stored (``pulse.models_auth.LoginLink``); the link lives 15
+from ``secrets`` and only its SHA-256 is stored (``pulse.models.auth.LoginLink``); the link lives 15
 minutes; opening it (GET) spends nothing, because mail scanners prefetch links, and the confirm button
 (POST) spends it with a conditional UPDATE, so it signs in once even when two clicks race.
 
@@ -30,7 +30,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from pulse.models_auth import AuthEmail, LoginLink
+from pulse.models.auth import AuthEmail, LoginLink
 from pulse.services.auth_emails import Outgoing, auth_email_queue, token_digest
 from pulse.services.configuration import person_user_ensure
 from surveys.models import Person

@@ -23,7 +23,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from pulse.selectors import teams_led_by
+from pulse.selectors.people import teams_led_by
 from surveys import selectors as surveys_selectors
 from surveys.models import Instrument, Invitation, Membership, Organisation, Person, Schedule, Team
 

@@ -1,11 +1,11 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from pulse import views
 from pulse.web import auth_views as sign_in
+from pulse.web import leader
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", leader.home, name="home"),
     path("login/", sign_in.LoginView.as_view(), name="login"),
     path("login/email/", sign_in.login_link_request_view, name="login_link_request"),
     path("login/email/sent/", sign_in.login_link_sent, name="login_link_sent"),
@@ -18,12 +18,7 @@ urlpatterns = [
     path("account/email/<str:token>/", sign_in.email_change_link, name="email_change_link"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("pulse.web.urls")),
-]
-
-# The leaders' pages (issue 9): a team's results and the flags inbox; the home view is theirs too.
-from pulse.web import leader  # noqa: E402
-
-urlpatterns += [
+    # The leaders' pages: a team's results and the flags inbox; the home view is theirs too.
     path("teams/<int:pk>/", leader.team, name="team_report"),
     path("flags/", leader.flags, name="flags"),
     path("flags/<int:pk>/acknowledge/", leader.flag_acknowledge_view, name="flag_acknowledge"),

@@ -20,13 +20,16 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from pulse import reports
 from pulse.api.base import PulseApi
 from pulse.api.errors import error_responses
 from pulse.api.fields import id_field
-from pulse.disclosure import Published, WithheldCode
+from pulse.disclosure.release import Mean, Rate, Share
+from pulse.disclosure.rules import Published, WithheldCode
 from pulse.models import Flag
 from pulse.permissions import Caller
+from pulse.selectors import reports
+from pulse.selectors.cells import ShownCell, sees_results
+from pulse.selectors.flags import FlagView, flag_views_for, flag_visible_get
 from pulse.services.flags import FlagTransitionError, flag_acknowledge, flag_action_plan, flag_resolve
 
 # --- cells ------------------------------------------------------------------------------------------------
@@ -72,7 +75,7 @@ CELL = PolymorphicProxySerializer(
 )
 
 
-def cell_data(cell: reports.ShownCell) -> dict[str, Any]:
+def cell_data(cell: ShownCell) -> dict[str, Any]:
     """A cell as JSON: a withheld one has no number in it, by construction."""
     verdict = cell.verdict
     if cell.status == "not_asked" or verdict is None:
@@ -82,9 +85,9 @@ def cell_data(cell: reports.ShownCell) -> dict[str, Any]:
     value = verdict.value
     number: float
     band = band_label = None
-    if isinstance(value, reports.Mean):
+    if isinstance(value, Mean):
         number, band, band_label = value.value, value.band, value.band_label
-    elif isinstance(value, reports.Rate | reports.Share):
+    elif isinstance(value, Rate | Share):
         number = float(value.percent)
     else:
         number = float(verdict.n)
@@ -101,13 +104,13 @@ def cell_data(cell: reports.ShownCell) -> dict[str, Any]:
 
 @extend_schema_field(CELL)
 class CellField(serializers.Field):
-    def to_representation(self, value: reports.ShownCell) -> dict[str, Any]:
+    def to_representation(self, value: ShownCell) -> dict[str, Any]:
         return cell_data(value)
 
 
 @extend_schema_field(serializers.DictField(child=CELL))
 class CellMapField(serializers.Field):
-    def to_representation(self, value: dict[str, reports.ShownCell]) -> dict[str, Any]:
+    def to_representation(self, value: dict[str, ShownCell]) -> dict[str, Any]:
         return {key: cell_data(cell) for key, cell in value.items()}
 
 
@@ -191,7 +194,7 @@ class _ResultsApi(PulseApi):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        if not reports.sees_results(self.caller):
+        if not sees_results(self.caller):
             raise exceptions.PermissionDenied("Only leaders and admins see team results and flags.")
 
 
@@ -417,13 +420,13 @@ class FlagListApi(_ResultsApi):
             flags = flags.filter(team_id=filters.validated_data["team"])
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(flags, request, view=self) or []
-        views = {v.flag.pk: v for v in reports.flag_views_for(self.caller, [f.pk for f in page])}
+        views = {v.flag.pk: v for v in flag_views_for(self.caller, [f.pk for f in page])}
         data = FlagSerializer([views[f.pk] for f in page if f.pk in views], many=True).data
         return paginator.get_paginated_response(data)
 
 
-def _flag_view(caller: Caller, pk: int) -> reports.FlagView:
-    views = reports.flag_views_for(caller, [pk])
+def _flag_view(caller: Caller, pk: int) -> FlagView:
+    views = flag_views_for(caller, [pk])
     if not views:
         raise exceptions.NotFound("Not found.")
     return views[0]
@@ -441,7 +444,7 @@ class FlagDetailApi(_ResultsApi):
 
 class _FlagActionApi(_ResultsApi):
     def flag_or_404(self, pk: int) -> Flag:
-        flag = reports.flag_visible_get(caller=self.caller, flag_id=pk)
+        flag = flag_visible_get(caller=self.caller, flag_id=pk)
         if flag is None:
             raise exceptions.NotFound("Not found.")
         return flag

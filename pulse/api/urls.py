@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from pulse.api import instruments, me, memberships, organisation, people, schedules, teams
+from pulse.api import reports as results
 from pulse.api.base import methods
 
 urlpatterns = [
@@ -48,12 +49,7 @@ urlpatterns = [
     path("instruments/<int:pk>/", instruments.InstrumentDetailApi.as_view(), name="api_instrument"),
     path("me/checkins/", me.MyCheckinListApi.as_view(), name="api_my_checkins"),
     path("me/token/", methods(post=me.TokenRotateApi, delete=me.TokenRevokeApi), name="api_my_token"),
-]
-
-# Results and flags, through the disclosure gate of pulse.reports (issue 9, the leaders' side).
-from pulse.api import reports as results  # noqa: E402
-
-urlpatterns += [
+    # Results and flags, through the disclosure gate (pulse.disclosure.release), for leaders and admins.
     path("reports/home/", results.ReportHomeApi.as_view(), name="api_report_home"),
     path("reports/teams/<int:pk>/", results.TeamReportApi.as_view(), name="api_report_team"),
     path("flags/", results.FlagListApi.as_view(), name="api_flags"),

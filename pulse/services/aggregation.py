@@ -80,7 +80,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from pulse.disclosure import MetricKind, RosterChange, roster_changes_withhold, threshold_for
+from pulse.analysis.metrics import Metric
+from pulse.disclosure.rules import MetricKind, RosterChange, roster_changes_withhold, threshold_for
 from pulse.models import TeamAggregate, TeamRosterChange
 from surveys.definitions import CHOICE, InstrumentDef, ScaleDef, format_number
 from surveys.models import Invitation, RespondentCount, Round, ScoreCount, Team
@@ -101,15 +102,15 @@ BATCH_ROWS = 5000
 
 
 def question_metric(definition: InstrumentDef, question_key: str) -> str:
-    return f"question:{question_key}@{definition.version}"
+    return Metric.question(question_key, definition.version).name
 
 
 def scale_metric(definition: InstrumentDef, scale_key: str) -> str:
-    return f"scale:{definition.key}.{scale_key}@{definition.version}"
+    return Metric.scale(definition.key, scale_key, definition.version).name
 
 
 def share_metric(definition: InstrumentDef, scale_key: str, band: str) -> str:
-    return f"share:{definition.key}.{scale_key}.{band}@{definition.version}"
+    return Metric.share(definition.key, scale_key, band, definition.version).name
 
 
 def score_key(scale: ScaleDef, bucket: int) -> str:

@@ -25,12 +25,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from pulse import transports
-from pulse.models_auth import AuthEmail, EmailChange
+from pulse.models.auth import AuthEmail, EmailChange
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +74,9 @@ def auth_email_queue(
 
 
 def _wake_worker() -> None:
+    # By name: a service enqueues a task without importing the task layer above it.
     try:
-        from pulse.tasks import send_auth_emails
-
-        send_auth_emails.apply_async(retry=False)
+        current_app.send_task("pulse.tasks.send_auth_emails", retry=False)
     except Exception as error:  # the broker is down: the minute tick sends it instead
         logger.warning("auth emails: cannot wake a worker (%s); the tick will send", type(error).__name__)
 

@@ -23,7 +23,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from pulse.models_auth import AuthEmail, EmailChange, LoginLink
+from pulse.models.auth import AuthEmail, EmailChange, LoginLink
 from pulse.services.auth_emails import Outgoing, auth_email_queue, token_digest
 from surveys.models import Person
 

@@ -34,9 +34,9 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from pulse.analysis.rules import SEVERITY_RANK, FlagKind, SeriesVerdict, Severity
 from pulse.models import Action, Flag, FlagEvent
 from pulse.services.notifications import flag_leader_chain, notifications_for_event
-from pulse.trends import SEVERITY_RANK, FlagKind, SeriesVerdict, Severity
 from surveys.models import Membership, Organisation, Person, Team
 
 logger = logging.getLogger(__name__)

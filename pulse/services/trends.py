@@ -30,38 +30,19 @@ from django.db import transaction
 from django.db.models import F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from pulse.disclosure import MetricKind, Published, threshold_for
+from pulse.analysis.metrics import METRICS, RESPONSE_RATE, metric_key
+from pulse.analysis.rules import Point, SeriesInput, SeriesVerdict, TrendSettings, collapsed_rounds, evaluate
+from pulse.analysis.stats import variance_from_sums
+from pulse.disclosure.release import TeamIndex, release_all, round_infos
+from pulse.disclosure.rules import Published, aggregate_withheld
 from pulse.models import TeamAggregate, TrendRun
 from pulse.services.flags import ApplySummary, flags_apply_verdicts
-from pulse.trends import (
-    METRICS,
-    RESPONSE_RATE,
-    Point,
-    SeriesInput,
-    SeriesVerdict,
-    TrendSettings,
-    collapsed_rounds,
-    evaluate,
-    metric_key,
-)
 from surveys.definitions import BandDef
 from surveys.models import Instrument, Organisation, Round
 
 logger = logging.getLogger(__name__)
 
 DUE_BATCH = 20
-
-
-def aggregate_withheld(*, respondents: int, kind: str, k: int) -> bool:
-    """Is this team aggregate withheld from leaders? The minimum rule of SCIENCE.md §4: fewer respondents
-    in the round than the threshold for its kind (``pulse.disclosure.threshold_for``: k for scores and
-    response rates).
-
-    The trend run applies it and, on top, the reports' full release (:func:`trend_series_load`); it stays
-    for the readers that check one aggregate alone (``pulse.selectors_flags``, ``pulse.reports``).
-    """
-    metric_kind = MetricKind.RESPONSE_RATE if kind == TeamAggregate.Kind.RESPONSE_RATE else MetricKind.SCORE
-    return respondents < threshold_for(metric_kind, k)
 
 
 def trend_settings(*, time_zone: str = "UTC") -> TrendSettings:
@@ -74,7 +55,9 @@ def trend_settings(*, time_zone: str = "UTC") -> TrendSettings:
 
 
 @dataclass(frozen=True)
-class RoundInfo:
+class AskedRound:
+    """A round as a series sees it: when it closed and which instrument versions (ids) it asked."""
+
     pk: int
     closes_at: datetime
     instruments: frozenset[int]
@@ -84,14 +67,11 @@ def trend_series_load(*, organisation: Organisation, window: int) -> list[Series
     """Every evaluable series of an organisation (scale scores and response rates), oldest round first.
 
     A value enters a series only if the reports publish it: each loaded round is released for its whole
-    scope tree by the reports' own gate (``pulse.reports``: ``release_round`` through ``release_all``,
-    i.e. ``pulse.disclosure.suppress_tree`` with complementary suppression, SCIENCE.md §4), and a team
+    scope tree by the reports' own gate (``pulse.disclosure.release.release_all``, i.e.
+    ``pulse.disclosure.rules.suppress_tree`` with complementary suppression, docs/science.md §4), and a team
     value that release withholds, even only to protect a smaller group, is a missing value. So a flag's
     sentence never states a number that the team's page withholds. A fixed number of queries.
     """
-    # Imported here: pulse.reports imports this module (``aggregate_withheld``) at load time.
-    from pulse.reports import TeamIndex, release_all, round_infos
-
     k = organisation.min_group_size
     index = TeamIndex.of(organisation.pk)
     teams: dict[int, str] = {t.pk: t.path for t in index.ordered}
@@ -114,9 +94,9 @@ def trend_series_load(*, organisation: Organisation, window: int) -> list[Series
     infos = round_infos(kept)
 
     # The rounds that asked each team, oldest first.
-    covering: dict[int, list[RoundInfo]] = defaultdict(list)
+    covering: dict[int, list[AskedRound]] = defaultdict(list)
     for report_round in sorted(infos, key=lambda r: (r.closes_at, r.pk)):
-        info = RoundInfo(
+        info = AskedRound(
             report_round.pk,
             report_round.closes_at,
             frozenset(ident for ident, _version in report_round.instruments.values()),
@@ -149,7 +129,7 @@ def trend_series_load(*, organisation: Organisation, window: int) -> list[Series
             rates[team_id][round_id] = mean
             published[(round_id, team_id, metric)] = (100.0 * mean, n, None)
             continue
-        variance = max(0.0, (squares - total * total / n) / (n - 1)) if n >= 2 else None
+        variance = variance_from_sums(n, total, squares)
         published[(round_id, team_id, metric)] = (mean, n, variance)
 
     wanted = {iid for metrics in metrics_of_team.values() for iid in metrics.values() if iid}

@@ -8,7 +8,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from pulse.reports import ShownCell
+from pulse.selectors.cells import ShownCell
 
 register = template.Library()
 

@@ -25,9 +25,12 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from pulse import reports
+from pulse.analysis.metrics import metric_label
 from pulse.permissions import Caller, caller_of_request
-from pulse.selectors import teams_led_by
+from pulse.selectors import reports
+from pulse.selectors.cells import min_rounds, sees_results
+from pulse.selectors.flags import FlagView, flag_inbox_get, flag_visible_get
+from pulse.selectors.people import teams_led_by
 from pulse.services.flags import FlagTransitionError, flag_acknowledge, flag_action_plan, flag_resolve
 
 # --- forms --------------------------------------------------------------------------------------------
@@ -68,7 +71,7 @@ class ResolveForm(forms.Form):
 def _results_caller(request: HttpRequest) -> Caller:
     """A leader or an admin; anyone else gets a 403, whatever the id they asked for."""
     caller = caller_of_request(request)
-    if not reports.sees_results(caller):
+    if not sees_results(caller):
         raise PermissionDenied("Only leaders and admins see team results and flags.")
     assert caller is not None
     return caller
@@ -85,7 +88,7 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 Bound = tuple[int, str, forms.Form] | None
 
 
-def _items(views: Iterable[reports.FlagView], bound: Bound = None) -> list[dict[str, Any]]:
+def _items(views: Iterable[FlagView], bound: Bound = None) -> list[dict[str, Any]]:
     """Each flag with its three forms when the caller can act on it (a leader of its team or above). The
     form sent with errors keeps what was typed and shows each error at its field."""
     items = []
@@ -111,7 +114,7 @@ def _items(views: Iterable[reports.FlagView], bound: Bound = None) -> list[dict[
 def home(request: HttpRequest) -> HttpResponse:
     """Leaders and admins: the heatmap of their teams. Engineers: where their check-ins are."""
     caller = caller_of_request(request)
-    if not reports.sees_results(caller):
+    if not sees_results(caller):
         person = caller.person if caller else None
         teams = list(teams_led_by(person=person)) if person else []
         return render(request, "pulse/home.html", {"person": person, "teams": teams})
@@ -141,7 +144,7 @@ def _team_page(request: HttpRequest, pk: int, bound: Bound = None) -> HttpRespon
         "report": report,
         "charts": charts,
         "flag_items": _items(report.flags, bound),
-        "min_rounds": reports.min_rounds(),
+        "min_rounds": min_rounds(),
     }
     return render(request, "pulse/leader/team.html", context, status=400 if bound else 200)
 
@@ -153,7 +156,7 @@ def flags(request: HttpRequest) -> HttpResponse:
 
 def _flags_page(request: HttpRequest, bound: Bound = None) -> HttpResponse:
     caller = _results_caller(request)
-    inbox = reports.flag_inbox_get(caller=caller)
+    inbox = flag_inbox_get(caller=caller)
     context = {
         "inbox": inbox,
         "organisation": caller.organisation,
@@ -169,7 +172,7 @@ def _flags_page(request: HttpRequest, bound: Bound = None) -> HttpResponse:
 
 def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     caller = _results_caller(request)
-    flag = reports.flag_visible_get(caller=caller, flag_id=pk)
+    flag = flag_visible_get(caller=caller, flag_id=pk)
     if flag is None:
         raise Http404("Not found.")
     default = reverse("flags")
@@ -180,7 +183,7 @@ def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             if form.is_valid():
                 flag_acknowledge(flag_id=pk, by=caller.person, note=form.cleaned_data["note"])
                 messages.success(
-                    request, f"Acknowledged: {flag.team.name}, {reports.metric_label(flag.metric)}."
+                    request, f"Acknowledged: {flag.team.name}, {metric_label(flag.metric)}."
                 )
                 return _back(request, default)
         elif action == "plan":
@@ -193,7 +196,7 @@ def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             form = ResolveForm(request.POST, prefix=f"res{pk}")
             if form.is_valid():
                 flag_resolve(flag_id=pk, by=caller.person, note=form.cleaned_data["note"])
-                messages.success(request, f"Resolved: {flag.team.name}, {reports.metric_label(flag.metric)}.")
+                messages.success(request, f"Resolved: {flag.team.name}, {metric_label(flag.metric)}.")
                 return _back(request, default)
     except FlagTransitionError as error:
         messages.error(request, str(error))

@@ -11,7 +11,7 @@ import time_machine
 
 from pulse.devtools.demo_history import demo_history_create
 from pulse.models import Action, Flag, FlagEvent, Notification, TeamAggregate
-from pulse.selectors_flags import flag_action_outcomes, flag_list_for_leader
+from pulse.selectors.flags import flag_action_outcomes, flag_list_for_leader
 from surveys.models import Organisation, Person, Round
 from surveys.services.demo import DEMO_LEADER_EMAIL
 

@@ -13,25 +13,19 @@ from fractions import Fraction
 import pytest
 from django.conf import settings
 
-from pulse.disclosure import (
+from pulse.analysis.coarsening import Scale, coarsen_mean, coarsen_percent
+from pulse.disclosure.rules import (
     DEFAULT_K,
     K_FLOOR,
     Cell,
     DisclosureError,
-    LastRelease,
     MetricKind,
     Published,
     RollUp,
     Withheld,
     WithheldCode,
-    coarsen_mean,
-    coarsen_percent,
-    concentration_withheld,
-    cross_round_guard,
-    is_dominated,
     nearest_publishable_ancestor,
-    overlap_guard,
-    publish_means,
+    roster_change_guard,
     suppress_tree,
     threshold_for,
     verify_tree,
@@ -51,6 +45,19 @@ def cell(
         n=n,
         direct_n=n if direct_n is None else direct_n,
         total=3.0 * n if total is None else total,
+    )
+
+
+def publish_means(
+    cells: list[Cell], *, k: int, scale: Scale, also_withhold: Mapping[int, Withheld] | None = None
+) -> dict[int, Published[float] | Withheld]:
+    """Means as a page shows them: the suppression, then each published mean coarsened."""
+    return suppress_tree(
+        cells,
+        k=k,
+        kind=MetricKind.MEAN,
+        value=lambda c: coarsen_mean(Fraction(c.total) / c.n, scale=scale),
+        also_withhold=also_withhold,
     )
 
 
@@ -453,82 +460,13 @@ def test_roll_up_says_so_when_nothing_above_can_be_shown() -> None:
     )
 
 
-# --- overlap guard ----------------------------------------------------------------------------------------
-
-
-def test_overlap_guard_withholds_the_smaller_of_two_close_nested_groups() -> None:
-    # SCIENCE.md §4 / issue: a team of 9 inside a parent of 11 → 2 people would be isolated.
-    out = overlap_guard({"team": 9, "parent": 11}, [("parent", "team")], k=5)
-    assert out == {
-        "team": Withheld(
-            "withheld because it differs by fewer than 5 answers from a larger group you can see",
-            WithheldCode.TOO_CLOSE_TO_LARGER_GROUP,
-        )
-    }
-
-
-@pytest.mark.parametrize(
-    ("sizes", "pairs", "withheld"),
-    [
-        ({"a": 9, "b": 14}, [("b", "a")], set()),  # differ by exactly k
-        ({"a": 10, "b": 10}, [("b", "a")], set()),  # the same people
-        ({"a": 9, "b": 11}, [], set()),  # siblings: nothing to subtract
-        ({"c": 5, "b": 7, "a": 9}, [("a", "b"), ("b", "c"), ("a", "c")], {"b", "c"}),
-        ({"a": 4, "b": 20}, [("b", "a")], {"a"}),  # below k outright
-    ],
-)
-def test_overlap_guard_cases(sizes: dict[str, int], pairs: list[tuple[str, str]], withheld: set[str]) -> None:
-    assert set(overlap_guard(sizes, pairs, k=5)) == withheld
-
-
-def test_overlap_guard_uses_the_threshold_of_the_kind() -> None:
-    assert set(overlap_guard({"a": 12, "b": 20}, [("b", "a")], k=5)) == set()
-    assert set(overlap_guard({"a": 12, "b": 20}, [("b", "a")], k=5, kind=MetricKind.DISTRIBUTION)) == {"a"}
-
-
-def test_overlap_guard_refuses_impossible_containment() -> None:
-    with pytest.raises(ValueError, match="cannot be inside"):
-        overlap_guard({"a": 12, "b": 10}, [("b", "a")], k=5)
-    with pytest.raises(ValueError, match="without a size"):
-        overlap_guard({"a": 12}, [("b", "a")], k=5)
-
-
 # --- across rounds ----------------------------------------------------------------------------------------
 
 
 def _changed() -> Withheld:
-    w = cross_round_guard(7, LastRelease(n=6, joined=1), k=5)
+    w = roster_change_guard(1, 0, k=5)
     assert w is not None
     return w
-
-
-@pytest.mark.parametrize(
-    ("n", "last", "withheld"),
-    [
-        (7, None, False),  # never published: nothing to difference against
-        (7, LastRelease(n=6, joined=1), True),  # the issue's case: one newcomer
-        (7, LastRelease(n=6), True),  # one more answer, roster unchanged (someone back from leave)
-        (6, LastRelease(n=6, joined=1, left=1), True),  # a swap of two known people
-        (6, LastRelease(n=6), False),  # same roster, same count
-        (11, LastRelease(n=6), False),  # 5 more answers: a group of k
-        (12, LastRelease(n=6, joined=1), True),  # conservative: a known newcomer among the change
-        (9, LastRelease(n=9, joined=3, left=2), False),  # 5 roster changes
-        (5, LastRelease(n=9), True),  # 4 fewer answers
-    ],
-)
-def test_cross_round_rule(n: int, last: LastRelease | None, withheld: bool) -> None:
-    assert (cross_round_guard(n, last, k=5) is not None) == withheld
-
-
-def test_cross_round_rule_uses_the_kinds_threshold_and_says_so() -> None:
-    assert cross_round_guard(18, LastRelease(n=12), k=5) is None
-    w = cross_round_guard(18, LastRelease(n=12), k=5, kind=MetricKind.DISTRIBUTION)
-    assert w == Withheld(
-        "withheld because it changed by fewer than 10 people since its last published result",
-        WithheldCode.CHANGED_SINCE_LAST_RESULT,
-    )
-    with pytest.raises(ValueError, match="negative"):
-        cross_round_guard(5, LastRelease(n=5, joined=-1), k=5)
 
 
 def test_a_cross_round_withholding_cannot_come_back_by_subtraction() -> None:
@@ -580,34 +518,3 @@ def test_when_every_complement_is_a_sum_the_planner_goes_down_until_one_is_not()
         3: "published",
         4: "published",
     }
-
-
-# --- dominance (on-call load, SCIENCE.md §2) ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("contributions", "dominated"),
-    [
-        ([86, 14], True),
-        ([85, 15], False),  # "over 85%": exactly 85% is not
-        ([85.0001, 14.9999], True),
-        ([10], True),  # one person is 100%
-        ([0, 0, 0], False),  # nothing to be concentrated
-        ([], False),
-        ([30, 30, 40], False),
-    ],
-)
-def test_one_85_dominance(contributions: list[float], dominated: bool) -> None:
-    assert is_dominated(contributions) is dominated
-
-
-def test_dominance_verdict_and_general_n_k() -> None:
-    assert concentration_withheld([90, 5, 5]) == Withheld(
-        "concentrated in one person", WithheldCode.CONCENTRATED
-    )
-    assert concentration_withheld([50, 50]) is None
-    assert is_dominated([45, 45, 10], n=2, k=85) is True
-    with pytest.raises(ValueError, match="non-negative"):
-        is_dominated([5, -1])
-    with pytest.raises(ValueError, match="n ≥ 1"):
-        is_dominated([5], n=0)

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.test import override_settings
 
 from pulse.models import Flag, FlagEvent, Notification
-from pulse.selectors_flags import flag_action_outcomes, flag_list_for_leader
+from pulse.selectors.flags import flag_action_outcomes, flag_list_for_leader
 from pulse.services.flags import (
     FlagTransitionError,
     flag_acknowledge,

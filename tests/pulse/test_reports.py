@@ -14,10 +14,14 @@ import math
 import pytest
 from scipy import stats as scipy_stats
 
-from pulse import reports
-from pulse.disclosure import Published, Withheld, WithheldCode
+from pulse.analysis.formatting import shown_text, signed
+from pulse.analysis.stats import fit_trend, minimum_detectable_change, pooled_sd, rate_detectable_change
+from pulse.disclosure.rules import Published, Withheld, WithheldCode
 from pulse.models import Flag
 from pulse.permissions import caller_for
+from pulse.selectors import reports
+from pulse.selectors.cells import ShownCell
+from pulse.selectors.flags import flag_inbox_get, flag_views_for, flag_visible_get
 from surveys.models import Comment, Question
 from tests.pulse.helpers_reports import BURNOUT, RATE, START, WHO5, WORKLOAD, ReportOrg, Value
 
@@ -30,7 +34,7 @@ def _caller(person):  # type: ignore[no-untyped-def]
     return caller
 
 
-def _home_cells(home: reports.Home) -> dict[str, dict[str, reports.ShownCell]]:
+def _home_cells(home: reports.Home) -> dict[str, dict[str, ShownCell]]:
     return {
         row.team.name: {c.key: cell for c, cell in zip(home.columns, row.cells, strict=True)}
         for row in home.rows
@@ -43,22 +47,22 @@ def _home_cells(home: reports.Home) -> dict[str, dict[str, reports.ShownCell]]:
 def test_minimum_detectable_change_is_about_one_scale_point_for_two_rounds_of_eight() -> None:
     # SCIENCE.md §3: "the minimum detectable change between two rounds of 8 is about 1 scale point"
     # (1–5 item, SD 1): 1.96 · √(1/8 + 1/8) = 0.98.
-    assert reports.minimum_detectable_change(1.0, 8, 8) == pytest.approx(0.98, abs=0.005)
+    assert minimum_detectable_change(1.0, 8, 8) == pytest.approx(0.98, abs=0.005)
     # Larger rounds shrink it with √n: four times the people, half the noise.
-    assert reports.minimum_detectable_change(1.0, 32, 32) == pytest.approx(0.49, abs=0.005)
+    assert minimum_detectable_change(1.0, 32, 32) == pytest.approx(0.49, abs=0.005)
     with pytest.raises(ValueError, match="two rounds"):
-        reports.minimum_detectable_change(1.0, 0, 8)
+        minimum_detectable_change(1.0, 0, 8)
 
 
 def test_rate_detectable_change_is_the_binomial_bound_in_points() -> None:
     # p = 0.5, 10 invited each round: 100 · 1.96 · √(0.25 · 0.2) = 43.8 points: small teams' rates are noisy.
-    assert reports.rate_detectable_change(0.5, 10, 10) == pytest.approx(43.83, abs=0.01)
+    assert rate_detectable_change(0.5, 10, 10) == pytest.approx(43.83, abs=0.01)
 
 
 def test_pooled_sd_weights_each_round_by_its_degrees_of_freedom() -> None:
     # √((7·1² + 3·2²) / (7 + 3)) = √1.9
-    assert reports.pooled_sd([(8, 1.0), (4, 2.0)]) == pytest.approx(math.sqrt(1.9))
-    assert reports.pooled_sd([(1, 5.0)]) is None
+    assert pooled_sd([(8, 1.0), (4, 2.0)]) == pytest.approx(math.sqrt(1.9))
+    assert pooled_sd([(1, 5.0)]) is None
 
 
 def test_fit_trend_is_sens_slope_against_real_time_like_scipy_theilslopes() -> None:
@@ -66,23 +70,23 @@ def test_fit_trend_is_sens_slope_against_real_time_like_scipy_theilslopes() -> N
     weeks = [0, 1, 2, 3, 5, 6, 7, 8]
     values = [2.1, 2.0, 2.4, 2.3, 2.6, 2.9, 2.7, 3.1]
     points = [(START + dt.timedelta(weeks=w), v) for w, v in zip(weeks, values, strict=True)]
-    line = reports.fit_trend(points, least=6)
+    line = fit_trend(points, least=6)
     assert line is not None
     slope, intercept, low, high = scipy_stats.theilslopes(values, weeks, 0.95)
     assert line.slope_per_week == pytest.approx(slope)
     assert line.slope_per_round == pytest.approx(slope)  # median spacing: one week
     assert (line.low_per_round, line.high_per_round) == (pytest.approx(low), pytest.approx(high))
     assert line.at(START) == pytest.approx(intercept)
-    assert reports.fit_trend(points[:5], least=6) is None  # SCIENCE.md §3: no trend before 6 rounds
+    assert fit_trend(points[:5], least=6) is None  # SCIENCE.md §3: no trend before 6 rounds
 
 
 def test_signed_and_shown_text_print_a_true_minus_and_the_coarse_value() -> None:
-    assert reports.signed(-0.3, 1) == "−0.3"
-    assert reports.signed(0.04, 1) == "0"
-    assert reports.signed(4, 0) == "+4"
-    assert reports.shown_text(3.0, "1-5") == "3.0"
-    assert reports.shown_text(52.0, "0-100") == "52"
-    assert reports.shown_text(85, "percent") == "85%"
+    assert signed(-0.3, 1) == "−0.3"
+    assert signed(0.04, 1) == "0"
+    assert signed(4, 0) == "+4"
+    assert shown_text(3.0, "1-5") == "3.0"
+    assert shown_text(52.0, "0-100") == "52"
+    assert shown_text(85, "percent") == "85%"
 
 
 # --- the gate: the whole tree first, then the caller's part ------------------------------------------------
@@ -307,7 +311,7 @@ def test_trend_line_and_noise_band_come_from_the_shown_values() -> None:
     assert "per round (95% CI" in burnout.trend_text
     assert "the rounds show a trend" in burnout.trend_text
     # SD 1 in every round of 8: the minimum detectable change is 0.98, the band around the line as wide.
-    assert burnout.detectable == pytest.approx(reports.minimum_detectable_change(1.0, 8, 8))
+    assert burnout.detectable == pytest.approx(minimum_detectable_change(1.0, 8, 8))
     assert burnout.detectable_text == "1.0"
     last = burnout.points[-1]
     assert last.band_high is not None
@@ -366,7 +370,7 @@ def test_a_flag_whose_numbers_are_withheld_here_gets_a_sentence_from_published_v
     flag_b = org.flag("B", explanation="Burnout (single item) rose from 2.6 to 3.1 over the last 2 rounds.")
     flag_a = org.flag("A", explanation="Burnout (single item) was 2.5 in the round closing 9 Mar 2026.")
     lead = _caller(org.person("Lead", leads="Root"))
-    views = {v.flag.pk: v for v in reports.flag_views_for(lead, [flag_b.pk, flag_a.pk])}
+    views = {v.flag.pk: v for v in flag_views_for(lead, [flag_b.pk, flag_a.pk])}
     # A is the larger child: it stays published, and its sentence is shown as the trend run wrote it.
     assert views[flag_a.pk].redacted is False
     assert views[flag_a.pk].explanation == flag_a.explanation
@@ -378,7 +382,7 @@ def test_a_flag_whose_numbers_are_withheld_here_gets_a_sentence_from_published_v
     org.round(
         {"Root": {BURNOUT: Value(16, 2.7)}, "A": {BURNOUT: Value(8, 2.5)}, "B": {BURNOUT: Value(8, 3.0)}}
     )
-    view = reports.flag_views_for(lead, [flag_b.pk])[0]
+    view = flag_views_for(lead, [flag_b.pk])[0]
     assert view.redacted is True  # the withheld round is still among the flag's evidence
     assert "the latest is 3.0, burned out (≥ 3), in the round closing 16 Mar 2026" in view.explanation
 
@@ -393,19 +397,19 @@ def test_the_inbox_sorts_open_flags_first_and_only_leaders_of_the_team_can_act()
     resolved = org.flag("A", WORKLOAD, state=Flag.State.RESOLVED, resolved_at=START)
     org.flag("A", kind=Flag.Kind.SHIFT, state=Flag.State.PENDING)  # not shown before it holds twice
     lead = _caller(org.person("Lead", leads="Root"))
-    inbox = reports.flag_inbox_get(caller=lead)
+    inbox = flag_inbox_get(caller=lead)
     assert [v.flag.pk for v in inbox.needs_you] == [opened.pk]
     assert [v.flag.pk for v in inbox.in_hand] == [acknowledged.pk]
     assert [v.flag.pk for v in inbox.resolved] == [resolved.pk]
     assert inbox.needs_you[0].can_act
     admin = _caller(org.person("Ada", admin=True))
-    admin_inbox = reports.flag_inbox_get(caller=admin)
+    admin_inbox = flag_inbox_get(caller=admin)
     assert [v.flag.pk for v in admin_inbox.needs_you] == [opened.pk]
     assert not admin_inbox.needs_you[0].can_act
     lead_a = _caller(org.person("Lead A", leads="A"))
-    assert [v.flag.pk for v in reports.flag_inbox_get(caller=lead_a).in_hand] == [acknowledged.pk]
-    assert reports.flag_inbox_get(caller=lead_a).needs_you == ()
-    assert reports.flag_visible_get(caller=lead_a, flag_id=opened.pk) is None
+    assert [v.flag.pk for v in flag_inbox_get(caller=lead_a).in_hand] == [acknowledged.pk]
+    assert flag_inbox_get(caller=lead_a).needs_you == ()
+    assert flag_visible_get(caller=lead_a, flag_id=opened.pk) is None
 
 
 def test_release_verdicts_carry_no_number_when_withheld() -> None:

@@ -16,8 +16,8 @@ import pytest
 from django.db import transaction
 from django.db.models import Q
 
-from pulse import reports
-from pulse.disclosure import (
+from pulse.disclosure.release import RoundRelease, TeamIndex, release_all, round_infos
+from pulse.disclosure.rules import (
     MetricKind,
     Published,
     RosterChange,
@@ -28,6 +28,8 @@ from pulse.disclosure import (
 )
 from pulse.models import TeamRosterChange
 from pulse.permissions import Caller
+from pulse.selectors import reports
+from pulse.selectors.cells import ShownCell
 from pulse.services.aggregation import round_aggregate
 from surveys.models import Invitation, Membership, Round
 from surveys.sealing import KeyRing, open_token
@@ -149,17 +151,17 @@ def _ids(builder: RoundBuilder) -> dict[str, int]:
     return {name: person.pk for name, person in builder.people.items()}
 
 
-def _latest_score(caller: Caller, team_id: int) -> reports.ShownCell:
+def _latest_score(caller: Caller, team_id: int) -> ShownCell:
     report = reports.team_report_get(caller=caller, team_id=team_id)
     assert report is not None
     (who5_report,) = [m for m in report.metrics if m.metric == WHO5]
     return who5_report.latest
 
 
-def _release(builder: RoundBuilder, round_: Round) -> reports.RoundRelease:
-    index = reports.TeamIndex.of(builder.organisation.pk)
-    (info,) = reports.round_infos([(round_.pk, round_.closes_at, builder.root.path, True)])
-    return reports.release_all([info], index, organisation=builder.organisation, condition=Q())[round_.pk]
+def _release(builder: RoundBuilder, round_: Round) -> RoundRelease:
+    index = TeamIndex.of(builder.organisation.pk)
+    (info,) = round_infos([(round_.pk, round_.closes_at, builder.root.path, True)])
+    return release_all([info], index, organisation=builder.organisation, condition=Q())[round_.pk]
 
 
 def test_a_newcomer_withholds_the_team_and_a_withheld_round_does_not_move_the_baseline() -> None:

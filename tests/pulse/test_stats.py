@@ -19,7 +19,7 @@ import pymannkendall as pmk
 import pytest
 from scipy import stats as sps
 
-from pulse import stats
+from pulse.analysis import stats
 
 # --------------------------------------------------------------------------------------- Mann–Kendall
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pulse import stats
+from pulse.analysis import stats
 
 
 def _messy_panel(seed: int, rows: int, rounds: int) -> tuple[np.ndarray, np.ndarray]:

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from pulse.trends import (
-    METRICS,
+from pulse.analysis.formatting import format_change, format_value
+from pulse.analysis.metrics import METRICS, metric_key
+from pulse.analysis.rules import (
     FlagKind,
     Point,
     SeriesInput,
@@ -19,9 +20,6 @@ from pulse.trends import (
     TrendSettings,
     collapsed_rounds,
     evaluate,
-    format_change,
-    format_value,
-    metric_key,
 )
 from surveys.definitions import BandDef
 from surveys.library import BURNOUT1, CBI_WORK, WHO5

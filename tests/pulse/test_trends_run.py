@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 from django.db.models import Q
 
+from pulse.analysis.rules import FlagKind, SeriesVerdict
 from pulse.models import Flag, FlagEvent, Notification, TeamAggregate, TrendRun
 from pulse.services.trends import TrendRunResult, trend_run, trend_series_load, trends_run_due
-from pulse.trends import FlagKind, SeriesVerdict
 from surveys.models import Team
 from tests.pulse.helpers_flags import BURNOUT, RESPONSE, WORKLOAD, History
 
@@ -250,8 +250,8 @@ def test_a_value_the_reports_withhold_to_protect_a_smaller_group_is_nan() -> Non
     """Big has 8 respondents (k = 5) and the root 11: the root's 3 direct respondents would be the
     difference of two published means, so the reports' release withholds Big (the smaller team) although
     it passes the threshold. The trend run keeps exactly the values that release publishes."""
-    from pulse.disclosure import Published, Withheld
-    from pulse.reports import TeamIndex, release_all, round_infos
+    from pulse.disclosure.release import TeamIndex, release_all, round_infos
+    from pulse.disclosure.rules import Published, Withheld
 
     history = History(teams=("Big", "Small"))
     for i in range(8):

@@ -28,9 +28,12 @@ under a second.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+import statistics
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any, Literal
 
@@ -484,3 +487,98 @@ def cusum_lower_batch(z: npt.ArrayLike, k: float = 0.5, h: float = 5.0) -> Cusum
         newly = (signal_at < 0) & present & (level > h)
         signal_at[newly] = step
     return CusumBatch(statistic=statistic, signal_at=signal_at)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Round-to-round noise and the trend line a team page draws
+# ---------------------------------------------------------------------------------------------------------
+
+#: z_{0.975}: two-sided 95% (the minimum detectable change; SCIENCE.md §3).
+Z_95 = 1.959963984540054
+
+
+def variance_from_sums(n: int, total: float, total_squares: float) -> float | None:
+    """Sample variance of individual values (n − 1 denominator) from an aggregate's sums, or None below two
+    values. Clamped at 0: Σx² − (Σx)²/n of equal values can come out a hair negative in floating point."""
+    if n < 2:
+        return None
+    return max(0.0, (total_squares - total * total / n) / (n - 1))
+
+
+def minimum_detectable_change(sd: float, n1: int, n2: int, *, z: float = Z_95) -> float:
+    """The smallest difference between two round means that chance alone exceeds only 5% of the time.
+
+    z · σ_w · √(1/n₁ + 1/n₂), the two-sample z bound on a difference of means. SCIENCE.md §3 calibrates
+    it: with an SD of 1 on a 1–5 item and two rounds of 8 people, 1.96 · √(2/8) = 0.98, "about 1 scale
+    point".
+    """
+    if n1 < 1 or n2 < 1 or not math.isfinite(sd) or sd < 0:
+        raise ValueError("The minimum detectable change needs two rounds with answers and an SD ≥ 0.")
+    return z * sd * math.sqrt(1.0 / n1 + 1.0 / n2)
+
+
+def rate_detectable_change(p: float, invited1: int, invited2: int, *, z: float = Z_95) -> float:
+    """The same bound for a response rate (a proportion), in percentage points: binomial variance p(1−p)
+    per invitee, p the pooled rate."""
+    if invited1 < 1 or invited2 < 1 or not 0 <= p <= 1:
+        raise ValueError("A rate's detectable change needs invitees in both rounds and 0 ≤ p ≤ 1.")
+    return 100.0 * z * math.sqrt(p * (1 - p) * (1.0 / invited1 + 1.0 / invited2))
+
+
+def pooled_sd(groups: Iterable[tuple[int, float]]) -> float | None:
+    """Within-round SD of individuals pooled over rounds: √(Σ(nₜ−1)sₜ² / Σ(nₜ−1)) from (n, SD) pairs."""
+    dof = 0
+    total = 0.0
+    for n, sd in groups:
+        if n >= 2 and math.isfinite(sd):
+            dof += n - 1
+            total += (n - 1) * sd * sd
+    return math.sqrt(total / dof) if dof else None
+
+
+@dataclass(frozen=True)
+class TrendLine:
+    """Sen's slope through the shown values (per week, and per round at the median spacing) with the
+    Gilbert (1987) interval; ``at(moment)`` is the line's value at a round's close."""
+
+    origin: datetime
+    slope_per_week: float
+    intercept: float
+    slope_per_round: float
+    low_per_round: float
+    high_per_round: float
+    rounds: int
+
+    def at(self, moment: datetime) -> float:
+        return self.intercept + self.slope_per_week * _weeks(moment, self.origin)
+
+
+def _weeks(moment: datetime, origin: datetime) -> float:
+    return (moment - origin).total_seconds() / (7 * 86400)
+
+
+def fit_trend(points: Sequence[tuple[datetime, float]], *, least: int) -> TrendLine | None:
+    """Sen's slope over (round close, shown value) pairs against real time, or None with fewer than
+    ``least`` points (SCIENCE.md §3: no trend before 6 usable rounds). The slope per week becomes a slope
+    per round through the median spacing of the rounds, as the trend run does (``pulse.trends``)."""
+    if len(points) < max(2, least):
+        return None
+    ordered = sorted(points)
+    origin = ordered[0][0]
+    times = [_weeks(moment, origin) for moment, _ in ordered]
+    values = [value for _, value in ordered]
+    sen = sen_slope(values, times)
+    if not math.isfinite(sen.slope):
+        return None
+    spacing = statistics.median(b - a for a, b in itertools.pairwise(times))
+    low = sen.low * spacing if math.isfinite(sen.low) else math.nan
+    high = sen.high * spacing if math.isfinite(sen.high) else math.nan
+    return TrendLine(
+        origin=origin,
+        slope_per_week=sen.slope,
+        intercept=sen.intercept,
+        slope_per_round=sen.slope * spacing,
+        low_per_round=low,
+        high_per_round=high,
+        rounds=len(ordered),
+    )

@@ -1,4 +1,4 @@
-"""Signing in and the email addresses it relies on (imported into ``pulse.models``).
+"""Signing in and the email addresses it relies on.
 
 A ``LoginLink`` is one emailed, single-use sign-in link. Only the SHA-256 of its token is stored (the token
 carries 256 random bits, so a plain hash leaves nothing to brute-force, as for check-in links in

@@ -1,30 +1,31 @@
-"""Disclosure control: the one gate every number leaving Pulse goes through.
+"""Disclosure control, the rules: which numbers may leave Pulse.
 
 Pages, the API, exports, e-mails and flags show a team's numbers only after this module has decided,
 for the whole organisation tree at once, which cells may be published. A withheld value is a
 :class:`Withheld`, which carries a sentence and a code and **no number at all**; a published one is a
 :class:`Published`. Pure functions over plain data, no ORM.
 
-Rules implemented (SCIENCE.md §4, "Disclosure control"):
+Rules implemented (docs/science.md §4):
 
 * **Thresholds on respondents in the round** (:func:`threshold_for`): ``k`` (organisation setting,
   default 5, never below 3) for means, scores and response rates; 10 (or ``k`` if higher) for per-option
   distributions, "% at or above a cut-off" and free-text comments.
 * **Complementary (secondary) suppression in the team tree** (:func:`suppress_tree`): no withheld value
   can be recovered by adding and subtracting published ones, across any cut of the tree and any number of
-  levels a leader can see. SCIENCE's worked case: parent n = 12, mean 3.5; child A n = 7, mean 3.714,
+  levels a leader can see. A worked case: parent n = 12, mean 3.5; child A n = 7, mean 3.714,
   so child B's sum is 42 − 26 = 16 (mean 3.2): if B is withheld, A must be too (or the parent).
 * **Differencing across rounds, roster clause** (:func:`roster_change_guard`, over stored changes
-  :func:`roster_changes_withhold`): the one cross-round rule Pulse applies to every release; why the count
-  clause of :func:`cross_round_guard` is not applied is in its docstring.
-* **Overlap guard** (:func:`overlap_guard`), **differencing across rounds** (:func:`cross_round_guard`),
-  **roll-up to the nearest ancestor** (:func:`nearest_publishable_ancestor`), **coarsening**
-  (:func:`coarsen_mean`, :func:`coarsen_percent`) and the **(1, 85) dominance rule** for magnitude data
-  such as on-call load (SCIENCE.md §2; :func:`is_dominated`).
+  :func:`roster_changes_withhold`): the one cross-round rule Pulse applies to every release; why a change
+  in the *number* of respondents is not a reason to withhold is in its docstring.
+* **Roll-up to the nearest ancestor** (:func:`nearest_publishable_ancestor`).
+* **The trend run's minimum rule** (:func:`aggregate_withheld`), for readers that check one aggregate alone.
+
+How precisely a published number is shown (coarsening) is ``pulse.analysis.coarsening``; the release of
+stored aggregates through these rules, round by round and kind by kind, is ``pulse.disclosure.release``.
 
 The method is the classic one of statistical disclosure control: primary suppression of sensitive cells,
 then secondary (complementary) suppression so that they cannot be recalculated from the table's additive
-structure, and the (n, k) dominance rule for magnitude tables (Hundepool et al., *Statistical Disclosure
+structure (Hundepool et al., *Statistical Disclosure
 Control*, Wiley 2012, ch. 4 "Magnitude tabular data" and ch. 5 "Frequency tables"; Cox, "Suppression
 methodology and statistical disclosure control", JASA 75:377–385, 1980).
 
@@ -90,50 +91,23 @@ Decisions and assumptions (documented because they are choices)
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from fractions import Fraction
-from typing import Generic, Literal, TypeVar
+from typing import Generic, TypeVar
 
-__all__ = [
-    "DEFAULT_K",
-    "K_FLOOR",
-    "LARGE_GROUP_THRESHOLD",
-    "Cell",
-    "DisclosureError",
-    "LastRelease",
-    "MetricKind",
-    "Published",
-    "RollUp",
-    "RosterChange",
-    "Scale",
-    "Withheld",
-    "WithheldCode",
-    "coarsen_mean",
-    "coarsen_percent",
-    "concentration_withheld",
-    "cross_round_guard",
-    "is_dominated",
-    "nearest_publishable_ancestor",
-    "overlap_guard",
-    "publish_means",
-    "roster_change_guard",
-    "roster_changes_withhold",
-    "suppress_tree",
-    "threshold_for",
-    "validate_k",
-    "verify_tree",
-]
+from pulse.analysis.metrics import RESPONSE_RATE
 
-#: The organisation's k may be raised but never set below this (SCIENCE.md §4). Mirrors
+#: The organisation's k may be raised but never set below this (docs/science.md §4). Mirrors
 #: ``settings.PULSE_MIN_GROUP_SIZE_FLOOR``; kept here so this module stays free of Django.
 K_FLOOR = 3
-#: Default minimum group size for means and scores (SCIENCE.md §4).
+
+
+#: Default minimum group size for means and scores (docs/science.md §4).
 DEFAULT_K = 5
-#: Respondents needed for distributions, shares at or above a cut-off and comments (SCIENCE.md §4).
+
+
+#: Respondents needed for distributions, shares at or above a cut-off and comments (docs/science.md §4).
 LARGE_GROUP_THRESHOLD = 10
 
 
@@ -142,7 +116,7 @@ class DisclosureError(RuntimeError):
 
 
 class MetricKind(StrEnum):
-    """What kind of number is released; decides the threshold (SCIENCE.md §4)."""
+    """What kind of number is released; decides the threshold (docs/science.md §4)."""
 
     MEAN = "mean"
     SCORE = "score"
@@ -162,7 +136,7 @@ def validate_k(k: int) -> int:
     if k < K_FLOOR:
         raise ValueError(
             f"k (the minimum group size) is {k}, but it can never be below {K_FLOOR}: "
-            "smaller groups make answers identifiable (SCIENCE.md §4)."
+            "smaller groups make answers identifiable (docs/science.md §4)."
         )
     return k
 
@@ -170,20 +144,15 @@ def validate_k(k: int) -> int:
 def threshold_for(kind: MetricKind, k: int) -> int:
     """Fewest respondents in the round for which a number of this kind may be published.
 
-    SCIENCE.md §4: ``k`` for means, scores and response rates; 10 for per-option distributions, "% of team
-    at or above a cut-off" and free-text comments. An organisation that raises ``k`` above 10 raises those
-    too (a distribution reveals more than a mean, never less).
+    docs/science.md §4: ``k`` for means, scores and response rates; 10 for per-option distributions,
+    "% of team at or above a cut-off" and free-text comments. An organisation that raises ``k`` above 10
+    raises those too (a distribution reveals more than a mean, never less).
     """
     validate_k(k)
     kind = MetricKind(kind)
     if kind in _SMALL_GROUP_KINDS:
         return k
     return max(LARGE_GROUP_THRESHOLD, k)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Published and withheld values
-# ---------------------------------------------------------------------------------------------------------
 
 
 class WithheldCode(StrEnum):
@@ -214,6 +183,8 @@ class Withheld:
 
 
 V = TypeVar("V")
+
+
 V_co = TypeVar("V_co", covariant=True)
 
 
@@ -230,15 +201,12 @@ def _too_few(threshold: int) -> Withheld:
 
 
 _PROTECTS = Withheld("withheld to protect a smaller group", WithheldCode.PROTECTS_SMALLER_GROUP)
+
+
 _OVERLAPPING = Withheld(
     "withheld because some of its people also belong to a neighbouring team",
     WithheldCode.OVERLAPPING_TEAMS,
 )
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The team tree
-# ---------------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -477,12 +445,12 @@ def suppress_tree(
     Primary suppression withholds teams below :func:`threshold_for`; complementary suppression then
     withholds the smallest further teams (or the parent) until no withheld value, no "direct members"
     residual and no union of small groups can be derived from the published cells by addition and
-    subtraction, recursively up the tree (SCIENCE.md §4; Hundepool et al. 2012, ch. 4–5; Cox 1980).
+    subtraction, recursively up the tree (docs/science.md §4; Hundepool et al. 2012, ch. 4–5; Cox 1980).
     See the module docstring for the model and the proof sketch.
 
     ``value`` turns a published cell into its released value (already coarsened); it is never called for a
     withheld cell. ``also_withhold`` adds teams withheld for other reasons (another metric kind, a
-    :func:`cross_round_guard` verdict); they are kept non-derivable too.
+    :func:`roster_change_guard` verdict); they are kept non-derivable too.
     """
     tree, hidden = _withheld_in_tree(cells, k=k, kind=kind, also_withhold=also_withhold)
     out: dict[int, Published[V] | Withheld] = {}
@@ -506,83 +474,6 @@ def verify_tree(
         raise DisclosureError(f"No verdict for teams {missing}.")
     hidden = {tid: r for tid, r in results.items() if isinstance(r, Withheld)}
     _check(tree, hidden, t)
-
-
-Scale = Literal["1-5", "0-5", "0-100"]
-
-_SCALES: dict[str, tuple[Decimal, Decimal, Decimal]] = {
-    # scale: (lowest, highest, display step). SCIENCE.md §4: means to 0.1 on item scales, 1 point on 0–100.
-    "1-5": (Decimal(1), Decimal(5), Decimal("0.1")),
-    "0-5": (Decimal(0), Decimal(5), Decimal("0.1")),
-    "0-100": (Decimal(0), Decimal(100), Decimal(1)),
-}
-
-
-def _exact(value: float | int | Decimal | Fraction) -> Decimal:
-    """A Decimal for ``value`` without binary-float noise (3.4499999999999997 is the mean 3.45)."""
-    if isinstance(value, bool):
-        raise ValueError("A boolean is not a number to coarsen.")
-    if isinstance(value, Fraction):
-        return Decimal(value.numerator) / Decimal(value.denominator)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"Cannot coarsen {value!r}.")
-        # 12 significant digits: far below any display step, far above float error on sums of answers.
-        return Decimal(format(value, ".12g"))
-    return Decimal(value)
-
-
-def coarsen_mean(value: float | int | Decimal | Fraction, *, scale: Scale) -> float:
-    """Round a published mean for display: to 0.1 on 1–5 (and 0–5) item scales, to 1 on 0–100 scores.
-
-    SCIENCE.md §4 ("coarsening: means to 0.1"). Ties go away from zero (3.25 → 3.3, 49.5 → 50), which is
-    what people expect from a printed table; the float noise of a computed mean is removed first, so the
-    result prints as "3.1", never "3.1000000000000001". A value outside the scale raises ``ValueError``.
-    """
-    if scale not in _SCALES:
-        raise ValueError(f"Unknown scale {scale!r}; use one of {sorted(_SCALES)}.")
-    low, high, step = _SCALES[scale]
-    d = _exact(value)
-    if not d.is_finite() or not low <= d <= high:
-        raise ValueError(f"A mean of {value} is outside the {scale} scale.")
-    return float(d.quantize(step, rounding=ROUND_HALF_UP))
-
-
-def coarsen_percent(value: float | int | Decimal | Fraction) -> int:
-    """Round a percentage to the nearest 5 points, ties away from zero (2.5 → 5, 97.5 → 100, −2.5 → −5).
-
-    SCIENCE.md §4 ("percentages to 5%"). Accepts −100…100 so that an "eNPS-style" difference in percentage
-    points (SCIENCE.md §1) is coarsened the same way.
-    """
-    d = _exact(value)
-    if not d.is_finite() or not Decimal(-100) <= d <= Decimal(100):
-        raise ValueError(f"{value} is not a percentage.")
-    return int((d / 5).quantize(Decimal(1), rounding=ROUND_HALF_UP) * 5)
-
-
-def publish_means(
-    cells: Sequence[Cell],
-    *,
-    k: int,
-    scale: Scale,
-    kind: MetricKind = MetricKind.MEAN,
-    also_withhold: Mapping[int, Withheld] | None = None,
-) -> dict[int, Published[float] | Withheld]:
-    """:func:`suppress_tree` for means and scores: each published value is ``total / n``, coarsened."""
-    if MetricKind(kind) not in (MetricKind.MEAN, MetricKind.SCORE):
-        raise ValueError(f"publish_means publishes means or scores, not {kind}.")
-    return suppress_tree(
-        cells,
-        k=k,
-        kind=kind,
-        value=lambda c: coarsen_mean(_exact(c.total) / c.n, scale=scale),
-        also_withhold=also_withhold,
-    )
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Roll-up, overlap guard, differencing across rounds
-# ---------------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -610,9 +501,9 @@ def nearest_publishable_ancestor(
 ) -> RollUp:
     """Teams too small roll up to their nearest ancestor that is published, and the report says so.
 
-    SCIENCE.md §4 ("teams too small roll up to their nearest ancestor that reaches k"). ``results`` must be
-    the release for the whole tree (from :func:`suppress_tree`), so the ancestor chosen is one that also
-    passed complementary suppression. Example note: "Platform SRE has fewer than 5 answers this round;
+    docs/science.md §4 ("teams too small roll up to their nearest ancestor that reaches k"). ``results``
+    must be the release for the whole tree (from :func:`suppress_tree`), so the ancestor chosen is one that
+    also passed complementary suppression. Example note: "Platform SRE has fewer than 5 answers this round;
     showing Platform (12 answers)."
     """
     parent = {c.team_id: c.parent_id for c in cells}
@@ -635,107 +526,10 @@ def nearest_publishable_ancestor(
     return RollUp(None, f"{why}, and no team above it can be shown this round either.")
 
 
-G = TypeVar("G", bound=Hashable)
-
-
-def overlap_guard(
-    sizes: Mapping[G, int],
-    contains: Iterable[tuple[G, G]],
-    *,
-    k: int,
-    kind: MetricKind = MetricKind.MEAN,
-) -> dict[G, Withheld]:
-    """Groups one viewer can see must differ by at least the threshold, or the smaller is withheld.
-
-    SCIENCE.md §4 ("overlap guard"). ``sizes`` maps each visible group to its respondents; ``contains``
-    lists pairs ``(larger, smaller)`` where every respondent of ``smaller`` is also in ``larger``. For such
-    a pair, ``larger − smaller`` is a group of ``n_larger − n_smaller`` people: it must be 0 (the same
-    people) or at least the threshold. Groups below the threshold are withheld outright. Returns the
-    withheld groups with their reasons.
-
-    This is the pairwise rule for ad-hoc groups (filters, custom groups). Team trees need more (a parent
-    minus several children): use :func:`suppress_tree`, whose releases satisfy this rule for every nested
-    pair of published teams.
-    """
-    t = threshold_for(kind, k)
-    out: dict[G, Withheld] = {g: _too_few(t) for g, n in sizes.items() if n < t}
-    close = Withheld(
-        f"withheld because it differs by fewer than {t} answers from a larger group you can see",
-        WithheldCode.TOO_CLOSE_TO_LARGER_GROUP,
-    )
-    pairs = []
-    for big, small in contains:
-        if big not in sizes or small not in sizes:
-            raise ValueError(f"The pair ({big!r}, {small!r}) names a group without a size.")
-        if sizes[small] > sizes[big]:
-            raise ValueError(f"{small!r} cannot be inside {big!r}: it has more respondents.")
-        pairs.append((big, small))
-    # Smallest groups first: withholding them resolves the most pairs at the least loss.
-    for big, small in sorted(pairs, key=lambda bs: (sizes[bs[1]], sizes[bs[0]], repr(bs))):
-        if big in out or small in out:
-            continue
-        if 0 < sizes[big] - sizes[small] < t:
-            out[small] = close
-    return out
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LastRelease:
-    """What changed since a group's last *published* round (rosters are frozen at round open).
-
-    ``n``: respondents in that round. ``joined`` / ``left``: people added to / removed from the group's
-    frozen roster between that round and this one (the caller diffs the two rosters).
-    """
-
-    n: int
-    joined: int = 0
-    left: int = 0
-
-
-def cross_round_guard(
-    n: int, last: LastRelease | None, *, k: int, kind: MetricKind = MetricKind.MEAN
-) -> Withheld | None:
-    """Withhold a group's value when it changed by fewer than the threshold since its last release.
-
-    The attack (SCIENCE.md §4, thresholds and "roster frozen"): round 1 shows a team of 6, round 2 the same
-    team with one newcomer; 7·m₂ − 6·m₁ is the newcomer's answer plus the others' week-to-week change,
-    which is small when people answer steadily. Answers are anonymous and rounds are not linked, so the
-    respondent *sets* are unknown; what is known is the respondent count of each round and the frozen
-    rosters. The rule, with ``t = threshold_for(kind, k)``:
-
-    * withheld if ``0 < |n − last.n| < t`` (a few more or fewer people answered: if a leader knows who was
-      away, they are isolated), or
-    * withheld if ``0 < last.joined + last.left < t`` (identifiable people joined or left, even if the count
-      is unchanged: a swap exposes the difference between two known people).
-
-    Otherwise the two releases differ by no one the viewer can name, or by at least ``t`` people, which is
-    the same protection as the threshold itself. ``last`` must describe the group's last *published* round,
-    not merely the previous one (differencing works across any gap), so a withheld round does not move the
-    baseline; ``None`` (never published) never withholds. The returned verdict goes into
-    :func:`suppress_tree` via ``also_withhold`` so the value cannot come back by subtraction.
-
-    Cost, stated plainly: a small team whose membership changes by one person stays withheld until the
-    change reaches ``t`` or returns to zero. The threshold on the round itself is not checked here.
-    """
-    t = threshold_for(kind, k)
-    if last is None:
-        return None
-    if min(n, last.n, last.joined, last.left) < 0:
-        raise ValueError("Counts cannot be negative.")
-    delta = abs(n - last.n)
-    churn = last.joined + last.left
-    if 0 < delta < t or 0 < churn < t:
-        return Withheld(
-            f"withheld because it changed by fewer than {t} people since its last published result",
-            WithheldCode.CHANGED_SINCE_LAST_RESULT,
-        )
-    return None
-
-
 def roster_change_guard(
     joined: int, left: int, *, k: int, kind: MetricKind = MetricKind.MEAN
 ) -> Withheld | None:
-    """The roster clause of :func:`cross_round_guard`, the one Pulse applies to every release.
+    """Withhold a group's value when its roster changed by fewer than the threshold since its last release.
 
     ``joined`` / ``left``: people added to / removed from the group's frozen roster (its invitations)
     since its last round published at this kind's threshold ``t = threshold_for(kind, k)``. Withheld when
@@ -743,7 +537,7 @@ def roster_change_guard(
     leader knows who joined. No change (0) or a change of at least ``t`` people is the protection the
     threshold itself gives.
 
-    Why the count clause of :func:`cross_round_guard` (``0 < |n − last.n| < t``) is not applied: who
+    Why a change in the number of respondents (``0 < |n − last.n| < t``) is not a reason to withhold: who
     answered is never shown, so a change in *how many* answered isolates no one a viewer can name (the
     respondent sets of two rounds are unknown, and their difference is not a group anybody can point at),
     while participation in teams of 8–30 moves by one or two every week, so it would withhold about 70% of
@@ -801,34 +595,12 @@ def roster_changes_withhold(
     return None
 
 
-# ---------------------------------------------------------------------------------------------------------
-# Dominance (magnitude data: on-call load)
-# ---------------------------------------------------------------------------------------------------------
+def aggregate_withheld(*, respondents: int, kind: str, k: int) -> bool:
+    """Is one team aggregate withheld on its own? Fewer respondents in the round than the threshold for
+    its kind (:func:`threshold_for`: k for scores and response rates). ``kind`` is a ``TeamAggregate`` kind.
 
-
-def is_dominated(contributions: Sequence[float], *, n: int = 1, k: float = 85.0) -> bool:
-    """The (n, k) dominance rule: do the ``n`` largest contributors make up more than ``k``% of the total?
-
-    SCIENCE.md §2 applies (1, 85) to per-team on-call totals (one person's pages can be most of a team's);
-    the rule is the standard sensitivity rule for magnitude tables (Hundepool et al. 2012, ch. 4). A cell
-    with nothing in it (total 0) is not dominated. Contributions must be non-negative.
+    The trend run applies it and, on top, the full release of ``pulse.disclosure.release``; it stays for
+    the readers that check one aggregate alone (how a flag's metric moved after an action).
     """
-    if n < 1 or not 0 < k < 100:
-        raise ValueError("The dominance rule needs n ≥ 1 and 0 < k < 100.")
-    values = [float(x) for x in contributions]
-    if any(not math.isfinite(x) or x < 0 for x in values):
-        raise ValueError("Contributions must be finite and non-negative.")
-    total = math.fsum(values)
-    if total == 0:
-        return False
-    top = math.fsum(sorted(values, reverse=True)[:n])
-    # Compared as top/total > k/100 without dividing, so 85.0 of 100.0 is exactly "not over 85%".
-    return top * 100 > k * total
-
-
-def concentration_withheld(contributions: Sequence[float], *, n: int = 1, k: float = 85.0) -> Withheld | None:
-    """:func:`is_dominated` as a verdict: "concentrated in one person" when the (1, 85) rule fires."""
-    if not is_dominated(contributions, n=n, k=k):
-        return None
-    who = "one person" if n == 1 else f"{n} people"
-    return Withheld(f"concentrated in {who}", WithheldCode.CONCENTRATED)
+    metric_kind = MetricKind.RESPONSE_RATE if kind == RESPONSE_RATE else MetricKind.SCORE
+    return respondents < threshold_for(metric_kind, k)

@@ -1,10 +1,11 @@
-"""Which team × metric series are worsening: the flag rules of SCIENCE.md §3 over a whole organisation.
+"""Which team × metric series are worsening: the flag rules of docs/science.md §3 over a whole organisation.
 
-Pure module: plain data in, verdicts and sentences out, no ORM. ``pulse.services.trends`` loads the team
+Pure module: plain data in, verdicts out, no ORM; their sentences are written by ``pulse.analysis.sentences``.
+``pulse.services.trends`` loads the team
 aggregates, calls :func:`evaluate` once per organisation and hands the verdicts to the flag lifecycle
 (``pulse.services.flags``).
 
-The rules (SCIENCE.md §3, "Detecting a declining team"), and the choices made where it leaves room:
+The rules (docs/science.md §3), and the choices made where the sources leave room:
 
 * **Window.** For each series the last ``window`` usable rounds (default 12), plus the unusable rounds that
   fall among them. A round is *unusable* when its aggregate was withheld by disclosure control (too few
@@ -38,9 +39,9 @@ Severity (documented here because it is a choice): **alert** — the latest mean
 cut-off *and* the series is worsening (trend or CUSUM); **warning** — worsening without a cut-off crossed;
 **watch** — a cut-off crossed with no evidence of worsening, or a falling response rate.
 
-Direction ("is higher better or worse?") lives in one mapping, :data:`METRICS`, keyed by instrument and
-scale key. Metrics not listed there (custom instruments, single questions, band shares) are not evaluated:
-a flag needs to know which way is bad, and testing each item of a scale would only dilute the
+Direction ("is higher better or worse?") lives in one mapping, ``pulse.analysis.metrics.METRICS``, keyed by
+instrument and scale key. Metrics not listed there (custom instruments, single questions, band shares) are
+not evaluated: a flag needs to know which way is bad, and testing each item of a scale would only dilute the
 Benjamini–Hochberg family with the scale's own parts.
 """
 
@@ -52,26 +53,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any, Literal, TypeVar
-from zoneinfo import ZoneInfo
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from pulse import stats
-from pulse.disclosure import coarsen_mean, coarsen_percent
+from pulse.analysis import sentences, stats
+from pulse.analysis.formatting import cutoff_clause, day_text, format_change, format_q, format_value
+from pulse.analysis.metrics import MetricInfo
 from surveys.definitions import BandDef, format_number, to_fraction
 
-Direction = Literal[1, -1]
-DisplayScale = Literal["1-5", "0-5", "0-100", "percent"]
+K = TypeVar("K", bound=Hashable)
 
-HIGHER_IS_BETTER: Direction = 1
-HIGHER_IS_WORSE: Direction = -1
 
-RESPONSE_RATE = "response_rate"
 #: A series is one team × metric: (team id, ``TeamAggregate.metric``).
 SeriesKey = tuple[int, str]
-K = TypeVar("K", bound=Hashable)
 
 
 class FlagKind(StrEnum):
@@ -89,53 +85,6 @@ class Severity(StrEnum):
 
 
 SEVERITY_RANK = {Severity.WATCH: 1, Severity.WARNING: 2, Severity.ALERT: 3}
-
-
-@dataclass(frozen=True)
-class MetricInfo:
-    """How to read one metric: its name in sentences, which way is bad, its scale and practical minimum."""
-
-    label: str
-    direction: Direction
-    scale: DisplayScale
-    practical: float  # smallest worsening per round that matters, in the metric's display units
-    instrument: str = ""  # short instrument name for the cut-off clause ("CBI", "WHO-5")
-    cutoff_word: str = "cut-off"  # CBI's 50 is "a convention: say so" (SCIENCE.md §1)
-
-
-#: Keyed by "<instrument key>.<scale key>" (the metric without its kind and version) or "response_rate".
-METRICS: dict[str, MetricInfo] = {
-    "who5.who5": MetricInfo("Well-being (WHO-5)", HIGHER_IS_BETTER, "0-100", 2.0, "WHO-5"),
-    "burnout1.burnout1": MetricInfo(
-        "Burnout (single item)", HIGHER_IS_WORSE, "1-5", 0.05, "single-item burnout"
-    ),
-    "cbi_work.cbi_work": MetricInfo(
-        "Work-related burnout (CBI)", HIGHER_IS_WORSE, "0-100", 2.0, "CBI", "convention"
-    ),
-    "cbi_personal.cbi_personal": MetricInfo(
-        "Personal burnout (CBI)", HIGHER_IS_WORSE, "0-100", 2.0, "CBI", "convention"
-    ),
-    "copsoq_demands.copsoq_demands": MetricInfo(
-        "Quantitative demands (COPSOQ)", HIGHER_IS_WORSE, "0-100", 2.0, "COPSOQ"
-    ),
-    "workload1.workload1": MetricInfo("Workload", HIGHER_IS_WORSE, "1-5", 0.05),
-    RESPONSE_RATE: MetricInfo("The response rate", HIGHER_IS_BETTER, "percent", 2.0),
-}
-
-
-def metric_key(metric: str) -> str | None:
-    """The :data:`METRICS` key of a metric name: "scale:cbi_work.cbi_work@1" → "cbi_work.cbi_work".
-
-    Only scale scores and the response rate are evaluated (see the module docstring); anything else
-    gives None.
-    """
-    if metric == RESPONSE_RATE:
-        return RESPONSE_RATE
-    kind, _, rest = metric.partition(":")
-    if kind != "scale" or not rest:
-        return None
-    key = rest.rsplit("@", 1)[0]
-    return key if key in METRICS else None
 
 
 @dataclass(frozen=True)
@@ -240,90 +189,33 @@ def _window(points: Sequence[Point], size: int) -> Sequence[Point]:
     return points[max(0, len(points) - 2 * size) :]
 
 
-# --------------------------------------------------------------------------------------------- formatting
-
-
-def _minus(text: str) -> str:
-    return text.replace("-", "−")
-
-
-def format_value(value: float, scale: DisplayScale) -> str:
-    """A published mean as it may be shown: 0.1 on item scales, 1 point on 0–100, 5 % for rates
-    (SCIENCE.md §4, ``pulse.disclosure.coarsen_mean`` / ``coarsen_percent``)."""
-    if scale == "percent":
-        return f"{coarsen_percent(min(100.0, max(0.0, value)))}%"
-    shown = coarsen_mean(value, scale=scale)
-    return f"{shown:.0f}" if scale == "0-100" else f"{shown:.1f}"
-
-
-def format_change(value: float, scale: DisplayScale) -> str:
-    """A slope per round with its sign: two decimals on item scales, one on 0–100 and rates."""
-    decimals = 2 if scale in ("1-5", "0-5") else 1
-    rounded = round(value, decimals)
-    if rounded == 0:
-        return f"{0:.{decimals}f}"
-    return _minus(f"{rounded:+.{decimals}f}")
-
-
-def format_q(q: float) -> str:
-    return "q < 0.01" if q < 0.01 else f"q = {q:.2f}"
-
-
-def _date(moment: datetime, zone: str) -> str:
-    local = moment.astimezone(ZoneInfo(zone))
-    return f"{local.day} {local:%b %Y}"
-
-
-def _dates(moments: Sequence[datetime], zone: str) -> str:
-    names = [_date(m, zone) for m in moments]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-_OPERATOR_WORDS = {"<=": "at or below", "<": "below", ">=": "at or above", ">": "above"}
-
-
 def _band_for(bands: Sequence[BandDef], value: float) -> BandDef | None:
     """The first band that contains the exact mean (most severe first, as ``surveys.scoring.band_for``)."""
     exact = to_fraction(value)
     return next((band for band in bands if band.contains(exact)), None)
 
 
-def _cutoff_clause(info: MetricInfo, band: BandDef, last: str) -> str:
-    name = band.name.replace("_", " ")
-    threshold = format_number(Fraction(band.threshold))
-    instrument = f"{info.instrument} " if info.instrument else ""
-    return f"{last} is {_OPERATOR_WORDS[band.op]} the {instrument}'{name}' {info.cutoff_word} of {threshold}"
-
-
-def _notes(excluded: Sequence[datetime], withheld: int, zone: str) -> list[str]:
-    notes = []
-    if excluded:
-        if len(excluded) == 1:
-            notes.append(
-                f"the round closing {_dates(excluded, zone)} was left out because its response rate fell "
-                "below half the team's usual rate"
-            )
-        else:
-            notes.append(
-                f"the rounds closing {_dates(excluded, zone)} were left out because their response rates "
-                "fell below half the team's usual rate"
-            )
-    if withheld:
-        notes.append(
-            "1 round had too few answers to show"
-            if withheld == 1
-            else f"{withheld} rounds had too few answers to show"
-        )
-    return notes
-
-
-def _span(window_rounds: int, usable: int) -> str:
-    if window_rounds == usable:
-        return f"the last {usable} rounds"
-    return f"the last {window_rounds} rounds ({usable} usable)"
-
-
 # ----------------------------------------------------------------------------------------------- evaluate
+
+
+@dataclass(frozen=True)
+class _Statistics:
+    """One series' row of the batch statistics of :func:`evaluate` (unrounded; NaN where not computed)."""
+
+    usable_rounds: int
+    tested: bool  # enough usable rounds for a trend (and the Benjamini–Hochberg family)
+    shift_tested: bool
+    trend_hit: bool
+    shift_hit: bool
+    p: float
+    q: float
+    per_round: float  # Sen's slope per round, with its interval
+    low: float
+    high: float
+    mu0: float  # the CUSUM baseline
+    sigma_w: float
+    cusum: float
+    baseline_rounds: int
 
 
 @dataclass
@@ -439,20 +331,22 @@ def evaluate(series: Sequence[SeriesInput], settings: TrendSettings | None = Non
                 s,
                 windows[i],
                 cfg,
-                usable_rounds=int(mk.n[i]),
-                tested=bool(tested[i]),
-                shift_tested=bool(shift_tested[i]),
-                trend_hit=bool(trend_hit[i]),
-                shift_hit=bool(shift_hit[i]),
-                p=float(mk.p[i]),
-                q=float(q[i]),
-                per_round=float(per_round[i]),
-                low=float(low[i]),
-                high=float(high[i]),
-                mu0=float(mu0[i]),
-                sigma_w=float(sigma_w[i]),
-                cusum=float(cusum_last[i]),
-                baseline_rounds=int(base_count[i]),
+                _Statistics(
+                    usable_rounds=int(mk.n[i]),
+                    tested=bool(tested[i]),
+                    shift_tested=bool(shift_tested[i]),
+                    trend_hit=bool(trend_hit[i]),
+                    shift_hit=bool(shift_hit[i]),
+                    p=float(mk.p[i]),
+                    q=float(q[i]),
+                    per_round=float(per_round[i]),
+                    low=float(low[i]),
+                    high=float(high[i]),
+                    mu0=float(mu0[i]),
+                    sigma_w=float(sigma_w[i]),
+                    cusum=float(cusum_last[i]),
+                    baseline_rounds=int(base_count[i]),
+                ),
             )
         )
     return verdicts
@@ -471,50 +365,44 @@ def _empty(s: SeriesInput) -> SeriesVerdict:
     )
 
 
-def _verdict(
-    s: SeriesInput,
-    window: Sequence[Point],
-    cfg: TrendSettings,
-    *,
-    usable_rounds: int,
-    tested: bool,
-    shift_tested: bool,
-    trend_hit: bool,
-    shift_hit: bool,
-    p: float,
-    q: float,
-    per_round: float,
-    low: float,
-    high: float,
-    mu0: float,
-    sigma_w: float,
-    cusum: float,
-    baseline_rounds: int,
-) -> SeriesVerdict:
+def _severity(info: MetricInfo, *, worsening: bool, beyond_cutoff: bool) -> Severity | None:
+    """Alert: beyond the cut-off and worsening; warning: worsening; watch: beyond the cut-off, or a falling
+    response rate (the module docstring says why)."""
+    if info.scale == "percent":
+        return Severity.WATCH if worsening else None
+    if worsening and beyond_cutoff:
+        return Severity.ALERT
+    if worsening:
+        return Severity.WARNING
+    if beyond_cutoff:
+        return Severity.WATCH
+    return None
+
+
+def _verdict(s: SeriesInput, window: Sequence[Point], cfg: TrendSettings, st: _Statistics) -> SeriesVerdict:
     info = s.info
     zone = cfg.time_zone
     latest = window[-1] if window else None
     usable_points = [pt for pt in window if pt.usable]
     excluded = tuple(pt.closes_at for pt in window if pt.excluded)
     withheld = sum(1 for pt in window if pt.mean is None and not pt.excluded)
-    evaluable = latest is not None and latest.usable
     common: dict[str, Any] = {
         "key": s.key,
         "latest_closes_at": latest.closes_at if latest else None,
-        "usable_rounds": usable_rounds,
+        "usable_rounds": st.usable_rounds,
         "window_rounds": len(window),
-        "p": p,
-        "q": q,
-        "slope_per_round": per_round,
-        "low_per_round": low,
-        "high_per_round": high,
-        "baseline": mu0,
-        "sigma_within": sigma_w,
-        "cusum": cusum,
+        "p": st.p,
+        "q": st.q,
+        "slope_per_round": st.per_round,
+        "low_per_round": st.low,
+        "high_per_round": st.high,
+        "baseline": st.mu0,
+        "sigma_within": st.sigma_w,
+        "cusum": st.cusum,
         "excluded": excluded,
         "withheld": withheld,
     }
-    if not evaluable or latest is None or latest.mean is None:
+    if latest is None or not latest.usable or latest.mean is None:
         return SeriesVerdict(
             evaluable=False, hits={}, severity=None, explanations={}, status="", details={}, **common
         )
@@ -524,93 +412,71 @@ def _verdict(
     last_value = latest.mean
     first, last = format_value(first_value, info.scale), format_value(last_value, info.scale)
     band = _band_for(s.bands, last_value) if s.bands else None
+    has_trend = st.tested and math.isfinite(st.per_round)
     unit = " points" if info.scale == "percent" else ""
-    has_trend = tested and math.isfinite(per_round)
-    slope_text = f"{format_change(per_round, info.scale)}{unit} per round" if has_trend else ""
-    interval_text = (
-        f"{cfg.confidence:.0%} CI {format_change(low, info.scale)} to {format_change(high, info.scale)}; "
-        f"{format_q(q)}"
+    evidence = sentences.Evidence(
+        info=info,
+        first=first,
+        last=last,
+        latest_date=day_text(latest.closes_at, zone),
+        span=sentences.span_text(len(window), st.usable_rounds),
+        slope=f"{format_change(st.per_round, info.scale)}{unit} per round" if has_trend else "",
+        interval=(
+            f"{cfg.confidence:.0%} CI {format_change(st.low, info.scale)} to "
+            f"{format_change(st.high, info.scale)}; {format_q(st.q)}"
+        ),
+        cutoff=cutoff_clause(info, band, last) if band is not None else None,
+        notes=sentences.notes_text(excluded, withheld, zone),
     )
-    trend_numbers = f"{slope_text}, {interval_text}" if has_trend else ""
-    changed = f"it changed by {slope_text} ({interval_text})" if has_trend else ""
-    notes = _notes(excluded, withheld, zone)
-    latest_date = _date(latest.closes_at, zone)
 
     hits: dict[FlagKind, bool] = {}
-    if tested:
-        hits[FlagKind.TREND] = trend_hit
-    if shift_tested:
-        hits[FlagKind.SHIFT] = shift_hit
+    if st.tested:
+        hits[FlagKind.TREND] = st.trend_hit
+    if st.shift_tested:
+        hits[FlagKind.SHIFT] = st.shift_hit
     if s.bands:
         hits[FlagKind.CUTOFF] = band is not None
 
     explanations: dict[FlagKind, str] = {}
-    cutoff_clause = _cutoff_clause(info, band, last) if band is not None else None
-    if trend_hit:
-        verb = "rose" if per_round > 0 else "fell"
-        parts = [
-            f"{info.label} {verb} from {first} to {last} over {_span(len(window), usable_rounds)} "
-            f"({trend_numbers})"
-        ]
-        parts += [cutoff_clause] if cutoff_clause else []
-        explanations[FlagKind.TREND] = "; ".join(parts + notes) + "."
-    if shift_hit:
-        way = "up" if last_value > mu0 else "down"
-        parts = [
-            f"{info.label} shifted {way} from a baseline of {format_value(mu0, info.scale)} (its first "
-            f"{baseline_rounds} usable rounds here) to {last} in the round closing {latest_date}; the "
-            f"CUSUM stands at {cusum:.1f} standard errors, past its limit of {cfg.cusum_h:g}"
-        ]
-        parts += [cutoff_clause] if cutoff_clause else []
-        explanations[FlagKind.SHIFT] = "; ".join(parts + notes) + "."
-    if cutoff_clause is not None:
-        assert band is not None
-        parts = [f"{info.label} was {last} in the round closing {latest_date}: {cutoff_clause}"]
-        if trend_numbers:
-            parts.append(f"over {_span(len(window), usable_rounds)} {changed}")
-        explanations[FlagKind.CUTOFF] = "; ".join(parts + notes) + "."
-
-    status_parts = [f"{info.label} was {last} in the round closing {latest_date}"]
-    if trend_numbers:
-        status_parts.append(f"over {_span(len(window), usable_rounds)} {changed}")
-    status = "; ".join(status_parts) + "."
-
-    worsening = trend_hit or shift_hit
-    severity: Severity | None = None
-    if info.scale == "percent":
-        severity = Severity.WATCH if worsening else None
-    elif worsening and band is not None:
-        severity = Severity.ALERT
-    elif worsening:
-        severity = Severity.WARNING
-    elif band is not None:
-        severity = Severity.WATCH
+    if st.trend_hit:
+        explanations[FlagKind.TREND] = sentences.trend_sentence(evidence, rising=st.per_round > 0)
+    if st.shift_hit:
+        explanations[FlagKind.SHIFT] = sentences.shift_sentence(
+            evidence,
+            up=last_value > st.mu0,
+            baseline=format_value(st.mu0, info.scale),
+            baseline_rounds=st.baseline_rounds,
+            cusum=st.cusum,
+            limit=cfg.cusum_h,
+        )
+    if band is not None:
+        explanations[FlagKind.CUTOFF] = sentences.cutoff_sentence(evidence)
 
     details: dict[str, Any] = {
         "first": first,
         "last": last,
         "latest_round_closes_at": latest.closes_at.isoformat(),
         "rounds": len(window),
-        "usable_rounds": usable_rounds,
+        "usable_rounds": st.usable_rounds,
         "withheld_rounds": withheld,
         "excluded_rounds": [moment.isoformat() for moment in excluded],
     }
-    if trend_numbers:
+    if evidence.trend_numbers:
         details.update(
-            slope_per_round=format_change(per_round, info.scale),
-            ci=[format_change(low, info.scale), format_change(high, info.scale)],
-            q=round(q, 3),
+            slope_per_round=format_change(st.per_round, info.scale),
+            ci=[format_change(st.low, info.scale), format_change(st.high, info.scale)],
+            q=round(st.q, 3),
         )
-    if shift_tested:
-        details.update(baseline=format_value(mu0, info.scale), cusum=round(cusum, 1))
+    if st.shift_tested:
+        details.update(baseline=format_value(st.mu0, info.scale), cusum=round(st.cusum, 1))
     if band is not None:
         details.update(band=band.name, cutoff=format_number(Fraction(band.threshold)), cutoff_op=band.op)
     return SeriesVerdict(
         evaluable=True,
         hits=hits,
-        severity=severity,
+        severity=_severity(info, worsening=st.trend_hit or st.shift_hit, beyond_cutoff=band is not None),
         explanations=explanations,
-        status=status,
+        status=sentences.status_sentence(evidence),
         details=details,
         band=band.name if band else None,
         **common,

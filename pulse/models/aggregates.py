@@ -1,8 +1,11 @@
-"""What Pulse learns from closed rounds: team aggregates (the input of trends, flags and reports)."""
+"""What Pulse learns from closed rounds: team aggregates (the input of trends, flags and reports) and the
+roster changes that disclosure control withholds on."""
 
 from __future__ import annotations
 
 from django.db import models
+
+from pulse.analysis.stats import variance_from_sums
 
 
 class TeamAggregate(models.Model):
@@ -76,9 +79,7 @@ class TeamAggregate(models.Model):
     @property
     def variance(self) -> float | None:
         """Sample variance of the individual values (n − 1 denominator), from the sums."""
-        if self.n < 2:
-            return None
-        return max(0.0, (self.total_squares - self.total * self.total / self.n) / (self.n - 1))
+        return variance_from_sums(self.n, self.total, self.total_squares)
 
 
 class TeamRosterChange(models.Model):
@@ -116,17 +117,3 @@ class TeamRosterChange(models.Model):
 
     def __str__(self) -> str:
         return f"roster of team {self.team_id} in round {self.round_id}: +{self.joined} −{self.left}"
-
-
-# Flags, their events and actions, notification channels and the notification outbox (issue 8).
-from pulse.models_flags import (  # noqa: E402, F401
-    Action,
-    Flag,
-    FlagEvent,
-    Notification,
-    NotificationChannel,
-    TrendRun,
-)
-
-# Email sign-in links (issue 9).
-from pulse.models_auth import AuthEmail, EmailChange, LoginLink  # noqa: E402, F401  # isort: skip

@@ -1,0 +1,141 @@
+"""How a released value is shown on a page: the reported columns, one cell as text, who sees which teams,
+and the words for a team's trend line.
+
+Reads only. Everything here starts from a verdict of ``pulse.disclosure.release``; a withheld verdict shows
+its reason and never a number.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from django.conf import settings
+
+from pulse.analysis.formatting import signed, slope_decimals
+from pulse.analysis.metrics import METRICS, RESPONSE_RATE, DisplayScale, MetricInfo
+from pulse.analysis.stats import TrendLine
+from pulse.disclosure.release import Level, Mean, Rate, Share, TeamIndex, Verdict
+from pulse.disclosure.rules import Published, Withheld
+from pulse.permissions import Caller
+
+
+def window() -> int:
+    return int(settings.PULSE_TREND_WINDOW)
+
+
+def min_rounds() -> int:
+    return int(settings.PULSE_TREND_MIN_ROUNDS)
+
+
+def horizon() -> int:
+    """Rounds loaded per team: the trend run's own horizon (two windows), so a flag can be checked."""
+    return 2 * window()
+
+
+@dataclass(frozen=True)
+class Column:
+    """A reported metric, whatever its version: a key of ``pulse.trends.METRICS``."""
+
+    key: str
+    label: str
+    scale: DisplayScale
+    info: MetricInfo
+
+    @property
+    def instrument_key(self) -> str | None:
+        return None if self.key == RESPONSE_RATE else self.key.split(".", 1)[0]
+
+
+COLUMNS: tuple[Column, ...] = tuple(
+    Column(key, "Response rate" if key == RESPONSE_RATE else info.label, info.scale, info)
+    for key, info in METRICS.items()
+)
+
+
+def _column(key: str) -> Column:
+    return next(c for c in COLUMNS if c.key == key)
+
+
+@dataclass(frozen=True)
+class ShownCell:
+    """One value as a page shows it: its text, a note (cut-off band or why withheld), a level for colour
+    (never the only signal: the text says it too), and the verdict behind it."""
+
+    status: Literal["published", "withheld", "not_asked"]
+    text: str
+    note: str
+    level: Level
+    n: int | None
+    verdict: Verdict | None
+
+    @property
+    def published(self) -> bool:
+        return self.status == "published"
+
+
+def shown_cell(verdict: Verdict | None) -> ShownCell:
+    if verdict is None:
+        return ShownCell("not_asked", "—", "not asked in this round", "none", None, None)
+    if isinstance(verdict, Withheld):
+        return ShownCell("withheld", verdict.reason, "", "withheld", None, verdict)
+    value = verdict.value
+    if isinstance(value, Mean):
+        return ShownCell("published", value.text, value.band_label or "", value.level, verdict.n, verdict)
+    if isinstance(value, Rate):
+        return ShownCell("published", value.text, "", "ok", verdict.n, verdict)
+    if isinstance(value, Share):
+        return ShownCell("published", f"{value.percent}%", "", "ok", verdict.n, verdict)
+    return ShownCell("published", "", "", "ok", verdict.n, verdict)
+
+
+def _plain(cell: ShownCell) -> float | None:
+    verdict = cell.verdict
+    if not isinstance(verdict, Published):
+        return None
+    value = verdict.value
+    if isinstance(value, Mean):
+        return value.value
+    if isinstance(value, Rate):
+        return float(value.percent)
+    return None
+
+
+def visible_team_ids(caller: Caller, teams: TeamIndex) -> set[int]:
+    """An admin: the organisation. A leader: the teams they lead today and everything below."""
+    if caller.is_admin:
+        return set(teams.by_id)
+    return {t.pk for t in caller.led_teams if t.organisation_id == caller.organisation_id}
+
+
+def sees_results(caller: Caller | None) -> bool:
+    return caller is not None and (caller.is_admin or caller.is_leader)
+
+
+def _slope_text(value: float, scale: DisplayScale) -> str:
+    return signed(value, slope_decimals(scale))
+
+
+def _trend_words(label: str, trend: TrendLine | None, scale: DisplayScale, usable: int) -> str:
+    if scale == "percent":
+        return ""
+    if trend is None:
+        return (
+            f"A trend needs at least {min_rounds()} rounds with a result; this team has {usable} so far, so "
+            "single rounds are shown without a trend line."
+        )
+    slope = _slope_text(trend.slope_per_round, scale)
+    if math.isfinite(trend.low_per_round) and math.isfinite(trend.high_per_round):
+        low, high = _slope_text(trend.low_per_round, scale), _slope_text(trend.high_per_round, scale)
+        interval = f" (95% CI {low} to {high})"
+        if trend.low_per_round > 0 or trend.high_per_round < 0:
+            verdict = "the rounds show a trend"
+        else:
+            verdict = "the interval includes no change, so this is not a clear trend"
+    else:
+        interval, verdict = "", "too many ties to give an interval"
+    return (
+        f"Over the last {trend.rounds} rounds with a result, {label} moved {slope} per round{interval}: "
+        f"{verdict}."
+    )

@@ -1,0 +1,393 @@
+"""Reads about flags for the leaders' pages and the API: which flags a caller sees, their sentences behind
+the disclosure gate, how a metric moved after an action, and the inbox.
+
+A flag's sentence is written by the trend run (``pulse.analysis.rules``), which applies the threshold but
+not the complementary suppression (``pulse.disclosure.rules.aggregate_withheld``). It is therefore shown
+only when every value the trend run could have used for it (the team's results in the rounds up to the
+flag's last evaluation, among the rounds loaded) is also published by the release; otherwise it is replaced
+by a sentence without numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from pulse.analysis.formatting import day_text, decimals_of, format_value, shown_change, shown_text, signed
+from pulse.analysis.metrics import METRICS, RESPONSE_RATE, DisplayScale, Metric, metric_key, metric_label
+from pulse.analysis.stats import fit_trend
+from pulse.disclosure.release import (
+    RoundInfo,
+    RoundRelease,
+    TeamIndex,
+    TeamInfo,
+    release_all,
+    rounds_covering,
+)
+from pulse.disclosure.rules import Published, aggregate_withheld
+from pulse.models import Action, Flag, FlagEvent, TeamAggregate
+from pulse.permissions import Caller
+from pulse.selectors.cells import (
+    _plain,
+    _trend_words,
+    horizon,
+    min_rounds,
+    shown_cell,
+    visible_team_ids,
+    window,
+)
+from pulse.selectors.people import teams_led_by
+from surveys.models import Person
+
+_OPEN_STATES = (Flag.State.OPEN, Flag.State.ACKNOWLEDGED, Flag.State.ACTION_PLANNED)
+
+
+_STATE_ORDER = {Flag.State.OPEN: 0, Flag.State.ACKNOWLEDGED: 1, Flag.State.ACTION_PLANNED: 2}
+
+
+_SEVERITY_ORDER = {Flag.Severity.ALERT: 0, Flag.Severity.WARNING: 1, Flag.Severity.WATCH: 2}
+
+
+def flag_list_for_leader(*, person: Person, include_resolved: bool = True) -> QuerySet[Flag]:
+    """Flags a leader can see: of the teams they lead and every team below; never pending or lapsed ones
+    (they have not held for two evaluations yet)."""
+    states = (
+        Flag.VISIBLE_STATES
+        if include_resolved
+        else (Flag.State.OPEN, Flag.State.ACKNOWLEDGED, Flag.State.ACTION_PLANNED)
+    )
+    return (
+        Flag.objects.filter(team__in=teams_led_by(person=person), state__in=states)
+        .select_related("team")
+        .prefetch_related("actions", "events")
+        .order_by("-opened_at", "-pk")
+    )
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """How the flag's metric moved after an action: the last published value before the action was
+    planned, the published values of the rounds that closed after its due date, and one sentence."""
+
+    action: Action
+    due: bool  # the due date has passed
+    before: str | None
+    after: list[tuple[datetime, str]]
+    change: str | None
+    sentence: str
+
+
+def _published(flag: Flag) -> list[tuple[datetime, float]]:
+    k = flag.organisation.min_group_size
+    rows = TeamAggregate.objects.filter(team_id=flag.team_id, metric=flag.metric).order_by("closes_at")
+    out = []
+    for closes_at, kind, respondents, n, total in rows.values_list(
+        "closes_at", "kind", "respondents", "n", "total"
+    ):
+        if n and not aggregate_withheld(respondents=respondents, kind=kind, k=k):
+            value = total / n
+            out.append((closes_at, 100.0 * value if kind == TeamAggregate.Kind.RESPONSE_RATE else value))
+    return out
+
+
+def flag_action_outcomes(*, flag: Flag, today: date | None = None) -> list[ActionOutcome]:
+    """For each action of the flag: once its date has passed, how the metric moved since it was planned."""
+    key = metric_key(flag.metric)
+    info = METRICS[key] if key else None
+    zone = ZoneInfo(flag.organisation.time_zone)
+    day = today or timezone.localdate(timezone=zone)
+    series = _published(flag) if info else []
+    outcomes = []
+    for action in flag.actions.all():
+        due = day >= action.due_on
+        before_values = [value for moment, value in series if moment <= action.created_at]
+        due_moment = datetime.combine(action.due_on, time.min, zone)
+        after = [(moment, value) for moment, value in series if moment >= due_moment]
+        if info is None or not due:
+            outcomes.append(ActionOutcome(action, due, None, [], None, "The action's date has not come yet."))
+            continue
+        before = format_value(before_values[-1], info.scale) if before_values else None
+        shown_after = [(moment, format_value(value, info.scale)) for moment, value in after]
+        if not before_values or not after:
+            sentence = "No published round yet to compare with since the action's date."
+            outcomes.append(ActionOutcome(action, due, before, shown_after, None, sentence))
+            continue
+        change = shown_change(before_values[-1], after[-1][1], info.scale)
+        unit = " points" if info.scale == "percent" else ""
+        rounds = "1 round" if len(after) == 1 else f"{len(after)} rounds"
+        sentence = (
+            f"Since the action was planned, {info.label[0].lower() + info.label[1:]} moved from {before} to "
+            f"{shown_after[-1][1]} ({change}{unit}) over {rounds} after its date."
+        )
+        outcomes.append(ActionOutcome(action, due, before, shown_after, change, sentence))
+    return outcomes
+
+
+def _flags_visible(caller: Caller, *, states: Sequence[str]) -> QuerySet[Flag]:
+    """Flags through the flags selector for leaders; an admin's are the organisation's."""
+    if caller.is_admin:
+        flags = Flag.objects.filter(organisation_id=caller.organisation_id).select_related("team")
+    else:
+        flags = flag_list_for_leader(person=caller.person, include_resolved=True).prefetch_related(None)
+    return flags.filter(state__in=list(states), organisation_id=caller.organisation_id)
+
+
+def _flag_order(flag: Flag) -> tuple[int, int, float]:
+    opened = flag.opened_at or flag.created_at
+    return (
+        _STATE_ORDER.get(Flag.State(flag.state), 3),
+        _SEVERITY_ORDER.get(Flag.Severity(flag.severity), 3),
+        -opened.timestamp(),
+    )
+
+
+@dataclass(frozen=True)
+class OutcomeView:
+    action: Action
+    due: bool
+    sentence: str
+
+
+@dataclass(frozen=True)
+class EventView:
+    """One entry of a flag's history. The trend run's own notes (detected, opened, updated, recovered …)
+    repeat sentences with numbers from past evaluations, which the gate cannot re-check, so only what
+    people wrote (notes, actions) and escalations are shown with their text."""
+
+    at: datetime
+    kind: str
+    actor: str
+    why: str
+    flag_label: str
+
+
+@dataclass(frozen=True)
+class FlagView:
+    flag: Flag
+    team: TeamInfo
+    label: str
+    explanation: str
+    redacted: bool
+    can_act: bool
+    outcomes: tuple[OutcomeView, ...]
+    events: tuple[EventView, ...]
+
+
+def _event_view(event: FlagEvent, label: str) -> EventView:
+    says = event.actor_id is not None or event.kind == FlagEvent.Kind.ESCALATED
+    return EventView(event.at, event.get_kind_display(), event.actor_label, event.why if says else "", label)
+
+
+def _redacted_explanation(
+    flag: Flag,
+    label: str,
+    asked: Sequence[RoundInfo],
+    releases: Mapping[int, RoundRelease],
+    scale: DisplayScale | None,
+    zone: str,
+) -> str:
+    """A flag's explanation rebuilt from published values only, for a flag whose own sentence may rest on
+    a result this report withholds."""
+    parts = [
+        f"{label} ({flag.get_kind_display().lower()}): the trend run's sentence for this flag used a result "
+        "that is withheld here to protect a smaller group, so it is not shown."
+    ]
+    shown = [(r, shown_cell(releases[r.pk].verdict(flag.metric, flag.team_id))) for r in asked]
+    published = [(r, c) for r, c in shown if c.published]
+    if published:
+        last_round, last = published[-1]
+        band = f", {last.note}" if last.note else ""
+        parts.append(
+            f"From the results shown here: the latest is {last.text}{band}, in the round closing "
+            f"{day_text(last_round.closes_at, zone)}."
+        )
+    if scale is not None and scale != "percent":
+        values = [(r.closes_at, v) for r, c in published[-window() :] if (v := _plain(c)) is not None]
+        parts.append(_trend_words(label, fit_trend(values, least=min_rounds()), scale, len(values)))
+    return " ".join(parts)
+
+
+def _flag_views(
+    caller: Caller,
+    flags: QuerySet[Flag],
+    releases: Mapping[int, RoundRelease],
+    teams: TeamIndex,
+    *,
+    rounds_by_team: Mapping[int, Sequence[RoundInfo]],
+    today: date | None = None,
+) -> tuple[FlagView, ...]:
+    """Flags with their sentences behind the gate (see the module docstring) and their actions' outcomes."""
+    zone = caller.organisation.time_zone
+    day = today or timezone.localdate(timezone=ZoneInfo(zone))
+    leads = {t.pk for t in caller.led_teams}
+    rows = list(
+        flags.select_related("team").prefetch_related(
+            Prefetch("actions", queryset=Action.objects.select_related("created_by")),
+            Prefetch("events", queryset=FlagEvent.objects.select_related("actor")),
+        )
+    )
+    views = []
+    for flag in sorted(rows, key=_flag_order):
+        asked = [
+            r for r in rounds_by_team.get(flag.team_id, ()) if r.pk in releases and _asks(r, flag.metric)
+        ]
+        evidence = [r for r in asked if r.closes_at <= flag.evaluated_through]
+        # Every value the trend run could have used for this flag must be published here too.
+        redacted = any(
+            flag.team_id in releases[r.pk].basic.get(flag.metric, set())
+            and not isinstance(releases[r.pk].verdict(flag.metric, flag.team_id), Published)
+            for r in evidence
+        )
+        label = metric_label(flag.metric)
+        scale = METRICS[key].scale if (key := metric_key(flag.metric)) else None
+        explanation = (
+            _redacted_explanation(flag, label, asked, releases, scale, zone) if redacted else flag.explanation
+        )
+        series = [
+            (r.closes_at, v)
+            for r in asked
+            if (v := _plain(shown_cell(releases[r.pk].verdict(flag.metric, flag.team_id)))) is not None
+        ]
+        outcomes = tuple(
+            _outcome(action, series, scale, label, zone=zone, day=day) for action in flag.actions.all()
+        )
+        views.append(
+            FlagView(
+                flag=flag,
+                team=teams.by_id[flag.team_id],
+                label=label,
+                explanation=explanation,
+                redacted=redacted,
+                can_act=flag.team_id in leads and flag.state in _OPEN_STATES,
+                outcomes=outcomes,
+                events=tuple(_event_view(event, label) for event in flag.events.all()),
+            )
+        )
+    return tuple(views)
+
+
+def _asks(info: RoundInfo, metric: str) -> bool:
+    if metric == RESPONSE_RATE:
+        return True
+    parsed = Metric.parse(metric)
+    if parsed is None:
+        return False
+    asked = info.instruments.get(parsed.instrument_key or parsed.key)
+    return asked is not None and asked[1] == parsed.version
+
+
+def _outcome(
+    action: Action,
+    series: Sequence[tuple[datetime, float]],
+    scale: DisplayScale | None,
+    label: str,
+    *,
+    zone: str,
+    day: date,
+) -> OutcomeView:
+    """How the metric moved since the action was planned, from published values only: the last one
+    before it was planned, and those of the rounds that closed after its date."""
+    due = day >= action.due_on
+    if not due or scale is None:
+        return OutcomeView(action, due, "The action's date has not come yet." if not due else "")
+    before = [value for moment, value in series if moment <= action.created_at]
+    after = [
+        value
+        for moment, value in series
+        if moment >= datetime.combine(action.due_on, time.min, ZoneInfo(zone))
+    ]
+    if not before or not after:
+        return OutcomeView(action, due, "No round with a result to compare yet since the action's date.")
+    unit = " points" if scale == "percent" else ""
+    decimals = decimals_of(scale)
+    rounds = "1 round" if len(after) == 1 else f"{len(after)} rounds"
+    return OutcomeView(
+        action,
+        due,
+        f"Since the action was planned, {label[0].lower() + label[1:]} moved from "
+        f"{shown_text(before[-1], scale)} to {shown_text(after[-1], scale)} "
+        f"({signed(after[-1] - before[-1], decimals)}{unit}) over {rounds} after its date.",
+    )
+
+
+@dataclass(frozen=True)
+class Inbox:
+    needs_you: tuple[FlagView, ...]  # open: acknowledge or plan an action
+    in_hand: tuple[FlagView, ...]  # acknowledged or with an action planned
+    resolved: tuple[FlagView, ...]
+
+
+RESOLVED_SHOWN = 20
+
+
+def flag_inbox_get(*, caller: Caller, today: date | None = None) -> Inbox:
+    """The caller's flags (a leader's teams and below; an admin's organisation), with the gate applied."""
+    organisation = caller.organisation
+    teams = TeamIndex.of(organisation.pk)
+    visible = visible_team_ids(caller, teams)
+    active = [
+        pk
+        for pk, team_id in _flags_visible(caller, states=_OPEN_STATES).values_list("pk", "team_id")
+        if team_id in visible
+    ]
+    resolved_ids = list(
+        _flags_visible(caller, states=[Flag.State.RESOLVED])
+        .filter(team_id__in=visible)
+        .order_by("-resolved_at", "-pk")
+        .values_list("pk", flat=True)[:RESOLVED_SHOWN]
+    )
+    views = flag_views_for(caller, active + resolved_ids, teams=teams, today=today)
+    return Inbox(
+        needs_you=tuple(v for v in views if v.flag.state == Flag.State.OPEN),
+        in_hand=tuple(
+            v for v in views if v.flag.state in (Flag.State.ACKNOWLEDGED, Flag.State.ACTION_PLANNED)
+        ),
+        resolved=tuple(v for v in views if v.flag.state == Flag.State.RESOLVED),
+    )
+
+
+def flag_views_for(
+    caller: Caller, flag_ids: Sequence[int], *, teams: TeamIndex | None = None, today: date | None = None
+) -> tuple[FlagView, ...]:
+    """These flags, if the caller may see them, as views behind the gate (a fixed number of queries)."""
+    organisation = caller.organisation
+    teams = teams or TeamIndex.of(organisation.pk)
+    visible = visible_team_ids(caller, teams)
+    flags = Flag.objects.filter(pk__in=list(flag_ids), organisation_id=organisation.pk, team_id__in=visible)
+    pairs = list(flags.values_list("team_id", "metric"))
+    if not pairs:
+        return ()
+    flagged = [teams.by_id[t] for t in {t for t, _ in pairs} if t in teams.by_id]
+    rounds = rounds_covering(organisation.pk, flagged, limit=horizon())
+    metrics = {m for _, m in pairs}
+    releases = release_all(
+        rounds,
+        teams,
+        organisation=organisation,
+        condition=Q(metric__in=metrics),
+        extra_metrics=lambda r: [m for m in metrics if _asks(r, m)],
+    )
+    by_team = {
+        t.pk: sorted((r for r in rounds if r.covers(t)), key=lambda r: (r.closes_at, r.pk))[-horizon() :]
+        for t in flagged
+    }
+    return _flag_views(caller, flags, releases, teams, rounds_by_team=by_team, today=today)
+
+
+def flag_visible_get(*, caller: Caller, flag_id: int) -> Flag | None:
+    """A flag the caller may see (its team among theirs, same organisation), else None (the view: 404)."""
+    flag = (
+        Flag.objects.filter(pk=flag_id, organisation_id=caller.organisation_id, state__in=Flag.VISIBLE_STATES)
+        .select_related("team")
+        .first()
+    )
+    if flag is None:
+        return None
+    if caller.is_admin or flag.team_id in {t.pk for t in caller.led_teams}:
+        return flag
+    return None

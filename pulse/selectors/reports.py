@@ -1,0 +1,533 @@
+"""What leaders and admins see: the page view models of the leader home and a team's page.
+
+Every number comes from a release of ``pulse.disclosure.release`` for the whole scope tree of its round,
+and is then filtered to the caller's teams (``pulse.selectors.cells.visible_team_ids``): a leader's teams
+and their subtrees, an admin's organisation. Flags come through ``pulse.selectors.flags``, with their gate.
+
+What is computed from published values only
+-------------------------------------------
+* The trend line is Sen's (1968) slope over the *shown* values of the team's last ``PULSE_TREND_WINDOW``
+  rounds against real time in weeks, with the Gilbert (1987) interval (``pulse.analysis.stats.fit_trend``),
+  drawn only from ``PULSE_TREND_MIN_ROUNDS`` published rounds on (docs/science.md §3). Anyone can recompute
+  it from the table beside the chart.
+* The minimum detectable change between two rounds is z₀.₉₇₅ · σ_w · √(1/n₁ + 1/n₂), σ_w the within-round
+  SD of individuals pooled over the published rounds (from their sums of squares; docs/science.md §3: two
+  rounds of 8 with an SD of 1 give 1.96·√(2/8) = 0.98, about one scale point). "What changed since the
+  last round" says when a change is within that noise, and never reads one pair of rounds as a trend.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from django.db.models import Q
+
+from pulse.analysis.formatting import band_label, day_text, decimals_of, noise_shown, noise_text, signed
+from pulse.analysis.metrics import METRICS, RESPONSE_RATE, DisplayScale, Metric, metric_label
+from pulse.analysis.stats import (
+    TrendLine,
+    fit_trend,
+    minimum_detectable_change,
+    pooled_sd,
+    rate_detectable_change,
+)
+from pulse.disclosure.release import (
+    Distribution,
+    Mean,
+    Rate,
+    RoundInfo,
+    RoundRelease,
+    TeamIndex,
+    TeamInfo,
+    Verdict,
+    latest_rounds,
+    release_all,
+    rounds_covering,
+)
+from pulse.disclosure.rules import Published, Withheld, nearest_publishable_ancestor
+from pulse.models import Flag, TeamAggregate
+from pulse.permissions import Caller
+from pulse.selectors.cells import (
+    COLUMNS,
+    Column,
+    ShownCell,
+    _plain,
+    _trend_words,
+    horizon,
+    min_rounds,
+    shown_cell,
+    visible_team_ids,
+    window,
+)
+from pulse.selectors.flags import (
+    _OPEN_STATES,
+    EventView,
+    FlagView,
+    _flag_order,
+    _flag_views,
+    _flags_visible,
+)
+from surveys.definitions import text_for
+from surveys.models import Comment, Organisation
+
+
+@dataclass(frozen=True)
+class HeatRow:
+    team: TeamInfo
+    indent: int
+    round: RoundInfo | None
+    cells: tuple[ShownCell, ...]
+    open_flags: int
+    closing: str  # the round's closing day in the organisation's time zone ("" without a round)
+
+
+@dataclass(frozen=True)
+class FlagSummary:
+    """A flag on the home page: no numbers (they are on the team page and in the inbox, behind the gate)."""
+
+    flag: Flag
+    team: TeamInfo
+    label: str
+
+
+@dataclass(frozen=True)
+class Home:
+    organisation: Organisation
+    k: int
+    led: tuple[TeamInfo, ...]
+    columns: tuple[Column, ...]
+    rows: tuple[HeatRow, ...]
+    flags: tuple[FlagSummary, ...]
+    latest_close: datetime | None
+    is_admin: bool
+
+
+def leader_home_get(*, caller: Caller) -> Home:
+    """The heatmap of the caller's teams × metrics, each team in the latest closed round that asked it,
+    and the flags still open (unacknowledged first). A fixed number of queries, whatever the team count."""
+    organisation = caller.organisation
+    teams = TeamIndex.of(organisation.pk)
+    visible = visible_team_ids(caller, teams)
+    shown = [t for t in teams.ordered if t.pk in visible]
+    rounds = latest_rounds(organisation.pk)
+    chosen: dict[int, RoundInfo] = {}
+    for team in shown:
+        covering = [r for r in rounds if r.covers(team)]
+        if covering:
+            chosen[team.pk] = max(covering, key=lambda r: (r.closes_at, r.pk))
+    used = {r.pk: r for r in chosen.values()}
+    columns = tuple(
+        c
+        for c in COLUMNS
+        if c.key == RESPONSE_RATE or any(c.instrument_key in r.instruments for r in used.values())
+    )
+    condition = Q(kind=TeamAggregate.Kind.RESPONSE_RATE) | Q(
+        kind=TeamAggregate.Kind.SCALE, metric__in=[m for r in used.values() for m in _scale_metrics(r)]
+    )
+    releases = release_all(
+        list(used.values()),
+        teams,
+        organisation=organisation,
+        condition=condition,
+        extra_metrics=lambda r: [*_scale_metrics(r), RESPONSE_RATE],
+    )
+    flags = sorted(_flags_visible(caller, states=_OPEN_STATES), key=_flag_order)
+    flags = [f for f in flags if f.team_id in visible]
+    open_by_team: dict[int, int] = defaultdict(int)
+    for flag in flags:
+        open_by_team[flag.team_id] += 1
+    top = min((t.depth for t in shown), default=0)
+    zone = organisation.time_zone
+    closing_days: dict[int, str] = {}
+    rows = []
+    for team in shown:
+        info = chosen.get(team.pk)
+        cells = []
+        for column in columns:
+            metric = info.metric_for(column.key) if info else None
+            verdict = releases[info.pk].verdict(metric, team.pk) if info and metric else None
+            cells.append(shown_cell(verdict))
+        closing = closing_days.setdefault(info.pk, day_text(info.closes_at, zone)) if info else ""
+        rows.append(
+            HeatRow(team, team.depth - top, info, tuple(cells), open_by_team.get(team.pk, 0), closing)
+        )
+    led = tuple(t for t in shown if t.parent_id not in visible)
+    return Home(
+        organisation=organisation,
+        k=organisation.min_group_size,
+        led=led,
+        columns=columns,
+        rows=tuple(rows),
+        flags=tuple(FlagSummary(f, teams.by_id[f.team_id], metric_label(f.metric)) for f in flags),
+        latest_close=max((r.closes_at for r in used.values()), default=None),
+        is_admin=caller.is_admin,
+    )
+
+
+def _scale_metrics(info: RoundInfo) -> list[str]:
+    return [m for c in COLUMNS if c.key != RESPONSE_RATE and (m := info.metric_for(c.key))]
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    round: RoundInfo
+    cell: ShownCell
+    trend: float | None = None
+    band_low: float | None = None
+    band_high: float | None = None
+
+
+@dataclass(frozen=True)
+class MetricReport:
+    column: Column
+    metric: str
+    label: str
+    points: tuple[SeriesPoint, ...]
+    trend: TrendLine | None
+    detectable: float | None  # the minimum detectable change between two typical rounds (unrounded)
+    detectable_text: str | None
+    trend_text: str
+    change_text: str
+    latest: ShownCell
+    rollup_note: str | None
+
+    @property
+    def chart(self) -> dict[str, Any]:
+        """The data of the chart (the table beside it shows the same numbers)."""
+        return {
+            "label": self.label,
+            "scale": self.column.scale,
+            "x": [int(p.round.closes_at.timestamp()) for p in self.points],
+            "values": [_plain(p.cell) for p in self.points],
+            "trend": [p.trend for p in self.points],
+            "low": [p.band_low for p in self.points],
+            "high": [p.band_high for p in self.points],
+        }
+
+
+@dataclass(frozen=True)
+class OptionShare:
+    value: int
+    label: str
+    percent: int
+
+
+@dataclass(frozen=True)
+class DistributionView:
+    metric: str
+    question: str
+    instrument: str
+    cell: ShownCell
+    options: tuple[OptionShare, ...]
+    lang: str = "en"  # the language the question text is in (its translation, or the English fallback)
+
+
+@dataclass(frozen=True)
+class ShareView:
+    metric: str
+    label: str
+    band: str
+    cell: ShownCell
+
+
+@dataclass(frozen=True)
+class TeamReport:
+    organisation: Organisation
+    k: int
+    team: TeamInfo
+    ancestors: tuple[TeamInfo, ...]  # the visible ones, top first
+    children: tuple[TeamInfo, ...]
+    latest_round: RoundInfo | None
+    metrics: tuple[MetricReport, ...]
+    response_rate: MetricReport | None
+    distributions: tuple[DistributionView, ...]
+    shares: tuple[ShareView, ...]
+    comments: ShownCell | None
+    comment_texts: tuple[str, ...]
+    flags: tuple[FlagView, ...]
+    events: tuple[EventView, ...]
+
+
+def team_report_get(*, caller: Caller, team_id: int, today: date | None = None) -> TeamReport | None:
+    """Everything the team page shows, or None when the caller may not see the team (a team of another
+    organisation, or one they do not lead): the view answers 404 either way."""
+    organisation = caller.organisation
+    teams = TeamIndex.of(organisation.pk)
+    visible = visible_team_ids(caller, teams)
+    if team_id not in visible or team_id not in teams.by_id:
+        return None
+    team = teams.by_id[team_id]
+    zone = organisation.time_zone
+    rounds = rounds_covering(organisation.pk, [team], limit=horizon())
+    latest = rounds[0] if rounds else None
+    condition = Q(kind__in=[TeamAggregate.Kind.SCALE, TeamAggregate.Kind.RESPONSE_RATE])
+    releases = release_all(
+        rounds,
+        teams,
+        organisation=organisation,
+        condition=condition,
+        histograms_for=latest.pk if latest else None,
+        extra_metrics=lambda r: [*_scale_metrics(r), RESPONSE_RATE],
+        comments_for=latest.pk if latest and "comment" in latest.instruments else None,
+    )
+    chronological = sorted(rounds, key=lambda r: (r.closes_at, r.pk))
+    names = {t.pk: t.name for t in teams.ordered}
+    metrics: list[MetricReport] = []
+    rate_report = None
+    for column in COLUMNS:
+        by_version: dict[str, list[RoundInfo]] = defaultdict(list)
+        for info in chronological:
+            metric = info.metric_for(column.key)
+            if metric:
+                by_version[metric].append(info)
+        for metric, asked in by_version.items():
+            report = _metric_report(
+                column, metric, asked[-window() :], releases, team, zone, names=names, visible=visible
+            )
+            if column.key == RESPONSE_RATE:
+                rate_report = report
+            else:
+                metrics.append(report)
+    distributions, shares, comment_cell, texts = _latest_details(latest, releases, team, caller)
+    flags = _flag_views(
+        caller,
+        Flag.objects.filter(team_id=team.pk, organisation_id=organisation.pk, state__in=Flag.VISIBLE_STATES),
+        releases,
+        teams,
+        rounds_by_team={team.pk: chronological},
+        today=today,
+    )
+    events = tuple(sorted((e for v in flags for e in v.events), key=lambda e: e.at))
+    ancestors = tuple(teams.by_id[a] for a in team.ancestor_ids if a in visible and a in teams.by_id)
+    children = tuple(t for t in teams.children(team.pk) if t.pk in visible)
+    return TeamReport(
+        organisation=organisation,
+        k=organisation.min_group_size,
+        team=team,
+        ancestors=ancestors,
+        children=children,
+        latest_round=latest,
+        metrics=tuple(metrics),
+        response_rate=rate_report,
+        distributions=distributions,
+        shares=shares,
+        comments=comment_cell,
+        comment_texts=texts,
+        flags=flags,
+        events=events,
+    )
+
+
+def _metric_report(
+    column: Column,
+    metric: str,
+    asked: Sequence[RoundInfo],
+    releases: Mapping[int, RoundRelease],
+    team: TeamInfo,
+    zone: str,
+    *,
+    names: Mapping[int, str],
+    visible: set[int],
+) -> MetricReport:
+    scale = column.scale
+    cells = [shown_cell(releases[r.pk].verdict(metric, team.pk)) for r in asked]
+    published = [
+        (r, c.verdict)
+        for r, c in zip(asked, cells, strict=True)
+        if c.published and isinstance(c.verdict, Published)
+    ]
+    values = [(r.closes_at, v) for r, c in zip(asked, cells, strict=True) if (v := _plain(c)) is not None]
+    trend = fit_trend(values, least=min_rounds()) if scale != "percent" else None
+    detectable: float | None = None
+    typical_n = statistics.median_low([v.n for _, v in published]) if published else None
+    if scale == "percent":
+        rates = [v.value for _, v in published if isinstance(v.value, Rate)]
+        if rates:
+            p = statistics.fmean(r.percent for r in rates) / 100.0
+            invited = statistics.median_low(r.invited for r in rates)
+            detectable = rate_detectable_change(p, invited, invited)
+    else:
+        sd = pooled_sd(
+            (v.n, v.value.sd) for _, v in published if isinstance(v.value, Mean) and v.value.sd is not None
+        )
+        if sd is not None and typical_n:
+            detectable = minimum_detectable_change(sd, typical_n, typical_n)
+    points = []
+    places = decimals_of(scale) + 1  # the line is drawn, not read: one place finer than the values is enough
+    for r, c in zip(asked, cells, strict=True):
+        line = trend.at(r.closes_at) if trend else None
+        half = detectable / 2 if detectable is not None and line is not None else None
+        points.append(
+            SeriesPoint(
+                r,
+                c,
+                trend=round(line, places) if line is not None else None,
+                band_low=round(line - half, places) if line is not None and half is not None else None,
+                band_high=round(line + half, places) if line is not None and half is not None else None,
+            )
+        )
+    latest_cell = cells[-1] if cells else shown_cell(None)
+    rollup = None
+    if asked and isinstance(latest_cell.verdict, Withheld):
+        release = releases[asked[-1].pk]
+        results = release.verdicts.get(metric, {})
+        if team.pk in results:
+            roll = nearest_publishable_ancestor(
+                team.pk, cells=release.cells[metric], results=results, names=names
+            )
+            if roll.team_id is not None and roll.team_id in visible:
+                rollup = roll.note
+            else:
+                rollup = (
+                    f"{team.name}'s result is {latest_cell.text} this round, and no team you can see above "
+                    "it can be shown instead."
+                )
+    label = metric_label(metric)
+    detectable_text = noise_text(detectable, scale) if detectable is not None else None
+    noise = noise_shown(detectable, scale) if detectable is not None else None
+    return MetricReport(
+        column=column,
+        metric=metric,
+        label=label,
+        points=tuple(points),
+        trend=trend,
+        detectable=detectable,
+        detectable_text=detectable_text,
+        trend_text=_trend_words(label, trend, scale, len(values)),
+        change_text=_change_words(label, asked, cells, zone, scale, noise, detectable_text, published),
+        latest=latest_cell,
+        rollup_note=rollup,
+    )
+
+
+def _change_words(
+    label: str,
+    asked: Sequence[RoundInfo],
+    cells: Sequence[ShownCell],
+    zone: str,
+    scale: DisplayScale,
+    noise: float | None,
+    detectable_text: str | None,
+    published: Sequence[tuple[RoundInfo, Verdict]],
+) -> str:
+    """ "What changed since the last round", in words: never a single pair read as a trend."""
+    if not asked:
+        return f"{label} has not been asked of this team yet."
+    if not published:
+        return f"No round has a result for {label} that can be shown for this team yet."
+    last_round, last = published[-1]
+    assert isinstance(last, Published)
+    last_text = shown_cell(last).text
+    if cells[-1].status == "withheld":
+        return (
+            f"The latest round's {label} is {cells[-1].text}; the last result shown is {last_text}, from the "
+            f"round closing {day_text(last_round.closes_at, zone)}."
+        )
+    if len(published) < 2:
+        return (
+            f"{label} was {last_text} in the round closing {day_text(last_round.closes_at, zone)}; there is "
+            "no earlier result to compare it with."
+        )
+    prev_round, prev = published[-2]
+    assert isinstance(prev, Published)
+    a, b = _plain(shown_cell(prev)), _plain(shown_cell(last))
+    assert a is not None
+    assert b is not None
+    unit = " points" if scale == "percent" else ""
+    delta = b - a
+    decimals = decimals_of(scale)
+    between = (
+        f"from {shown_cell(prev).text} ({day_text(prev_round.closes_at, zone)}) to {last_text} "
+        f"({day_text(last_round.closes_at, zone)})"
+    )
+    moved = "did not change" if round(delta, decimals) == 0 else f"moved {signed(delta, decimals)}{unit}"
+    sentence = f"{label} {moved}, {between}."
+    gap = "" if prev_round is asked[-2] else " (the rounds between had no result that can be shown)"
+    if noise is None or detectable_text is None:
+        return f"{sentence}{gap} There is not enough data yet to tell how much two rounds differ by chance."
+    if abs(delta) < noise:
+        return (
+            f"{sentence}{gap} That is within the noise between two rounds of this size: only a change of "
+            f"about {detectable_text} or more can be told apart from chance."
+        )
+    return (
+        f"{sentence}{gap} That is at least the noise between two rounds (about {detectable_text}), but one "
+        "pair of rounds is not a trend: read it with the rounds before it."
+    )
+
+
+def _latest_details(
+    latest: RoundInfo | None, releases: Mapping[int, RoundRelease], team: TeamInfo, caller: Caller
+) -> tuple[tuple[DistributionView, ...], tuple[ShareView, ...], ShownCell | None, tuple[str, ...]]:
+    if latest is None:
+        return (), (), None, ()
+    release = releases[latest.pk]
+    locale = caller.person.locale or caller.organisation.locale or "en"
+    loaded = release.definitions
+    questions: dict[str, tuple[str, str, dict[int, str], int, int, str]] = {}
+    for order, (_key, (instrument_id, version)) in enumerate(sorted(latest.instruments.items())):
+        definition = loaded.get(instrument_id)
+        if definition is None:
+            continue
+        for question in definition.questions:
+            labels = {option.value: text_for(option.label, locale) for option in question.options}
+            questions[Metric.question(question.key, version).name] = (
+                text_for(question.text, locale),
+                definition.name,
+                labels,
+                order,
+                question.order,
+                locale if question.text.get(locale) else "en",
+            )
+    distributions = []
+    for metric, verdicts in release.verdicts.items():
+        if not metric.startswith("question:") or metric not in questions or team.pk not in verdicts:
+            continue
+        text, instrument, labels, order, q_order, lang = questions[metric]
+        verdict = verdicts[team.pk]
+        options: tuple[OptionShare, ...] = ()
+        if isinstance(verdict, Published) and isinstance(verdict.value, Distribution):
+            published = dict(verdict.value.options)
+            options = tuple(
+                OptionShare(value, label, published.get(value, 0)) for value, label in sorted(labels.items())
+            )
+        distributions.append(
+            (order, q_order, DistributionView(metric, text, instrument, shown_cell(verdict), options, lang))
+        )
+    shares = []
+    for metric, verdicts in release.verdicts.items():
+        parsed = Metric.parse(metric)
+        if parsed is None or parsed.kind != "share" or team.pk not in verdicts:
+            continue
+        key, band = parsed.key, parsed.band
+        if key not in METRICS:
+            continue
+        definition = loaded.get(latest.instruments.get(parsed.instrument_key or "", (0, 0))[0])
+        scale_def = definition.scale(parsed.scale_key or "") if definition else None
+        band_def = next((b for b in scale_def.bands if b.name == band), None) if scale_def else None
+        band_text = band_label(band_def, METRICS[key]) if band_def else band.replace("_", " ")
+        shares.append(ShareView(metric, METRICS[key].label, band_text, shown_cell(verdicts[team.pk])))
+    comment_cell = None
+    texts: tuple[str, ...] = ()
+    if team.pk in release.comments:
+        comment_cell = shown_cell(release.comments[team.pk])
+        if comment_cell.published:
+            texts = tuple(
+                Comment.objects.filter(round_id=latest.pk, team_id=team.pk)
+                .order_by("id")
+                .values_list("text", flat=True)
+            )
+            comment_cell = ShownCell(
+                "published", f"{len(texts)} comments", "", "ok", comment_cell.n, comment_cell.verdict
+            )
+    return (
+        tuple(view for _, _, view in sorted(distributions, key=lambda item: (item[0], item[1]))),
+        tuple(sorted(shares, key=lambda s: (s.label, s.metric))),
+        comment_cell,
+        texts,
+    )
