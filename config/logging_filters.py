@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import re
 
-# /checkin/<token>/, /login/link/<token>/ and /account/email/<token>/ (confirm a new address): the token is
-# replaced, the rest of the line is kept.
-TOKEN_IN_PATH = re.compile(r"(/(?:checkin|login/link|account/email)/)[A-Za-z0-9_\-]{8,}")
+# /checkin/<token>/, /login/link/<token>/, /account/email/<token>/ (confirm a new address) and
+# /emails/pause/<token>/ (pause check-in emails): the token is replaced, the rest of the line is kept.
+TOKEN_IN_PATH = re.compile(r"(/(?:checkin|login/link|account/email|emails/pause)/)[A-Za-z0-9_\-]{8,}")
 
 
 def redact(text: str) -> str:

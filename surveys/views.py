@@ -38,6 +38,8 @@ from surveys.services.answering import (
     response_submit,
     round_questions,
 )
+from surveys.services.email_pause import checkin_emails_pause as pause_emails
+from surveys.services.email_pause import checkin_emails_resume, person_for_pause_token
 
 SUPPORT_RESOURCES = [
     ("Your organisation's employee assistance programme (EAP)", ""),
@@ -56,9 +58,11 @@ def _lang(texts: dict[str, str] | None, locale: str) -> str:
 
 
 def _form_questions(round_: Round, locale: str) -> list[dict[str, Any]]:
-    """Questions grouped by instrument, with texts in the person's language (English when missing)."""
+    """Questions grouped by instrument, with texts in the person's language (English when missing), each
+    numbered "Question n of N": the page's progress indication, which needs no JavaScript."""
     groups: list[dict[str, Any]] = []
-    for question in round_questions(round_):
+    questions = round_questions(round_)
+    for number, question in enumerate(questions, start=1):
         instrument = question.instrument
         if not groups or groups[-1]["instrument"].pk != instrument.pk:
             groups.append(
@@ -73,6 +77,8 @@ def _form_questions(round_: Round, locale: str) -> list[dict[str, Any]]:
         groups[-1]["questions"].append(
             {
                 "key": question.key,
+                "number": number,
+                "of": len(questions),
                 "text": question.text_in(locale),
                 "lang": _lang(question.text, locale),
                 "kind": question.kind,
@@ -84,6 +90,24 @@ def _form_questions(round_: Round, locale: str) -> list[dict[str, Any]]:
             }
         )
     return groups
+
+
+def _error_summary(groups: list[dict[str, Any]], errors: dict[str, str]) -> list[dict[str, Any]]:
+    """The problems in the order of the page, each naming its question ("Question 3 of 7, 'I have felt
+    calm…'") so that a list of links read out of context says which answer to fix. A field that is no
+    question of this round (a tampered form) is named by its key, last."""
+    items = [
+        question | {"message": errors[question["key"]]}
+        for group in groups
+        for question in group["questions"]
+        if question["key"] in errors
+    ]
+    known = {item["key"] for item in items}
+    return items + [
+        {"key": key, "number": None, "message": message}
+        for key, message in errors.items()
+        if key not in known
+    ]
 
 
 # Every answer a submitter's browser receives after posting has one size, whatever they answered
@@ -163,14 +187,16 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
         translation.override(locale),
         timezone.override(ZoneInfo(invitation.person.time_zone or invitation.round.time_zone)),
     ):
+        groups = _form_questions(invitation.round, locale)
         response = render(
             request,
             "surveys/checkin.html",
             {
-                "groups": _form_questions(invitation.round, locale),
+                "groups": groups,
                 "round": invitation.round,
                 "closes": invitation.round.closes_at,
                 "errors": errors,
+                "error_summary": _error_summary(groups, errors),
                 "submitted": submitted,
                 "k": invitation.person.organisation.min_group_size,
                 "comment_max": COMMENT_MAX_CHARS,
@@ -205,6 +231,45 @@ def _thanks(request: HttpRequest, clean: dict[str, Any], locale: str) -> HttpRes
         },
     )
     response["Cache-Control"] = "no-store"
+    return response
+
+
+# No CSRF token: a mail client's one-click unsubscribe (RFC 8058) POSTs "List-Unsubscribe=One-Click" to the
+# link without one, and the secret token in the URL already proves the request comes from the person's own
+# email; a cross-site page cannot know it. The page sets no cookie.
+@csrf_exempt
+@never_cache
+def checkin_emails_pause(request: HttpRequest, token: str) -> HttpResponse:
+    """The List-Unsubscribe link of the check-in emails: a GET shows the state and a button (it changes
+    nothing: mail scanners prefetch links); a POST pauses, or resumes with ``action=resume``."""
+    if request.method not in ("GET", "POST"):
+        return _without_token(HttpResponseNotAllowed(["GET", "POST"]))
+    person = person_for_pause_token(token)
+    if person is None:
+        context = {"reason": "This link is not valid. Please use the link from your latest check-in email."}
+        response = render(request, "surveys/checkin_refused.html", context, status=404)
+        return _no_referrer(response)
+    done = ""
+    if request.method == "POST":
+        # The one-click POST carries no action: it pauses, as the mail client's button said it would.
+        if request.POST.get("action") == "resume":
+            checkin_emails_resume(person=person)
+            done = "resumed"
+        else:
+            pause_emails(person=person)
+            done = "paused"
+    context: dict[str, Any] = {
+        "paused_at": person.emails_paused_at,
+        "organisation": person.organisation.name,
+        "done": done,
+    }
+    with timezone.override(ZoneInfo(person.time_zone or person.organisation.time_zone)):
+        return _no_referrer(render(request, "surveys/checkin_emails_pause.html", context))
+
+
+def _no_referrer(response: HttpResponse) -> HttpResponse:
+    """The page's URL holds the token: no Referer carries it to the stylesheet's or a link's server."""
+    response["Referrer-Policy"] = "no-referrer"
     return response
 
 

@@ -51,6 +51,12 @@ class PersonOutputSerializer(serializers.Serializer):
         help_text="A new address waiting for its owner to confirm it by the emailed link (null: none). "
         "Until then the person signs in with email.",
     )
+    emails_paused_at = serializers.DateTimeField(
+        allow_null=True,
+        read_only=True,
+        help_text="When the person paused their check-in emails from the link in one (null: not paused). "
+        "Only they can resume them, from the same link.",
+    )
     memberships = MembershipBriefSerializer(many=True, source="current_memberships")
 
     class Meta:
@@ -233,6 +239,23 @@ class PeopleImportApi(PulseApi):
         dry_run = serializers.BooleanField(
             required=False, default=True, help_text="true (default): report the changes, make none."
         )
+        deactivate_missing = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text=(
+                "false (default): add and update the people in the file, and leave everyone else alone. "
+                "true: also deactivate the active people missing from the file (they are listed in "
+                "people_deactivated); applying that needs confirm_deactivations."
+            ),
+        )
+        confirm_deactivations = serializers.IntegerField(
+            required=False,
+            min_value=0,
+            help_text=(
+                "With deactivate_missing=true and dry_run=false: the number of people the dry run listed "
+                "in people_deactivated. Any other number changes nothing (400)."
+            ),
+        )
 
         class Meta:
             ref_name = "PeopleImport"
@@ -272,8 +295,11 @@ class PeopleImportApi(PulseApi):
         summary="Import people, teams and memberships from an HR CSV (admins); dry run by default",
         description=(
             "A dry run (the default) reports every change and makes none. With dry_run=false the changes "
-            "are made in one transaction. A file with any error is refused either way, with the errors per "
-            "CSV line (400)."
+            "are made in one transaction. The import adds and updates the people in the file and leaves "
+            "everyone else alone; deactivate_missing=true also deactivates the active people missing from "
+            "the file, and applying that needs confirm_deactivations set to their number (as the dry run "
+            "listed them), so a file that is missing most of the company cannot deactivate it by accident. "
+            "A file with any error is refused either way, with the errors per CSV line (400)."
         ),
         request={"multipart/form-data": InputSerializer, "application/json": InputSerializer},
         responses={200: OutputSerializer, **error_responses(400, 401, 403)},
@@ -281,12 +307,40 @@ class PeopleImportApi(PulseApi):
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        source = "file" if serializer.validated_data.get("file") is not None else "csv"
+        data = serializer.validated_data
+        source = "file" if data.get("file") is not None else "csv"
+        organisation, deactivate = self.caller.organisation, data["deactivate_missing"]
+        apply = not data["dry_run"]
+        # Deactivating is destructive: a dry run first, and the changes are applied only when the caller
+        # confirmed how many people go, and only exactly as that dry run found them (its fingerprint).
         report = people_import(
-            organisation=self.caller.organisation,
-            csv_text=serializer.validated_data["csv"],
-            apply=not serializer.validated_data["dry_run"],
+            organisation=organisation,
+            csv_text=data["csv"],
+            deactivate_missing=deactivate,
+            apply=apply and not deactivate,
         )
+        if apply and deactivate and not report.errors:
+            count = len(report.people_deactivated)
+            if count and data.get("confirm_deactivations") != count:
+                raise ValidationError(
+                    {
+                        "confirm_deactivations": [
+                            f"This file deactivates {count} {'person' if count == 1 else 'people'} "
+                            f"(people_deactivated in a dry run); send confirm_deactivations={count} to "
+                            "apply it. Nothing was changed."
+                        ]
+                    }
+                )
+            report = people_import(
+                organisation=organisation,
+                csv_text=data["csv"],
+                deactivate_missing=True,
+                apply=report.fingerprint,
+            )
+            if not report.applied:
+                raise ValidationError(
+                    {"csv": ["The people in Pulse changed while this file was applied; nothing was changed."]}
+                )
         if report.errors:
             errors: dict[str, list[str]] = {}
             for line, message in report.errors:

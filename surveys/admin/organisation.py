@@ -98,10 +98,12 @@ class TeamAdmin(SimpleHistoryAdmin):
 
 @admin.register(Person)
 class PersonAdmin(SimpleHistoryAdmin):
-    list_display = ["display_name", "email", "organisation", "is_active", "is_admin"]
-    list_filter = ["organisation", "is_active", "is_admin"]
+    list_display = ["display_name", "email", "organisation", "is_active", "is_admin", "emails_paused_at"]
+    list_filter = ["organisation", "is_active", "is_admin", ("emails_paused_at", admin.EmptyFieldListFilter)]
     search_fields = ["display_name", "email"]
     autocomplete_fields = ["user"]
+    # Set and cleared by the person, from the link in their check-in emails; not an admin's to change.
+    readonly_fields = ["emails_paused_at"]
 
 
 @admin.register(Membership)

@@ -171,6 +171,15 @@ class Person(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="person"
     )
+    emails_paused_at = models.DateTimeField(
+        "check-in emails paused",
+        null=True,
+        blank=True,
+        help_text=(
+            "Set when the person paused their check-in emails (the link in every check-in email); they "
+            "resume them from the same page. No invitation or reminder is sent while it is set."
+        ),
+    )
     history = HistoricalRecords()
 
     class Meta:

@@ -144,3 +144,35 @@ def test_a_form_sent_back_with_errors_has_one_size_whatever_comment_it_echoes(wh
         assert response.status_code == 400
         sizes[len(comment)] = len(response.content)
     assert len(set(sizes.values())) == 1, f"error page sizes differ: {sizes}"
+
+
+EVERY_INSTRUMENT = ("who5", "cbi_work", "cbi_personal", "copsoq_demands", "burnout1", "workload1", "comment")
+
+
+def test_an_error_page_naming_every_question_has_the_size_of_one_naming_one(db: None) -> None:
+    """The error summary names each question it links to, and each question says "Question n of N": the
+    page with every question wrong (and the longest comment it can echo) must still fit the padding block
+    of the page with one answer missing, in the largest round the library makes."""
+    checkin = open_round(people_per_team=(5,), instruments=EVERY_INSTRUMENT)
+    questions = round_questions(checkin.round)
+    choices = [question.key for question in questions if question.kind != "text"]
+    complete = _extreme_answers(checkin.round, highest=True, comment="")
+    variants = {
+        "one missing": {key: value for key, value in complete.items() if key != choices[0]},
+        "all missing": {},
+        "all off the scale, the widest comment at the limit": {
+            **dict.fromkeys(choices, "99"),
+            "comment_1": "<" * COMMENT_MAX_CHARS,  # escaped to four bytes each
+        },
+        "all missing, four-byte characters at the limit": {"comment_1": "🔥" * COMMENT_MAX_CHARS},
+    }
+    client = Client()
+    token = checkin.token_of(checkin.people[0])
+    sizes = {}
+    for name, answers in variants.items():
+        response = client.post(f"/checkin/{token}/", as_form(answers))
+        assert response.status_code == 400, name
+        page = response.content.decode()
+        assert page.count('<li><a href="#q-') == (1 if name == "one missing" else len(choices)), name
+        sizes[name] = len(response.content)
+    assert len(set(sizes.values())) == 1, f"error page sizes differ: {sizes}"

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.core import mail
+from django.utils.text import Truncator
 from pytest_django.fixtures import Settings
 from pytest_django.live_server_helper import LiveServer
 
@@ -216,3 +217,62 @@ def test_engineer_answers_with_the_keyboard_only(
     _wait_for_heading(browser, "Thank you")
     _screenshot(browser, artifacts / "checkin-keyboard-thanks.png")
     assert Participation.objects.filter(person=person).count() == 1
+
+
+def test_a_form_sent_with_gaps_moves_focus_to_a_summary_naming_each_question(
+    browser: Any, demo_invites: dict[str, DemoInvite], artifacts: Path
+) -> None:
+    """Issue 15: the summary named no question and focus stayed put; no progress on a long phone form; a
+    pasted comment was cut at the limit without a word. Now: "Question n of N" on every question, a live
+    count under the comment box, and a failed submit lands on a summary whose links name the questions."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    invite = _invite(demo_invites, team="data", instrument="who5")
+    questions = round_questions(invite.round)
+    browser.get(invite.link)
+    progress = [element.text for element in browser.find_elements(By.CSS_SELECTOR, ".question .progress")]
+    assert progress == [f"Question {number} of {len(questions)}" for number in range(1, len(questions) + 1)]
+    # The counter (surveys/checkin.js), counting as the server counts.
+    comment = browser.find_element(By.ID, "id_comment_1")
+    counter = browser.find_element(By.ID, "id_comment_1-count")
+    assert counter.text == "You have 2000 characters left."
+    comment.send_keys("Calmer week.")
+    WebDriverWait(browser, WAIT).until(lambda _: counter.text == "You have 1988 characters left.")
+    # A paste past the limit: nothing is cut, the counter says by how much.
+    browser.execute_script(
+        "arguments[0].value = 'x'.repeat(2005); arguments[0].dispatchEvent(new Event('input'))", comment
+    )
+    assert counter.text == "You have 5 characters too many."
+    assert "error" in (counter.get_attribute("class") or "")
+    # Answer only the first question and send.
+    first = browser.find_elements(By.CSS_SELECTOR, "fieldset.question")[0]
+    first.find_elements(By.CSS_SELECTOR, "label.option")[0].click()
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, WAIT).until(lambda driver: driver.find_elements(By.ID, "error-summary"))
+    focused = browser.switch_to.active_element
+    assert focused.get_attribute("id") == "error-summary"  # autofocus: no script needed for this
+    # (The quotation marks around each question are the <q> element's own, drawn by CSS.)
+    links = [
+        link.text.replace("“", "").replace("”", "")
+        for link in browser.find_elements(By.CSS_SELECTOR, "#error-summary a")
+    ]
+    second, last = questions[1], questions[-1]
+    assert (
+        links[0] == f"Question 2, {Truncator(second.text_in('en')).chars(70)}: Please answer this question."
+    )
+    assert links[-1] == (
+        f"Question {len(questions)}, {Truncator(last.text_in('en')).chars(70)}: "
+        "Please keep it to 2000 characters (this one has 2005)."
+    )
+    assert len(links) == len(questions) - 1  # every unanswered choice, and the comment
+    # The comment came back whole, and the count with it.
+    comment = browser.find_element(By.ID, "id_comment_1")
+    assert comment.get_attribute("value") == "x" * 2005
+    assert browser.find_element(By.ID, "id_comment_1-count").text == "You have 5 characters too many."
+    assert browser.execute_script(CONTRAST_JS) == []
+    _screenshot(browser, artifacts / "checkin-errors-mobile.png")
+    # A summary link takes the keyboard to its question.
+    browser.find_elements(By.CSS_SELECTOR, "#error-summary a")[0].click()
+    assert browser.execute_script("return location.hash") == f"#q-{second.key}"
+    assert SealedBallot.objects.filter(round=invite.round).count() == 0
