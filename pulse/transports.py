@@ -8,7 +8,8 @@ recording and retrying without knowing any protocol:
   followed, a moved hook must be reconfigured) is permanent. A time-out or a refused connection is
   temporary.
 * SMTP: a 5xx reply or a refused recipient with only 5xx codes is permanent; 4xx replies, dropped
-  connections and time-outs are temporary.
+  connections and time-outs are temporary (``surveys.services.delivery.smtp_failure``, the rule the
+  check-in emails follow too).
 
 The JSON webhook carries ``X-Pulse-Signature: sha256=<hex>``, the HMAC-SHA256 (RFC 2104; FIPS 180-4) of
 the exact request body under the channel's secret, and ``X-Pulse-Delivery``, the notification's
@@ -22,7 +23,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-import smtplib
 import urllib.error
 import urllib.request
 from typing import Any
@@ -32,22 +32,18 @@ from django.core.mail import BadHeaderError, EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from slack_sdk.webhook import WebhookClient
 
+from surveys.services.delivery import (
+    SMTP_ERRORS,
+    DeliveryFailure,
+    PermanentFailure,
+    TemporaryFailure,
+    message_send,
+    smtp_failure,
+)
 from surveys.validators import single_line
 
 SIGNATURE_HEADER = "X-Pulse-Signature"
 DELIVERY_HEADER = "X-Pulse-Delivery"
-
-
-class DeliveryFailure(Exception):
-    permanent = False
-
-
-class PermanentFailure(DeliveryFailure):
-    permanent = True
-
-
-class TemporaryFailure(DeliveryFailure):
-    permanent = False
 
 
 def check_status(status: int, detail: str = "") -> None:
@@ -80,7 +76,7 @@ class EmailTransport:
 
     def close(self) -> None:
         if self._connection is not None and self._opened:
-            with contextlib.suppress(OSError, smtplib.SMTPException):
+            with contextlib.suppress(*SMTP_ERRORS):
                 self._connection.close()
         self._opened = False
 
@@ -91,24 +87,16 @@ class EmailTransport:
             message = EmailMessage(
                 single_line(subject), body, settings.DEFAULT_FROM_EMAIL, [to], connection=connection
             )
-            sent = connection.send_messages([message])
+            message_send(connection, message)
         except BadHeaderError as error:
             # Sending again renders the same message: a permanent failure, recorded, never a silent drop.
             raise PermanentFailure(f"email: {error}") from None
-        except smtplib.SMTPRecipientsRefused as error:
+        except DeliveryFailure:
             self.close()
-            codes = sorted({code for code, _message in error.recipients.values()})
-            failure = PermanentFailure if all(500 <= code < 600 for code in codes) else TemporaryFailure
-            raise failure(f"recipient refused: SMTP {', '.join(map(str, codes))}") from None
-        except smtplib.SMTPResponseException as error:
+            raise
+        except SMTP_ERRORS as error:  # opening the connection
             self.close()
-            failure = PermanentFailure if 500 <= error.smtp_code < 600 else TemporaryFailure
-            raise failure(f"SMTP {error.smtp_code}") from None
-        except (TimeoutError, smtplib.SMTPException, OSError) as error:
-            self.close()
-            raise TemporaryFailure(f"email: {type(error).__name__}") from None
-        if not sent:
-            raise TemporaryFailure("the email backend sent nothing")
+            raise smtp_failure(error) from None
 
 
 # ------------------------------------------------------------------------------------------------ Slack

@@ -27,18 +27,19 @@ from datetime import datetime, timedelta
 
 from celery import current_app
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from pulse import transports
 from pulse.models.auth import AuthEmail, EmailChange
+from surveys.services.delivery import DeliveryFailure, TemporaryFailure, backoff, rows_claim, unclaimed
 
 logger = logging.getLogger(__name__)
 
 SEND_BATCH = 50
 CLAIM_FOR = timedelta(minutes=10)  # a batch of 50 at the transport's 10 s time-out fits
 MAX_ATTEMPTS = 6
-MAX_BACKOFF = timedelta(hours=1)
+MAX_BACKOFF = timedelta(hours=1)  # a sign-in link is no use much later
 SIGN_IN_LINK_GIVE_UP = timedelta(minutes=30)
 KEEP_HANDLED = timedelta(days=7)
 
@@ -81,21 +82,17 @@ def _wake_worker() -> None:
         logger.warning("auth emails: cannot wake a worker (%s); the tick will send", type(error).__name__)
 
 
-def _free(now: datetime) -> Q:
-    return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-
-
 def auth_emails_claim(*, now: datetime, batch: int = SEND_BATCH) -> tuple[uuid.UUID, list[AuthEmail]]:
-    claim = uuid.uuid4()
     candidates = list(
-        AuthEmail.objects.filter(_free(now), status=AuthEmail.Status.PENDING, due_at__lte=now)
+        AuthEmail.objects.filter(unclaimed(now), status=AuthEmail.Status.PENDING, due_at__lte=now)
         .order_by("due_at", "pk")
         .values_list("pk", flat=True)[:batch]
     )
     if not candidates:
-        return claim, []
-    AuthEmail.objects.filter(_free(now), pk__in=candidates, status=AuthEmail.Status.PENDING).update(
-        claim=claim, claimed_until=now + CLAIM_FOR
+        return uuid.uuid4(), []
+    claim = rows_claim(
+        AuthEmail.objects.filter(unclaimed(now), pk__in=candidates, status=AuthEmail.Status.PENDING),
+        until=now + CLAIM_FOR,
     )
     rows = list(
         AuthEmail.objects.filter(claim=claim).select_related("email_change__person").order_by("due_at", "pk")
@@ -141,7 +138,7 @@ def auth_emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH
                 messages = _messages(row, moment)
                 for message in messages:
                     email.send(to=message.to, subject=message.subject, body=message.body)
-            except transports.DeliveryFailure as failure:
+            except DeliveryFailure as failure:
                 _record_failure(row, claim, failure, moment)
                 if not failure.permanent:
                     # The server is down or refusing for now: the rest of the batch waits with this row.
@@ -151,7 +148,7 @@ def auth_emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH
                 continue
             except Exception as error:  # a poisoned row must not wedge the loop
                 logger.exception("auth email %s: unexpected error", row.pk)
-                _record_failure(row, claim, transports.TemporaryFailure(type(error).__name__), moment)
+                _record_failure(row, claim, TemporaryFailure(type(error).__name__), moment)
                 continue
             status = AuthEmail.Status.SENT if messages else AuthEmail.Status.NOTHING
             _finish(row, claim, moment, status, "")
@@ -167,17 +164,15 @@ def _finish(row: AuthEmail, claim: uuid.UUID, moment: datetime, status: str, err
     )
 
 
-def _record_failure(
-    row: AuthEmail, claim: uuid.UUID, failure: transports.DeliveryFailure, moment: datetime
-) -> None:
+def _record_failure(row: AuthEmail, claim: uuid.UUID, failure: DeliveryFailure, moment: datetime) -> None:
     attempts = row.attempts + 1
     reason = str(failure)[:500]
     if failure.permanent or attempts >= MAX_ATTEMPTS:
         _finish(row, claim, moment, AuthEmail.Status.FAILED, reason)
         logger.warning("auth email %s (%s) failed for good: %s", row.pk, row.kind, reason)
         return
-    backoff = min(timedelta(minutes=2 ** (attempts - 1)), MAX_BACKOFF)
+    wait = backoff(attempts, first=timedelta(minutes=1), cap=MAX_BACKOFF)
     AuthEmail.objects.filter(pk=row.pk, claim=claim).update(
-        attempts=F("attempts") + 1, due_at=moment + backoff, claim=None, claimed_until=None, last_error=reason
+        attempts=F("attempts") + 1, due_at=moment + wait, claim=None, claimed_until=None, last_error=reason
     )
-    logger.info("auth email %s failed (attempt %s), retry in %s: %s", row.pk, attempts, backoff, reason)
+    logger.info("auth email %s failed (attempt %s), retry in %s: %s", row.pk, attempts, wait, reason)

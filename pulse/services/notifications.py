@@ -16,7 +16,8 @@ coarsened team values: no notification carries a withheld number or anyone's ans
 :func:`notifications_send_due` (a tick step) claims due rows with a conditional UPDATE (a fresh claim id on
 rows that are pending and unclaimed, or whose claim expired), sends them through ``pulse.transports``, and
 marks each row sent as soon as it is delivered. A temporary failure (5xx, 429, time-out, refused
-connection) backs the row off exponentially; a permanent one (any other 4xx, a refused mailbox) or the last
+connection) backs the row off exponentially (``surveys.services.delivery``, shared with the check-in
+emails); a permanent one (any other 4xx, a refused mailbox) or the last
 attempt marks it failed with the reason, visible in the admin. Because the outbox is rows, a broker outage
 only delays delivery. The unique ``idempotency_key`` keeps an event from queueing a message twice; webhook
 receivers also get it as ``X-Pulse-Delivery`` for the one window no outbox closes (a crash after the
@@ -43,6 +44,14 @@ from pulse import transports
 from pulse.models import Flag, FlagEvent, Notification, NotificationChannel
 from pulse.trends import METRICS, SEVERITY_RANK, Severity, metric_key
 from surveys.models import Membership, Person, Team
+from surveys.services.delivery import (
+    DeliveryFailure,
+    PermanentFailure,
+    TemporaryFailure,
+    backoff,
+    rows_claim,
+    unclaimed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +60,6 @@ SEND_BATCH = 50
 # its sender is still working through it.
 CLAIM_FOR = timedelta(minutes=15)
 MAX_ATTEMPTS = 8
-MAX_BACKOFF = timedelta(hours=6)
 
 #: The events people are told about. Acknowledgements and actions are visible on the flag itself.
 NOTIFIED_EVENTS = {
@@ -274,15 +282,14 @@ def notifications_for_event(*, event: FlagEvent, now: datetime) -> int:
 def notifications_claim(*, now: datetime, batch: int = SEND_BATCH) -> tuple[uuid.UUID, list[Notification]]:
     """Claim up to ``batch`` due rows by conditional UPDATE and return them. On PostgreSQL a concurrent
     UPDATE re-checks the WHERE clause on a row another claimer just changed, so no row is claimed twice."""
-    claim = uuid.uuid4()
-    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    free = unclaimed(now)
     candidates = list(
         Notification.objects.filter(free, status=Notification.Status.PENDING, due_at__lte=now)
         .order_by("due_at", "pk")
         .values_list("pk", flat=True)[:batch]
     )
     if not candidates:
-        return claim, []
+        return uuid.uuid4(), []
     # A digest goes out whole: claim every due digest row of the same recipients with it.
     digest_of = Notification.objects.filter(pk__in=candidates, digest=True).values("recipient_id")
     candidates += list(
@@ -292,8 +299,9 @@ def notifications_claim(*, now: datetime, batch: int = SEND_BATCH) -> tuple[uuid
         .exclude(pk__in=candidates)
         .values_list("pk", flat=True)
     )
-    Notification.objects.filter(free, pk__in=candidates, status=Notification.Status.PENDING).update(
-        claim=claim, claimed_until=now + CLAIM_FOR
+    claim = rows_claim(
+        Notification.objects.filter(free, pk__in=candidates, status=Notification.Status.PENDING),
+        until=now + CLAIM_FOR,
     )
     rows = list(
         Notification.objects.filter(claim=claim)
@@ -333,7 +341,7 @@ def _send_one(notification: Notification, email: transports.EmailTransport) -> N
         return
     channel = notification.channel
     if channel is None or not channel.is_active:
-        raise transports.PermanentFailure("the channel was removed or switched off")
+        raise PermanentFailure("the channel was removed or switched off")
     timeout = settings.PULSE_NOTIFICATION_TIMEOUT
     if notification.transport == Notification.Transport.SLACK:
         transports.SlackTransport(channel.url, timeout=timeout).send(notification.payload)
@@ -367,14 +375,14 @@ def _deliver(
     ids = [n.pk for n in rows]
     try:
         send()
-    except transports.DeliveryFailure as failure:
+    except DeliveryFailure as failure:
         for notification in rows:
             _record_failure(notification, failure, moment)
         return 0
     except Exception as error:  # a poisoned row must not wedge the loop: back it off like a temporary failure
         logger.exception("notification %s: unexpected error", ids)
         for notification in rows:
-            _record_failure(notification, transports.TemporaryFailure(type(error).__name__), moment)
+            _record_failure(notification, TemporaryFailure(type(error).__name__), moment)
         return 0
     Notification.objects.filter(pk__in=ids, claim=claim).update(
         status=Notification.Status.SENT, sent_at=moment, claim=None, claimed_until=None, last_error=""
@@ -382,9 +390,7 @@ def _deliver(
     return 1
 
 
-def _record_failure(
-    notification: Notification, failure: transports.DeliveryFailure, moment: datetime
-) -> None:
+def _record_failure(notification: Notification, failure: DeliveryFailure, moment: datetime) -> None:
     attempts = notification.attempts + 1
     reason = str(failure)[:500]
     if failure.permanent or attempts >= MAX_ATTEMPTS:
@@ -397,10 +403,10 @@ def _record_failure(
         )
         logger.warning("notification %s failed permanently: %s", notification.pk, reason)
         return
-    backoff = min(timedelta(minutes=2**attempts), MAX_BACKOFF)
+    wait = backoff(attempts)
     Notification.objects.filter(pk=notification.pk).update(
-        attempts=attempts, due_at=moment + backoff, claim=None, claimed_until=None, last_error=reason
+        attempts=attempts, due_at=moment + wait, claim=None, claimed_until=None, last_error=reason
     )
     logger.info(
-        "notification %s failed (attempt %s), retry in %s: %s", notification.pk, attempts, backoff, reason
+        "notification %s failed (attempt %s), retry in %s: %s", notification.pk, attempts, wait, reason
     )

@@ -296,7 +296,8 @@ def _fetch_one(sql: str, params: Sequence[Any] | dict[str, Any]) -> tuple[Any, .
         )
         with recorded:
             cursor.execute(sql, params, prepare=True)
-        return cursor.fetchone()
+        fetched: tuple[Any, ...] | None = cursor.fetchone()
+        return fetched
 
 
 @lru_cache(maxsize=1)

@@ -14,8 +14,9 @@ a sender whose claim expired cannot mark a message twice. Every message has a st
 invitation and message (``message_id``), so a receiving server can drop even those duplicates. Marking a
 message handled moves the row on to its next message's frozen due time (or to nothing).
 
-Failures: a refused recipient or a 5xx answer is permanent (recorded, not retried); a dropped connection,
-a time-out or a 4xx answer is temporary (retried with exponential backoff, at most ``MAX_ATTEMPTS`` times).
+Failures (``surveys.services.delivery``, the rules every outbox shares): a refused recipient or a 5xx
+answer is permanent (recorded, not retried); a dropped connection, a time-out or a 4xx answer is temporary
+(retried with exponential backoff, at most ``MAX_ATTEMPTS`` times).
 Either way the row then moves on to its next message. A message is skipped, not sent, when the person has
 answered, the link is spent, the round has closed or expired, or the person is no longer active.
 """
@@ -25,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import smtplib
 import time
 import uuid
 from dataclasses import dataclass
@@ -47,6 +47,16 @@ from django.utils.html import escape
 
 from surveys.models import Invitation, Participation, Round
 from surveys.sealing import KeyRing, SealError, open_token
+from surveys.services.delivery import (
+    SMTP_ERRORS,
+    PermanentFailure,
+    TemporaryFailure,
+    backoff,
+    message_send,
+    rows_claim,
+    smtp_failure,
+    unclaimed,
+)
 from surveys.validators import single_line
 
 logger = logging.getLogger(__name__)
@@ -63,14 +73,6 @@ RECORD_EVERY_MESSAGES = 10
 RECORD_EVERY_SECONDS = 1.0
 MAX_ATTEMPTS = 6
 SUPPORTED_LOCALES = {"en", "de"}
-
-
-class PermanentFailure(Exception):
-    pass
-
-
-class TemporaryFailure(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -173,23 +175,23 @@ def message_name(number: int) -> str:
 
 
 def _unclaimed(now: datetime) -> Q:
-    return Q(email_claimed_until__isnull=True) | Q(email_claimed_until__lt=now)
+    return unclaimed(now, until_field="email_claimed_until")
 
 
 def emails_claim(*, now: datetime, batch: int = SEND_BATCH) -> tuple[uuid.UUID, list[Invitation]]:
     """Claim up to ``batch`` invitations whose next message is due; returns the claim id and those rows."""
-    claim = uuid.uuid4()
     candidates = list(
         Invitation.objects.filter(_unclaimed(now), email_due_at__lte=now)
         .order_by("email_due_at")
         .values_list("pk", flat=True)[:batch]
     )
     if not candidates:
-        return claim, []
-    # Only the invitation's own columns in the condition: PostgreSQL re-checks them against a row another
-    # sender has just claimed, so each row goes to one sender.
-    Invitation.objects.filter(_unclaimed(now), pk__in=candidates, email_due_at__lte=now).update(
-        email_claimed_until=now + CLAIM_FOR, email_claim=claim
+        return uuid.uuid4(), []
+    claim = rows_claim(
+        Invitation.objects.filter(_unclaimed(now), pk__in=candidates, email_due_at__lte=now),
+        until=now + CLAIM_FOR,
+        claim_field="email_claim",
+        until_field="email_claimed_until",
     )
     rows: list[Invitation] = [
         *Invitation.objects.filter(pk__in=candidates, email_claim=claim)
@@ -269,7 +271,7 @@ def emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> 
     fast_path = SmtpFastPath(connection, cache)
     try:
         connection.open()
-    except (TimeoutError, smtplib.SMTPException, OSError) as error:
+    except SMTP_ERRORS as error:
         # The mail server is unreachable: the batch backs off instead of waiting for its claim to expire.
         _record_failure(rows, claim, TemporaryFailure(f"cannot connect: {type(error).__name__}"), moment)
         logger.warning(
@@ -313,7 +315,7 @@ def emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> 
                     rendered = email_render(invitation, token=token, cache=cache)
                     message = _message(rendered, connection)
                     message.extra_headers["Message-ID"] = message_id(invitation)
-                    _send(connection, message)
+                    message_send(connection, message)
             except (PermanentFailure, TemporaryFailure) as failure:
                 _record_failure([invitation], claim, failure, moment)
                 if isinstance(failure, TemporaryFailure):
@@ -404,47 +406,16 @@ class SmtpFastPath:
         smtp = self.connection.connection  # type: ignore[attr-defined]
         try:
             smtp.sendmail(settings.DEFAULT_FROM_EMAIL, [rendered_once.to], raw)
-        except smtplib.SMTPServerDisconnected as error:
-            raise TemporaryFailure(type(error).__name__) from None
-        except smtplib.SMTPRecipientsRefused as error:
-            permanent = all(500 <= code < 600 for code, _message in error.recipients.values())
-            raise (PermanentFailure if permanent else TemporaryFailure)(
-                f"recipient refused: {_smtp_reason(error)}"
-            ) from None
-        except smtplib.SMTPResponseException as error:
-            failure = PermanentFailure if 500 <= error.smtp_code < 600 else TemporaryFailure
-            raise failure(f"SMTP {error.smtp_code}") from None
-        except (TimeoutError, smtplib.SMTPException, OSError) as error:
-            raise TemporaryFailure(type(error).__name__) from None
+        except SMTP_ERRORS as error:
+            raise smtp_failure(error) from None
         return True
-
-
-def _send(connection: BaseEmailBackend, message: EmailMultiAlternatives) -> None:
-    try:
-        delivered = connection.send_messages([message])
-    except smtplib.SMTPRecipientsRefused as error:
-        # 5xx: the mailbox does not exist or refuses us for good; 4xx (greylisting, a full mailbox): later.
-        permanent = all(500 <= code < 600 for code, _message in error.recipients.values())
-        failure = PermanentFailure if permanent else TemporaryFailure
-        raise failure(f"recipient refused: {_smtp_reason(error)}") from None
-    except smtplib.SMTPResponseException as error:
-        failure = PermanentFailure if 500 <= error.smtp_code < 600 else TemporaryFailure
-        raise failure(f"SMTP {error.smtp_code}") from None
-    except (TimeoutError, smtplib.SMTPException, OSError) as error:
-        raise TemporaryFailure(type(error).__name__) from None
-    if delivered == 0 and not getattr(connection, "fail_silently", False):
-        raise TemporaryFailure("the backend sent nothing")
-
-
-def _smtp_reason(error: smtplib.SMTPRecipientsRefused) -> str:
-    codes = sorted({code for code, _message in error.recipients.values()})
-    return ", ".join(str(code) for code in codes)
 
 
 def _record_failure(rows: list[Invitation], claim: uuid.UUID, failure: Exception, moment: datetime) -> None:
     """Record a failed attempt at the message now due of each row, set-wise, while the row is still this
     sender's. A permanent failure, or the last allowed attempt, records the message as failed and moves the
-    row on to its next message; a temporary one backs the message off exponentially (2, 4, 8… minutes)."""
+    row on to its next message; a temporary one backs the message off (``delivery.backoff``: 2, 4, 8…
+    minutes)."""
     error = str(failure)[:500]
     mine = Invitation.objects.filter(pk__in=[row.pk for row in rows], email_claim=claim)
     permanent = isinstance(failure, PermanentFailure)
@@ -455,7 +426,7 @@ def _record_failure(rows: list[Invitation], claim: uuid.UUID, failure: Exception
             email_attempts=F("email_attempts") + 1,
             email_due_at=Case(
                 *(
-                    When(email_attempts=failed, then=Value(moment + _backoff(failed + 1)))
+                    When(email_attempts=failed, then=Value(moment + backoff(failed + 1)))
                     for failed in range(MAX_ATTEMPTS - 1)
                 ),
                 output_field=DateTimeField(),
@@ -480,10 +451,6 @@ def _record_failure(rows: list[Invitation], claim: uuid.UUID, failure: Exception
                 row.pk,
                 message_name(row.emails_handled),
                 attempts,
-                _backoff(attempts),
+                backoff(attempts),
                 failure,
             )
-
-
-def _backoff(attempts: int) -> timedelta:
-    return timedelta(minutes=2**attempts)

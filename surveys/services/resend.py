@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from surveys.models import Invitation, Participation, Round
+from surveys.services.delivery import unclaimed
 
 
 def checkin_links_resend(*, email: str, now: datetime | None = None) -> int:
@@ -40,7 +41,7 @@ def checkin_links_resend(*, email: str, now: datetime | None = None) -> int:
             sealed_token__isnull=False,
             emails_handled__lt=len(Invitation.EMAIL_DUE_FIELDS),
         )
-        .filter(Q(email_claimed_until__isnull=True) | Q(email_claimed_until__lt=moment))
+        .filter(unclaimed(moment, until_field="email_claimed_until"))
         .filter(~Exists(answered))
         .update(email_due_at=moment)
     )

@@ -1,0 +1,105 @@
+"""Delivering an outbox row: what a failure means, how long a failed row waits, how a sender claims rows.
+
+Every outbox in Pulse follows these rules: the check-in emails (``surveys.services.emails``, from the
+invitation rows), the flag notifications and the sign-in emails (``pulse.services.notifications`` and
+``pulse.services.auth_emails``, which may import this module; ``surveys`` never imports ``pulse``).
+
+* A transport reports a failure as :class:`PermanentFailure` (sending again cannot help: the row is
+  recorded as failed) or :class:`TemporaryFailure` (it may work later: the row backs off and is retried).
+* Over SMTP (:func:`smtp_failure`): a 5xx reply, or a refused recipient with only 5xx codes, is permanent
+  (the mailbox does not exist or refuses us for good); 4xx replies (greylisting, a full mailbox), dropped
+  connections and time-outs are temporary.
+* A temporary failure waits :func:`backoff`: doubling with each attempt, never longer than a cap, so a row
+  that failed often is still retried within hours rather than days.
+* A sender claims rows with one conditional UPDATE that writes a fresh claim id on rows that are due and
+  unclaimed (or whose claim expired) (:func:`unclaimed`, :func:`rows_claim`), and then works only on rows
+  carrying its id. On PostgreSQL the UPDATE re-checks its condition on a row another sender has just
+  claimed, so no row is claimed twice; no lock is held while sending.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.mail import EmailMessage
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db.models import Q, QuerySet
+
+#: What sending over SMTP may raise besides a reply: time-outs, dropped and refused connections.
+SMTP_ERRORS = (TimeoutError, smtplib.SMTPException, OSError)
+#: The longest a failed row waits before its next attempt.
+MAX_BACKOFF = timedelta(hours=6)
+
+
+class DeliveryFailure(Exception):
+    """A message was not delivered. ``permanent``: whether sending it again could ever help."""
+
+    permanent = False
+
+
+class PermanentFailure(DeliveryFailure):
+    permanent = True
+
+
+class TemporaryFailure(DeliveryFailure):
+    permanent = False
+
+
+def smtp_failure(error: Exception) -> DeliveryFailure:
+    """What an exception raised while sending over SMTP means for the row (see the module docstring).
+
+    The reason names the reply codes or the kind of error, never an address or the message."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = sorted({code for code, _message in error.recipients.values()})
+        permanent = all(500 <= code < 600 for code in codes)
+        reason = f"recipient refused: {', '.join(str(code) for code in codes)}"
+        return PermanentFailure(reason) if permanent else TemporaryFailure(reason)
+    if isinstance(error, smtplib.SMTPResponseException):
+        reason = f"SMTP {error.smtp_code}"
+        return PermanentFailure(reason) if 500 <= error.smtp_code < 600 else TemporaryFailure(reason)
+    return TemporaryFailure(type(error).__name__)
+
+
+def message_send(connection: BaseEmailBackend, message: EmailMessage) -> None:
+    """Send one message over an open connection; raise :class:`PermanentFailure` or
+    :class:`TemporaryFailure` if it was not accepted."""
+    try:
+        delivered = connection.send_messages([message])
+    except SMTP_ERRORS as error:
+        raise smtp_failure(error) from None
+    if not delivered and not getattr(connection, "fail_silently", False):
+        raise TemporaryFailure("the email backend sent nothing")
+
+
+def backoff(
+    attempts: int, *, first: timedelta = timedelta(minutes=2), cap: timedelta = MAX_BACKOFF
+) -> timedelta:
+    """How long a row waits after its ``attempts``-th failed attempt: ``first``, then twice as long after
+    each further failure (2, 4, 8… minutes by default), never longer than ``cap``."""
+    return min(first * (1 << max(attempts - 1, 0)), cap)  # 1 << n: 2 to the n, as an int
+
+
+def unclaimed(now: datetime, *, until_field: str = "claimed_until") -> Q:
+    """Rows no sender holds at ``now``: never claimed, or their claim has expired."""
+    return Q(**{f"{until_field}__isnull": True}) | Q(**{f"{until_field}__lt": now})
+
+
+def rows_claim(
+    rows: QuerySet[Any],
+    *,
+    until: datetime,
+    claim_field: str = "claim",
+    until_field: str = "claimed_until",
+) -> uuid.UUID:
+    """Claim ``rows`` for one sender until ``until``: one conditional UPDATE writing a fresh claim id.
+
+    ``rows`` must carry the whole condition (due, pending, :func:`unclaimed`) on the rows' own columns: a
+    condition through a join makes Django write ``WHERE id IN (SELECT …)``, which PostgreSQL does not
+    re-check against a row a concurrent sender has just claimed. Returns the claim id; the rows carrying it
+    are this sender's (fewer than asked for when another sender was quicker)."""
+    claim = uuid.uuid4()
+    rows.update(**{claim_field: claim, until_field: until})
+    return claim
