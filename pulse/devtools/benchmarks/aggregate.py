@@ -317,7 +317,8 @@ def _write_floor(round_id: int, rows: int) -> float:
 def _run_baseline(sql: str, round_id: int) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [round_id])
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
 def _baseline(round_id: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
