@@ -57,6 +57,7 @@ from surveys.services.delivery import (
     smtp_failure,
     unclaimed,
 )
+from surveys.services.email_pause import pause_token, pause_url
 from surveys.validators import single_line
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,11 @@ class RenderedEmail:
     text: str
     html: str
     to: str
+    pause_url: str  # the List-Unsubscribe link: pauses this person's check-in emails
+
+
+# RFC 8058: a mail client may unsubscribe with one POST of this body to the List-Unsubscribe link.
+ONE_CLICK = "List-Unsubscribe=One-Click"
 
 
 def checkin_url(token: str) -> str:
@@ -91,6 +97,7 @@ def checkin_url(token: str) -> str:
 # them intact; the real values are escaped for the HTML part when they are put in.
 NAME_MARK = "PulseRecipientName7f3a"
 TOKEN_MARK = "PulseCheckinToken7f3a"  # noqa: S105 - a placeholder, not a secret
+PAUSE_MARK = "PulsePauseToken7f3a"
 RenderCache = dict[tuple[object, ...], tuple[str, str, str]]
 
 
@@ -135,6 +142,7 @@ def email_render(invitation: Invitation, *, token: str, cache: RenderCache | Non
         context = {
             "name": NAME_MARK,
             "url": checkin_url(TOKEN_MARK),
+            "pause_url": pause_url(PAUSE_MARK),
             "closes": round_.closes_at,
             "reminder": is_reminder(invitation),
             "protect_url": settings.PULSE_BASE_URL + reverse("privacy"),
@@ -149,11 +157,17 @@ def email_render(invitation: Invitation, *, token: str, cache: RenderCache | Non
                 render_to_string(f"surveys/email/checkin.{locale}.html", context),
             )
     subject, text, html = cache[key]
+    pause = pause_token(person.pk)
     return RenderedEmail(
         subject=subject,
-        text=text.replace(NAME_MARK, person.display_name).replace(TOKEN_MARK, token),
-        html=html.replace(NAME_MARK, str(escape(person.display_name))).replace(TOKEN_MARK, token),
+        text=text.replace(NAME_MARK, person.display_name)
+        .replace(TOKEN_MARK, token)
+        .replace(PAUSE_MARK, pause),
+        html=html.replace(NAME_MARK, str(escape(person.display_name)))
+        .replace(TOKEN_MARK, token)
+        .replace(PAUSE_MARK, pause),
         to=person.email,
+        pause_url=pause_url(pause),
     )
 
 
@@ -296,6 +310,7 @@ def emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> 
                 or invitation.round.status != Round.Status.OPEN
                 or invitation.expires_at <= moment
                 or not invitation.person.is_active
+                or invitation.person.emails_paused_at is not None  # paused from a List-Unsubscribe link
                 or invitation.sealed_token is None
             ):
                 skipped.append(invitation.pk)
@@ -344,6 +359,9 @@ def _message(rendered: RenderedEmail, connection: BaseEmailBackend | None = None
         rendered.subject, rendered.text, settings.DEFAULT_FROM_EMAIL, [rendered.to], connection=connection
     )
     message.attach_alternative(rendered.html, "text/html")
+    # RFC 2369 and RFC 8058: a mail client's own "Unsubscribe" pauses this person's check-in emails.
+    message.extra_headers["List-Unsubscribe"] = f"<{rendered.pause_url}>"
+    message.extra_headers["List-Unsubscribe-Post"] = ONE_CLICK
     return message
 
 
@@ -372,12 +390,19 @@ class SmtpFastPath:
         if key not in self.prototypes:
             subject, text, html = self.cache[key]
             html = html.replace(NAME_MARK, self.HTML_NAME_MARK)
-            message = _message(RenderedEmail(subject, text, html, self.ADDRESS_MARK))
+            message = _message(RenderedEmail(subject, text, html, self.ADDRESS_MARK, pause_url(PAUSE_MARK)))
             message.extra_headers["Message-ID"] = self.MESSAGE_ID_MARK
             raw: bytes = message.message().as_bytes(linesep="\r\n")  # type: ignore[call-arg]
             # 8bit is a valid label for ASCII text too, and the filled-in name may not be ASCII.
             raw = raw.replace(b"Content-Transfer-Encoding: 7bit", b"Content-Transfer-Encoding: 8bit")
-            marks = (NAME_MARK, self.HTML_NAME_MARK, TOKEN_MARK, self.ADDRESS_MARK, self.MESSAGE_ID_MARK)
+            marks = (
+                NAME_MARK,
+                self.HTML_NAME_MARK,
+                TOKEN_MARK,
+                PAUSE_MARK,
+                self.ADDRESS_MARK,
+                self.MESSAGE_ID_MARK,
+            )
             self.prototypes[key] = raw if all(mark.encode() in raw for mark in marks) else None
         return self.prototypes[key]
 
@@ -400,6 +425,7 @@ class SmtpFastPath:
             prototype.replace(NAME_MARK.encode(), name.encode())
             .replace(self.HTML_NAME_MARK.encode(), str(escape(name)).encode())
             .replace(TOKEN_MARK.encode(), token.encode())
+            .replace(PAUSE_MARK.encode(), pause_token(person.pk).encode())
             .replace(self.ADDRESS_MARK.encode(), rendered_once.to.encode())
             .replace(self.MESSAGE_ID_MARK.encode(), message_id(invitation).encode())
         )
