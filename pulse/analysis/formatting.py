@@ -62,14 +62,6 @@ def format_change(value: float, scale: DisplayScale) -> str:
     return signed(value, decimals, zero=f"{0:.{decimals}f}")
 
 
-def shown_change(before: float, after: float, scale: DisplayScale) -> str:
-    """The difference of two exact values *as shown* (each coarsened first), so it adds no precision."""
-    if scale == "percent":
-        return signed(float(coarsen_percent(after) - coarsen_percent(before)), 0)
-    delta = coarsen_mean(after, scale=scale) - coarsen_mean(before, scale=scale)
-    return signed(delta, decimals_of(scale))
-
-
 def format_q(q: float) -> str:
     return "q < 0.01" if q < 0.01 else f"q = {q:.2f}"
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from pulse.analysis.formatting import day_text, decimals_of, format_value, shown_change, shown_text, signed
+from pulse.analysis.formatting import day_text, decimals_of, shown_text, signed
 from pulse.analysis.metrics import METRICS, RESPONSE_RATE, DisplayScale, Metric, metric_key, metric_label
 from pulse.analysis.stats import fit_trend
 from pulse.disclosure.release import (
@@ -29,8 +29,8 @@ from pulse.disclosure.release import (
     release_all,
     rounds_covering,
 )
-from pulse.disclosure.rules import Published, aggregate_withheld
-from pulse.models import Action, Flag, FlagEvent, TeamAggregate
+from pulse.disclosure.rules import Published
+from pulse.models import Action, Flag, FlagEvent
 from pulse.permissions import Caller
 from pulse.selectors.cells import (
     _plain,
@@ -67,65 +67,6 @@ def flag_list_for_leader(*, person: Person, include_resolved: bool = True) -> Qu
         .prefetch_related("actions", "events")
         .order_by("-opened_at", "-pk")
     )
-
-
-@dataclass(frozen=True)
-class ActionOutcome:
-    """How the flag's metric moved after an action: the last published value before the action was
-    planned, the published values of the rounds that closed after its due date, and one sentence."""
-
-    action: Action
-    due: bool  # the due date has passed
-    before: str | None
-    after: list[tuple[datetime, str]]
-    change: str | None
-    sentence: str
-
-
-def _published(flag: Flag) -> list[tuple[datetime, float]]:
-    k = flag.organisation.min_group_size
-    rows = TeamAggregate.objects.filter(team_id=flag.team_id, metric=flag.metric).order_by("closes_at")
-    out = []
-    for closes_at, kind, respondents, n, total in rows.values_list(
-        "closes_at", "kind", "respondents", "n", "total"
-    ):
-        if n and not aggregate_withheld(respondents=respondents, kind=kind, k=k):
-            value = total / n
-            out.append((closes_at, 100.0 * value if kind == TeamAggregate.Kind.RESPONSE_RATE else value))
-    return out
-
-
-def flag_action_outcomes(*, flag: Flag, today: date | None = None) -> list[ActionOutcome]:
-    """For each action of the flag: once its date has passed, how the metric moved since it was planned."""
-    key = metric_key(flag.metric)
-    info = METRICS[key] if key else None
-    zone = ZoneInfo(flag.organisation.time_zone)
-    day = today or timezone.localdate(timezone=zone)
-    series = _published(flag) if info else []
-    outcomes = []
-    for action in flag.actions.all():
-        due = day >= action.due_on
-        before_values = [value for moment, value in series if moment <= action.created_at]
-        due_moment = datetime.combine(action.due_on, time.min, zone)
-        after = [(moment, value) for moment, value in series if moment >= due_moment]
-        if info is None or not due:
-            outcomes.append(ActionOutcome(action, due, None, [], None, "The action's date has not come yet."))
-            continue
-        before = format_value(before_values[-1], info.scale) if before_values else None
-        shown_after = [(moment, format_value(value, info.scale)) for moment, value in after]
-        if not before_values or not after:
-            sentence = "No published round yet to compare with since the action's date."
-            outcomes.append(ActionOutcome(action, due, before, shown_after, None, sentence))
-            continue
-        change = shown_change(before_values[-1], after[-1][1], info.scale)
-        unit = " points" if info.scale == "percent" else ""
-        rounds = "1 round" if len(after) == 1 else f"{len(after)} rounds"
-        sentence = (
-            f"Since the action was planned, {info.label[0].lower() + info.label[1:]} moved from {before} to "
-            f"{shown_after[-1][1]} ({change}{unit}) over {rounds} after its date."
-        )
-        outcomes.append(ActionOutcome(action, due, before, shown_after, change, sentence))
-    return outcomes
 
 
 def _flags_visible(caller: Caller, *, states: Sequence[str]) -> QuerySet[Flag]:
