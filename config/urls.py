@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from pulse.api.errors import api_path_not_found
-from pulse.health import health
+from pulse.health import health, live, ready
 
 admin.site.site_header = "Pulse administration"
 admin.site.site_title = "Pulse"
@@ -14,6 +14,9 @@ handler500 = "pulse.api.errors.server_error"
 
 urlpatterns = [
     path("health/", health, name="health"),
+    # Probes are configured without a trailing slash as often as with one; both answer (no redirect).
+    re_path(r"^health/live/?$", live, name="health_live"),
+    re_path(r"^health/ready/?$", ready, name="health_ready"),
     path("admin/", admin.site.urls),
     # OpenAPI 3 schema and its docs page: Swagger UI from drf-spectacular-sidecar's static files, so it
     # works without internet access and calls no third party (drf-spectacular's Redoc page loads Google

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 
-from surveys.models import Invitation, Person, Round
+from surveys.models import Invitation, Person, Round, TickHeartbeat
 
 
 def person_for_user(user: AbstractBaseUser | AnonymousUser) -> Person | None:
@@ -25,4 +27,11 @@ def checkins_of(person: Person) -> QuerySet[Invitation]:
         Invitation.objects.filter(person=person, round__status=Round.Status.OPEN)
         .select_related("round__schedule")
         .order_by("round__closes_at", "pk")
+    )
+
+
+def tick_last_started_at() -> datetime | None:
+    """When the minute tick last started (``surveys.services.tick``), or None if it never ran."""
+    return (
+        TickHeartbeat.objects.filter(name=TickHeartbeat.MINUTE).values_list("started_at", flat=True).first()
     )

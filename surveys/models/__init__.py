@@ -15,6 +15,7 @@ from surveys.models.rounds import (
     ScoreCount,
     SealedBallot,
 )
+from surveys.models.tick import TickHeartbeat
 
 __all__ = [
     "ANSWER_BEARING_MODELS",
@@ -35,4 +36,5 @@ __all__ = [
     "ScoreCount",
     "SealedBallot",
     "Team",
+    "TickHeartbeat",
 ]
