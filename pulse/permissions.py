@@ -1,6 +1,6 @@
 """Who sees what. Every read of the web app and the API starts from a queryset made here.
 
-Roles (issue 9, "Who sees what"):
+Roles:
 
 * an **engineer** (any active person) sees their own check-ins and nothing of anyone else's;
 * a **leader** sees the teams they lead today and every team below them (``pulse.selectors.teams_led_by``),

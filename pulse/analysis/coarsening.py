@@ -18,7 +18,7 @@ Scale = Literal["1-5", "0-5", "0-100"]
 
 
 _SCALES: dict[str, tuple[Decimal, Decimal, Decimal]] = {
-    # scale: (lowest, highest, display step). SCIENCE.md §4: means to 0.1 on item scales, 1 point on 0–100.
+    # scale: (lowest, highest, display step). docs/science.md §4.7: 0.1 on item scales, 1 point on 0–100.
     "1-5": (Decimal(1), Decimal(5), Decimal("0.1")),
     "0-5": (Decimal(0), Decimal(5), Decimal("0.1")),
     "0-100": (Decimal(0), Decimal(100), Decimal(1)),
@@ -42,7 +42,7 @@ def _exact(value: float | int | Decimal | Fraction) -> Decimal:
 def coarsen_mean(value: float | int | Decimal | Fraction, *, scale: Scale) -> float:
     """Round a published mean for display: to 0.1 on 1–5 (and 0–5) item scales, to 1 on 0–100 scores.
 
-    SCIENCE.md §4 ("coarsening: means to 0.1"). Ties go away from zero (3.25 → 3.3, 49.5 → 50), which is
+    docs/science.md §4.7. Ties go away from zero (3.25 → 3.3, 49.5 → 50), which is
     what people expect from a printed table; the float noise of a computed mean is removed first, so the
     result prints as "3.1", never "3.1000000000000001". A value outside the scale raises ``ValueError``.
     """
@@ -58,8 +58,8 @@ def coarsen_mean(value: float | int | Decimal | Fraction, *, scale: Scale) -> fl
 def coarsen_percent(value: float | int | Decimal | Fraction) -> int:
     """Round a percentage to the nearest 5 points, ties away from zero (2.5 → 5, 97.5 → 100, −2.5 → −5).
 
-    SCIENCE.md §4 ("percentages to 5%"). Accepts −100…100 so that an "eNPS-style" difference in percentage
-    points (SCIENCE.md §1) is coarsened the same way.
+    docs/science.md §4.7. Accepts −100…100 so that a difference in percentage points is coarsened the same
+    way.
     """
     d = _exact(value)
     if not d.is_finite() or not Decimal(-100) <= d <= Decimal(100):

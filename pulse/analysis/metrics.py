@@ -39,7 +39,7 @@ class MetricInfo:
     scale: DisplayScale
     practical: float  # smallest worsening per round that matters, in the metric's display units
     instrument: str = ""  # short instrument name for the cut-off clause ("CBI", "WHO-5")
-    cutoff_word: str = "cut-off"  # CBI's 50 is "a convention: say so" (SCIENCE.md §1)
+    cutoff_word: str = "cut-off"  # CBI's 50 is a convention, and says so (docs/science.md §1.5)
 
 
 #: Keyed by "<instrument key>.<scale key>" (the metric without its kind and version) or "response_rate".

@@ -169,7 +169,7 @@ class SeriesVerdict:
 
 
 def collapsed_rounds(rates: Mapping[K, float], *, fraction: float = 0.5) -> set[K]:
-    """Rounds whose response rate fell below ``fraction`` of the team's median rate (SCIENCE.md §3).
+    """Rounds whose response rate fell below ``fraction`` of the team's median rate (docs/science.md §3.1).
 
     ``rates`` maps a round to the team's published response rate in it (any unit). Rounds without a
     published rate cannot be judged here; they are withheld anyway.

@@ -1,4 +1,4 @@
-"""Trend statistics for a team's round aggregates (SCIENCE.md §3): pure functions, no ORM.
+"""Trend statistics for a team's round aggregates (docs/science.md §3): pure functions, no ORM.
 
 The unit of analysis is one round's team aggregate (a mean or a proportion), because answers are not linked
 across rounds. Missing rounds (suppressed below the disclosure threshold, or excluded for a low response
@@ -493,7 +493,7 @@ def cusum_lower_batch(z: npt.ArrayLike, k: float = 0.5, h: float = 5.0) -> Cusum
 # Round-to-round noise and the trend line a team page draws
 # ---------------------------------------------------------------------------------------------------------
 
-#: z_{0.975}: two-sided 95% (the minimum detectable change; SCIENCE.md §3).
+#: z_{0.975}: two-sided 95% (the minimum detectable change; docs/science.md §3.10).
 Z_95 = 1.959963984540054
 
 
@@ -508,8 +508,8 @@ def variance_from_sums(n: int, total: float, total_squares: float) -> float | No
 def minimum_detectable_change(sd: float, n1: int, n2: int, *, z: float = Z_95) -> float:
     """The smallest difference between two round means that chance alone exceeds only 5% of the time.
 
-    z · σ_w · √(1/n₁ + 1/n₂), the two-sample z bound on a difference of means. SCIENCE.md §3 calibrates
-    it: with an SD of 1 on a 1–5 item and two rounds of 8 people, 1.96 · √(2/8) = 0.98, "about 1 scale
+    z · σ_w · √(1/n₁ + 1/n₂), the two-sample z bound on a difference of means (docs/science.md
+    §3.10). With an SD of 1 on a 1–5 item and two rounds of 8 people, 1.96 · √(2/8) = 0.98, "about 1 scale
     point".
     """
     if n1 < 1 or n2 < 1 or not math.isfinite(sd) or sd < 0:
@@ -559,8 +559,8 @@ def _weeks(moment: datetime, origin: datetime) -> float:
 
 def fit_trend(points: Sequence[tuple[datetime, float]], *, least: int) -> TrendLine | None:
     """Sen's slope over (round close, shown value) pairs against real time, or None with fewer than
-    ``least`` points (SCIENCE.md §3: no trend before 6 usable rounds). The slope per week becomes a slope
-    per round through the median spacing of the rounds, as the trend run does (``pulse.trends``)."""
+    ``least`` points (docs/science.md §3.10: no line before 6 shown rounds). The slope per week becomes a
+    slope per round through the median spacing of the rounds, as the trend run does (``pulse.trends``)."""
     if len(points) < max(2, least):
         return None
     ordered = sorted(points)

@@ -1,7 +1,7 @@
 """Schedules: when a team is asked which instruments, with the next openings in local time and UTC.
 
 Validation is the service's (``surveys.services.schedules``), field by field: time zone, window, reminders,
-recall periods (SCIENCE.md §1), conflicts with other schedules.
+recall periods (docs/science.md §1.8), conflicts with other schedules.
 """
 
 from __future__ import annotations
@@ -19,13 +19,8 @@ from pulse.api.base import IsAdmin, PulseApi
 from pulse.api.errors import error_responses
 from pulse.api.fields import BoundedDurationField, IsoDurationField, ScopedIdField, WallClockField, id_field
 from pulse.permissions import Caller, instruments_visible_to, schedules_visible_to
-from pulse.services.configuration import (
-    schedule_build,
-    schedule_check,
-    schedule_next_openings,
-    schedule_write,
-)
 from surveys.models import Schedule, Team
+from surveys.services.schedules import schedule_build, schedule_errors, schedule_next_openings, schedule_save
 from surveys.validators import validate_time_zone
 
 PREVIEW_COUNT = 5
@@ -189,7 +184,7 @@ class ScheduleCreateApi(PulseApi):
         serializer.is_valid(raise_exception=True)
         fields, instruments = _split(serializer.validated_data)
         schedule = schedule_build(organisation=self.caller.organisation, fields=fields)
-        schedule = schedule_write(schedule=schedule, instruments=instruments or [])
+        schedule = schedule_save(schedule=schedule, instruments=instruments or [])
         fresh = _scoped(self.caller).get(pk=schedule.pk)
         return Response(ScheduleOutputSerializer(fresh).data, status=status.HTTP_201_CREATED)
 
@@ -215,7 +210,7 @@ class ScheduleUpdateApi(PulseApi):
         if instruments is None:
             instruments = list(schedule.instruments.all())
         schedule = schedule_build(organisation=self.caller.organisation, fields=fields, schedule=schedule)
-        schedule_write(schedule=schedule, instruments=instruments)
+        schedule_save(schedule=schedule, instruments=instruments)
         return Response(ScheduleOutputSerializer(_scoped(self.caller).get(pk=schedule.pk)).data)
 
 
@@ -242,7 +237,7 @@ class SchedulePreviewApi(PulseApi):
         serializer.is_valid(raise_exception=True)
         fields, instruments = _split(serializer.validated_data)
         schedule = schedule_build(organisation=self.caller.organisation, fields=fields)
-        errors = schedule_check(schedule, instruments or [])
+        errors = schedule_errors(schedule, instruments or [])
         if errors:
             raise ValidationError(errors)
         return Response(

@@ -11,17 +11,17 @@ close step adds each ballot to the counters (``AnswerCount``, ``ScoreCount``, ``
 every team of the person's *counting closure* (their home team in the round's scope and every ancestor up
 to the schedule's team, ``surveys.tree.counting_closure``: someone in two sibling teams counts in the
 deeper, then older, one, so the tree stays additive), each team once per person. Afterwards no per-person
-answer set exists (DESIGN.md, "Anonymity, by construction"), so no later step could pool correctly; and
+answer set exists (docs/anonymity.md §2), so no later step could pool correctly; and
 none needs to: every counter row already *is* its team's exact roll-up. The close step stores counters only
 for the teams ``surveys.tree.storable_teams`` allows (at least k respondents, and no group below k left
-derivable by subtraction; SCIENCE.md §4), so nothing here is ever computed for the others, not even a
+derivable by subtraction; docs/science.md §4.2), so nothing here is ever computed for the others, not even a
 response rate: their people appear only inside their ancestors.
 
 What this module adds
 ---------------------
 It turns the counters into ``pulse.models.TeamAggregate`` rows, one per team × metric, each with
 ``n``, ``total`` (Σ value), ``total_squares`` (Σ value²) and a histogram, from which trends and reports
-get means and variances without ever seeing a person (SCIENCE.md §3 works on these team aggregates):
+get means and variances without ever seeing a person (docs/science.md §2.2):
 
 * ``question:<key>@<version>`` per choice question: the option values; histogram option value → count.
 * ``scale:<instrument>.<scale>@<version>`` per instrument scale: exact scores, bucket / resolution
@@ -39,7 +39,7 @@ get means and variances without ever seeing a person (SCIENCE.md §3 works on th
   ``Invitation.teams`` and the team paths), total = its respondents, total_squares = total (0/1 again).
   Only for teams that have a ``RespondentCount`` row, i.e. at least k respondents.
 
-Nothing here is disclosure-controlled: ``pulse.disclosure`` decides what may be shown (SCIENCE.md §4).
+Nothing here is disclosure-controlled: ``pulse.disclosure`` decides what may be shown (docs/science.md §4).
 
 Beside the aggregates, in the same transaction, it stores ``pulse.models.TeamRosterChange``: per team with
 counters and per threshold (k, and the larger one of distributions), how many people joined and left the

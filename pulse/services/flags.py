@@ -2,7 +2,7 @@
 
 States (``Flag.State``) and who moves a flag between them:
 
-* **pending** — the trend run saw the condition once (SCIENCE.md §3: it must hold for two evaluations
+* **pending** — the trend run saw the condition once (docs/science.md §3.9: it must hold for two evaluations
   before anyone is notified). Nobody sees it yet. Next evaluation with a newer round: the condition holds
   again → **open** (leaders notified), or it does not → **lapsed** (never shown).
 * **open** → **acknowledged** (a leader, with a note) → **action planned** (what, who, by when; planning
@@ -42,7 +42,7 @@ from surveys.models import Membership, Organisation, Person, Team
 logger = logging.getLogger(__name__)
 
 #: Evaluations (each with a newer round) a condition must hold before a flag opens, and be absent before
-#: it recovers (SCIENCE.md §3, "persists for two evaluations").
+#: it recovers (docs/science.md §3.9): one round alone is too noisy to tell anyone.
 PERSIST = 2
 SYSTEM = "system"
 ESCALATE_BATCH = 100

@@ -5,8 +5,8 @@ After the aggregation step has turned a closed round into ``TeamAggregate`` rows
 run. One run reads the recent rounds of the organisation and their aggregates (a few queries, whatever the
 number of teams), builds one series per team × metric, and calls ``pulse.trends.evaluate`` once: the
 statistics are computed for all series together, so the Benjamini–Hochberg family is every test of the run
-(SCIENCE.md §3). The verdicts go to ``pulse.services.flags.flags_apply_verdicts`` in the same transaction,
-which writes flags, their events and the notification outbox.
+(docs/science.md §3.4). The verdicts go to ``pulse.services.flags.flags_apply_verdicts`` in the same
+transaction, which writes flags, their events and the notification outbox.
 
 Which rounds belong to a team's series: every closed, aggregated round whose scope covered the team (the
 schedule's team, and its subtree when the schedule includes it) and asked the metric's instrument
@@ -179,7 +179,7 @@ def trend_series_load(*, organisation: Organisation, window: int) -> list[Series
 
 
 def _bands(instrument_ids: set[int]) -> dict[tuple[int, str], tuple[BandDef, ...]]:
-    """Each scale's cut-offs, from the instrument version's own definition (SCIENCE.md §1)."""
+    """Each scale's cut-offs, from the instrument version's own definition (docs/science.md §3.7)."""
     out: dict[tuple[int, str], tuple[BandDef, ...]] = {}
     for instrument in Instrument.objects.filter(pk__in=instrument_ids).prefetch_related(
         "questions", "scales"

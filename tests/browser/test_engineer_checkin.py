@@ -222,7 +222,7 @@ def test_engineer_answers_with_the_keyboard_only(
 def test_a_form_sent_with_gaps_moves_focus_to_a_summary_naming_each_question(
     browser: Any, demo_invites: dict[str, DemoInvite], artifacts: Path
 ) -> None:
-    """Issue 15: the summary named no question and focus stayed put; no progress on a long phone form; a
+    """Before: the summary named no question and focus stayed put; no progress on a long phone form; a
     pasted comment was cut at the limit without a word. Now: "Question n of N" on every question, a live
     count under the comment box, and a failed submit lands on a summary whose links name the questions."""
     from selenium.webdriver.common.by import By

@@ -1,4 +1,4 @@
-"""Disclosure control (SCIENCE.md §4): worked cases, one rule per test.
+"""Disclosure control (docs/science.md §4): worked cases, one rule per test.
 
 The rank-based property tests over random trees live in test_disclosure_properties.py.
 """
@@ -111,7 +111,7 @@ def test_floor_and_default_agree_with_the_settings_the_models_use() -> None:
     assert settings.PULSE_DEFAULT_MIN_GROUP_SIZE == DEFAULT_K
 
 
-# --- the worked case of SCIENCE.md §4 ---------------------------------------------------------------------
+# --- the worked case of docs/science.md §4.3 -------------------------------------------------------------
 
 # Parent n = 12, mean 3.5 (sum 42); child A n = 7, mean 3.714 (sum 26); child B n = 5, sum 16, mean 3.2.
 WORKED = [cell(1, None, 12, direct_n=0, total=42.0), cell(2, 1, 7, total=26.0), cell(3, 1, 5, total=16.0)]

@@ -1,8 +1,8 @@
 """The leader reports (pulse.reports): every number through the disclosure gate, for the whole tree first.
 
-Worked values: SCIENCE.md §4's parent/child case, §3's "minimum detectable change between two rounds of 8
-is about 1 scale point", the WHO-5, CBI and single-item burnout cut-offs of SCIENCE.md §1, and Sen's slope
-cross-checked against ``scipy.stats.theilslopes``.
+Worked values: the parent/child case of docs/science.md §4.3, the minimum detectable change of two rounds
+of 8 (about one scale point, docs/science.md §3.10), the WHO-5, CBI and single-item burnout cut-offs of
+docs/science.md §1.1, and Sen's slope cross-checked against ``scipy.stats.theilslopes``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _home_cells(home: reports.Home) -> dict[str, dict[str, ShownCell]]:
 
 
 def test_minimum_detectable_change_is_about_one_scale_point_for_two_rounds_of_eight() -> None:
-    # SCIENCE.md §3: "the minimum detectable change between two rounds of 8 is about 1 scale point"
+    # docs/science.md §3.10: the minimum detectable change between two rounds of 8 is about 1 scale point
     # (1–5 item, SD 1): 1.96 · √(1/8 + 1/8) = 0.98.
     assert minimum_detectable_change(1.0, 8, 8) == pytest.approx(0.98, abs=0.005)
     # Larger rounds shrink it with √n: four times the people, half the noise.
@@ -77,7 +77,7 @@ def test_fit_trend_is_sens_slope_against_real_time_like_scipy_theilslopes() -> N
     assert line.slope_per_round == pytest.approx(slope)  # median spacing: one week
     assert (line.low_per_round, line.high_per_round) == (pytest.approx(low), pytest.approx(high))
     assert line.at(START) == pytest.approx(intercept)
-    assert fit_trend(points[:5], least=6) is None  # SCIENCE.md §3: no trend before 6 rounds
+    assert fit_trend(points[:5], least=6) is None  # docs/science.md §3.10: no line before 6 rounds
 
 
 def test_signed_and_shown_text_print_a_true_minus_and_the_coarse_value() -> None:
@@ -93,7 +93,7 @@ def test_signed_and_shown_text_print_a_true_minus_and_the_coarse_value() -> None
 
 
 def test_science_worked_case_withholds_the_sibling_that_would_give_b_away() -> None:
-    # SCIENCE.md §4: parent n = 12, mean 3.5; child A n = 7, mean 3.714; B's sum = 42 − 26 = 16 (mean 3.2).
+    # docs/science.md §4.3: parent n = 12, mean 3.5; child A n = 7, mean 3.714; B's sum = 42 − 26 = 16.
     # At k = 6, B has fewer than k and the close step wrote no counters for it; A must go too.
     org = ReportOrg(k=6)
     org.round({"Root": {BURNOUT: Value(12, 3.5)}, "A": {BURNOUT: Value(7, 26 / 7)}})
@@ -246,7 +246,7 @@ def test_a_distribution_is_withheld_where_its_instruments_score_is_withheld() ->
     assert by_metric["question:who5_1@1"].options == ()
     burnout = by_metric["question:burnout1_1@1"]
     assert burnout.cell.published
-    # 2/10, 5/10, 2/10, 1/10 in 5-point steps; option labels come from the instrument (SCIENCE.md §1).
+    # 2/10, 5/10, 2/10, 1/10 in 5-point steps; option labels come from the instrument (docs/science.md §1.1).
     assert [(o.value, o.percent) for o in burnout.options] == [(1, 20), (2, 50), (3, 20), (4, 10), (5, 0)]
     assert burnout.options[0].label.startswith("I enjoy my work.")
     assert Question.objects.filter(key="burnout1_1").exists()

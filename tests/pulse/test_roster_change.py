@@ -1,6 +1,6 @@
-"""The roster clause across rounds (issue 7): a team whose membership changed by fewer than the threshold
-since its last published round is withheld, on every page, so that two rounds cannot be differenced to
-isolate a newcomer (7·m₂ − 6·m₁ ≈ the newcomer's answer).
+"""The roster clause across rounds (docs/science.md §4.5): a team whose membership changed by fewer than
+the threshold since its last published round is withheld, on every page, so that two rounds cannot be
+differenced to isolate a newcomer (7·m₂ − 6·m₁ ≈ the newcomer's answer).
 
 The pure rule, then rounds built through the real services: ``RoundBuilder`` opens the first round with
 ``rounds_open_due``; later rounds of the same schedule are opened with ``round_open`` (as the demo history

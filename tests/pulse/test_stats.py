@@ -1,7 +1,7 @@
 """Trend statistics (pulse.stats) against published worked values and the reference implementations.
 
 Sources of the expected numbers:
-- SCIENCE.md §3: n = 10, S = −39 → exact p = 0.000115, normal p = 0.000677.
+- docs/science.md §3.2: n = 10, S = −39 → exact p = 0.000115, normal p = 0.000677.
 - Kendall (1975), *Rank Correlation Methods*, as reprinted in Gilbert (1987), *Statistical Methods for
   Environmental Pollution Monitoring*, Table A18: upper-tail probabilities P(S ≥ s) for n = 4 … 10.
 - Benjamini & Hochberg (1995), J. R. Statist. Soc. B 57:289–300, §3.2: the fifteen p-values example.
@@ -326,7 +326,7 @@ def _brook_evans_arl(k: float, h: float, states: int = 400) -> float:
 
 def test_in_control_run_length_one_and_two_sided() -> None:
     """k = 0.5, h = 5: one-sided ARL₀ ≈ 931 (Brook–Evans; Siegmund's approximation gives 938); the 465
-    quoted in SCIENCE.md is the two-sided chart (Montgomery, Table 9.3), i.e. lower and upper together."""
+    often quoted (docs/science.md §3.6) is the two-sided chart (Montgomery, Table 9.3): both sides at once."""
     one_sided = _brook_evans_arl(0.5, 5.0)
     assert one_sided == pytest.approx(930.9, abs=0.5)
     assert one_sided / 2 == pytest.approx(465, abs=1)

@@ -50,7 +50,7 @@ def cbi(values: list[float | None], **kwargs: object) -> SeriesInput:
 
 
 def test_the_issue_example_sentence_with_numbers_from_scipy() -> None:
-    """Issue 8's example shape, with the slope, interval and p computed independently by scipy."""
+    """A steadily worsening CBI series, with the slope, interval and p computed independently by scipy."""
     values = [38.0, 42.0, 41.0, 45.0, 47.0, 49.0, 48.0, 54.0]
     (verdict,) = evaluate([cbi(values)])
     slope, _intercept, low, high = sps.theilslopes(values, np.arange(8.0), 0.95)
@@ -153,7 +153,7 @@ def test_direction_who5_down_is_bad_burnout_up_is_bad() -> None:
 
 
 def test_a_significant_but_tiny_slope_is_not_a_flag() -> None:
-    """0.03 points per round on a 1–5 item: below the practical minimum of 0.05 (SCIENCE.md §3)."""
+    """0.03 points per round on a 1–5 item: below the practical minimum of 0.05 (docs/science.md §3.5)."""
     values = [2.0 + 0.03 * i for i in range(12)]
     series = SeriesInput((1, "b"), METRICS["burnout1.burnout1"], weekly(values, sd=0.9), ())
     (verdict,) = evaluate([series])

@@ -1,5 +1,5 @@
 """The trend run over stored team aggregates: two evaluations before anyone is told, withheld and collapsed
-rounds, the 6-round minimum, automatic recovery and reopening (SCIENCE.md §3)."""
+rounds, the 6-round minimum, automatic recovery and reopening (docs/science.md §3)."""
 
 from __future__ import annotations
 

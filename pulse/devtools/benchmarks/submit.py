@@ -18,7 +18,7 @@ tool drives both.
    every request behind it (no coordinated omission; Tene, "How NOT to measure latency"); the service time
    (send to answer) is printed beside it.
 
-Target (issue 6): our rate ≥ half the baseline's, and p99 < 50 ms at 70 % of our maximum.
+Target: our rate ≥ half the baseline's, and p99 < 50 ms at 70 % of our maximum.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Workload (scale 1): 10,000 teams × 10 metrics × 12 rounds = 100,000 series, generated with a fixed seed:
 five metrics are 1–5 item means and five are 0–100 scale scores, each round's team mean coarsened to 0.1 as
-reports show it (so ties are common), rounds with fewer than 5 respondents suppressed (NaN, SCIENCE.md §4)
-and a few more excluded, weekly/fortnightly/four-weekly cadences with occasional skipped rounds, and one
-team in ten declining.
+reports show it (so ties are common), rounds with fewer than 5 respondents suppressed (NaN,
+docs/science.md §4.1) and a few more excluded, weekly/fortnightly/four-weekly cadences with occasional
+skipped rounds, and one team in ten declining.
 
 Ours: ``pulse.analysis.stats`` batch functions over the whole (series × rounds) array. Baseline: what a
 Python user would write — a loop calling ``pymannkendall.original_test`` and ``pymannkendall.sens_slope``
@@ -58,7 +58,7 @@ def make_panel(teams: int, seed: int = SEED) -> Panel:
     team_size = np.repeat(rng.integers(6, 16, teams), metrics)[:, None]
     respondents = np.clip(team_size - rng.binomial(team_size, 0.2, (rows, ROUNDS)), 0, None).astype(float)
     declining = np.repeat(rng.random(teams) < 0.1, metrics)
-    # −0.1/round on a 1–5 item is SCIENCE.md's calibration case; −3 points/round on a 0–100 score.
+    # Declines above the practical minimum (docs/science.md §3.5): −0.1/round on 1–5, −3/round on 0–100.
     slope = np.where(declining, np.where(is_score, -3.0, -0.1), 0.0)[:, None]
     noise = rng.standard_normal((rows, ROUNDS)) * sigma_within / np.sqrt(np.maximum(respondents, 1))
     values = np.round(centre[:, None] + slope * np.arange(ROUNDS) + noise, 1)
