@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.db.models import Model
 
 from surveys.models import Membership, Organisation, Person, Team
 
+_M = TypeVar("_M", bound=Model)
 
-class OrganisationFactory(factory.django.DjangoModelFactory):
+
+class ModelFactory(factory.django.DjangoModelFactory[_M]):
+    """A factory whose call (``TeamFactory(...)``) is typed as the model it creates."""
+
+    class Meta:
+        abstract = True
+
+    if TYPE_CHECKING:
+        # factory_boy's metaclass ``__call__`` returns the model instance; mypy does not read a
+        # metaclass ``__call__``, so the call is described here, for the type checker only.
+        def __new__(cls, **kwargs: Any) -> _M: ...  # type: ignore[misc]
+
+
+class OrganisationFactory(ModelFactory[Organisation]):
     class Meta:
         model = Organisation
 
@@ -18,7 +35,7 @@ class OrganisationFactory(factory.django.DjangoModelFactory):
     time_zone = "Europe/Berlin"
 
 
-class TeamFactory(factory.django.DjangoModelFactory):
+class TeamFactory(ModelFactory[Team]):
     class Meta:
         model = Team
 
@@ -27,7 +44,7 @@ class TeamFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"team-{n}")
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(ModelFactory[User]):
     class Meta:
         model = get_user_model()
 
@@ -36,7 +53,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("correct horse battery")
 
 
-class PersonFactory(factory.django.DjangoModelFactory):
+class PersonFactory(ModelFactory[Person]):
     class Meta:
         model = Person
 
@@ -45,7 +62,7 @@ class PersonFactory(factory.django.DjangoModelFactory):
     display_name = factory.Sequence(lambda n: f"Person {n}")
 
 
-class MembershipFactory(factory.django.DjangoModelFactory):
+class MembershipFactory(ModelFactory[Membership]):
     class Meta:
         model = Membership
 
