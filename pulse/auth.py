@@ -32,8 +32,8 @@ from django.utils import timezone
 
 from pulse.models.auth import AuthEmail, LoginLink
 from pulse.services.auth_emails import Outgoing, auth_email_queue, token_digest
-from pulse.services.configuration import person_user_ensure
 from surveys.models import Person
+from surveys.services.organisation import person_user_ensure
 
 LINK_LIFETIME = timedelta(minutes=15)
 TOKEN_BYTES = 32  # 256 bits; the issue asks for at least 128

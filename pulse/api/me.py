@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -11,13 +13,13 @@ from rest_framework.response import Response
 from pulse.api.base import PulseApi
 from pulse.api.errors import error_responses
 from pulse.permissions import checkins_of
-from pulse.services.configuration import api_token_revoke, api_token_rotate
+from pulse.services.api_tokens import api_token_revoke, api_token_rotate
 
 
 class MyCheckinListApi(PulseApi):
     """Whether the caller answered each open round: never what, and never anyone else's."""
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(serializers.Serializer[Any]):
         round = serializers.IntegerField(source="round_id")
         name = serializers.CharField(source="round.schedule.name")
         opens_at = serializers.DateTimeField(source="round.opens_at")
@@ -41,7 +43,7 @@ class TokenRotateApi(PulseApi):
 
     permission_classes = [IsAuthenticated]
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(serializers.Serializer[Any]):
         token = serializers.CharField(help_text='Send it as "Authorization: Token <token>".')
 
         class Meta:

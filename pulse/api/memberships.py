@@ -13,11 +13,11 @@ from pulse.api.base import IsAdmin, PulseApi
 from pulse.api.errors import error_responses
 from pulse.api.fields import ScopedIdField, id_field
 from pulse.permissions import Caller, memberships_visible_to
-from pulse.services.configuration import membership_create, membership_end
 from surveys.models import Membership, Person, Team
+from surveys.services.organisation import membership_create, membership_end
 
 
-class MembershipOutputSerializer(serializers.Serializer):
+class MembershipOutputSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     person = serializers.IntegerField(source="person_id")
     person_name = serializers.CharField(source="person.display_name")
@@ -46,7 +46,7 @@ def _scoped(caller: Caller) -> Any:
 class MembershipListApi(PulseApi):
     permission_classes = [IsAdmin]
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(serializers.Serializer[Any]):
         team = id_field(required=False)
         person = id_field(required=False)
         role = serializers.ChoiceField(choices=Membership.Role.choices, required=False)
@@ -81,7 +81,7 @@ class MembershipListApi(PulseApi):
 class MembershipCreateApi(PulseApi):
     permission_classes = [IsAdmin]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         person = ScopedIdField(scope=own_people)
         team = ScopedIdField(scope=own_teams)
         role = serializers.ChoiceField(choices=Membership.Role.choices, default=Membership.Role.MEMBER)
@@ -106,7 +106,7 @@ class MembershipCreateApi(PulseApi):
 class MembershipEndApi(PulseApi):
     permission_classes = [IsAdmin]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         ends_on = serializers.DateField(
             required=False, help_text="First day no longer in the team; default today."
         )

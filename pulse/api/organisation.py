@@ -12,11 +12,11 @@ from rest_framework.response import Response
 
 from pulse.api.base import IsAdmin, PulseApi
 from pulse.api.errors import error_responses
-from pulse.services.configuration import organisation_update
+from surveys.services.organisation import organisation_update
 from surveys.validators import validate_time_zone
 
 
-class OrganisationOutputSerializer(serializers.Serializer):
+class OrganisationOutputSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     name = serializers.CharField()
     min_group_size = serializers.IntegerField(help_text="k: fewest respondents a result is shown for.")
@@ -40,7 +40,7 @@ class OrganisationDetailApi(PulseApi):
 class OrganisationUpdateApi(PulseApi):
     permission_classes = [IsAdmin]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         name = serializers.CharField(max_length=200, required=False)
         min_group_size = serializers.IntegerField(
             min_value=settings.PULSE_MIN_GROUP_SIZE_FLOOR, max_value=1000, required=False

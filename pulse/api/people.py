@@ -17,17 +17,18 @@ from pulse.api.base import IsAdmin, PulseApi
 from pulse.api.errors import error_responses
 from pulse.api.fields import id_field
 from pulse.permissions import people_visible_to
-from pulse.services.configuration import person_create, person_deactivate, person_update
 from pulse.services.email_changes import email_changes_open_subquery
+from pulse.services.people import person_update
 from surveys.forms import MAX_IMPORT_BYTES
 from surveys.models import Membership, Person
+from surveys.services.organisation import person_create, person_deactivate
 from surveys.services.people_import import people_import
 from surveys.validators import validate_time_zone
 
 LOCALES = [code for code, _ in settings.LANGUAGES]
 
 
-class MembershipBriefSerializer(serializers.Serializer):
+class MembershipBriefSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     team = serializers.IntegerField(source="team_id")
     team_name = serializers.CharField(source="team.name")
@@ -37,7 +38,7 @@ class MembershipBriefSerializer(serializers.Serializer):
         ref_name = "PersonMembership"
 
 
-class PersonOutputSerializer(serializers.Serializer):
+class PersonOutputSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     email = serializers.EmailField()
     display_name = serializers.CharField()
@@ -88,7 +89,7 @@ def _person_out(person: Person) -> dict[str, Any]:
 class PersonListApi(PulseApi):
     permission_classes = [IsAdmin]
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(serializers.Serializer[Any]):
         active = serializers.BooleanField(required=False, allow_null=True, default=None)
         admin = serializers.BooleanField(required=False, allow_null=True, default=None)
         team = id_field(required=False, help_text="Current members of this team.")
@@ -136,7 +137,7 @@ class PersonDetailApi(PulseApi):
 class PersonCreateApi(PulseApi):
     permission_classes = [IsAdmin]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         email = serializers.EmailField(max_length=254)
         display_name = serializers.CharField(max_length=200)
         locale = serializers.ChoiceField(choices=["", *LOCALES], required=False, default="")
@@ -167,7 +168,7 @@ class PersonCreateApi(PulseApi):
 class PersonUpdateApi(PulseApi):
     permission_classes = [IsAdmin]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         email = serializers.EmailField(max_length=254, required=False)
         display_name = serializers.CharField(max_length=200, required=False)
         locale = serializers.ChoiceField(choices=["", *LOCALES], required=False)
@@ -228,7 +229,7 @@ class PeopleImportApi(PulseApi):
     permission_classes = [IsAdmin]
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         file = serializers.FileField(required=False, help_text="The CSV file (multipart).")
         csv = serializers.CharField(
             required=False,
@@ -275,7 +276,7 @@ class PeopleImportApi(PulseApi):
                     ) from None
             return attrs
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(serializers.Serializer[Any]):
         applied = serializers.BooleanField()
         rows = serializers.IntegerField()
         summary = serializers.CharField()

@@ -26,7 +26,7 @@ from surveys.validators import validate_time_zone
 PREVIEW_COUNT = 5
 
 
-class OpeningSerializer(serializers.Serializer):
+class OpeningSerializer(serializers.Serializer[Any]):
     local = serializers.CharField(help_text="ISO 8601 with the UTC offset of the schedule's time zone.")
     utc = serializers.DateTimeField()
     shifted = serializers.BooleanField(
@@ -38,7 +38,7 @@ class OpeningSerializer(serializers.Serializer):
         ref_name = "Opening"
 
 
-class PauseSerializer(serializers.Serializer):
+class PauseSerializer(serializers.Serializer[Any]):
     starts_on = serializers.DateField()
     ends_on = serializers.DateField()
     reason = serializers.CharField()
@@ -47,7 +47,7 @@ class PauseSerializer(serializers.Serializer):
         ref_name = "SchedulePause"
 
 
-class ScheduleOutputSerializer(serializers.Serializer):
+class ScheduleOutputSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     team = serializers.IntegerField(source="team_id")
     team_name = serializers.CharField(source="team.name")
@@ -97,7 +97,7 @@ def own_teams(caller: Caller) -> Any:
     return Team.objects.filter(organisation_id=caller.organisation_id).select_related("organisation")
 
 
-class ScheduleInputSerializer(serializers.Serializer):
+class ScheduleInputSerializer(serializers.Serializer[Any]):
     """Every field of a schedule; on create, those with a default may be left out."""
 
     team = ScopedIdField(scope=own_teams)
@@ -135,7 +135,7 @@ def _split(data: dict[str, Any]) -> tuple[dict[str, Any], list[Any] | None]:
 
 
 class ScheduleListApi(PulseApi):
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(serializers.Serializer[Any]):
         team = id_field(required=False)
         active = serializers.BooleanField(required=False, allow_null=True, default=None)
 
@@ -219,7 +219,7 @@ class SchedulePreviewApi(PulseApi):
 
     permission_classes = [IsAdmin]
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(serializers.Serializer[Any]):
         time_zone = serializers.CharField()
         next_openings = OpeningSerializer(many=True)
 

@@ -14,12 +14,12 @@ from pulse.api.errors import error_responses
 from pulse.api.fields import ScopedIdField, id_field
 from pulse.api.pagination import TreeCursor
 from pulse.permissions import Caller, teams_visible_to
-from pulse.services.configuration import team_create, team_update
 from surveys.models import Team
+from surveys.services.organisation import team_create, team_update
 from surveys.validators import validate_time_zone
 
 
-class TeamOutputSerializer(serializers.Serializer):
+class TeamOutputSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     name = serializers.CharField()
     slug = serializers.CharField()
@@ -49,7 +49,7 @@ def own_teams(caller: Caller) -> Any:
 class TeamListApi(PulseApi):
     pagination_class = TreeCursor
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(serializers.Serializer[Any]):
         parent = id_field(  # type: ignore[assignment]  # a field, not Field.parent
             required=False, help_text="Only the direct children of this team."
         )
@@ -98,7 +98,7 @@ class TeamDetailApi(PulseApi):
 class TeamCreateApi(PulseApi):
     permission_classes = [IsAdmin]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         name = serializers.CharField(max_length=200)
         slug = serializers.SlugField(max_length=100, required=False, help_text="Default: from the name.")
         parent = ScopedIdField(  # type: ignore[assignment]
@@ -127,7 +127,7 @@ class TeamCreateApi(PulseApi):
 class TeamUpdateApi(PulseApi):
     permission_classes = [IsAdmin]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         name = serializers.CharField(max_length=200, required=False)
         slug = serializers.SlugField(max_length=100, required=False)
         parent = ScopedIdField(  # type: ignore[assignment]

@@ -5,7 +5,7 @@ can sign in as the person. An admin's change is therefore only a request (``Emai
 gets a confirm link (minted at delivery, stored as its SHA-256, valid ``CHANGE_LIFETIME``), the old address
 is told at once who asked for what, and ``Person.email`` (with the linked user's email) changes when the
 new address's owner presses the confirm button. Until then every sign-in link still goes to the old,
-verified address. Who may ask is decided by ``pulse.services.configuration.person_update``
+verified address. Who may ask is decided by ``pulse.services.people.person_update``
 (:func:`email_change_refusal`): the email of a person linked to a staff or superuser account, or of another
 admin, can be changed only by staff.
 """

@@ -33,23 +33,9 @@ from pulse.permissions import (
     schedules_visible_to,
     teams_visible_to,
 )
-from pulse.services.configuration import (
-    api_token_revoke,
-    api_token_rotate,
-    membership_create,
-    membership_end,
-    organisation_update,
-    person_create,
-    person_deactivate,
-    person_update,
-    schedule_build,
-    schedule_check,
-    schedule_next_openings,
-    schedule_write,
-    team_create,
-    team_update,
-)
+from pulse.services.api_tokens import api_token_revoke, api_token_rotate
 from pulse.services.email_changes import email_change_open
+from pulse.services.people import person_update
 from pulse.web.forms import (
     MembershipEndForm,
     MembershipForm,
@@ -61,7 +47,17 @@ from pulse.web.forms import (
 )
 from surveys.forms import PeopleImportApplyForm
 from surveys.models import Membership, Person, Schedule
+from surveys.services.organisation import (
+    membership_create,
+    membership_end,
+    organisation_update,
+    person_create,
+    person_deactivate,
+    team_create,
+    team_update,
+)
 from surveys.services.people_import import people_import, people_import_apply
+from surveys.services.schedules import schedule_build, schedule_errors, schedule_next_openings, schedule_save
 
 View = Callable[..., HttpResponse]
 PAGE_SIZE = 50
@@ -474,14 +470,14 @@ def _schedule_editor(request: HttpRequest, caller: Caller, schedule: Schedule | 
             fields, instruments = form.schedule_fields()
             candidate = schedule_build(organisation=caller.organisation, fields=fields, schedule=schedule)
             if request.POST.get("action") == "preview":
-                errors = schedule_check(candidate, instruments)
+                errors = schedule_errors(candidate, instruments)
                 if errors:
                     form.add_service_errors(ValidationError(errors))
                 else:
                     preview, preview_zone = schedule_next_openings(candidate), candidate.effective_time_zone
             else:
                 try:
-                    saved = schedule_write(schedule=candidate, instruments=instruments)
+                    saved = schedule_save(schedule=candidate, instruments=instruments)
                 except ValidationError as error:
                     form.add_service_errors(error)
                 else:

@@ -12,7 +12,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from surveys.models import Round, Schedule, SchedulePause
 from surveys.services.rounds import schedule_refresh
-from surveys.services.schedules import schedule_errors, schedule_preview
+from surveys.services.schedules import schedule_preview, schedule_rule_errors
 
 
 class ScheduleForm(forms.ModelForm):
@@ -28,8 +28,9 @@ class ScheduleForm(forms.ModelForm):
         super()._post_clean()  # type: ignore[misc]
         if self.errors:
             return
+        # Django's form has just run the model's own rules; the schedule's other rules are the service's.
         instruments = list(self.cleaned_data.get("instruments") or [])
-        for field, messages in schedule_errors(self.instance, instruments).items():
+        for field, messages in schedule_rule_errors(self.instance, instruments).items():
             target = field if field in self.fields else None
             for message in messages:
                 self.add_error(target, message)

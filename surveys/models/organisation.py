@@ -86,7 +86,7 @@ class Team(models.Model):
             models.UniqueConstraint(
                 fields=["organisation", "slug"], name="team_slug_unique_per_organisation"
             ),
-            # One name per parent, ignoring case (pulse.services.configuration says so at the field).
+            # One name per parent, ignoring case (surveys.services.organisation says so at the field).
             models.UniqueConstraint(
                 Lower("name"),
                 "parent",

@@ -88,7 +88,7 @@ class Schedule(models.Model):
                 name="schedule_ends_after_start",
             ),
             # One name per organisation, ignoring case: people tell schedules apart by name in the admin
-            # pages, the API and "My check-ins" (pulse.services.configuration says so at the field).
+            # pages, the API and "My check-ins" (surveys.services.schedules says so at the field).
             models.UniqueConstraint(
                 Lower("name"), "organisation", name="schedule_name_unique_per_organisation"
             ),

@@ -1,4 +1,7 @@
-"""Validate and save schedules: the same rules for the admin, the API and the web app.
+"""Validate and save schedules: the one place that owns a schedule's rules, for the admin, the API and the
+web app. ``schedule_errors`` is every rule (the model's own, then the ones below); ``schedule_save``
+checks them once and saves; Django's admin form, which runs the model's rules itself, adds
+``schedule_rule_errors``.
 
 Refused, field by field: an unknown time zone, a window longer than the cadence, a reminder outside the
 window, an instrument asked more often than its recall period (docs/science.md §1.8), and two schedules that
@@ -8,18 +11,26 @@ that is already open: rounds copy what they need at open.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from surveys import cadence
-from surveys.models import Instrument, Schedule, Team
+from surveys.models import Instrument, Organisation, Schedule, Team
 from surveys.services.rounds import schedule_refresh, schedule_spec
+from surveys.services.validation import changes_assign, model_validate
 
 SCHEDULE_NAME_CONSTRAINT = "schedule_name_unique_per_organisation"
+# What the web app and the API may set on a schedule (``schedule_build``); instruments are set apart.
+SCHEDULE_FIELDS = (
+    "team", "name", "include_subtree", "is_active", "cadence", "every_n_weeks", "nth_weekday", "weekday",
+    "local_time", "time_zone", "starts_on", "ends_on", "open_for", "reminder_1", "reminder_2",
+    "quiet_start", "quiet_end", "quiet_weekends",
+)  # fmt: skip
 
 # cadence's names for the fields -> the model's.
 FIELD_NAMES = {
@@ -47,10 +58,42 @@ def _scopes_overlap(a: Schedule, b: Schedule, teams: dict[int, Team]) -> bool:
     return b.include_subtree and team_a.path.startswith(team_b.path)
 
 
+def schedule_build(
+    *, organisation: Organisation, fields: Mapping[str, Any], schedule: Schedule | None = None
+) -> Schedule:
+    """A schedule with the given fields, not saved (for a preview, or for ``schedule_save``)."""
+    target = schedule if schedule is not None else Schedule(organisation=organisation)
+    changes_assign(target, fields, SCHEDULE_FIELDS)
+    return target
+
+
 def schedule_errors(
     schedule: Schedule, instruments: Sequence[Instrument], *, now: datetime | None = None
 ) -> dict[str, list[str]]:
-    """Every problem with a schedule as it would be saved, keyed by model field."""
+    """Every problem with a schedule as it would be saved, keyed by model field: the model's own rules
+    (validators, constraints, a name another schedule of the organisation has) first, then
+    ``schedule_rule_errors``."""
+    same_name = Schedule.objects.filter(
+        organisation_id=schedule.organisation_id, name__iexact=schedule.name.strip()
+    ).exclude(pk=schedule.pk)
+    names = (
+        {"name": [f"Another schedule is already called {schedule.name!r}; choose another name."]}
+        if schedule.name and same_name.exists()
+        else {}
+    )
+    try:
+        model_validate(schedule, names)
+    except ValidationError as error:
+        return dict(error.message_dict)
+    return schedule_rule_errors(schedule, instruments, now=now)
+
+
+def schedule_rule_errors(
+    schedule: Schedule, instruments: Sequence[Instrument], *, now: datetime | None = None
+) -> dict[str, list[str]]:
+    """The rules of a schedule beyond its model's own: its team and instruments belong to its organisation,
+    the cadence, window and reminders fit (``cadence.validate_cadence``), no instrument is asked more often
+    than its recall period, and no other schedule asks the same people the same instrument too soon."""
     errors: dict[str, list[str]] = {}
     if (
         schedule.team_id
@@ -123,7 +166,8 @@ def _conflicts_with_other_schedules(
 
 
 def schedule_save(*, schedule: Schedule, instruments: Sequence[Instrument]) -> Schedule:
-    """Validate and save a schedule with its instruments, then compute its next opening. All or nothing."""
+    """Validate (``schedule_errors``, once) and save a schedule with its instruments, then compute its next
+    opening. All or nothing."""
     errors = schedule_errors(schedule, instruments)
     if errors:
         raise ValidationError(errors)
@@ -148,3 +192,21 @@ def schedule_preview(
     """The next openings, local and UTC, for the editor."""
     spec = schedule_spec(schedule)
     return cadence.preview_openings(spec, now or timezone.now(), count)
+
+
+def schedule_next_openings(schedule: Schedule, *, count: int = 5) -> list[dict[str, Any]]:
+    """The next openings of a valid schedule, local (ISO 8601 with the zone's offset) and UTC."""
+    try:
+        previews = schedule_preview(schedule, count=count)
+    except ValueError:  # a stored schedule that no longer validates (e.g. a zone removed from tzdata)
+        return []
+    return [
+        {
+            "local": preview.local.isoformat(),
+            "local_time": preview.local,
+            "utc": preview.utc,
+            "shifted": preview.shifted,
+            "ambiguous": preview.ambiguous,
+        }
+        for preview in previews
+    ]

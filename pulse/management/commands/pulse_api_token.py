@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from pulse.services.configuration import api_token_rotate
+from pulse.services.api_tokens import api_token_rotate
 from surveys.models import Person
 
 

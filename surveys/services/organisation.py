@@ -1,18 +1,15 @@
-"""Writes of the admin web pages and the API: organisation settings, teams, people, memberships, schedules.
+"""Writes of the admin web pages and the API: organisation settings, teams, people and memberships.
 
-Each service validates with the model's own rules (``full_clean``: validators, ``clean()``, constraints) plus
-the few rules that need the database, and raises ``django.core.exceptions.ValidationError`` with messages
-keyed by field, so the web forms and the API report the same errors field by field. Schedules go through
-``surveys.services.schedules`` (cadence, recall periods, conflicts between schedules). The CSV import and
-custom instruments have their own services in ``surveys.services``; the views call those directly.
-
-These write ``surveys`` models; they live here because the admin web app is Pulse's, and could move to
-``surveys.services`` unchanged (they import nothing from ``pulse``).
+Each service validates with the model's own rules plus the few that need the database and raises
+``ValidationError`` field by field (``surveys.services.validation``), so the web forms and the API report
+the same errors. Schedules have their own service (``surveys.services.schedules``), as do the CSV import
+and custom instruments. A change of a person's email address is not written here: Pulse asks the new
+address to confirm first (``pulse.services.people.person_update``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -22,68 +19,13 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
-from rest_framework.authtoken.models import Token
 
-from surveys.models import Instrument, Membership, Organisation, Person, Schedule, Team
-from surveys.services.schedules import schedule_errors, schedule_preview, schedule_save
+from surveys.models import Membership, Organisation, Person, Team
+from surveys.services.validation import changes_assign, model_validate
 
 ORGANISATION_FIELDS = ("name", "min_group_size", "time_zone", "locale")
 TEAM_FIELDS = ("name", "slug", "parent", "time_zone")
 PERSON_FIELDS = ("email", "display_name", "locale", "time_zone", "is_admin")
-SCHEDULE_FIELDS = (
-    "team", "name", "include_subtree", "is_active", "cadence", "every_n_weeks", "nth_weekday", "weekday",
-    "local_time", "time_zone", "starts_on", "ends_on", "open_for", "reminder_1", "reminder_2",
-    "quiet_start", "quiet_end", "quiet_weekends",
-)  # fmt: skip
-
-
-def _assign(instance: Any, changes: Mapping[str, Any], allowed: Iterable[str]) -> None:
-    unknown = set(changes) - set(allowed)
-    if unknown:
-        raise ValidationError({name: ["This field cannot be changed here."] for name in sorted(unknown)})
-    for name, value in changes.items():
-        setattr(instance, name, value)
-
-
-# A database constraint that fails model validation reads "Constraint “name” is violated." (in the
-# request's language): each of these is reported on its field, in words, instead.
-CONSTRAINT_ERRORS = {
-    "schedule_ends_after_start": (
-        "ends_on",
-        "The last day is before the first day: choose the first day or later.",
-    ),
-    "schedule_every_n_weeks_positive": ("every_n_weeks", "Repeat every 1 or more weeks."),
-    "pause_ends_after_start": ("ends_on", "The pause ends before it starts."),
-    "schedule_name_unique_per_organisation": (
-        "name",
-        "Another schedule in this organisation already has this name; choose another name.",
-    ),
-}
-
-
-def _constraint_field(message: str) -> tuple[str, str] | None:
-    for name, target in CONSTRAINT_ERRORS.items():
-        if name in message:  # the name is not translated; the quotes around it are
-            return target
-    return None
-
-
-def _full_clean(instance: Any, errors: dict[str, list[str]] | None = None, **kwargs: Any) -> None:
-    """Run the model's validation and raise everything at once, together with ``errors`` found before."""
-    collected: dict[str, list[str]] = {key: list(value) for key, value in (errors or {}).items()}
-    try:
-        instance.full_clean(**kwargs)
-    except ValidationError as error:
-        for key, messages in error.message_dict.items():
-            for message in messages:
-                target = _constraint_field(message) if key == NON_FIELD_ERRORS else None
-                if target and target[0] in (errors or {}):
-                    continue  # a check before this one said it already, with the values
-                field, text = target if target else (key, message)
-                if text not in collected.get(field, []):
-                    collected.setdefault(field, []).append(text)
-    if collected:
-        raise ValidationError(collected)
 
 
 # --- organisation ---------------------------------------------------------------------------------------
@@ -92,8 +34,10 @@ def _full_clean(instance: Any, errors: dict[str, list[str]] | None = None, **kwa
 def organisation_update(*, organisation: Organisation, changes: Mapping[str, Any]) -> Organisation:
     """Change the organisation's name, minimum group size k (never below the floor, never above the
     organisation's headcount), time zone or locale."""
-    _assign(organisation, changes, ORGANISATION_FIELDS)
-    _full_clean(organisation, _min_group_size_errors(organisation) if "min_group_size" in changes else None)
+    changes_assign(organisation, changes, ORGANISATION_FIELDS)
+    model_validate(
+        organisation, _min_group_size_errors(organisation) if "min_group_size" in changes else None
+    )
     organisation.save()
     return organisation
 
@@ -171,7 +115,7 @@ def team_create(
         time_zone=time_zone,
     )
     errors = {**_slug_errors(organisation.pk, team.slug, None), **_team_name_errors(team)}
-    _full_clean(team, errors, validate_constraints=False)
+    model_validate(team, errors, validate_constraints=False)
     team.save()
     return team
 
@@ -179,9 +123,9 @@ def team_create(
 def team_update(*, team: Team, changes: Mapping[str, Any]) -> Team:
     """Rename or move a team. Moving it under itself or one of its own teams is refused (``Team.clean``);
     moving rewrites the paths of its whole subtree in one UPDATE (``Team.save``)."""
-    _assign(team, changes, TEAM_FIELDS)
+    changes_assign(team, changes, TEAM_FIELDS)
     errors = {**_slug_errors(team.organisation_id, team.slug, team.pk), **_team_name_errors(team)}
-    _full_clean(team, errors, validate_constraints=False)
+    model_validate(team, errors, validate_constraints=False)
     team.save()
     return team
 
@@ -253,7 +197,7 @@ def person_create(
         time_zone=time_zone,
         is_admin=is_admin,
     )
-    _full_clean(person, exclude=["user"])
+    model_validate(person, exclude=["user"])
     with transaction.atomic():
         person.save()
         _enable_sign_in(person, can_sign_in)
@@ -265,59 +209,45 @@ def person_update(
     person: Person,
     changes: Mapping[str, Any],
     can_sign_in: bool | None = None,
-    actor: Person | None = None,
     actor_is_staff: bool = False,
+    errors: dict[str, list[str]] | None = None,
 ) -> Person:
-    """Change a person's details. The last active admin of an organisation keeps the admin flag.
+    """Change a person's details. The last active admin of an organisation keeps the admin flag; only
+    staff may switch the sign-in of a person whose user is staff or superuser. ``errors``: problems the
+    caller found first, reported together with these (nothing is saved if there are any).
 
-    A new email address is not written here: it is asked for (``email_change_request``) and replaces the
-    old one when it confirms by link, and the old address is told. Only staff may change the email, or
-    switch the sign-in, of a person whose user is staff or superuser; only staff may change another
-    admin's email (``email_change_refusal``). ``actor`` is the person making the change.
+    The email address may change here only in letter case (sign-in compares addresses case-insensitively):
+    a new address becomes a sign-in identity only once it confirms by link, which is Pulse's
+    ``pulse.services.people.person_update``.
     """
-    from pulse.services.email_changes import email_change_refusal, email_change_request
-
     was_admin = person.is_admin
-    old_email = person.email
     wanted = dict(changes)
-    new_email = str(wanted.get("email", old_email)).strip()
-    # A change of letter case only is no new address: sign-in compares addresses case-insensitively.
-    email_change = new_email.lower() != old_email.lower()
-    if email_change:
+    found: dict[str, list[str]] = {key: list(value) for key, value in (errors or {}).items()}
+    if "email" in wanted and str(wanted["email"]).strip().lower() != person.email.lower():
+        found.setdefault("email", []).append("A new email address must be confirmed by a link sent to it.")
         wanted.pop("email")
-    _assign(person, wanted, PERSON_FIELDS)
-    errors: dict[str, list[str]] = {}
+    changes_assign(person, wanted, PERSON_FIELDS)
     if was_admin and not person.is_admin and person.is_active and not _other_admins(person):
-        errors["is_admin"] = ["This is the organisation's only admin; make someone else admin first."]
-    if email_change:
-        # Checked against the person as they were: one request cannot first demote an admin, then take
-        # over their address.
-        person.is_admin, current_admin = was_admin, person.is_admin
-        refusal = email_change_refusal(person=person, actor=actor, actor_is_staff=actor_is_staff)
-        person.is_admin = current_admin
-        if refusal:
-            errors["email"] = [refusal]
-        else:
-            errors.update(_new_email_errors(person, new_email))
+        found["is_admin"] = ["This is the organisation's only admin; make someone else admin first."]
     user = person.user if person.user_id is not None else None
     staff_account = user is not None and (user.is_staff or user.is_superuser)
     if can_sign_in is not None and staff_account and not actor_is_staff:
         assert user is not None
         if can_sign_in != user.is_active:
-            errors["can_sign_in"] = ["Only staff can switch the sign-in of a person whose account is staff."]
-    _full_clean(person, errors, exclude=["user"])
+            found["can_sign_in"] = ["Only staff can switch the sign-in of a person whose account is staff."]
+    model_validate(person, found, exclude=["user"])
     with transaction.atomic():
         person.save()
         if person.user_id is not None and "email" in wanted:  # a change of letter case only
             get_user_model().objects.filter(pk=person.user_id).update(email=person.email)
-        if email_change:
-            email_change_request(person=person, new_email=new_email, requested_by=actor)
         if can_sign_in is not None:
             _enable_sign_in(person, can_sign_in)
     return person
 
 
-def _new_email_errors(person: Person, new_email: str) -> dict[str, list[str]]:
+def person_email_errors(person: Person, new_email: str) -> dict[str, list[str]]:
+    """Why ``new_email`` cannot be this person's address (empty: it can): not an address, or another
+    person of the organisation has it."""
     try:
         Person._meta.get_field("email").clean(new_email, person)
     except ValidationError as error:
@@ -356,7 +286,7 @@ def membership_create(*, person: Person, team: Team, role: str, starts_on: date 
         errors["team"] = [f"{person.display_name} is already {role} of {team.name}."]
     if not person.is_active:
         errors["person"] = ["This person is deactivated."]
-    _full_clean(membership, errors, validate_constraints=False)
+    model_validate(membership, errors, validate_constraints=False)
     membership.save()
     return membership
 
@@ -390,74 +320,3 @@ def membership_end(*, membership: Membership, ends_on: date | None = None) -> Me
     membership.ends_on = day
     membership.save(update_fields=["ends_on"])
     return membership
-
-
-# --- schedules ------------------------------------------------------------------------------------------
-
-
-def schedule_build(
-    *, organisation: Organisation, fields: Mapping[str, Any], schedule: Schedule | None = None
-) -> Schedule:
-    """A schedule with the given fields, not saved (for a preview or for ``schedule_write``)."""
-    target = schedule if schedule is not None else Schedule(organisation=organisation)
-    _assign(target, fields, SCHEDULE_FIELDS)
-    return target
-
-
-def schedule_check(schedule: Schedule, instruments: Sequence[Instrument]) -> dict[str, list[str]]:
-    """Every error, field by field: the model's own rules first, then cadence, recall and conflicts."""
-    same_name = Schedule.objects.filter(
-        organisation_id=schedule.organisation_id, name__iexact=schedule.name.strip()
-    ).exclude(pk=schedule.pk)
-    names = (
-        {"name": [f"Another schedule is already called {schedule.name!r}; choose another name."]}
-        if schedule.name and same_name.exists()
-        else {}
-    )
-    try:
-        _full_clean(schedule, names)
-    except ValidationError as error:
-        return dict(error.message_dict)
-    return schedule_errors(schedule, instruments)
-
-
-def schedule_write(*, schedule: Schedule, instruments: Sequence[Instrument]) -> Schedule:
-    """Validate and save a schedule built by ``schedule_build``, then compute its next opening."""
-    errors = schedule_check(schedule, instruments)
-    if errors:
-        raise ValidationError(errors)
-    return schedule_save(schedule=schedule, instruments=instruments)
-
-
-def schedule_next_openings(schedule: Schedule, *, count: int = 5) -> list[dict[str, Any]]:
-    """The next openings of a valid schedule, local (ISO 8601 with the zone's offset) and UTC."""
-    try:
-        previews = schedule_preview(schedule, count=count)
-    except ValueError:  # a stored schedule that no longer validates (e.g. a zone removed from tzdata)
-        return []
-    return [
-        {
-            "local": preview.local.isoformat(),
-            "local_time": preview.local,
-            "utc": preview.utc,
-            "shifted": preview.shifted,
-            "ambiguous": preview.ambiguous,
-        }
-        for preview in previews
-    ]
-
-
-# --- API tokens -----------------------------------------------------------------------------------------
-
-
-def api_token_rotate(*, user: Any) -> str:
-    """A new API token for scripts, replacing the user's old one. Shown once; DRF stores the key."""
-    with transaction.atomic():
-        Token.objects.filter(user=user).delete()
-        token = Token.objects.create(user=user)
-    return token.key
-
-
-def api_token_revoke(*, user: Any) -> bool:
-    deleted, _ = Token.objects.filter(user=user).delete()
-    return bool(deleted)
