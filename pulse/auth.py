@@ -26,12 +26,11 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from pulse.models.auth import AuthEmail, LoginLink
-from pulse.services.auth_emails import Outgoing, auth_email_queue, token_digest
+from pulse.services.auth_emails import Outgoing, auth_email_queue, outgoing, token_digest
 from surveys.models import Person
 from surveys.services.organisation import person_user_ensure
 
@@ -77,10 +76,11 @@ def login_link_message(*, person: Person, now: datetime | None = None) -> Outgoi
     """The sign-in email for this person, to their stored address, with a link minted now."""
     url = login_link_mint(person=person, now=now)
     context = {"url": url, "minutes": int(LINK_LIFETIME.total_seconds() // 60)}
-    return Outgoing(
+    return outgoing(
         to=person.email,
         subject="Your Pulse sign-in link",
-        body=render_to_string("pulse/auth/email_link.txt", context),
+        template="pulse/email/sign_in_link",
+        context=context,
     )
 
 

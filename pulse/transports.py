@@ -28,7 +28,7 @@ import urllib.request
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import BadHeaderError, EmailMessage, get_connection
+from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from slack_sdk.webhook import WebhookClient
 
@@ -60,7 +60,8 @@ def check_status(status: int, detail: str = "") -> None:
 
 
 class EmailTransport:
-    """Plain-text email over Django's configured backend, one connection reused for a batch."""
+    """Email over Django's configured backend, one connection reused for a batch: a text part, and an HTML
+    alternative when there is one (multipart/alternative; mail clients show the one they can)."""
 
     def __init__(self, connection: BaseEmailBackend | None = None) -> None:
         self._connection = connection
@@ -80,13 +81,15 @@ class EmailTransport:
                 self._connection.close()
         self._opened = False
 
-    def send(self, *, to: str, subject: str, body: str) -> None:
+    def send(self, *, to: str, subject: str, body: str, html: str = "") -> None:
         try:
             connection = self._open()
             # One line, whatever a name in it held: a newline in a header is refused (BadHeaderError).
-            message = EmailMessage(
+            message = EmailMultiAlternatives(
                 single_line(subject), body, settings.DEFAULT_FROM_EMAIL, [to], connection=connection
             )
+            if html:
+                message.attach_alternative(html, "text/html")
             message_send(connection, message)
         except BadHeaderError as error:
             # Sending again renders the same message: a permanent failure, recorded, never a silent drop.

@@ -24,10 +24,12 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from celery import current_app
 from django.db import transaction
 from django.db.models import F
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from pulse import transports
@@ -46,11 +48,22 @@ KEEP_HANDLED = timedelta(days=7)
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One plain-text email, built at delivery."""
+    """One email, built at delivery: its text and its HTML part, from one template pair."""
 
     to: str
     subject: str
     body: str
+    html: str
+
+
+def outgoing(*, to: str, subject: str, template: str, context: dict[str, Any]) -> Outgoing:
+    """The email of a template pair: ``<template>.txt`` (autoescape off) and ``<template>.html``."""
+    return Outgoing(
+        to=to,
+        subject=subject,
+        body=render_to_string(f"{template}.txt", context),
+        html=render_to_string(f"{template}.html", context),
+    )
 
 
 def token_digest(token: str) -> bytes:
@@ -137,7 +150,7 @@ def auth_emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH
             try:
                 messages = _messages(row, moment)
                 for message in messages:
-                    email.send(to=message.to, subject=message.subject, body=message.body)
+                    email.send(to=message.to, subject=message.subject, body=message.body, html=message.html)
             except DeliveryFailure as failure:
                 _record_failure(row, claim, failure, moment)
                 if not failure.permanent:

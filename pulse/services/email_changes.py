@@ -19,12 +19,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from pulse.models.auth import AuthEmail, EmailChange, LoginLink
-from pulse.services.auth_emails import Outgoing, auth_email_queue, token_digest
+from pulse.services.auth_emails import Outgoing, auth_email_queue, outgoing, token_digest
 from surveys.models import Person
 
 CHANGE_LIFETIME = timedelta(days=2)
@@ -121,19 +120,21 @@ def email_change_confirm_message(*, change: EmailChange, now: datetime) -> Outgo
         "by": _requester(change),
         "days": CHANGE_LIFETIME.days,
     }
-    return Outgoing(
+    return outgoing(
         to=change.new_email,
         subject="Confirm your new Pulse address",
-        body=render_to_string("pulse/auth/email_change_confirm.txt", context),
+        template="pulse/email/email_change_confirm",
+        context=context,
     )
 
 
 def email_change_notice_message(*, change: EmailChange) -> Outgoing:
     context = {"name": change.person.display_name, "new": change.new_email, "by": _requester(change)}
-    return Outgoing(
+    return outgoing(
         to=change.old_email,
         subject="Your Pulse address is being changed",
-        body=render_to_string("pulse/auth/email_change_notice.txt", context),
+        template="pulse/email/email_change_notice",
+        context=context,
     )
 
 

@@ -37,12 +37,14 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Q
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from pulse import transports
+from pulse.analysis.metrics import METRICS, metric_key
+from pulse.analysis.rules import SEVERITY_RANK, Severity
 from pulse.models import Flag, FlagEvent, Notification, NotificationChannel
-from pulse.trends import METRICS, SEVERITY_RANK, Severity, metric_key
 from surveys.models import Membership, Person, Team
 from surveys.services.delivery import (
     DeliveryFailure,
@@ -153,24 +155,30 @@ def flag_url(flag: Flag) -> str:
     return settings.PULSE_BASE_URL + reverse("home")
 
 
-def _message(flag: Flag, event: FlagEvent) -> tuple[str, str, str]:
-    """(headline, subject, body): the flag's own sentence, the event's reason, a link. Nothing else."""
-    headline = _HEADLINES[FlagEvent.Kind(event.kind)].format(severity=flag.get_severity_display())
-    label = metric_label(flag.metric)
-    subject = f"[Pulse] {headline}: {flag.team.name} — {label}"
+def _email_context(flag: Flag, event: FlagEvent) -> dict[str, Any]:
+    """What a message about an event says: the flag's own sentence, the event's reason, a link. Nothing
+    else."""
     if event.kind == FlagEvent.Kind.RECOVERED:
         sentence = event.why
     elif event.kind == FlagEvent.Kind.ESCALATED:
         sentence = f"{event.why} {flag.explanation}"
     else:
         sentence = flag.explanation
-    body = (
-        f"{flag.team.name}: {sentence}\n\n"
-        f"Open Pulse to acknowledge it or plan an action: {flag_url(flag)}\n\n"
-        f"Pulse shows a team's results only when at least {flag.organisation.min_group_size} people "
-        "answered; nobody's own answers are ever in a message."
-    )
-    return headline, subject, body
+    return {
+        "headline": _HEADLINES[FlagEvent.Kind(event.kind)].format(severity=flag.get_severity_display()),
+        "team": flag.team.name,
+        "metric": metric_label(flag.metric),
+        "sentence": sentence,
+        "url": flag_url(flag),
+        "k": flag.organisation.min_group_size,
+    }
+
+
+def _message(flag: Flag, event: FlagEvent) -> tuple[str, str, str]:
+    """(headline, subject, body): the text every transport sends (``pulse/email/flag.txt``)."""
+    context = _email_context(flag, event)
+    subject = f"[Pulse] {context['headline']}: {context['team']} — {context['metric']}"
+    return context["headline"], subject, render_to_string("pulse/email/flag.txt", context).rstrip("\n")
 
 
 def _slack_payload(flag: Flag, headline: str, body: str) -> dict[str, Any]:
@@ -230,6 +238,9 @@ def notifications_for_event(*, event: FlagEvent, now: datetime) -> int:
         return 0
     flag = Flag.objects.select_related("team", "organisation").get(pk=event.flag_id)
     headline, subject, body = _message(flag, event)
+    # The email's HTML part, rendered now with its text (delivery sends only what is stored); email rows
+    # have no other payload.
+    email_payload = {"html": render_to_string("pulse/email/flag.html", _email_context(flag, event))}
     # An alert (opened, reopened, or just become one) and an escalation are news now; a recovery, or a
     # watch or a warning, waits for the weekly digest.
     immediate = event.kind == FlagEvent.Kind.ESCALATED or (
@@ -260,6 +271,7 @@ def notifications_for_event(*, event: FlagEvent, now: datetime) -> int:
                 Notification.Transport.EMAIL,
                 key,
                 recipient=person,
+                payload=email_payload,
                 digest=not immediate,
                 due_at=now if immediate else digest_at,
             )
@@ -337,7 +349,12 @@ def notifications_send_due(*, now: datetime | None = None, batch: int = SEND_BAT
 def _send_one(notification: Notification, email: transports.EmailTransport) -> None:
     if notification.transport == Notification.Transport.EMAIL:
         assert notification.recipient is not None
-        email.send(to=notification.recipient.email, subject=notification.subject, body=notification.body)
+        email.send(
+            to=notification.recipient.email,
+            subject=notification.subject,
+            body=notification.body,
+            html=_stored_html(notification),
+        )
         return
     channel = notification.channel
     if channel is None or not channel.is_active:
@@ -355,17 +372,30 @@ def _send_digest(group: list[Notification], email: transports.EmailTransport) ->
     recipient = group[0].recipient
     assert recipient is not None
     if len(group) == 1:
-        email.send(to=recipient.email, subject=group[0].subject, body=group[0].body)
+        email.send(
+            to=recipient.email, subject=group[0].subject, body=group[0].body, html=_stored_html(group[0])
+        )
         return
-    items = "\n\n".join(
-        f"• {n.subject.removeprefix('[Pulse] ')}\n  {n.body.split(chr(10) * 2, 1)[0]}" for n in group
-    )
-    tail = group[0].body.split("\n\n", 1)[1] if "\n\n" in group[0].body else ""
+    # Each update as its subject and the first paragraph of its stored text (the flag's own sentence).
+    context = {
+        "items": [
+            {"title": n.subject.removeprefix("[Pulse] "), "text": n.body.split("\n\n", 1)[0]} for n in group
+        ],
+        "url": settings.PULSE_BASE_URL + reverse("home"),  # where every open flag is listed
+        "k": group[0].organisation.min_group_size,
+    }
     email.send(
         to=recipient.email,
         subject=f"[Pulse] Weekly digest: {len(group)} flag updates",
-        body=f"{items}\n\n{tail}",
+        body=render_to_string("pulse/email/flag_digest.txt", context).rstrip("\n"),
+        html=render_to_string("pulse/email/flag_digest.html", context),
     )
+
+
+def _stored_html(notification: Notification) -> str:
+    """The HTML part rendered with the row (rows queued before there was one: none, the text alone)."""
+    html = (notification.payload or {}).get("html", "")
+    return html if isinstance(html, str) else ""
 
 
 def _deliver(
