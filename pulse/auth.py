@@ -1,6 +1,6 @@
 """Sign-in by email link: request a link, spend it once.
 
-The design follows the check-in links (DESIGN.md, "Anonymity, by construction"): the token carries 256 bits
+The design follows the check-in links (docs/anonymity.md §5): the token carries 256 bits
 from ``secrets`` and only its SHA-256 is stored (``pulse.models.auth.LoginLink``); the link lives 15
 minutes; opening it (GET) spends nothing, because mail scanners prefetch links, and the confirm button
 (POST) spends it with a conditional UPDATE, so it signs in once even when two clicks race.

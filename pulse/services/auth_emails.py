@@ -1,11 +1,11 @@
 """The outbox of signing in: sign-in links and email-change messages, queued in the request, sent later.
 
-Detect, then deliver (DESIGN.md, "Notifications"; the same shape as ``pulse.services.notifications``, whose
-rows belong to flag events and so cannot carry these). A request writes one ``AuthEmail`` row and nothing
-else: asking for a sign-in link costs one INSERT whether or not the address belongs to anyone, and
-answers at once whether or not the mail server is up (issue 14, item 5). On commit a worker is woken to
-send it within seconds; if the broker is down, the minute tick's step (:func:`auth_emails_send_due`)
-sends it within a minute.
+Detect, then deliver (docs/architecture.md §5; the same shape as ``pulse.services.notifications``, whose rows
+belong to flag events and so cannot carry these). A request writes one ``AuthEmail`` row and nothing else:
+asking for a sign-in link costs one INSERT whether or not the address belongs to anyone, and answers at once
+whether or not the mail server is up, so neither its answer nor its time tells whether the address is known.
+On commit a worker is woken to send it within seconds; if the broker is down, the minute tick's step
+(:func:`auth_emails_send_due`) sends it within a minute.
 
 Delivery claims due rows by conditional UPDATE (a fresh claim id on pending rows that are unclaimed or
 whose claim expired), builds each row's messages (a sign-in link looks the address up and mints the

@@ -1,6 +1,6 @@
 """Verified email changes: a new address becomes a sign-in identity only when it confirms by link.
 
-Why (issue 14, item 1): people sign in by a link sent to ``Person.email``, so whoever can change that field
+Why: people sign in by a link sent to ``Person.email``, so whoever can change that field
 can sign in as the person. An admin's change is therefore only a request (``EmailChange``): the new address
 gets a confirm link (minted at delivery, stored as its SHA-256, valid ``CHANGE_LIFETIME``), the old address
 is told at once who asked for what, and ``Person.email`` (with the linked user's email) changes when the

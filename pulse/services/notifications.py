@@ -1,6 +1,6 @@
 """The notification outbox: write rows with the event that caused them, deliver them later, exactly once.
 
-Detect, then deliver (DESIGN.md, "Notifications"; the healthchecks pattern). :func:`notifications_for_event`
+Detect, then deliver (docs/architecture.md §5; the healthchecks pattern). :func:`notifications_for_event`
 runs inside the transaction that changes a flag and writes one ``Notification`` per recipient and channel:
 
 * **email** to the leaders responsible for the team (:func:`flag_leader_chain`: the team's own current
