@@ -56,7 +56,7 @@ class CheckinSubmitApi(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         token = serializers.CharField(max_length=TOKEN_MAX_CHARS)
         answers = serializers.DictField(child=serializers.JSONField(), allow_empty=True)
 

@@ -86,7 +86,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 # --- schema components ----------------------------------------------------------------------------------
 
 
-class ErrorsSerializer(serializers.Serializer):
+class ErrorsSerializer(serializers.Serializer[Any]):
     errors = serializers.DictField(  # type: ignore[assignment]  # DRF pops declared fields off the class
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Messages per field; nested fields as paths like questions[2].options.",
@@ -96,14 +96,14 @@ class ErrorsSerializer(serializers.Serializer):
         ref_name = "ValidationErrors"
 
 
-class DetailSerializer(serializers.Serializer):
+class DetailSerializer(serializers.Serializer[Any]):
     detail = serializers.CharField()
 
     class Meta:
         ref_name = "ErrorDetail"
 
 
-def error_responses(*codes: int) -> dict[int, type[serializers.Serializer]]:
+def error_responses(*codes: int) -> dict[int, type[serializers.Serializer[Any]]]:
     """Documented error responses for ``extend_schema(responses=...)``."""
     return {code: ErrorsSerializer if code == 400 else DetailSerializer for code in codes}
 

@@ -56,7 +56,7 @@ class BoundedDurationField(IsoDurationField):
 
 
 @extend_schema_field(OpenApiTypes.INT)
-class ScopedIdField(serializers.PrimaryKeyRelatedField):
+class ScopedIdField(serializers.PrimaryKeyRelatedField[Any]):
     """An id looked up among what the caller may use (``scope(caller)``).
 
     Any other id is "does not exist", whether it belongs to another organisation or to nobody.

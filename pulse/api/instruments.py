@@ -56,7 +56,7 @@ def decimal_field(**kwargs: Any) -> serializers.RegexField:
 # --- output ---------------------------------------------------------------------------------------------
 
 
-class OptionOutputSerializer(serializers.Serializer):
+class OptionOutputSerializer(serializers.Serializer[Any]):
     value = serializers.IntegerField()
     label = texts()  # type: ignore[assignment]  # a field, not Field.label
 
@@ -64,7 +64,7 @@ class OptionOutputSerializer(serializers.Serializer):
         ref_name = "Option"
 
 
-class QuestionOutputSerializer(serializers.Serializer):
+class QuestionOutputSerializer(serializers.Serializer[Any]):
     key = serializers.CharField()
     order = serializers.IntegerField()
     text = texts()
@@ -77,7 +77,7 @@ class QuestionOutputSerializer(serializers.Serializer):
         ref_name = "Question"
 
 
-class BandOutputSerializer(serializers.Serializer):
+class BandOutputSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     op = serializers.ChoiceField(choices=OPERATORS)
     threshold = serializers.CharField(help_text="Exact, as a decimal (or p/q) string.")
@@ -86,7 +86,7 @@ class BandOutputSerializer(serializers.Serializer):
         ref_name = "Band"
 
 
-class ScaleOutputSerializer(serializers.Serializer):
+class ScaleOutputSerializer(serializers.Serializer[Any]):
     key = serializers.CharField()
     name = serializers.CharField()
     items = serializers.ListField(child=serializers.CharField())
@@ -100,7 +100,7 @@ class ScaleOutputSerializer(serializers.Serializer):
         ref_name = "Scale"
 
 
-class InstrumentOutputSerializer(serializers.Serializer):
+class InstrumentOutputSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     key = serializers.CharField()
     version = serializers.IntegerField()
@@ -180,7 +180,7 @@ def _scoped(caller: Caller) -> QuerySet[Instrument]:
 
 
 class InstrumentListApi(PulseApi):
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(serializers.Serializer[Any]):
         key = serializers.CharField(required=False, max_length=50)
         custom = serializers.BooleanField(
             required=False, allow_null=True, default=None, help_text="true: only your own instruments."
@@ -216,7 +216,7 @@ class InstrumentDetailApi(PulseApi):
         return Response(InstrumentDetailOutputSerializer(self.object_or_404(_scoped(self.caller), pk)).data)
 
 
-class OptionInputSerializer(serializers.Serializer):
+class OptionInputSerializer(serializers.Serializer[Any]):
     value = serializers.IntegerField(min_value=-1_000_000, max_value=1_000_000)
     label = texts()  # type: ignore[assignment]  # a field, not Field.label
 
@@ -224,7 +224,7 @@ class OptionInputSerializer(serializers.Serializer):
         ref_name = "OptionInput"
 
 
-class QuestionInputSerializer(serializers.Serializer):
+class QuestionInputSerializer(serializers.Serializer[Any]):
     key = serializers.CharField(max_length=50)
     order = serializers.IntegerField(min_value=0, max_value=1000)
     text = texts()
@@ -237,7 +237,7 @@ class QuestionInputSerializer(serializers.Serializer):
         ref_name = "QuestionInput"
 
 
-class BandInputSerializer(serializers.Serializer):
+class BandInputSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
     op = serializers.ChoiceField(choices=OPERATORS)
     threshold = decimal_field()
@@ -246,7 +246,7 @@ class BandInputSerializer(serializers.Serializer):
         ref_name = "BandInput"
 
 
-class ScaleInputSerializer(serializers.Serializer):
+class ScaleInputSerializer(serializers.Serializer[Any]):
     key = serializers.CharField(max_length=50)
     name = serializers.CharField(max_length=200)
     items = serializers.ListField(child=serializers.CharField(max_length=50), max_length=100)
@@ -265,7 +265,7 @@ class InstrumentCreateApi(PulseApi):
 
     permission_classes = [IsAdmin]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         key = serializers.CharField(max_length=50)
         name = serializers.CharField(max_length=200)
         citation = serializers.CharField(required=False, allow_blank=True, max_length=4000)

@@ -35,7 +35,7 @@ from pulse.services.flags import FlagTransitionError, flag_acknowledge, flag_act
 # --- cells ------------------------------------------------------------------------------------------------
 
 
-class PublishedCellSerializer(serializers.Serializer):
+class PublishedCellSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=["published"])
     value = serializers.FloatField(help_text="Coarsened: 0.1 on 1–5 items, 1 point on 0–100, 5 points for %.")
     text = serializers.CharField(help_text='As shown on the page: "3.4", "52", "85%".')
@@ -48,7 +48,7 @@ class PublishedCellSerializer(serializers.Serializer):
         ref_name = "PublishedCell"
 
 
-class WithheldCellSerializer(serializers.Serializer):
+class WithheldCellSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=["withheld"])
     reason = serializers.CharField(help_text='"fewer than 5 answers", "withheld to protect a smaller group".')
     code = serializers.ChoiceField(choices=[code.value for code in WithheldCode])
@@ -57,7 +57,7 @@ class WithheldCellSerializer(serializers.Serializer):
         ref_name = "WithheldCell"
 
 
-class NotAskedCellSerializer(serializers.Serializer):
+class NotAskedCellSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=["not_asked"])
 
     class Meta:
@@ -103,13 +103,13 @@ def cell_data(cell: ShownCell) -> dict[str, Any]:
 
 
 @extend_schema_field(CELL)
-class CellField(serializers.Field):
+class CellField(serializers.Field[ShownCell, Any, dict[str, Any], Any]):
     def to_representation(self, value: ShownCell) -> dict[str, Any]:
         return cell_data(value)
 
 
 @extend_schema_field(serializers.DictField(child=CELL))
-class CellMapField(serializers.Field):
+class CellMapField(serializers.Field[dict[str, ShownCell], Any, dict[str, Any], Any]):
     def to_representation(self, value: dict[str, ShownCell]) -> dict[str, Any]:
         return {key: cell_data(cell) for key, cell in value.items()}
 
@@ -117,7 +117,7 @@ class CellMapField(serializers.Field):
 # --- shared pieces --------------------------------------------------------------------------------------
 
 
-class TeamRefSerializer(serializers.Serializer):
+class TeamRefSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(source="pk")
     name = serializers.CharField()
     parent = serializers.IntegerField(source="parent_id", allow_null=True)  # type: ignore[assignment]  # a field, not Field.parent
@@ -127,7 +127,7 @@ class TeamRefSerializer(serializers.Serializer):
         ref_name = "ReportTeam"
 
 
-class RoundRefSerializer(serializers.Serializer):
+class RoundRefSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(source="pk")
     closes_at = serializers.DateTimeField()
 
@@ -135,7 +135,7 @@ class RoundRefSerializer(serializers.Serializer):
         ref_name = "ReportRound"
 
 
-class ColumnSerializer(serializers.Serializer):
+class ColumnSerializer(serializers.Serializer[Any]):
     key = serializers.CharField(help_text='"who5.who5", "burnout1.burnout1", …, "response_rate".')
     label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
     scale = serializers.ChoiceField(choices=["1-5", "0-5", "0-100", "percent"])
@@ -144,7 +144,7 @@ class ColumnSerializer(serializers.Serializer):
         ref_name = "ReportColumn"
 
 
-class ActionSerializer(serializers.Serializer):
+class ActionSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(source="action.pk")
     what = serializers.CharField(source="action.what")
     who = serializers.CharField(source="action.who")
@@ -157,7 +157,7 @@ class ActionSerializer(serializers.Serializer):
         ref_name = "FlagAction"
 
 
-class EventSerializer(serializers.Serializer):
+class EventSerializer(serializers.Serializer[Any]):
     at = serializers.DateTimeField()
     kind = serializers.CharField()
     actor = serializers.CharField()
@@ -167,7 +167,7 @@ class EventSerializer(serializers.Serializer):
         ref_name = "FlagEvent"
 
 
-class FlagSerializer(serializers.Serializer):
+class FlagSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(source="flag.pk")
     team = TeamRefSerializer()
     metric = serializers.CharField(source="flag.metric")
@@ -201,7 +201,7 @@ class _ResultsApi(PulseApi):
 # --- home ---------------------------------------------------------------------------------------------
 
 
-class HomeRowSerializer(serializers.Serializer):
+class HomeRowSerializer(serializers.Serializer[Any]):
     team = TeamRefSerializer()
     round = RoundRefSerializer(allow_null=True)
     cells = CellMapField(help_text="Column key → cell.")
@@ -211,7 +211,7 @@ class HomeRowSerializer(serializers.Serializer):
         ref_name = "ReportHomeRow"
 
 
-class FlagSummarySerializer(serializers.Serializer):
+class FlagSummarySerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(source="flag.pk")
     team = TeamRefSerializer()
     label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
@@ -224,7 +224,7 @@ class FlagSummarySerializer(serializers.Serializer):
         ref_name = "ReportFlagSummary"
 
 
-class HomeSerializer(serializers.Serializer):
+class HomeSerializer(serializers.Serializer[Any]):
     k = serializers.IntegerField(help_text="The organisation's minimum group size.")
     columns = ColumnSerializer(many=True)
     teams = HomeRowSerializer(many=True)
@@ -262,7 +262,7 @@ class ReportHomeApi(_ResultsApi):
 # --- team report --------------------------------------------------------------------------------------
 
 
-class PointSerializer(serializers.Serializer):
+class PointSerializer(serializers.Serializer[Any]):
     round = RoundRefSerializer()
     cell = CellField()
     trend = serializers.FloatField(allow_null=True, help_text="The trend line's value at this round.")
@@ -273,7 +273,7 @@ class PointSerializer(serializers.Serializer):
         ref_name = "ReportPoint"
 
 
-class TrendSerializer(serializers.Serializer):
+class TrendSerializer(serializers.Serializer[Any]):
     slope_per_round = serializers.FloatField()
     low_per_round = serializers.FloatField(allow_null=True)
     high_per_round = serializers.FloatField(allow_null=True)
@@ -283,7 +283,7 @@ class TrendSerializer(serializers.Serializer):
         ref_name = "ReportTrend"
 
 
-class MetricSerializer(serializers.Serializer):
+class MetricSerializer(serializers.Serializer[Any]):
     metric = serializers.CharField()
     label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
     scale = serializers.CharField(source="column.scale")
@@ -315,7 +315,7 @@ class MetricSerializer(serializers.Serializer):
         }
 
 
-class OptionSerializer(serializers.Serializer):
+class OptionSerializer(serializers.Serializer[Any]):
     value = serializers.IntegerField()
     label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
     percent = serializers.IntegerField()
@@ -324,7 +324,7 @@ class OptionSerializer(serializers.Serializer):
         ref_name = "ReportOption"
 
 
-class DistributionSerializer(serializers.Serializer):
+class DistributionSerializer(serializers.Serializer[Any]):
     metric = serializers.CharField()
     question = serializers.CharField()
     instrument = serializers.CharField()
@@ -335,7 +335,7 @@ class DistributionSerializer(serializers.Serializer):
         ref_name = "ReportDistribution"
 
 
-class ShareSerializer(serializers.Serializer):
+class ShareSerializer(serializers.Serializer[Any]):
     metric = serializers.CharField()
     label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
     band = serializers.CharField()
@@ -345,7 +345,7 @@ class ShareSerializer(serializers.Serializer):
         ref_name = "ReportShare"
 
 
-class CommentsSerializer(serializers.Serializer):
+class CommentsSerializer(serializers.Serializer[Any]):
     cell = CellField()
     texts = serializers.ListField(child=serializers.CharField())
 
@@ -353,7 +353,7 @@ class CommentsSerializer(serializers.Serializer):
         ref_name = "ReportComments"
 
 
-class TeamReportSerializer(serializers.Serializer):
+class TeamReportSerializer(serializers.Serializer[Any]):
     k = serializers.IntegerField()
     team = TeamRefSerializer()
     latest_round = RoundRefSerializer(allow_null=True)
@@ -393,7 +393,7 @@ class TeamReportApi(_ResultsApi):
 
 
 class FlagListApi(_ResultsApi):
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(serializers.Serializer[Any]):
         state = serializers.ChoiceField(choices=Flag.State.choices, required=False)
         team = id_field(required=False, help_text="Only this team's flags.")
 
@@ -472,7 +472,7 @@ def _transition(
 
 
 class FlagAcknowledgeApi(_FlagActionApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         note = serializers.CharField(max_length=2000)
 
         class Meta:
@@ -494,7 +494,7 @@ class FlagAcknowledgeApi(_FlagActionApi):
 
 
 class FlagPlanApi(_FlagActionApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         what = serializers.CharField(max_length=2000)
         who = serializers.CharField(max_length=200)
         due_on = serializers.DateField()
@@ -515,7 +515,7 @@ class FlagPlanApi(_FlagActionApi):
 
 
 class FlagResolveApi(_FlagActionApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         note = serializers.CharField(max_length=2000)
 
         class Meta:
