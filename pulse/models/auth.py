@@ -23,6 +23,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from pulse.models.outbox import OutboxRow
+
 
 class LoginLink(models.Model):
     user = models.ForeignKey(
@@ -76,7 +78,7 @@ class EmailChange(models.Model):
         return f"Email change {self.pk} of person {self.person_id}"
 
 
-class AuthEmail(models.Model):
+class AuthEmail(OutboxRow):
     """One email of signing in, queued in the request and delivered by the tick or a worker."""
 
     class Kind(models.TextChoices):
@@ -96,12 +98,6 @@ class AuthEmail(models.Model):
         EmailChange, null=True, blank=True, on_delete=models.CASCADE, related_name="emails"
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    due_at = models.DateTimeField()
-    claim = models.UUIDField(null=True, blank=True)
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField()
     handled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from pulse.models.flags import Flag, FlagEvent
+from pulse.models.outbox import OutboxRow
 
 
 class NotificationChannel(models.Model):
@@ -54,7 +55,7 @@ class NotificationChannel(models.Model):
         return self.name
 
 
-class Notification(models.Model):
+class Notification(OutboxRow):
     """The outbox: one message for one recipient (a leader's email) or one channel, written with its event.
 
     ``idempotency_key`` (event × transport × channel × recipient) is unique, so an event can never queue the
@@ -89,12 +90,6 @@ class Notification(models.Model):
     body = models.TextField()
     payload = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    due_at = models.DateTimeField()
-    claim = models.UUIDField(null=True, blank=True)
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
