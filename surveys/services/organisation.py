@@ -269,7 +269,7 @@ def person_deactivate(*, person: Person, today: date | None = None) -> Person:
         raise ValidationError({NON_FIELD_ERRORS: ["This is the organisation's only admin; it stays active."]})
     with transaction.atomic():
         for membership in Membership.objects.current(day).filter(person=person):
-            _end(membership, day)
+            membership_stop(membership, day)
         Membership.objects.filter(person=person, starts_on__gt=day).delete()
         person.is_active = False
         person.save(update_fields=["is_active"])
@@ -291,7 +291,9 @@ def membership_create(*, person: Person, team: Team, role: str, starts_on: date 
     return membership
 
 
-def _end(membership: Membership, day: date) -> bool:
+def membership_stop(membership: Membership, day: date) -> bool:
+    """End a membership on ``day`` (the first day no longer in the team). One that had not started before
+    then never lasted a day and is removed instead (the change history keeps it): False."""
     if membership.starts_on >= day:
         membership.delete()
         return False

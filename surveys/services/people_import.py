@@ -34,7 +34,6 @@ import hashlib
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -43,6 +42,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from surveys.models import Membership, Organisation, Person, Team
+from surveys.services.organisation import membership_stop
 from surveys.validators import validate_locale, validate_time_zone
 
 TEAM_SEPARATOR = "/"
@@ -407,10 +407,10 @@ def _reconcile(
         label = f"{email} {role} of {team_names[team_id]}"
         if email in wanted:
             if (team_id, role) not in wanted[email]:
-                _end_membership(membership, today)
+                membership_stop(membership, today)
                 report.memberships_ended.append(label)
         elif deactivate_missing and email in missing:
-            _end_membership(membership, today)
+            membership_stop(membership, today)
             report.memberships_ended_by_deactivation.append(label)
 
     if deactivate_missing:
@@ -418,16 +418,6 @@ def _reconcile(
             person.is_active = False
             person.save(update_fields=["is_active"])
             report.people_deactivated.append(f"{person.display_name} <{email}>")
-
-
-def _end_membership(membership: Membership, today: date) -> None:
-    """End a membership today. One that started today never lasted a day, so it is removed instead
-    (the change history still records it)."""
-    if membership.starts_on >= today:
-        membership.delete()
-    else:
-        membership.ends_on = today
-        membership.save(update_fields=["ends_on"])
 
 
 def people_import_apply(
