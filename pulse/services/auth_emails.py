@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from pulse import transports
 from pulse.models.auth import AuthEmail, EmailChange
-from surveys.services.delivery import DeliveryFailure, TemporaryFailure, backoff, rows_claim, unclaimed
+from surveys.services.delivery import DeliveryFailure, TemporaryFailure, retry_wait, rows_claim, unclaimed
 
 logger = logging.getLogger(__name__)
 
@@ -180,11 +180,13 @@ def _finish(row: AuthEmail, claim: uuid.UUID, moment: datetime, status: str, err
 def _record_failure(row: AuthEmail, claim: uuid.UUID, failure: DeliveryFailure, moment: datetime) -> None:
     attempts = row.attempts + 1
     reason = str(failure)[:500]
-    if failure.permanent or attempts >= MAX_ATTEMPTS:
+    wait = retry_wait(
+        failure, attempts, max_attempts=MAX_ATTEMPTS, first=timedelta(minutes=1), cap=MAX_BACKOFF
+    )
+    if wait is None:
         _finish(row, claim, moment, AuthEmail.Status.FAILED, reason)
         logger.warning("auth email %s (%s) failed for good: %s", row.pk, row.kind, reason)
         return
-    wait = backoff(attempts, first=timedelta(minutes=1), cap=MAX_BACKOFF)
     AuthEmail.objects.filter(pk=row.pk, claim=claim).update(
         attempts=F("attempts") + 1, due_at=moment + wait, claim=None, claimed_until=None, last_error=reason
     )

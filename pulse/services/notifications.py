@@ -50,7 +50,7 @@ from surveys.services.delivery import (
     DeliveryFailure,
     PermanentFailure,
     TemporaryFailure,
-    backoff,
+    retry_wait,
     rows_claim,
     unclaimed,
 )
@@ -423,7 +423,8 @@ def _deliver(
 def _record_failure(notification: Notification, failure: DeliveryFailure, moment: datetime) -> None:
     attempts = notification.attempts + 1
     reason = str(failure)[:500]
-    if failure.permanent or attempts >= MAX_ATTEMPTS:
+    wait = retry_wait(failure, attempts, max_attempts=MAX_ATTEMPTS)
+    if wait is None:
         Notification.objects.filter(pk=notification.pk).update(
             status=Notification.Status.FAILED,
             attempts=attempts,
@@ -433,7 +434,6 @@ def _record_failure(notification: Notification, failure: DeliveryFailure, moment
         )
         logger.warning("notification %s failed permanently: %s", notification.pk, reason)
         return
-    wait = backoff(attempts)
     Notification.objects.filter(pk=notification.pk).update(
         attempts=attempts, due_at=moment + wait, claim=None, claimed_until=None, last_error=reason
     )

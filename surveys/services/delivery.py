@@ -82,6 +82,21 @@ def backoff(
     return min(first * (1 << max(attempts - 1, 0)), cap)  # 1 << n: 2 to the n, as an int
 
 
+def retry_wait(
+    failure: DeliveryFailure,
+    attempts: int,
+    *,
+    max_attempts: int,
+    first: timedelta = timedelta(minutes=2),
+    cap: timedelta = MAX_BACKOFF,
+) -> timedelta | None:
+    """How long a row waits after its ``attempts``-th failed attempt (:func:`backoff`), or None when it is
+    given up: the failure is permanent, or that was the last of ``max_attempts``."""
+    if failure.permanent or attempts >= max_attempts:
+        return None
+    return backoff(attempts, first=first, cap=cap)
+
+
 def unclaimed(now: datetime, *, until_field: str = "claimed_until") -> Q:
     """Rows no sender holds at ``now``: never claimed, or their claim has expired."""
     return Q(**{f"{until_field}__isnull": True}) | Q(**{f"{until_field}__lt": now})

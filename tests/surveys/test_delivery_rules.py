@@ -12,6 +12,7 @@ from surveys.services.delivery import (
     PermanentFailure,
     TemporaryFailure,
     backoff,
+    retry_wait,
     smtp_failure,
 )
 
@@ -47,3 +48,12 @@ def test_backoff_doubles_from_its_first_wait_and_stops_at_the_cap() -> None:
     assert backoff(1, first=timedelta(minutes=1)) == timedelta(minutes=1)
     assert backoff(20) == MAX_BACKOFF
     assert backoff(7, first=timedelta(minutes=1), cap=timedelta(hours=1)) == timedelta(hours=1)
+
+
+def test_a_row_is_given_up_on_a_permanent_failure_or_after_its_last_attempt() -> None:
+    temporary, permanent = TemporaryFailure("SMTP 421"), PermanentFailure("SMTP 550")
+    assert retry_wait(temporary, 1, max_attempts=3) == timedelta(minutes=2)
+    assert retry_wait(temporary, 2, max_attempts=3) == timedelta(minutes=4)
+    assert retry_wait(temporary, 3, max_attempts=3) is None
+    assert retry_wait(permanent, 1, max_attempts=3) is None
+    assert retry_wait(temporary, 9, max_attempts=99, cap=timedelta(hours=1)) == timedelta(hours=1)
