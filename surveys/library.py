@@ -143,7 +143,7 @@ WHO5 = InstrumentDef(
             "(diabetes-psychologie.de) and depressions-sprechstunde.de, which cite that file."
         )
     },
-    notes="Show a person's own result only to that person, with support resources (SCIENCE.md §1).",
+    notes="Show a person's own result only to that person, with support resources (docs/science.md §1.10).",
 )
 
 # --- single-item burnout --------------------------------------------------------------------------

@@ -43,9 +43,10 @@ EXPECTED_RECALL_DAYS = {
 
 # sha256 of each released version's canonical JSON. A released version is immutable: if this fails, you
 # changed wording, options or scoring of a version that may already have been asked and counted. Revert,
-# and add the change as a new version with its own migration instead.
+# and add the change as a new version with its own migration instead. (who5 v1's admin note, which is none of
+# these, now cites docs/science.md: migration 0013 rewrote it in stored databases.)
 RELEASED_FINGERPRINTS = {
-    ("who5", 1): "0e47834bc797e8add54aae3062967e9537c3ba8c45f2edf83565773ba465da51",
+    ("who5", 1): "c05b8ff44160a6599e1f0a173fbe937422edfb8c5c6974dfd3571bba50744c6a",
     ("burnout1", 1): "25fd6d4954f085328d8dc0282c46963cd3064b9d613e56b51f4f06113d63b580",
     ("cbi_work", 1): "b3ac410ff074b23934f2944b36b1c718fea799198b1d14469065bfd0c7fb6b55",
     ("cbi_personal", 1): "0fc9fbc6b2d6118384f918fd7f13a2098332c19251330161d194eba7fddf0e42",
@@ -167,6 +168,19 @@ def test_loading_twice_changes_nothing() -> None:
     default_library.load(apps, None)
     assert (Instrument.objects.count(), Question.objects.count(), Scale.objects.count()) == before
     assert sorted(Question.objects.values_list("pk", flat=True)) == ids
+
+
+@pytest.mark.django_db
+def test_a_stored_who5_note_that_cited_a_missing_document_cites_docs_science() -> None:
+    """Databases made before the note cited docs/science.md get the new note; a rewritten one is kept."""
+    rewrite = importlib.import_module("surveys.migrations.0013_who5_note_cites_docs")
+    stored = Instrument.objects.filter(key="who5", version=1)
+    stored.update(notes=rewrite.SHIPPED_START + "a note outside the repository).")
+    rewrite.cite_docs(apps, None)
+    assert stored.get().notes == library.WHO5.notes == rewrite.NOTE
+    stored.update(notes="Our own note for admins.")
+    rewrite.cite_docs(apps, None)
+    assert stored.get().notes == "Our own note for admins."
 
 
 @pytest.mark.django_db
