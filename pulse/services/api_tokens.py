@@ -13,7 +13,8 @@ def api_token_rotate(*, user: Any) -> str:
     with transaction.atomic():
         Token.objects.filter(user=user).delete()
         token = Token.objects.create(user=user)
-    return token.key
+    key: str = token.key
+    return key
 
 
 def api_token_revoke(*, user: Any) -> bool:
