@@ -1,6 +1,6 @@
 """The round key store: where each open round's private ballot key lives, outside the database.
 
-Why a key per round, kept here (docs/anonymity.md, "Keys that die"): PostgreSQL keeps what a round wrote
+Why a key per round, kept here (docs/anonymity.md §2, "Keys that die"): PostgreSQL keeps what a round wrote
 long after the round (dead tuples, unzeroed free space, WAL archives, base backups, replicas, the last
 statement of each connection), and it ties each ballot to its Participation (``xmin``, ``ctid``, WAL order).
 Hiding that link is not possible; making the ballot worthless is. Each round's ballots are sealed to the

@@ -118,7 +118,7 @@ def ballot_size(
     ``ballot_payload`` can make for these questions (question id → its option values; ids of free-text
     questions) and a submitter in at most ``max_teams`` teams with ids up to ``max_team_id``.
 
-    Why one length per round (docs/anonymity.md, "One length"): a ciphertext is as long as its plaintext,
+    Why one length per round (docs/anonymity.md §2, "One length"): a ciphertext is as long as its plaintext,
     and the payload's format is public, so without padding its length tells whether a comment was left and
     how long it is, and the digits of the answers; anyone with ``SELECT`` can tie a ballot to its
     Participation while the round is open (``xmin``). The bound is exact arithmetic on the compact JSON,
