@@ -1,5 +1,5 @@
 """How precisely a published number may be shown: means to 0.1 on item scales and 1 point on 0–100 scores,
-percentages to 5 points (docs/science.md §4).
+percentages to 5 points (docs/science.md §4.7).
 
 This is the precision half of disclosure control; *whether* a number is shown at all is decided by
 ``pulse.disclosure.rules``. It lives here, below every other module of the analysis, because each text that

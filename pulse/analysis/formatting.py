@@ -42,7 +42,7 @@ def signed(value: float, decimals: int, *, zero: str | None = None) -> str:
 
 def format_value(value: float, scale: DisplayScale) -> str:
     """A published mean as it may be shown: 0.1 on item scales, 1 point on 0–100, 5 % for rates
-    (docs/science.md §4, ``pulse.analysis.coarsening``). ``value`` is exact; it is coarsened here."""
+    (docs/science.md §4.7, ``pulse.analysis.coarsening``). ``value`` is exact; it is coarsened here."""
     if scale == "percent":
         return f"{coarsen_percent(min(100.0, max(0.0, value)))}%"
     return shown_text(coarsen_mean(value, scale=scale), scale)

@@ -36,7 +36,7 @@ question); for response rates and comments it is the round's respondents. If a r
 inconsistent (a team moved since the round, say), nothing of that round and metric is shown.
 
 Published means are coarsened (``pulse.analysis.coarsening``); a cut-off band compares the *unrounded*
-mean with the instrument's cut-off (docs/science.md §1, §4).
+mean with the instrument's cut-off (docs/science.md §4.7).
 """
 
 from __future__ import annotations

@@ -98,16 +98,16 @@ from typing import Generic, TypeVar
 
 from pulse.analysis.metrics import RESPONSE_RATE
 
-#: The organisation's k may be raised but never set below this (docs/science.md §4). Mirrors
+#: The organisation's k may be raised but never set below this (docs/science.md §4.1). Mirrors
 #: ``settings.PULSE_MIN_GROUP_SIZE_FLOOR``; kept here so this module stays free of Django.
 K_FLOOR = 3
 
 
-#: Default minimum group size for means and scores (docs/science.md §4).
+#: Default minimum group size for means and scores (docs/science.md §4.1).
 DEFAULT_K = 5
 
 
-#: Respondents needed for distributions, shares at or above a cut-off and comments (docs/science.md §4).
+#: Respondents needed for distributions, shares at or above a cut-off and comments (docs/science.md §4.1).
 LARGE_GROUP_THRESHOLD = 10
 
 
@@ -116,7 +116,7 @@ class DisclosureError(RuntimeError):
 
 
 class MetricKind(StrEnum):
-    """What kind of number is released; decides the threshold (docs/science.md §4)."""
+    """What kind of number is released; decides the threshold (docs/science.md §4.1)."""
 
     MEAN = "mean"
     SCORE = "score"
@@ -136,7 +136,7 @@ def validate_k(k: int) -> int:
     if k < K_FLOOR:
         raise ValueError(
             f"k (the minimum group size) is {k}, but it can never be below {K_FLOOR}: "
-            "smaller groups make answers identifiable (docs/science.md §4)."
+            "smaller groups make answers identifiable."
         )
     return k
 
@@ -144,7 +144,7 @@ def validate_k(k: int) -> int:
 def threshold_for(kind: MetricKind, k: int) -> int:
     """Fewest respondents in the round for which a number of this kind may be published.
 
-    docs/science.md §4: ``k`` for means, scores and response rates; 10 for per-option distributions,
+    docs/science.md §4.1: ``k`` for means, scores and response rates; 10 for per-option distributions,
     "% of team at or above a cut-off" and free-text comments. An organisation that raises ``k`` above 10
     raises those too (a distribution reveals more than a mean, never less).
     """
@@ -445,7 +445,7 @@ def suppress_tree(
     Primary suppression withholds teams below :func:`threshold_for`; complementary suppression then
     withholds the smallest further teams (or the parent) until no withheld value, no "direct members"
     residual and no union of small groups can be derived from the published cells by addition and
-    subtraction, recursively up the tree (docs/science.md §4; Hundepool et al. 2012, ch. 4–5; Cox 1980).
+    subtraction, recursively up the tree (docs/science.md §4.3; Hundepool et al. 2012, ch. 4–5; Cox 1980).
     See the module docstring for the model and the proof sketch.
 
     ``value`` turns a published cell into its released value (already coarsened); it is never called for a
@@ -501,7 +501,7 @@ def nearest_publishable_ancestor(
 ) -> RollUp:
     """Teams too small roll up to their nearest ancestor that is published, and the report says so.
 
-    docs/science.md §4 ("teams too small roll up to their nearest ancestor that reaches k"). ``results``
+    docs/science.md §4.6 ("teams too small roll up to their nearest ancestor that reaches k"). ``results``
     must be the release for the whole tree (from :func:`suppress_tree`), so the ancestor chosen is one that
     also passed complementary suppression. Example note: "Platform SRE has fewer than 5 answers this round;
     showing Platform (12 answers)."

@@ -8,10 +8,10 @@ What is computed from published values only
 -------------------------------------------
 * The trend line is Sen's (1968) slope over the *shown* values of the team's last ``PULSE_TREND_WINDOW``
   rounds against real time in weeks, with the Gilbert (1987) interval (``pulse.analysis.stats.fit_trend``),
-  drawn only from ``PULSE_TREND_MIN_ROUNDS`` published rounds on (docs/science.md §3). Anyone can recompute
+  drawn only from ``PULSE_TREND_MIN_ROUNDS`` published rounds on (docs/science.md §3.10). Anyone can recompute
   it from the table beside the chart.
 * The minimum detectable change between two rounds is z₀.₉₇₅ · σ_w · √(1/n₁ + 1/n₂), σ_w the within-round
-  SD of individuals pooled over the published rounds (from their sums of squares; docs/science.md §3: two
+  SD of individuals pooled over the published rounds (from their sums of squares; docs/science.md §3.10: two
   rounds of 8 with an SD of 1 give 1.96·√(2/8) = 0.98, about one scale point). "What changed since the
   last round" says when a change is within that noise, and never reads one pair of rounds as a trend.
 """

@@ -68,7 +68,7 @@ def trend_series_load(*, organisation: Organisation, window: int) -> list[Series
 
     A value enters a series only if the reports publish it: each loaded round is released for its whole
     scope tree by the reports' own gate (``pulse.disclosure.release.release_all``, i.e.
-    ``pulse.disclosure.rules.suppress_tree`` with complementary suppression, docs/science.md §4), and a team
+    ``pulse.disclosure.rules.suppress_tree`` with complementary suppression, docs/science.md §4.9), and a team
     value that release withholds, even only to protect a smaller group, is a missing value. So a flag's
     sentence never states a number that the team's page withholds. A fixed number of queries.
     """
