@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from config.env import env_bool, env_choice, env_int, env_list, env_str, generated_secret, require
 
@@ -219,6 +220,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 15 * 60, minimum=10)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The tick on the default queue; drains on one queue per kind of work (PULSE_STEP_QUEUES). A worker
+# started without -Q consumes them all; an operator can give each queue its own workers (docs/operations.md).
+# PULSE_QUEUE_PREFIX keeps two installations (or test runs) on one broker apart.
+PULSE_QUEUE_PREFIX = env_str("PULSE_QUEUE_PREFIX", "")
+CELERY_TASK_DEFAULT_QUEUE = f"{PULSE_QUEUE_PREFIX}tick"
+PULSE_QUEUES = ("tick", "sending", "closing", "trends")
+CELERY_TASK_QUEUES = [Queue(f"{PULSE_QUEUE_PREFIX}{name}") for name in PULSE_QUEUES]
+CELERY_TASK_ROUTES = {
+    "pulse.tasks.send_auth_emails": {"queue": f"{PULSE_QUEUE_PREFIX}sending"},
+    "pulse.tasks.aggregate_round": {"queue": f"{PULSE_QUEUE_PREFIX}closing"},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULER = "config.celery.Scheduler"  # makes the schedule file's directory first
 # One beat entry: a tick every minute. Due work lives in database rows with a due time; the tick claims it.
@@ -381,6 +393,26 @@ PULSE_TICK_STEPS = [
     # Sign-in links and email-change messages queued by requests (also sent at once by a woken worker).
     "pulse.services.auth_emails.auth_emails_send_due",
 ]
+# Which queue's drains run each step (surveys/services/tick.py); a step not named here is "closing". A
+# backlog on one queue never delays another: a slow mail server holds "sending" only.
+PULSE_STEP_QUEUES: dict[str, list[str]] = {
+    "sending": [
+        "surveys.services.emails.emails_send_due",
+        "pulse.services.notifications.notifications_send_due",
+        "pulse.services.auth_emails.auth_emails_send_due",
+    ],
+    "trends": ["pulse.services.trends.trends_run_due", "pulse.services.flags.flags_escalate_due"],
+}
+# Drains each tick enqueues per queue: how many workers (processes × threads) may share that queue's work.
+# Set it to at least the total concurrency of the workers consuming the queue; extra drains find nothing
+# to claim and end at once.
+PULSE_QUEUE_FANOUT = {
+    "sending": env_int("PULSE_SENDING_FANOUT", 8, minimum=1),
+    "closing": env_int("PULSE_CLOSING_FANOUT", 2, minimum=1),
+    "trends": 1,
+}
+# How long one drain keeps taking batches (seconds): less than the tick's minute, so drains never pile up.
+PULSE_DRAIN_SECONDS = env_int("PULSE_DRAIN_SECONDS", 50, minimum=1)
 # Free-text comments are deleted this many days after their round was counted (counts are kept).
 PULSE_COMMENT_RETENTION_DAYS = env_int("PULSE_COMMENT_RETENTION_DAYS", 365, minimum=1)
 # Trends and flags (docs/science.md §3): rounds per trend window, fewest usable rounds for a trend test, the

@@ -495,13 +495,16 @@ def test_a_real_celery_worker_on_redis_runs_the_tick() -> None:
     )
     assert settings.CELERY_BROKER_URL.startswith("redis://")
     app.conf.broker_url = settings.CELERY_BROKER_URL
-    # A queue of its own, so no other worker on this Redis (another test run) takes the messages.
-    queue = f"test-{uuid.uuid4().hex}"
+    # Queues of its own, so no other worker on this Redis (another test run) takes the messages.
+    prefix = f"test-{uuid.uuid4().hex}-"
     previous_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
+    app.conf.task_default_queue = f"{prefix}tick"
     try:
-        with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
-            run_worker_until_done(app, queue, schedule)
+        with override_settings(
+            EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend", PULSE_QUEUE_PREFIX=prefix
+        ):
+            queues = [f"{prefix}{name}" for name in ("tick", "sending", "closing", "trends")]
+            run_worker_until_done(app, queues, schedule)
     finally:
         app.conf.task_default_queue = previous_queue
     assert Round.objects.filter(schedule=schedule).count() == 1
@@ -509,12 +512,12 @@ def test_a_real_celery_worker_on_redis_runs_the_tick() -> None:
     assert Invitation.objects.filter(email_outcomes="s").count() == 6
 
 
-def run_worker_until_done(app: Celery, queue: str, schedule: Schedule) -> None:
+def run_worker_until_done(app: Celery, queues: list[str], schedule: Schedule) -> None:
     from celery.contrib.testing.worker import start_worker
 
     from surveys.tasks import tick
 
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=[queue]):
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=queues):
         tick.delay()
         tick.delay()  # a repeated tick must not open a second round
         deadline = time.monotonic() + 90  # generous: a loaded 2-core CI machine starts workers slowly
