@@ -243,12 +243,12 @@ def checkin_emails_pause(request: HttpRequest, token: str) -> HttpResponse:
     """The List-Unsubscribe link of the check-in emails: a GET shows the state and a button (it changes
     nothing: mail scanners prefetch links); a POST pauses, or resumes with ``action=resume``."""
     if request.method not in ("GET", "POST"):
-        return _without_token(HttpResponseNotAllowed(["GET", "POST"]))
+        # Logged by Django with the path, which config.logging_filters redacts.
+        return _no_referrer(HttpResponseNotAllowed(["GET", "POST"]))
     person = person_for_pause_token(token)
     if person is None:
-        context = {"reason": "This link is not valid. Please use the link from your latest check-in email."}
-        response = render(request, "surveys/checkin_refused.html", context, status=404)
-        return _no_referrer(response)
+        invalid = {"reason": "This link is not valid. Please use the link from your latest check-in email."}
+        return _no_referrer(render(request, "surveys/checkin_refused.html", invalid, status=404))
     done = ""
     if request.method == "POST":
         # The one-click POST carries no action: it pauses, as the mail client's button said it would.

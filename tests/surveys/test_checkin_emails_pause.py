@@ -186,3 +186,11 @@ def test_admins_see_who_paused_their_emails(checkin: OpenRound, settings: Settin
 def test_the_token_in_a_pause_link_never_reaches_a_log_line() -> None:
     token = "A" * 32
     assert redact(f"Not Found: /emails/pause/{token}/") == "Not Found: /emails/pause/[redacted]/"
+
+
+def test_other_methods_are_refused_and_change_nothing(checkin: OpenRound) -> None:
+    person = checkin.people[0]
+    response = Client().put(f"/emails/pause/{pause_token(person.pk)}/")
+    assert response.status_code == 405
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert Person.objects.get(pk=person.pk).emails_paused_at is None
