@@ -13,10 +13,15 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from config.env import env_bool, env_choice, env_int, env_list, env_str, generated_secret, require
+
+# Admin classes and forms name their model as a type parameter (``ModelAdmin[Team]``) for mypy; Django gives
+# those classes no ``__class_getitem__``, django-stubs-ext adds it (before any admin module is imported).
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PULSE_VAR_DIR", str(BASE_DIR / "var")))

@@ -6,13 +6,18 @@ change has its event). Admins see failed deliveries with their reasons, and conf
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from django.contrib import admin
+from django.db.models import Model
 from django.http import HttpRequest
 
 from pulse.models import Action, AuthEmail, EmailChange, Flag, FlagEvent, Notification, NotificationChannel
 
+_M = TypeVar("_M", bound=Model)
 
-class _ReadOnlyInline(admin.TabularInline):
+
+class _ReadOnlyFlagInline(admin.TabularInline[_M, Flag]):
     extra = 0
     can_delete = False
 
@@ -23,18 +28,18 @@ class _ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class FlagEventInline(_ReadOnlyInline):
+class FlagEventInline(_ReadOnlyFlagInline[FlagEvent]):
     model = FlagEvent
     fields = ("at", "kind", "from_state", "to_state", "actor_label", "why")
 
 
-class ActionInline(_ReadOnlyInline):
+class ActionInline(_ReadOnlyFlagInline[Action]):
     model = Action
     fields = ("what", "who", "due_on", "created_by", "created_at")
 
 
 @admin.register(Flag)
-class FlagAdmin(admin.ModelAdmin):
+class FlagAdmin(admin.ModelAdmin[Flag]):
     list_display = ("team", "metric", "kind", "state", "severity", "opened_at", "escalation_level")
     list_filter = ("state", "severity", "kind", "organisation")
     search_fields = ("team__name", "metric", "explanation")
@@ -51,13 +56,13 @@ class FlagAdmin(admin.ModelAdmin):
 
 
 @admin.register(NotificationChannel)
-class NotificationChannelAdmin(admin.ModelAdmin):
+class NotificationChannelAdmin(admin.ModelAdmin[NotificationChannel]):
     list_display = ("name", "organisation", "kind", "team", "min_severity", "is_active")
     list_filter = ("kind", "is_active", "organisation")
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(admin.ModelAdmin[Notification]):
     list_display = (
         "created_at",
         "transport",
@@ -79,7 +84,7 @@ class NotificationAdmin(admin.ModelAdmin):
         return False
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
+class _ReadOnlyAdmin(admin.ModelAdmin[_M]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -88,7 +93,7 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuthEmail)
-class AuthEmailAdmin(_ReadOnlyAdmin):
+class AuthEmailAdmin(_ReadOnlyAdmin[AuthEmail]):
     """Sign-in links and email-change messages: what was queued, sent, or failed and why."""
 
     list_display = ("created_at", "kind", "status", "attempts", "due_at", "handled_at", "last_error")
@@ -97,7 +102,7 @@ class AuthEmailAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(EmailChange)
-class EmailChangeAdmin(_ReadOnlyAdmin):
+class EmailChangeAdmin(_ReadOnlyAdmin[EmailChange]):
     """Requested address changes: who asked, from what to what, and whether the new address confirmed."""
 
     list_display = ("created_at", "person", "old_email", "new_email", "requested_by", "confirmed_at")

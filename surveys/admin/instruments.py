@@ -14,13 +14,13 @@ new version (the "Make a new version" action), which copies it into an editable 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -42,6 +42,11 @@ from surveys.definitions import (
 from surveys.models import Instrument, Question, Scale
 from surveys.models.instruments import configured_locales
 from surveys.services.instruments import instrument_new_version
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldGroups  # the stubs' name for what get_fields returns
+
+_M = TypeVar("_M", bound=Model)
 
 # --- form fields ------------------------------------------------------------------------------------------
 
@@ -236,7 +241,7 @@ class ItemsField(forms.Field):
 # --- forms and formsets ------------------------------------------------------------------------------------
 
 
-class InstrumentForm(forms.ModelForm):
+class InstrumentForm(forms.ModelForm[Instrument]):
     stem = TranslatedTextField(
         rows=3, help_text="Instructions shown above the items, per language (optional)."
     )
@@ -259,7 +264,7 @@ class InstrumentForm(forms.ModelForm):
         ]
 
 
-class QuestionForm(forms.ModelForm):
+class QuestionForm(forms.ModelForm[Question]):
     text = TranslatedTextField(
         rows=2, help_text="English is required; it is shown where a translation is missing."
     )
@@ -270,7 +275,7 @@ class QuestionForm(forms.ModelForm):
         fields = ["key", "order", "kind", "text", "options", "reversed", "optional"]
 
 
-class ScaleForm(forms.ModelForm):
+class ScaleForm(forms.ModelForm[Scale]):
     items = ItemsField()
     bands = BandsField()
 
@@ -280,11 +285,11 @@ class ScaleForm(forms.ModelForm):
         widgets = {"note": forms.Textarea(attrs={"rows": 2, "cols": 60})}
 
 
-def _deleted(formset: BaseInlineFormSet, form: forms.BaseForm) -> bool:
+def _deleted(formset: BaseInlineFormSet[Any, Instrument, Any], form: forms.BaseForm) -> bool:
     return bool(formset.can_delete and getattr(form, "cleaned_data", {}).get("DELETE"))
 
 
-class QuestionInlineFormSet(BaseInlineFormSet):
+class QuestionInlineFormSet(BaseInlineFormSet[Question, Instrument, forms.ModelForm[Question]]):
     def clean(self) -> None:
         super().clean()
         kept = [
@@ -296,7 +301,7 @@ class QuestionInlineFormSet(BaseInlineFormSet):
             raise ValidationError("An instrument needs at least one question.")
 
 
-class ScaleInlineFormSet(BaseInlineFormSet):
+class ScaleInlineFormSet(BaseInlineFormSet[Scale, Instrument, forms.ModelForm[Scale]]):
     """Checks each scale against the questions posted with it (the cross-inline rule)."""
 
     def clean(self) -> None:
@@ -379,7 +384,7 @@ def _options_html(options: Any) -> SafeString:
     return mark_safe("".join(rows))  # noqa: S308 - every row went through format_html
 
 
-class _LockAwareInline(admin.TabularInline):
+class _LockAwareInline(admin.TabularInline[_M, Instrument]):
     """Editable while the instrument is editable; read-only displays once it is locked."""
 
     editable_fields: list[str] = []
@@ -407,7 +412,7 @@ class _LockAwareInline(admin.TabularInline):
         return not self._locked(obj) and super().has_delete_permission(request, obj)
 
 
-class QuestionInline(_LockAwareInline):
+class QuestionInline(_LockAwareInline[Question]):
     model = Question
     form = QuestionForm
     formset = QuestionInlineFormSet
@@ -423,7 +428,7 @@ class QuestionInline(_LockAwareInline):
         return _options_html(question.options)
 
 
-class ScaleInline(_LockAwareInline):
+class ScaleInline(_LockAwareInline[Scale]):
     model = Scale
     form = ScaleForm
     formset = ScaleInlineFormSet
@@ -458,7 +463,7 @@ class ScaleInline(_LockAwareInline):
 
 
 @admin.register(Instrument)
-class InstrumentAdmin(SimpleHistoryAdmin):
+class InstrumentAdmin(SimpleHistoryAdmin[Instrument]):
     form = InstrumentForm
     inlines = [QuestionInline, ScaleInline]
     list_display = [
@@ -522,8 +527,8 @@ class InstrumentAdmin(SimpleHistoryAdmin):
         # The translations column reads every question: one prefetch instead of a query per row.
         return super().get_queryset(request).prefetch_related("questions", "scales")
 
-    def get_fields(self, request: HttpRequest, obj: Instrument | None = None) -> list[str]:
-        return self.locked_fields if obj is not None and obj.is_locked else self.editable_fields
+    def get_fields(self, request: HttpRequest, obj: Instrument | None = None) -> _FieldGroups:
+        return tuple(self.locked_fields if obj is not None and obj.is_locked else self.editable_fields)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Instrument | None = None) -> list[str]:
         if obj is not None and obj.is_locked:

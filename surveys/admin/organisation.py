@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, path
 from simple_history.admin import SimpleHistoryAdmin
 
 from surveys.forms import PeopleImportApplyForm, PeopleImportForm
@@ -15,11 +15,11 @@ from surveys.services.people_import import people_import, people_import_apply
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(SimpleHistoryAdmin):
+class OrganisationAdmin(SimpleHistoryAdmin[Organisation]):
     list_display = ["name", "min_group_size", "time_zone", "locale"]
     search_fields = ["name"]
 
-    def get_urls(self) -> list[URLPattern | URLResolver]:
+    def get_urls(self) -> list[URLPattern]:
         own = [
             path(
                 "<int:organisation_id>/import-people/",
@@ -76,14 +76,14 @@ class OrganisationAdmin(SimpleHistoryAdmin):
         return render(request, "admin/surveys/import_people.html", context)
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.TabularInline[Membership, Team]):
     model = Membership
     extra = 0
     autocomplete_fields = ["person"]
 
 
 @admin.register(Team)
-class TeamAdmin(SimpleHistoryAdmin):
+class TeamAdmin(SimpleHistoryAdmin[Team]):
     list_display = ["indented_name", "organisation", "time_zone", "slug"]
     list_filter = ["organisation"]
     search_fields = ["name", "slug"]
@@ -97,7 +97,7 @@ class TeamAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Person)
-class PersonAdmin(SimpleHistoryAdmin):
+class PersonAdmin(SimpleHistoryAdmin[Person]):
     list_display = ["display_name", "email", "organisation", "is_active", "is_admin", "emails_paused_at"]
     list_filter = ["organisation", "is_active", "is_admin", ("emails_paused_at", admin.EmptyFieldListFilter)]
     search_fields = ["display_name", "email"]
@@ -107,7 +107,7 @@ class PersonAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(SimpleHistoryAdmin):
+class MembershipAdmin(SimpleHistoryAdmin[Membership]):
     list_display = ["person", "team", "role", "starts_on", "ends_on"]
     list_filter = ["role", "team__organisation"]
     search_fields = ["person__display_name", "person__email", "team__name"]

@@ -15,7 +15,7 @@ from surveys.services.rounds import schedule_refresh
 from surveys.services.schedules import schedule_preview, schedule_rule_errors
 
 
-class ScheduleForm(forms.ModelForm):
+class ScheduleForm(forms.ModelForm[Schedule]):
     class Meta:
         model = Schedule
         fields = [
@@ -36,13 +36,13 @@ class ScheduleForm(forms.ModelForm):
                 self.add_error(target, message)
 
 
-class PauseInline(admin.TabularInline):
+class PauseInline(admin.TabularInline[SchedulePause, Schedule]):
     model = SchedulePause
     extra = 0
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(SimpleHistoryAdmin):
+class ScheduleAdmin(SimpleHistoryAdmin[Schedule]):
     form = ScheduleForm
     list_display = [
         "name",
@@ -120,7 +120,7 @@ class ScheduleAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Round)
-class RoundAdmin(admin.ModelAdmin):
+class RoundAdmin(admin.ModelAdmin[Round]):
     """Rounds are read-only here: who answered is never shown, only how many were invited."""
 
     list_display = [
