@@ -154,4 +154,5 @@ def test_the_form_names_a_duplicate_schedule_once(admin: Client, world: World) -
     page = text(response)
     assert "Another schedule is already called" in page
     # The database constraint's own message (model validation runs it too) is not shown beside it.
-    assert "already has this name" not in page and "is violated" not in page
+    assert "already has this name" not in page
+    assert "is violated" not in page
