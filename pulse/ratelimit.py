@@ -155,7 +155,7 @@ def client_ip(request: HttpRequest) -> str:
     """The client's address. Behind a proxy, ``PULSE_TRUSTED_PROXY_COUNT`` says how many X-Forwarded-For
     entries (from the right) were added by our own proxies; the entry before them is the client."""
     proxies = settings.PULSE_TRUSTED_PROXY_COUNT
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
     if proxies and forwarded:
         hops = [part.strip() for part in forwarded.split(",") if part.strip()]
         if len(hops) >= proxies:

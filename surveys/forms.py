@@ -24,7 +24,7 @@ class PeopleImportForm(forms.Form):
             raise forms.ValidationError("The file is larger than 5 MB; split it.")
         raw = upload.read()
         try:
-            self._text = raw.decode("utf-8-sig")
+            self._text: str = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise forms.ValidationError("The file is not UTF-8 text; export it as CSV UTF-8.") from None
         return upload

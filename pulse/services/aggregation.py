@@ -253,7 +253,7 @@ def _upsert(round_: Round, kind: str, grouped: str, params: Sequence[Any]) -> in
     head: list[Any] = [round_.pk, round_.organisation_id, kind, round_.closes_at]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*head, *params, round_.pk])
-        return max(cursor.rowcount, 0)
+        return max(int(cursor.rowcount), 0)
 
 
 def _upsert_questions(round_: Round, plan: MetricPlan) -> int:

@@ -216,7 +216,7 @@ def _on_hit(
         )
         summary.updated += 1
         if SEVERITY_RANK[Severity(flag.severity)] > SEVERITY_RANK[Severity(before_severity)] and (
-            flag.severity == Flag.Severity.ALERT
+            Severity(flag.severity) == Severity.ALERT
         ):
             summary.notifications += notifications_for_event(event=event, now=now)
 
