@@ -40,7 +40,12 @@ if PRODUCTION:
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("ALLOWED_HOSTS is required when PULSE_ENV=production")
     DATABASE_URL = require("DATABASE_URL")
-    REDIS_URL = require("REDIS_URL")
+    REDIS_URL = env_str("REDIS_URL")
+    if not (env_str("CELERY_BROKER_URL") or REDIS_URL):
+        raise ImproperlyConfigured(
+            "A broker is required when PULSE_ENV=production: CELERY_BROKER_URL (redis:// or amqp://), or "
+            "REDIS_URL for a Redis that is both broker and cache"
+        )
 else:
     SECRET_KEY = env_str("SECRET_KEY") or generated_secret(VAR_DIR / "secret_key")
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
@@ -180,30 +185,37 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 REDIS_SOCKET_TIMEOUT = 2.0
 # The cache answers from memory on a nearby machine in well under a millisecond; a quarter second is ample.
 REDIS_CACHE_TIMEOUT = env_int("REDIS_CACHE_TIMEOUT_MS", 250, minimum=10) / 1000
-if REDIS_URL:
+# REDIS_URL alone makes one Redis both the broker and the cache. CELERY_BROKER_URL (Redis or RabbitMQ) and
+# CACHE_URL name each on its own: a cache may evict keys under memory pressure, a broker must never drop a
+# queued task, so production gives the cache its own Redis (or the broker's Redis `noeviction`).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+CACHE_URL = env_str("CACHE_URL") or REDIS_URL
+if CACHE_URL:
     CACHES = {
         "default": {
             # A hung cache must not hold requests: short timeouts, and a circuit breaker (config/cache.py).
             "BACKEND": "config.cache.CircuitBreakerRedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": CACHE_URL,
             "OPTIONS": {
                 "socket_timeout": REDIS_CACHE_TIMEOUT,
                 "socket_connect_timeout": REDIS_CACHE_TIMEOUT,
             },
         }
     }
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object]
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_timeout": REDIS_SOCKET_TIMEOUT,
         "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
         "visibility_timeout": 3600,
     }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+elif CELERY_BROKER_URL.startswith("filesystem://"):
+    # The embedded default: a broker that needs no server, in folders under var/.
     BROKER_DIR = VAR_DIR / "broker"
     for _sub in ("out", "processed", "control"):
         (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "out"),
         "data_folder_out": str(BROKER_DIR / "out"),
@@ -211,6 +223,10 @@ else:
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
+else:
+    # RabbitMQ (amqp://): acknowledgements are per message, nothing to configure.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT
 
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -25,6 +25,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from kombu import Connection
 
 from surveys.selectors import tick_last_started_at
 
@@ -44,9 +45,12 @@ def database_status() -> str:
 
 
 def broker_status() -> str:
-    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+    url = settings.CELERY_BROKER_URL
+    if url.startswith("filesystem://"):
         folder = Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]))
         return "ok" if folder.is_dir() else "down: broker folder missing"
+    if not url.startswith(("redis://", "rediss://")):
+        return _kombu_status(url)
     client = redis.Redis.from_url(
         settings.CELERY_BROKER_URL,
         socket_timeout=PROBE_TIMEOUT,
@@ -58,6 +62,16 @@ def broker_status() -> str:
         return f"down: {type(error).__name__}"
     finally:
         client.close()
+    return "ok"
+
+
+def _kombu_status(url: str) -> str:
+    """Any other broker (RabbitMQ): open a connection, with one try and the probe's time-out."""
+    try:
+        with Connection(url, connect_timeout=PROBE_TIMEOUT) as broker:
+            broker.ensure_connection(max_retries=1, timeout=PROBE_TIMEOUT)
+    except Exception as error:  # refused, timed out, bad credentials: "down", with the reason's type
+        return f"down: {type(error).__name__}"
     return "ok"
 
 

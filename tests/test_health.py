@@ -156,3 +156,29 @@ def test_ready_is_503_within_a_second_and_a_half_when_redis_hangs(silent_server:
     assert checks["tick"] == "ok"
     assert elapsed < 1.5
     assert live.status_code == 200
+
+
+RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def test_health_checks_rabbitmq_when_it_is_the_broker() -> None:
+    with override_settings(CELERY_BROKER_URL=RABBITMQ, CELERY_BROKER_TRANSPORT_OPTIONS={}):
+        response = Client().get("/health/")
+    assert response.status_code == 200, response.json()
+    assert response.json()["checks"]["broker"] == "ok"
+
+
+def test_a_stopped_rabbitmq_is_reported_down_at_once_and_liveness_stays_up() -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens on the port now: a broker that is stopped
+    with override_settings(CELERY_BROKER_URL=f"amqp://guest:guest@127.0.0.1:{port}//"):
+        started = time.monotonic()
+        response = Client().get("/health/")
+        elapsed = time.monotonic() - started
+        live = Client().get("/health/live")
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"].startswith("down")
+    assert elapsed < 5
+    assert live.status_code == 200

@@ -49,7 +49,9 @@ def graph() -> grimp.ImportGraph:
         ("pulse.services.flags", "pulse.web.leader"),
     ],
 )
-def test_an_import_against_the_layers_is_found(graph: grimp.ImportGraph, importer: str, imported: str) -> None:
+def test_an_import_against_the_layers_is_found(
+    graph: grimp.ImportGraph, importer: str, imported: str
+) -> None:
     layers = _layers()
     assert graph.find_illegal_dependencies_for_layers(layers=layers) == set()
     graph.add_import(importer=importer, imported=imported)

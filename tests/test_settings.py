@@ -41,6 +41,20 @@ def test_check_deploy_is_clean_with_every_variable_set() -> None:
     assert "System check identified no issues" in result.stdout
 
 
+def test_rabbitmq_as_broker_and_redis_as_cache_need_no_redis_url() -> None:
+    env = {key: value for key, value in GOOD.items() if key != "REDIS_URL"}
+    env |= {
+        "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
+        "CACHE_URL": "redis://127.0.0.1:6379/1",
+    }
+    result = manage(
+        "shell", "-c", "from django.conf import settings as s; print(s.CELERY_BROKER_URL, s.CACHES)", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "amqp://guest:guest@127.0.0.1:5672// " in result.stdout
+    assert "redis://127.0.0.1:6379/1" in result.stdout
+
+
 @pytest.mark.parametrize(
     "missing",
     [

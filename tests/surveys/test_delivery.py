@@ -479,10 +479,33 @@ def test_each_message_has_a_stable_message_id_so_a_resend_can_be_dropped(
     )
 
 
+RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
+
+
 @pytest.mark.redis
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_real_celery_worker_on_redis_runs_the_tick() -> None:
+    assert settings.CELERY_BROKER_URL.startswith("redis://")
+    tick_through_a_real_worker(settings.CELERY_BROKER_URL)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_real_celery_worker_on_rabbitmq_runs_the_tick() -> None:
+    tick_through_a_real_worker(RABBITMQ)
+
+
+def forget_connections(app: Celery) -> None:
+    """The app keeps one connection pool, and one producer pool over it, for the first broker URL it saw."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def tick_through_a_real_worker(broker_url: str) -> None:
+    """Two ticks through a real worker on ``broker_url``: a round opens, each of its emails goes out once."""
     from config.celery import app
 
     schedule, _emails = open_round(6)
@@ -493,20 +516,25 @@ def test_a_real_celery_worker_on_redis_runs_the_tick() -> None:
         quiet_end=dt.time(0, 0),
         quiet_weekends=False,
     )
-    assert settings.CELERY_BROKER_URL.startswith("redis://")
-    app.conf.broker_url = settings.CELERY_BROKER_URL
-    # Queues of its own, so no other worker on this Redis (another test run) takes the messages.
+    previous_url = app.conf.broker_url
+    app.conf.broker_url = broker_url
+    forget_connections(app)
+    # Queues of its own, so no other worker on this broker (another test run) takes the messages.
     prefix = f"test-{uuid.uuid4().hex}-"
     previous_queue = app.conf.task_default_queue
     app.conf.task_default_queue = f"{prefix}tick"
     try:
         with override_settings(
-            EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend", PULSE_QUEUE_PREFIX=prefix
+            EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+            PULSE_QUEUE_PREFIX=prefix,
+            CELERY_BROKER_URL=broker_url,
         ):
-            queues = [f"{prefix}{name}" for name in ("tick", "sending", "closing", "trends")]
+            queues = [f"{prefix}{name}" for name in settings.PULSE_QUEUES]
             run_worker_until_done(app, queues, schedule)
     finally:
         app.conf.task_default_queue = previous_queue
+        app.conf.broker_url = previous_url
+        forget_connections(app)
     assert Round.objects.filter(schedule=schedule).count() == 1
     assert Invitation.objects.count() == 6
     assert Invitation.objects.filter(email_outcomes="s").count() == 6
