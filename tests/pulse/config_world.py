@@ -50,12 +50,13 @@ class World:
             return self.nobody
         if role == "other_admin":
             return self.b.admin.user
-        return getattr(self.a, role).user
+        person: Person = getattr(self.a, role)
+        return person.user
 
     def token(self, role: str) -> str:
         user = self.user(role)
         assert user is not None
-        return Token.objects.get_or_create(user=user)[0].key
+        return str(Token.objects.get_or_create(user=user)[0].key)
 
 
 def _user(username: str) -> User:

@@ -18,17 +18,18 @@ from pulse.analysis.formatting import shown_text, signed
 from pulse.analysis.stats import fit_trend, minimum_detectable_change, pooled_sd, rate_detectable_change
 from pulse.disclosure.rules import Published, Withheld, WithheldCode
 from pulse.models import Flag
-from pulse.permissions import caller_for
+from pulse.permissions import Caller, caller_for
 from pulse.selectors import reports
 from pulse.selectors.cells import ShownCell
 from pulse.selectors.flags import flag_inbox_get, flag_views_for, flag_visible_get
-from surveys.models import Comment, Question
+from surveys.models import Comment, Person, Question
 from tests.pulse.helpers_reports import BURNOUT, RATE, START, WHO5, WORKLOAD, ReportOrg, Value
 
 pytestmark = pytest.mark.django_db
 
 
-def _caller(person):  # type: ignore[no-untyped-def]
+def _caller(person: Person) -> Caller:
+    assert person.user is not None
     caller = caller_for(person.user)
     assert caller is not None
     return caller
@@ -75,7 +76,7 @@ def test_fit_trend_is_sens_slope_against_real_time_like_scipy_theilslopes() -> N
     slope, intercept, low, high = scipy_stats.theilslopes(values, weeks, 0.95)
     assert line.slope_per_week == pytest.approx(slope)
     assert line.slope_per_round == pytest.approx(slope)  # median spacing: one week
-    assert (line.low_per_round, line.high_per_round) == (pytest.approx(low), pytest.approx(high))
+    assert (line.low_per_round, line.high_per_round) == pytest.approx((low, high))
     assert line.at(START) == pytest.approx(intercept)
     assert fit_trend(points[:5], least=6) is None  # docs/science.md §3.10: no line before 6 rounds
 

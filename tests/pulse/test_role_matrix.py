@@ -38,7 +38,7 @@ class Row:
 
 def statuses(
     anonymous: int, no_person: int, engineer: int, leader: int, other_admin: int, admin: int
-) -> tuple[int, ...]:
+) -> tuple[int, int, int, int, int, int]:
     return (anonymous, no_person, engineer, leader, other_admin, admin)
 
 

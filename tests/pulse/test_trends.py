@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from fractions import Fraction
 
 import numpy as np
@@ -28,7 +29,9 @@ UTC = dt.UTC
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-def weekly(values: list[float | None], *, n: int = 8, sd: float = 15.0, every: int = 1) -> tuple[Point, ...]:
+def weekly(
+    values: Sequence[float | None], *, n: int = 8, sd: float = 15.0, every: int = 1
+) -> tuple[Point, ...]:
     return tuple(
         Point(
             closes_at=START + dt.timedelta(weeks=every * i),
@@ -40,7 +43,7 @@ def weekly(values: list[float | None], *, n: int = 8, sd: float = 15.0, every: i
     )
 
 
-def cbi(values: list[float | None], **kwargs: object) -> SeriesInput:
+def cbi(values: Sequence[float | None], **kwargs: object) -> SeriesInput:
     return SeriesInput(
         key=(1, "scale:cbi_work.cbi_work@1"),
         info=METRICS["cbi_work.cbi_work"],
