@@ -39,6 +39,26 @@ METHODS = (SUM, MEAN)
 # Band operators, written as an admin would type them.
 OPERATORS = ("<=", "<", ">=", ">")
 
+# Which way a scale's score is read. Empty: the scale is scored and counted, but no report shows it,
+# because a report must know which way is worse to colour a cell or flag a trend (docs/science.md §3).
+HIGHER_IS_BETTER = "higher_is_better"
+HIGHER_IS_WORSE = "higher_is_worse"
+DIRECTIONS = (HIGHER_IS_BETTER, HIGHER_IS_WORSE)
+
+# How a report names a score's threshold: a published cut-off, or a convention of the instrument's studies
+# that is not a cut-off (the CBI's 50: Kristensen et al. 2005 define none; docs/science.md §1).
+CUTOFF = "cut-off"
+CONVENTION = "convention"
+CUTOFF_WORDS = (CUTOFF, CONVENTION)
+
+# The ranges a reported score may take, each shown with its own precision (pulse.analysis.coarsening):
+# a score range is shown on the first of these that contains it (docs/science.md §4.7).
+DISPLAY_RANGES: Mapping[str, tuple[int, int]] = MappingProxyType(
+    {"1-5": (1, 5), "0-5": (0, 5), "0-100": (0, 100)}
+)
+LABEL_MAX_LENGTH = 80
+SHORT_NAME_MAX_LENGTH = 40
+
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 KEY_MAX_LENGTH = 50
 OPTION_VALUE_LIMIT = 1000
@@ -140,11 +160,18 @@ class ScaleDef:
     min_answered: int | None = None
     bands: tuple[BandDef, ...] = ()
     note: str = ""
+    # How reports read the score (none of it changes how a score is computed):
+    direction: str = ""  # HIGHER_IS_BETTER or HIGHER_IS_WORSE; empty: counted, never reported
+    label: str = ""  # its name in reports and sentences ("Well-being (WHO-5)"); empty: ``name``
+    practical_change: Fraction | None = None  # smallest change per round that matters; None: by display
+    cutoff_word: str = CUTOFF  # what its bands' thresholds are called in sentences
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "items", tuple(self.items))
         object.__setattr__(self, "bands", tuple(self.bands))
         object.__setattr__(self, "factor", to_fraction(self.factor))
+        if self.practical_change is not None:
+            object.__setattr__(self, "practical_change", to_fraction(self.practical_change))
 
     @property
     def required_answers(self) -> int:
@@ -167,6 +194,7 @@ class InstrumentDef:
     stem: Texts = field(default_factory=dict)
     translation_sources: Texts = field(default_factory=dict)
     notes: str = ""
+    short_name: str = ""  # how sentences name it beside a cut-off ("WHO-5", "CBI"); empty: not named
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "questions", tuple(self.questions))
@@ -409,7 +437,28 @@ def check_scale(scale: ScaleDef, questions: Mapping[str, QuestionDef] | None = N
         if band.name in names:
             _add(errors, "bands", f"The band {band.name!r} appears twice.")
         names.add(band.name)
+    for name, messages in check_reading(scale).items():
+        errors.setdefault(name, []).extend(messages)
     if questions is not None and not errors:
+        if scale.direction:
+            low, high = score_range(scale, questions)
+            shown = display_scale(scale, questions)
+            if shown is None:
+                _add(
+                    errors,
+                    "direction",
+                    f"Scores of this scale run from {format_number(low)} to {format_number(high)}; a report "
+                    "shows scores within 1–5, 0–5 or 0–100 only. Use a mean or a factor that brings them "
+                    "into one of these (a sum of five 0–5 items × 4 is 0–100), or leave the direction "
+                    "empty to count the scale without reporting it.",
+                )
+            elif scale.practical_change is not None and scale.practical_change >= high - low:
+                _add(
+                    errors,
+                    "practical_change",
+                    f"The practical change must be smaller than the whole range of the scale "
+                    f"({format_number(low)} to {format_number(high)}).",
+                )
         resolution = scale_resolution(scale)
         highest = max((abs(v) for item in scale.items for v in questions[item].values), default=0)
         largest_score = highest * scale.factor * (len(scale.items) if scale.method == SUM else 1)
@@ -420,6 +469,47 @@ def check_scale(scale: ScaleDef, questions: Mapping[str, QuestionDef] | None = N
                 "Scores of this scale cannot be counted exactly: use fewer items, a higher minimum of "
                 "answered items, or a simpler factor.",
             )
+    return errors
+
+
+def _check_one_line(text: str, *, what: str, limit: int) -> list[str]:
+    if text != text.strip() or not text.isprintable():
+        return [f"The {what} is one line of text without leading or trailing spaces."]
+    if len(text) > limit:
+        return [f"The {what} is longer than {limit} characters."]
+    return []
+
+
+def check_reading(scale: ScaleDef) -> Errors:
+    """The rules of how reports read a scale (keys: direction, label, practical_change, cutoff_word).
+
+    Whether the score's range can be shown needs the items' options; ``check_scale`` with questions says.
+    """
+    errors: Errors = {}
+    if scale.direction and scale.direction not in DIRECTIONS:
+        _add(
+            errors,
+            "direction",
+            f"Unknown direction {scale.direction!r}; choose {HIGHER_IS_BETTER} or {HIGHER_IS_WORSE}, or "
+            "leave it empty to count the scale without reporting it.",
+        )
+    for message in _check_one_line(scale.label, what="report label", limit=LABEL_MAX_LENGTH):
+        _add(errors, "label", message)
+    if scale.practical_change is not None:
+        if scale.practical_change <= 0:
+            _add(errors, "practical_change", "The practical change must be positive (or empty).")
+        elif (scale.practical_change * 10**FACTOR_DECIMAL_PLACES).denominator != 1:
+            _add(
+                errors,
+                "practical_change",
+                f"The practical change is a decimal with at most {FACTOR_DECIMAL_PLACES} places.",
+            )
+    if scale.cutoff_word not in CUTOFF_WORDS:
+        _add(
+            errors,
+            "cutoff_word",
+            f"Unknown word {scale.cutoff_word!r} for the bands' thresholds; choose {CUTOFF} or {CONVENTION}.",
+        )
     return errors
 
 
@@ -436,6 +526,8 @@ def check_instrument(instrument: InstrumentDef, locales: Collection[str]) -> Err
         _add(errors, "licence", "Say under which licence the instrument is used (for your own: 'ours').")
     if instrument.recall_period_days < 0:
         _add(errors, "recall_period_days", "The recall period cannot be negative.")
+    for message in check_short_name(instrument.short_name):
+        _add(errors, "short_name", message)
     for message in check_texts(instrument.stem, locales, required=bool(instrument.stem)):
         _add(errors, "stem", message)
     if instrument.translation_sources:
@@ -463,6 +555,10 @@ def check_instrument(instrument: InstrumentDef, locales: Collection[str]) -> Err
             _add(errors, f"scales[{index}].key", f"The scale key {scale.key!r} is used twice.")
         scale_keys.add(scale.key)
     return errors
+
+
+def check_short_name(short_name: str) -> list[str]:
+    return _check_one_line(short_name, what="short name", limit=SHORT_NAME_MAX_LENGTH)
 
 
 def missing_translations(instrument: InstrumentDef, locales: Collection[str]) -> dict[str, list[str]]:
@@ -499,3 +595,38 @@ def scale_resolution(scale: ScaleDef) -> int:
         return scale.factor.denominator
     lowest = max(scale.required_answers, 1)
     return math.lcm(*range(lowest, max(len(scale.items), lowest) + 1)) * scale.factor.denominator
+
+
+# --- score range ------------------------------------------------------------------------------------------
+
+
+def score_range(scale: ScaleDef, questions: Mapping[str, QuestionDef]) -> tuple[Fraction, Fraction]:
+    """The lowest and highest score the scale can give, from its items' option values.
+
+    Reversal keeps an item within its own lowest and highest value. A sum adds every item's extreme; a mean
+    of s answered items is lowest when they are the s lowest-scoring ones, for any s from the minimum of
+    answered items to all of them. Items that are not choice questions count as nothing (``check_scale``
+    refuses them).
+    """
+    extremes = [
+        (min(question.values), max(question.values))
+        for item in scale.items
+        if (question := questions.get(item)) is not None and question.values
+    ]
+    lows = sorted(low for low, _high in extremes)
+    highs = sorted((high for _low, high in extremes), reverse=True)
+    if not lows:
+        return Fraction(0), Fraction(0)
+    if scale.method == SUM:
+        return sum(lows, Fraction(0)) * scale.factor, sum(highs, Fraction(0)) * scale.factor
+    sizes = range(max(min(scale.required_answers, len(lows)), 1), len(lows) + 1)
+    low = min(Fraction(sum(lows[:size]), size) for size in sizes)
+    high = max(Fraction(sum(highs[:size]), size) for size in sizes)
+    return low * scale.factor, high * scale.factor
+
+
+def display_scale(scale: ScaleDef, questions: Mapping[str, QuestionDef]) -> str | None:
+    """The key of ``DISPLAY_RANGES`` the scale's scores are shown on (the first that contains its whole
+    range), or None when none does: such a scale cannot be reported."""
+    low, high = score_range(scale, questions)
+    return next((name for name, (a, b) in DISPLAY_RANGES.items() if a <= low and high <= b), None)

@@ -15,7 +15,19 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from surveys.definitions import MEAN, SUM, TEXT, BandDef, InstrumentDef, OptionDef, QuestionDef, ScaleDef
+from surveys.definitions import (
+    CONVENTION,
+    HIGHER_IS_BETTER,
+    HIGHER_IS_WORSE,
+    MEAN,
+    SUM,
+    TEXT,
+    BandDef,
+    InstrumentDef,
+    OptionDef,
+    QuestionDef,
+    ScaleDef,
+)
 
 # --- shared option sets ---------------------------------------------------------------------------
 
@@ -76,6 +88,7 @@ WHO5 = InstrumentDef(
     key="who5",
     version=1,
     name="WHO-5 Well-Being Index",
+    short_name="WHO-5",
     citation=(
         "Psychiatric Research Unit, WHO Collaborating Centre in Mental Health, Frederiksborg General "
         "Hospital (1998): WHO (Five) Well-Being Index. Scoring and cut-offs: Topp CW, Østergaard SD, "
@@ -118,6 +131,9 @@ WHO5 = InstrumentDef(
         ScaleDef(
             key="who5",
             name="WHO-5 well-being score (0–100, higher is better)",
+            label="Well-being (WHO-5)",
+            direction=HIGHER_IS_BETTER,
+            practical_change=Fraction("2"),
             items=("who5_1", "who5_2", "who5_3", "who5_4", "who5_5"),
             method=SUM,
             factor=Fraction(4),
@@ -152,6 +168,7 @@ BURNOUT1 = InstrumentDef(
     key="burnout1",
     version=1,
     name="Single-item burnout measure",
+    short_name="single-item burnout",
     citation=(
         "Rohland BM, Kruse GR, Rohrer JE (2004). Validation of a single-item measure of burnout against the "
         "Maslach Burnout Inventory among physicians. Stress and Health 20(2):75–79. Dolan ED, Mohr D, "
@@ -212,6 +229,9 @@ BURNOUT1 = InstrumentDef(
         ScaleDef(
             key="burnout1",
             name="Single-item burnout (1–5)",
+            label="Burnout (single item)",
+            direction=HIGHER_IS_WORSE,
+            practical_change=Fraction("0.05"),
             items=("burnout1_1",),
             method=SUM,
             bands=(BandDef("burned_out", ">=", Fraction(3)),),
@@ -239,6 +259,7 @@ CBI_WORK = InstrumentDef(
     key="cbi_work",
     version=1,
     name="Copenhagen Burnout Inventory: work-related burnout",
+    short_name="CBI",
     citation=CBI_CITATION,
     licence=CBI_LICENCE,
     recall_period_days=28,
@@ -273,6 +294,10 @@ CBI_WORK = InstrumentDef(
         ScaleDef(
             key="cbi_work",
             name="Work-related burnout (0–100, higher is worse)",
+            label="Work-related burnout (CBI)",
+            direction=HIGHER_IS_WORSE,
+            practical_change=Fraction("2"),
+            cutoff_word=CONVENTION,
             items=tuple(f"cbi_work_{number}" for number in range(1, 8)),
             method=MEAN,
             min_answered=4,
@@ -289,6 +314,7 @@ CBI_PERSONAL = InstrumentDef(
     key="cbi_personal",
     version=1,
     name="Copenhagen Burnout Inventory: personal burnout",
+    short_name="CBI",
     citation=CBI_CITATION,
     licence=CBI_LICENCE,
     recall_period_days=28,
@@ -309,6 +335,10 @@ CBI_PERSONAL = InstrumentDef(
         ScaleDef(
             key="cbi_personal",
             name="Personal burnout (0–100, higher is worse)",
+            label="Personal burnout (CBI)",
+            direction=HIGHER_IS_WORSE,
+            practical_change=Fraction("2"),
+            cutoff_word=CONVENTION,
             items=tuple(f"cbi_personal_{number}" for number in range(1, 7)),
             method=MEAN,
             min_answered=3,
@@ -327,6 +357,7 @@ COPSOQ_DEMANDS = InstrumentDef(
     key="copsoq_demands",
     version=1,
     name="COPSOQ III: quantitative demands and work pace (core items)",
+    short_name="COPSOQ",
     citation=(
         "Burr H, Berthelsen H, Moncada S, et al. (2019). The third version of the Copenhagen Psychosocial "
         "Questionnaire. Safety and Health at Work 10(4):482–503. Items: quantitative demands and work pace."
@@ -351,6 +382,9 @@ COPSOQ_DEMANDS = InstrumentDef(
         ScaleDef(
             key="copsoq_demands",
             name="Quantitative demands and work pace (0–100, higher is more demanding)",
+            label="Quantitative demands (COPSOQ)",
+            direction=HIGHER_IS_WORSE,
+            practical_change=Fraction("2"),
             items=tuple(f"copsoq_demands_{number}" for number in range(1, 5)),
             method=MEAN,
             # The COPSOQ convention: a scale value needs at least half of its items answered (stated e.g. in
@@ -392,6 +426,9 @@ WORKLOAD1 = InstrumentDef(
         ScaleDef(
             key="workload1",
             name="Workload (1–5, 3 = about right)",
+            label="Workload",
+            direction=HIGHER_IS_WORSE,
+            practical_change=Fraction("0.05"),
             items=("workload1_1",),
             method=SUM,
             note="The chosen option 1–5; no cut-off.",

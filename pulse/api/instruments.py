@@ -16,11 +16,15 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from pulse.api.base import IsAdmin, PulseApi
+from pulse.api.base import IsAdmin, PulseApi, strict_query
 from pulse.api.errors import error_responses
 from pulse.permissions import Caller, instruments_visible_to
 from surveys.definitions import (
     CHOICE,
+    CUTOFF,
+    CUTOFF_WORDS,
+    DIRECTIONS,
+    DISPLAY_RANGES,
     KINDS,
     METHODS,
     OPERATORS,
@@ -29,6 +33,7 @@ from surveys.definitions import (
     OptionDef,
     QuestionDef,
     ScaleDef,
+    display_scale,
     format_number,
     to_fraction,
 )
@@ -95,6 +100,15 @@ class ScaleOutputSerializer(serializers.Serializer[Any]):
     min_answered = serializers.IntegerField(allow_null=True)
     bands = BandOutputSerializer(many=True)
     note = serializers.CharField(allow_blank=True)
+    direction = serializers.ChoiceField(choices=DIRECTIONS, allow_blank=True)
+    label = serializers.CharField(allow_blank=True)
+    practical_change = serializers.CharField(allow_null=True)
+    cutoff_word = serializers.ChoiceField(choices=CUTOFF_WORDS)
+    display_scale = serializers.ChoiceField(
+        choices=list(DISPLAY_RANGES),
+        allow_null=True,
+        help_text="The range reports show it on; null: not reported (no direction).",
+    )
 
     class Meta:
         ref_name = "Scale"
@@ -113,6 +127,7 @@ class InstrumentOutputSerializer(serializers.Serializer[Any]):
     custom = serializers.SerializerMethodField(help_text="Owned by the caller's organisation.")
     locked = serializers.BooleanField(source="is_locked", help_text="Wording can no longer change in place.")
     missing_translations = serializers.SerializerMethodField()
+    short_name = serializers.CharField(allow_blank=True)
 
     class Meta:
         ref_name = "Instrument"
@@ -154,6 +169,8 @@ class InstrumentDetailOutputSerializer(InstrumentOutputSerializer):
 
     @extend_schema_field(ScaleOutputSerializer(many=True))
     def get_scales(self, instrument: Instrument) -> list[dict[str, Any]]:
+        definition = instrument.definition()
+        questions = {question.key: question for question in definition.questions}
         return [
             {
                 "key": scale.key,
@@ -167,8 +184,15 @@ class InstrumentDetailOutputSerializer(InstrumentOutputSerializer):
                     for band in scale.bands
                 ],
                 "note": scale.note,
+                "direction": scale.direction,
+                "label": scale.label,
+                "practical_change": (
+                    format_number(scale.practical_change) if scale.practical_change is not None else None
+                ),
+                "cutoff_word": scale.cutoff_word,
+                "display_scale": display_scale(scale, questions) if scale.direction else None,
             }
-            for scale in instrument.definition().scales
+            for scale in definition.scales
         ]
 
 
@@ -196,7 +220,7 @@ class InstrumentListApi(PulseApi):
         responses={200: InstrumentOutputSerializer(many=True), **error_responses(400, 401, 403, 404)},
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
+        filters = self.FilterSerializer(data=strict_query(request))
         filters.is_valid(raise_exception=True)
         instruments = _scoped(self.caller)
         if filters.validated_data.get("key"):
@@ -255,6 +279,23 @@ class ScaleInputSerializer(serializers.Serializer[Any]):
     min_answered = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True)
     bands = BandInputSerializer(many=True, required=False, max_length=20)  # type: ignore[call-arg]
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    direction = serializers.ChoiceField(
+        choices=DIRECTIONS,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Which way the score is read; empty: the scale is counted but no report shows it.",
+    )
+    label = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=200,
+        trim_whitespace=False,
+        help_text="Its name in reports and sentences; empty: the name.",
+    )
+    practical_change = decimal_field(required=False, allow_null=True, default=None)
+    cutoff_word = serializers.ChoiceField(choices=CUTOFF_WORDS, required=False, default=CUTOFF)
 
     class Meta:
         ref_name = "ScaleInput"
@@ -274,6 +315,7 @@ class InstrumentCreateApi(PulseApi):
         stem = texts(required=False)
         translation_sources = texts(required=False)
         notes = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+        short_name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
         questions = QuestionInputSerializer(many=True, max_length=200)  # type: ignore[call-arg]
         scales = ScaleInputSerializer(many=True, required=False, max_length=50)  # type: ignore[call-arg]
 
@@ -334,10 +376,19 @@ def definition_from(data: dict[str, Any]) -> InstrumentDef:
                     for band in scale.get("bands", [])
                 ),
                 note=scale.get("note", ""),
+                direction=scale.get("direction", ""),
+                label=scale.get("label", ""),
+                practical_change=(
+                    to_fraction(scale["practical_change"])
+                    if scale.get("practical_change") is not None
+                    else None
+                ),
+                cutoff_word=scale.get("cutoff_word", CUTOFF),
             )
             for scale in data.get("scales", [])
         ),
         stem=data.get("stem", {}),
         translation_sources=data.get("translation_sources", {}),
         notes=data.get("notes", ""),
+        short_name=data.get("short_name", ""),
     )

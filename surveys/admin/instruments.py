@@ -30,6 +30,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from surveys.definitions import (
     CHOICE,
+    CUTOFF,
     FALLBACK_LOCALE,
     OPERATORS,
     QuestionDef,
@@ -258,6 +259,7 @@ class InstrumentForm(forms.ModelForm[Instrument]):
             "licence",
             "recall_period_days",
             "organisation",
+            "short_name",
             "stem",
             "translation_sources",
             "notes",
@@ -278,10 +280,33 @@ class QuestionForm(forms.ModelForm[Question]):
 class ScaleForm(forms.ModelForm[Scale]):
     items = ItemsField()
     bands = BandsField()
+    # Not required, so that a form posted without it (an older page, a script) means a cut-off, as before.
+    cutoff_word = forms.ChoiceField(
+        choices=Scale.CutoffWord.choices,
+        required=False,
+        label="threshold word",
+        help_text=Scale._meta.get_field("cutoff_word").help_text,
+    )
+
+    def clean_cutoff_word(self) -> str:
+        return str(self.cleaned_data.get("cutoff_word") or CUTOFF)
 
     class Meta:
         model = Scale
-        fields = ["key", "name", "items", "method", "factor", "min_answered", "bands", "note"]
+        fields = [
+            "key",
+            "name",
+            "items",
+            "method",
+            "factor",
+            "min_answered",
+            "bands",
+            "note",
+            "direction",
+            "label",
+            "practical_change",
+            "cutoff_word",
+        ]
         widgets = {"note": forms.Textarea(attrs={"rows": 2, "cols": 60})}
 
 
@@ -316,9 +341,12 @@ class ScaleInlineFormSet(BaseInlineFormSet[Scale, Instrument, forms.ModelForm[Sc
                 scale = form.instance.definition()
             except ValueError:
                 continue  # malformed bands: the form already says so
-            for message in check_scale(scale, questions).get("items", []):
-                if message not in form.errors.get("items", []):
-                    form.add_error("items", message)
+            errors = check_scale(scale, questions)
+            # Only the rules that need the posted questions: the form checked the others already.
+            for name in ("items", "direction", "practical_change"):
+                for message in errors.get(name, []):
+                    if message not in form.errors.get(name, []):
+                        form.add_error(name, message)
 
     def _posted_questions(self) -> dict[str, QuestionDef]:
         prefix = Question.instrument.field.remote_field.get_accessor_name()
@@ -432,7 +460,20 @@ class ScaleInline(_LockAwareInline[Scale]):
     model = Scale
     form = ScaleForm
     formset = ScaleInlineFormSet
-    editable_fields = ["key", "name", "items", "method", "factor", "min_answered", "bands", "note"]
+    editable_fields = [
+        "key",
+        "name",
+        "items",
+        "method",
+        "factor",
+        "min_answered",
+        "bands",
+        "note",
+        "direction",
+        "label",
+        "practical_change",
+        "cutoff_word",
+    ]
     locked_fields = [
         "key",
         "name",
@@ -442,6 +483,10 @@ class ScaleInline(_LockAwareInline[Scale]):
         "min_answered",
         "bands_display",
         "note",
+        "direction",
+        "label",
+        "practical_change",
+        "cutoff_word",
     ]
 
     def get_extra(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> int:
@@ -499,6 +544,7 @@ class InstrumentAdmin(SimpleHistoryAdmin[Instrument]):
         "validated",
         "is_default_library",
         "organisation",
+        "short_name",
         "stem",
         "translation_sources",
         "missing_translations_display",
@@ -516,6 +562,7 @@ class InstrumentAdmin(SimpleHistoryAdmin[Instrument]):
         "validated",
         "is_default_library",
         "organisation",
+        "short_name",
         "stem_display",
         "translation_sources_display",
         "missing_translations_display",

@@ -28,7 +28,13 @@ from simple_history.models import HistoricalRecords
 
 from surveys.definitions import (
     CHOICE,
+    CONVENTION,
+    CUTOFF,
+    HIGHER_IS_BETTER,
+    HIGHER_IS_WORSE,
+    LABEL_MAX_LENGTH,
     MEAN,
+    SHORT_NAME_MAX_LENGTH,
     SUM,
     TEXT,
     BandDef,
@@ -39,6 +45,7 @@ from surveys.definitions import (
     check_key,
     check_question,
     check_scale,
+    check_short_name,
     check_texts,
     missing_translations,
     options_from_json,
@@ -100,6 +107,11 @@ class Instrument(models.Model):
         default=dict, blank=True, help_text="Where each translation comes from, per language."
     )
     notes = models.TextField(blank=True)
+    short_name = models.CharField(
+        max_length=SHORT_NAME_MAX_LENGTH,
+        blank=True,
+        help_text="How report sentences name it beside a cut-off, e.g. WHO-5. Empty: not named.",
+    )
     first_used_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="Set when a round first uses it; locks it."
     )
@@ -131,6 +143,7 @@ class Instrument(models.Model):
         for name, messages in (
             ("stem", check_texts(self.stem, locales, required=bool(self.stem))),
             ("translation_sources", check_texts(self.translation_sources, locales, required=False)),
+            ("short_name", check_short_name(self.short_name)),
         ):
             if messages:
                 errors[name] = messages
@@ -182,6 +195,7 @@ class Instrument(models.Model):
             stem=self.stem or {},
             translation_sources=self.translation_sources or {},
             notes=self.notes,
+            short_name=self.short_name,
         )
 
     def missing_translations(self) -> dict[str, list[str]]:
@@ -268,6 +282,14 @@ class Scale(models.Model):
         SUM = SUM, "Sum × factor (every item required)"
         MEAN = MEAN, "Mean × factor of the answered items"
 
+    class Direction(models.TextChoices):
+        HIGHER_IS_BETTER = HIGHER_IS_BETTER, "Higher is better"
+        HIGHER_IS_WORSE = HIGHER_IS_WORSE, "Higher is worse"
+
+    class CutoffWord(models.TextChoices):
+        CUTOFF = CUTOFF, "cut-off"
+        CONVENTION = CONVENTION, "convention (not a published cut-off)"
+
     instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="scales")
     key = models.CharField(max_length=50, validators=[validate_identifier])
     name = models.CharField(max_length=200)
@@ -286,6 +308,35 @@ class Scale(models.Model):
         default=list, blank=True, help_text="Named cut-offs, most severe first; the first that holds wins."
     )
     note = models.TextField(blank=True)
+    direction = models.CharField(
+        max_length=20,
+        choices=Direction.choices,
+        blank=True,
+        help_text="Which way the score is read. Empty: the scale is counted but no report shows it.",
+    )
+    label = models.CharField(
+        "report label",
+        max_length=LABEL_MAX_LENGTH,
+        blank=True,
+        help_text="Its name in reports and sentences, e.g. Well-being (WHO-5). Empty: the name.",
+    )
+    practical_change = models.DecimalField(
+        max_digits=9,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text=(
+            "The smallest change per round that matters, in score points. Empty: 2 on a 0–100 score, "
+            "0.05 on a 1–5 or 0–5 score."
+        ),
+    )
+    cutoff_word = models.CharField(
+        "threshold word",
+        max_length=20,
+        choices=CutoffWord.choices,
+        default=CUTOFF,
+        help_text="What sentences call the bands' thresholds: a published cut-off or a convention.",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -326,4 +377,10 @@ class Scale(models.Model):
             min_answered=self.min_answered,
             bands=bands,
             note=self.note,
+            direction=self.direction,
+            label=self.label,
+            practical_change=to_fraction(self.practical_change)
+            if self.practical_change is not None
+            else None,
+            cutoff_word=self.cutoff_word,
         )

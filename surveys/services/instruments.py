@@ -102,6 +102,7 @@ def _write(definition: InstrumentDef, *, organisation: Organisation | None) -> I
                 stem=dict(definition.stem),
                 translation_sources=dict(definition.translation_sources),
                 notes=definition.notes,
+                short_name=definition.short_name,
             )
             bulk_create_with_history(
                 [
@@ -131,6 +132,12 @@ def _write(definition: InstrumentDef, *, organisation: Organisation | None) -> I
                         min_answered=scale.min_answered,
                         bands=bands_to_json(scale.bands),
                         note=scale.note,
+                        direction=scale.direction,
+                        label=scale.label,
+                        practical_change=(
+                            _decimal(scale.practical_change) if scale.practical_change is not None else None
+                        ),
+                        cutoff_word=scale.cutoff_word,
                     )
                     for scale in definition.scales
                 ],

@@ -15,7 +15,7 @@ from django.apps import apps
 from django.conf import settings
 
 from surveys import library
-from surveys.definitions import check_instrument, missing_translations
+from surveys.definitions import InstrumentDef, ScaleDef, check_instrument, missing_translations
 from surveys.models import Instrument, Question, Scale
 
 LOCALES = [code for code, _name in settings.LANGUAGES]
@@ -56,9 +56,56 @@ RELEASED_FINGERPRINTS = {
 }
 
 
+# How reports read a scale (and the instrument's short name for sentences) is pinned apart, by
+# EXPECTED_READING: it changes no wording, options or scoring, so the fingerprints leave it out.
+READING_FIELDS = {
+    ScaleDef: {"direction", "label", "practical_change", "cutoff_word"},
+    InstrumentDef: {"short_name"},
+}
+
+# The reading of each released scale: what the report code's hand-kept table said before the scales owned
+# it (instrument short name, direction, label, practical change, threshold word). Migration 0014 sets these.
+EXPECTED_READING = {
+    ("who5", "who5"): ("WHO-5", "higher_is_better", "Well-being (WHO-5)", Fraction(2), "cut-off"),
+    ("burnout1", "burnout1"): (
+        "single-item burnout",
+        "higher_is_worse",
+        "Burnout (single item)",
+        Fraction("0.05"),
+        "cut-off",
+    ),
+    ("cbi_work", "cbi_work"): (
+        "CBI",
+        "higher_is_worse",
+        "Work-related burnout (CBI)",
+        Fraction(2),
+        "convention",
+    ),
+    ("cbi_personal", "cbi_personal"): (
+        "CBI",
+        "higher_is_worse",
+        "Personal burnout (CBI)",
+        Fraction(2),
+        "convention",
+    ),
+    ("copsoq_demands", "copsoq_demands"): (
+        "COPSOQ",
+        "higher_is_worse",
+        "Quantitative demands (COPSOQ)",
+        Fraction(2),
+        "cut-off",
+    ),
+    ("workload1", "workload1"): ("", "higher_is_worse", "Workload", Fraction("0.05"), "cut-off"),
+}
+
+
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: _plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
+        return {
+            field.name: _plain(getattr(value, field.name))
+            for field in dataclasses.fields(value)
+            if field.name not in READING_FIELDS.get(type(value), set())
+        }
     if isinstance(value, dict | MappingProxyType):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, tuple | list):
@@ -95,6 +142,21 @@ def test_released_versions_are_unchanged() -> None:
     assert {
         released: fingerprint(*released) for released in default_library.RELEASED
     } == RELEASED_FINGERPRINTS
+
+
+def test_released_scales_are_read_as_before() -> None:
+    reading = {
+        (definition.key, scale.key): (
+            definition.short_name,
+            scale.direction,
+            scale.label,
+            scale.practical_change,
+            scale.cutoff_word,
+        )
+        for definition in library.LIBRARY
+        for scale in definition.scales
+    }
+    assert reading == EXPECTED_READING
 
 
 def test_verbatim_item_texts_from_science_md() -> None:
@@ -189,6 +251,7 @@ def test_unload_then_load_restores_the_library() -> None:
     assert not Instrument.objects.filter(is_default_library=True).exists()
     assert not Question.objects.filter(key="who5_1").exists()
     default_library.load(apps, None)
+    importlib.import_module("surveys.migrations.0014_scale_reading").set_library_reading(apps, None)
     for definition in library.LIBRARY:
         assert (
             Instrument.objects.get(key=definition.key, version=definition.version).definition() == definition
