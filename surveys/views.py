@@ -118,6 +118,9 @@ def _error_summary(groups: list[dict[str, Any]], errors: dict[str, str]) -> list
 # every band; a form sent back with errors holds at most every question and a 2,000-character comment.
 THANKS_BLOCK_BYTES = 16 * 1024
 FORM_ERRORS_BLOCK_BYTES = 64 * 1024
+# A text sent back longer than this is cut to it: at six bytes a character once escaped, twice the limit
+# still fits the block beside every question's error, so a pasted essay cannot grow the page.
+ECHO_MAX_CHARS = 2 * COMMENT_MAX_CHARS
 _PAD_OPEN, _PAD_CLOSE = b"\n<!-- padding, so every answer has one size: ", b" -->\n"
 
 
@@ -130,6 +133,18 @@ def _padded(response: HttpResponse, block: int) -> HttpResponse:
     response.content = body + _PAD_OPEN + b"." * (target - len(body) - room) + _PAD_CLOSE
     patch_cache_control(response, no_transform=True)
     return response
+
+
+def _echo_bounded(submitted: dict[str, str], errors: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """What the form gives back: every value, texts longer than ``ECHO_MAX_CHARS`` cut to it (their error
+    says so, so the person knows to keep the rest of their text)."""
+    echoed, said = dict(submitted), dict(errors)
+    for key, value in submitted.items():
+        if len(value) > ECHO_MAX_CHARS:
+            echoed[key] = value[:ECHO_MAX_CHARS]
+            note = f"Only its first {ECHO_MAX_CHARS:,} characters are shown here."
+            said[key] = f"{said[key]} {note}" if key in said else note
+    return echoed, said
 
 
 def _without_token(response: HttpResponse) -> HttpResponse:
@@ -181,6 +196,7 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
             return _refused(request, refused)
         except AnswersInvalid as invalid:
             errors = invalid.errors
+            submitted, errors = _echo_bounded(submitted, errors)
         else:
             return _without_token(_padded(_thanks(request, clean, locale), THANKS_BLOCK_BYTES))
     with (

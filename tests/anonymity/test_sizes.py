@@ -176,3 +176,21 @@ def test_an_error_page_naming_every_question_has_the_size_of_one_naming_one(db: 
         assert page.count('<li><a href="#q-') == (1 if name == "one missing" else len(choices)), name
         sizes[name] = len(response.content)
     assert len(set(sizes.values())) == 1, f"error page sizes differ: {sizes}"
+
+
+def test_a_comment_far_over_the_limit_does_not_grow_the_error_page(who5_round: OpenRound) -> None:
+    """A pasted essay is refused and given back to shorten, but only as much of it as the page's one size
+    holds: otherwise the error page's size would tell a log reader that this person wrote a long comment,
+    and the one long comment the team's leader later reads would be theirs."""
+    client = Client()
+    token = who5_round.token_of(who5_round.people[0])
+    sizes = {}
+    for comment in ("", "<" * (5 * COMMENT_MAX_CHARS), "🔥" * (50 * COMMENT_MAX_CHARS)):
+        answers = {**_who5(3), "comment_1": comment}
+        response = client.post(f"/checkin/{token}/", as_form(answers))
+        assert response.status_code == 400
+        sizes[len(comment)] = len(response.content)
+        if comment:
+            page = response.content.decode()
+            assert "Only its first" in page  # the person is told the text they get back is cut
+    assert len(set(sizes.values())) == 1, f"error page sizes differ: {sizes}"
