@@ -182,9 +182,7 @@ def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             form = AcknowledgeForm(request.POST, prefix=f"ack{pk}")
             if form.is_valid():
                 flag_acknowledge(flag_id=pk, by=caller.person, note=form.cleaned_data["note"])
-                messages.success(
-                    request, f"Acknowledged: {flag.team.name}, {metric_label(flag.metric)}."
-                )
+                messages.success(request, f"Acknowledged: {flag.team.name}, {metric_label(flag.metric)}.")
                 return _back(request, default)
         elif action == "plan":
             form = ActionForm(request.POST, prefix=f"act{pk}")
