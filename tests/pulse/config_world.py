@@ -53,6 +53,12 @@ class World:
         person: Person = getattr(self.a, role)
         return person.user
 
+    def signed_in(self, role: str) -> User:
+        """The user for a role that signs in (every role but "anonymous")."""
+        user = self.user(role)
+        assert user is not None, role
+        return user
+
     def token(self, role: str) -> str:
         user = self.user(role)
         assert user is not None

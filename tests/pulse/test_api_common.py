@@ -125,7 +125,7 @@ def test_cursor_pagination_walks_every_row_once(world: World) -> None:
 
 def test_a_session_user_can_create_and_revoke_their_own_token(world: World) -> None:
     session = APIClient()
-    session.force_login(world.a.engineer.user)
+    session.force_login(world.signed_in("engineer"))
     created = session.post("/api/v1/me/token/")
     assert created.status_code == 201
     token = created.json()["token"]
@@ -142,7 +142,7 @@ def test_a_session_user_can_create_and_revoke_their_own_token(world: World) -> N
 
 def test_session_writes_need_the_csrf_token(world: World) -> None:
     client = APIClient(enforce_csrf_checks=True)
-    client.force_login(world.a.admin.user)
+    client.force_login(world.signed_in("admin"))
     response = client.patch("/api/v1/organisation/", {"min_group_size": 6}, format="json")
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]

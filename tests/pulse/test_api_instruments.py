@@ -21,7 +21,7 @@ def world() -> World:
 
 def client_for(world: World, role: str) -> APIClient:
     client = APIClient()
-    client.force_login(world.user(role))
+    client.force_login(world.signed_in(role))
     return client
 
 

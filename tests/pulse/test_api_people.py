@@ -26,7 +26,7 @@ def world() -> World:
 @pytest.fixture
 def admin(world: World) -> APIClient:
     client = APIClient()
-    client.force_login(world.a.admin.user)
+    client.force_login(world.signed_in("admin"))
     return client
 
 
@@ -45,7 +45,7 @@ def test_only_admins_list_people_and_only_their_own(world: World, admin: APIClie
     ]
     for role in ("leader", "engineer"):
         client = APIClient()
-        client.force_login(world.user(role))
+        client.force_login(world.signed_in(role))
         assert client.get("/api/v1/people/").status_code == 403
     assert admin.get(f"/api/v1/people/{world.b.engineer.pk}/").status_code == 404
 
@@ -253,7 +253,7 @@ def test_the_import_needs_exactly_one_source_and_an_admin(world: World, admin: A
     response = admin.post("/api/v1/people/import/", {"file": upload}, format="multipart")
     assert response.json()["errors"] == {"file": ["The file is not UTF-8 text; export it as CSV UTF-8."]}
     leader = APIClient()
-    leader.force_login(world.a.leader.user)
+    leader.force_login(world.signed_in("leader"))
     assert leader.post("/api/v1/people/import/", {"csv": CSV}, format="json").status_code == 403
 
 

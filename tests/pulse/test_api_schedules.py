@@ -31,7 +31,7 @@ def world() -> World:
 @pytest.fixture
 def admin(world: World) -> APIClient:
     client = APIClient()
-    client.force_login(world.a.admin.user)
+    client.force_login(world.signed_in("admin"))
     return client
 
 
@@ -171,13 +171,13 @@ def test_the_preview_validates_and_saves_nothing(world: World, admin: APIClient)
 def test_leaders_read_the_schedules_of_their_teams_and_cannot_write(world: World, admin: APIClient) -> None:
     created = admin.post("/api/v1/schedules/", payload(world), format="json").json()
     leader = APIClient()
-    leader.force_login(world.a.leader.user)
+    leader.force_login(world.signed_in("leader"))
     listed = leader.get("/api/v1/schedules/").json()["results"]
     assert [item["id"] for item in listed] == [created["id"]]  # not the one on Engineering a, above Platform
     assert leader.get(f"/api/v1/schedules/{world.a.schedule.pk}/").status_code == 404
     assert leader.post("/api/v1/schedules/", payload(world), format="json").status_code == 403
     engineer = APIClient()
-    engineer.force_login(world.a.engineer.user)
+    engineer.force_login(world.signed_in("engineer"))
     assert engineer.get("/api/v1/schedules/").json()["results"] == []
 
 

@@ -22,7 +22,7 @@ REFUSED = "Names cannot contain line breaks, tabs or other control characters."
 def admin(db: None) -> tuple[World, APIClient]:
     world = build_world()
     client = APIClient()
-    client.force_login(world.user("admin"))
+    client.force_login(world.signed_in("admin"))
     return world, client
 
 

@@ -34,7 +34,7 @@ def world() -> World:
 @pytest.fixture
 def admin(world: World) -> Client:
     client = Client()
-    client.force_login(world.a.admin.user)
+    client.force_login(world.signed_in("admin"))
     return client
 
 

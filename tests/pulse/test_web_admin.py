@@ -34,7 +34,7 @@ def world() -> World:
 @pytest.fixture
 def admin(world: World) -> Client:
     client = Client()
-    client.force_login(world.a.admin.user)
+    client.force_login(world.signed_in("admin"))
     return client
 
 
@@ -48,10 +48,10 @@ def test_only_admins_open_the_admin_pages(world: World) -> None:
     assert anonymous["Location"] == "/login/?next=/manage/people/"
     for role in ("engineer", "leader", "no_person"):
         client = Client()
-        client.force_login(world.user(role))
+        client.force_login(world.signed_in(role))
         assert client.get("/manage/people/").status_code == 403
     other = Client()
-    other.force_login(world.b.admin.user)
+    other.force_login(world.signed_in("other_admin"))
     assert other.get(f"/manage/people/{world.a.engineer.pk}/").status_code == 404
     assert other.get(f"/manage/teams/{world.a.sre.pk}/").status_code == 404
 
@@ -60,7 +60,7 @@ def test_navigation_follows_the_role(world: World) -> None:
     pages = {}
     for role in ("admin", "leader", "engineer"):
         client = Client()
-        client.force_login(world.user(role))
+        client.force_login(world.signed_in(role))
         pages[role] = text(client.get("/"))
     assert 'href="/manage/"' in pages["admin"]
     assert 'href="/manage/"' not in pages["leader"]
@@ -257,7 +257,7 @@ def test_instrument_library_pages(admin: Client, world: World) -> None:
 
 def test_the_api_token_page_shows_a_new_token_once(world: World) -> None:
     client = Client()
-    client.force_login(world.a.engineer.user)
+    client.force_login(world.signed_in("engineer"))
     first = client.post("/account/api-token/", {"action": "rotate"})
     token = re.search(r'<code id="new-token">([0-9a-f]{40})</code>', first.content.decode())
     assert token is not None
