@@ -536,7 +536,7 @@ def test_a_submit_after_the_close_started_is_refused(monkeypatch: pytest.MonkeyP
     for person in setup.people[1:]:
         response_submit(token=setup.token_of(person), answers=answers_for(setup.round))
     inside, go = threading.Event(), threading.Event()
-    real_filter = counting.SealedBallot.objects.filter
+    real_filter = SealedBallot.objects.filter
 
     def slow_filter(*args: Any, **kwargs: Any) -> Any:
         if threading.current_thread().name == "close" and not inside.is_set():
@@ -544,7 +544,7 @@ def test_a_submit_after_the_close_started_is_refused(monkeypatch: pytest.MonkeyP
             assert go.wait(timeout=20)
         return real_filter(*args, **kwargs)
 
-    monkeypatch.setattr(counting.SealedBallot.objects, "filter", slow_filter)
+    monkeypatch.setattr(SealedBallot.objects, "filter", slow_filter)
     outcome: dict[str, Any] = {}
 
     def close() -> None:

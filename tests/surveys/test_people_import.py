@@ -4,6 +4,7 @@ showed, idempotent re-import, add-and-update unless deactivation is chosen, deli
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -30,7 +31,7 @@ def apply(organisation: Organisation, csv_text: str, **options: bool) -> ImportR
     return people_import(organisation=organisation, csv_text=csv_text, apply=dry.fingerprint, **options)
 
 
-def snapshot() -> tuple:
+def snapshot() -> tuple[list[tuple[Any, ...]], ...]:
     return (
         sorted(Person.objects.values_list("email", "display_name", "is_active", "locale", "time_zone")),
         sorted(Team.objects.values_list("name", "parent__name", "path")),
@@ -61,7 +62,9 @@ def test_apply_builds_the_tree_and_reimport_is_a_no_op() -> None:
     assert report.applied
     assert report.change_count == 11
     sre = Team.objects.get(name="SRE")
+    assert sre.parent is not None
     assert sre.parent.name == "Platform"
+    assert sre.parent.parent is not None
     assert sre.parent.parent.name == "Engineering"
     ana = Person.objects.get(email="ana@acme.example")
     assert (ana.display_name, ana.time_zone) == ("Ana Alves", "Europe/Lisbon")

@@ -31,6 +31,7 @@ def test_a_round_opens_with_its_own_key_in_the_store_and_only_its_public_half_in
         setup.round.refresh_from_db()
         private_key = round_key_store().get(setup.round.pk)
         assert private_key is not None
+        assert setup.round.ballot_public_key is not None
         assert len(bytes(setup.round.ballot_public_key)) == 32
         assert private_key != bytes(setup.round.ballot_public_key)
         assert setup.round.ballot_size > 0

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from django.core import mail
 
-from surveys.models import Instrument, Invitation, Membership, Round, Schedule
+from surveys.models import Instrument, Invitation, Membership, Round, Schedule, Team
 from surveys.services.emails import emails_send_due
 from surveys.services.rounds import rounds_open_due, schedule_refresh
 from surveys.services.tick import tick_run
@@ -29,8 +29,8 @@ def make_team(zone: str, members: int = 6, **team_kwargs: object):  # type: igno
 
 
 def make_schedule(
-    team, *, local_time: dt.time, weekday: int, starts_on: dt.date, **kwargs: object
-) -> Schedule:  # type: ignore[no-untyped-def]
+    team: Team, *, local_time: dt.time, weekday: int, starts_on: dt.date, **kwargs: object
+) -> Schedule:
     schedule = Schedule.objects.create(
         organisation=team.organisation,
         team=team,

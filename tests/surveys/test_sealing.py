@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -77,7 +78,7 @@ def _size() -> int:
             # including the ones JSON escapes (quote, backslash, tab, line breaks) and 4-byte ones.
             "14": st.text(
                 alphabet=st.characters(
-                    exclude_categories=("Cs",),
+                    exclude_categories=["Cs"],
                     exclude_characters=[chr(c) for c in range(32) if chr(c) not in "\t\n\r"],
                 ),
                 min_size=1,
@@ -88,7 +89,7 @@ def _size() -> int:
     teams=st.lists(st.integers(min_value=1, max_value=98765), min_size=1, max_size=3),
 )
 def test_every_ballot_of_a_round_has_one_length_whatever_was_answered(
-    answers: dict, teams: list[int]
+    answers: dict[str, Any], teams: list[int]
 ) -> None:
     """The ciphertext's length is the round's ballot size plus the sealed box's overhead, for any answers
     (none, all, the longest comment of 4-byte characters or of characters JSON escapes) and team sets."""
