@@ -74,6 +74,7 @@ __all__ = [
     "Pause",
     "check_recall",
     "defer_for_quiet_hours",
+    "defer_overdue_message",
     "delivery_before_close",
     "email_due_times",
     "is_quiet",
@@ -653,6 +654,39 @@ def delivery_before_close(
     _require_aware(closes_at, "closes_at")
     deferred = defer_for_quiet_hours(instant, recipient_tz, quiet_start, quiet_end, weekends_quiet)
     return deferred if deferred < closes_at else None
+
+
+def defer_overdue_message(
+    due_times: Sequence[datetime | None],
+    handled: int,
+    now: datetime,
+    closes_at: datetime,
+    recipient_tz: TimeZoneLike,
+    quiet_start: time = time(20, 0),
+    quiet_end: time = time(8, 0),
+    weekends_quiet: bool = True,
+) -> tuple[datetime | None, ...] | None:
+    """At send time: None if the message now due (``due_times[handled]``) may go out ``now``; else the
+    invitation's due times with that message moved to the end of the recipient's quiet period.
+
+    The due times of :func:`email_due_times` respect quiet hours, but a message sent late (a backlog, an
+    outage, a retry after a temporary failure) can become sendable inside them: a Berlin invitation due at
+    19:00 and reached at 20:18 waits until 08:00 (:func:`defer_for_quiet_hours`, so DST-safe), it is not
+    dropped. Later messages due at or before that release would follow it at once, a reminder of something
+    the recipient has only just received: they are dropped, and the rest keep their order (so a second
+    reminder may become the only one). A release at or after ``closes_at`` cannot reach the recipient while
+    the round is open: the moved message and every later one are then None (not sent). Messages before
+    ``handled`` are done and returned unchanged.
+    """
+    _require_aware(now, "now")
+    if not is_quiet(now, recipient_tz, quiet_start, quiet_end, weekends_quiet):
+        return None
+    release = defer_for_quiet_hours(now, recipient_tz, quiet_start, quiet_end, weekends_quiet)
+    done = tuple(due_times[:handled])
+    if release >= closes_at:
+        return (*done, *[None] * (len(due_times) - handled))
+    later = [at for at in due_times[handled + 1 :] if at is not None and at > release]
+    return (*done, release, *later, *[None] * (len(due_times) - handled - 1 - len(later)))
 
 
 def email_due_times(

@@ -15,12 +15,13 @@ from surveys.models.rounds import (
     ScoreCount,
     SealedBallot,
 )
-from surveys.models.tick import TickHeartbeat
+from surveys.models.tick import DeliveryCount, StepTiming, TickHeartbeat
 
 __all__ = [
     "ANSWER_BEARING_MODELS",
     "AnswerCount",
     "Comment",
+    "DeliveryCount",
     "Instrument",
     "Invitation",
     "Membership",
@@ -35,6 +36,7 @@ __all__ = [
     "SchedulePause",
     "ScoreCount",
     "SealedBallot",
+    "StepTiming",
     "Team",
     "TickHeartbeat",
 ]

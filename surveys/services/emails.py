@@ -28,6 +28,7 @@ import hmac
 import logging
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,7 +46,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.html import escape
 
-from surveys.models import Invitation, Participation, Round
+from surveys import cadence
+from surveys.models import DeliveryCount, Invitation, Participation, Round, Team
 from surveys.sealing import KeyRing, SealError, open_token
 from surveys.services.delivery import (
     SMTP_ERRORS,
@@ -58,6 +60,7 @@ from surveys.services.delivery import (
     unclaimed,
 )
 from surveys.services.email_pause import pause_token, pause_url
+from surveys.services.operations import delivery_count_add
 from surveys.validators import single_line
 
 logger = logging.getLogger(__name__)
@@ -209,7 +212,7 @@ def emails_claim(*, now: datetime, batch: int = SEND_BATCH) -> tuple[uuid.UUID, 
     )
     rows: list[Invitation] = [
         *Invitation.objects.filter(pk__in=candidates, email_claim=claim)
-        .select_related("person__organisation", "round")
+        .select_related("person__organisation", "round__schedule")
         .annotate(
             answered=Exists(
                 Participation.objects.filter(round_id=OuterRef("round_id"), person_id=OuterRef("person_id"))
@@ -277,6 +280,10 @@ def emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> 
     claim, rows = emails_claim(now=moment, batch=batch)
     if not rows:
         return 0
+    began = time.monotonic()
+    zones = recipient_zones(rows)
+    deferred: dict[int, tuple[datetime | None, ...]] = {}
+    failures = Counter[str]()
     ring = KeyRing.from_settings()
     cache: RenderCache = {}
     sent: list[int] = []
@@ -287,7 +294,10 @@ def emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> 
         connection.open()
     except SMTP_ERRORS as error:
         # The mail server is unreachable: the batch backs off instead of waiting for its claim to expire.
-        _record_failure(rows, claim, TemporaryFailure(f"cannot connect: {type(error).__name__}"), moment)
+        failures.update(
+            _record_failure(rows, claim, TemporaryFailure(f"cannot connect: {type(error).__name__}"), moment)
+        )
+        delivery_count_add(transport=DeliveryCount.Transport.CHECKIN_EMAIL, counts=failures)
         logger.warning(
             "emails: cannot reach the mail server (%s); %s emails back off", type(error).__name__, len(rows)
         )
@@ -315,14 +325,28 @@ def emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> 
             ):
                 skipped.append(invitation.pk)
                 continue
+            # Checked at the moment of sending (the batch may run for a while), in the recipient's zone.
+            later = quiet_hours_deferral(
+                invitation,
+                now=moment + timedelta(seconds=time.monotonic() - began),
+                zone=zones[invitation.pk],
+            )
+            if later is not None:
+                if later[invitation.emails_handled] is None:
+                    skipped.append(invitation.pk)  # quiet until the round has closed: not sent
+                else:
+                    deferred[invitation.pk] = later
+                continue
             try:
                 token = open_token(ring, bytes(invitation.sealed_token))
             except SealError:
-                _record_failure(
-                    [invitation],
-                    claim,
-                    PermanentFailure("the link's key is no longer in the key ring"),
-                    moment,
+                failures.update(
+                    _record_failure(
+                        [invitation],
+                        claim,
+                        PermanentFailure("the link's key is no longer in the key ring"),
+                        moment,
+                    )
                 )
                 continue
             try:
@@ -332,7 +356,7 @@ def emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> 
                     message.extra_headers["Message-ID"] = message_id(invitation)
                     message_send(connection, message)
             except (PermanentFailure, TemporaryFailure) as failure:
-                _record_failure([invitation], claim, failure, moment)
+                failures.update(_record_failure([invitation], claim, failure, moment))
                 if isinstance(failure, TemporaryFailure):
                     connection.close()
                     connection.open()
@@ -350,8 +374,85 @@ def emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> 
         connection.close()
         emails_mark_handled(unrecorded, claim, Invitation.EmailOutcome.SENT)
         emails_mark_handled(skipped, claim, Invitation.EmailOutcome.SKIPPED)
-    logger.info("emails: %s sent, %s skipped", len(sent), len(skipped))
+        emails_defer(deferred, claim)
+        delivery_count_add(
+            transport=DeliveryCount.Transport.CHECKIN_EMAIL,
+            counts={
+                **failures,
+                DeliveryCount.Outcome.SENT: len(sent),
+                DeliveryCount.Outcome.DEFERRED: len(deferred),
+            },
+        )
+    logger.info(
+        "emails: %s sent, %s skipped, %s deferred for quiet hours", len(sent), len(skipped), len(deferred)
+    )
     return len(sent)
+
+
+def recipient_zones(rows: list[Invitation]) -> dict[int, str]:
+    """Each invitation's recipient zone, by the rule its due times were computed with at open
+    (``rounds.roster_for``): the person's own, else their first team's in the round, else the organisation's.
+    One query for the teams of the batch's people who have no zone of their own (none if all have one)."""
+    team_ids = {row.teams[0] for row in rows if not row.person.time_zone and row.teams}
+    team_zones = dict(Team.objects.filter(pk__in=team_ids).values_list("pk", "time_zone")) if team_ids else {}
+    return {
+        row.pk: row.person.time_zone
+        or (team_zones.get(row.teams[0], "") if row.teams else "")
+        or row.person.organisation.time_zone
+        for row in rows
+    }
+
+
+def quiet_hours_deferral(
+    invitation: Invitation, *, now: datetime, zone: str
+) -> tuple[datetime | None, ...] | None:
+    """None if the message now due may go out ``now``; else the invitation's due times with it moved to the
+    end of the recipient's quiet hours (``cadence.defer_overdue_message``, the schedule's quiet hours)."""
+    schedule = invitation.round.schedule
+    return cadence.defer_overdue_message(
+        [getattr(invitation, field) for field in Invitation.EMAIL_DUE_FIELDS],
+        invitation.emails_handled,
+        now,
+        invitation.round.closes_at,
+        zone,
+        schedule.quiet_start,
+        schedule.quiet_end,
+        schedule.quiet_weekends,
+    )
+
+
+def emails_defer(deferred: dict[int, tuple[datetime | None, ...]], claim: uuid.UUID) -> None:
+    """Move these claimed rows' messages to their new due times and release them, in one UPDATE. Rows with
+    the same new times (a batch of one round in one zone) share one WHEN, so the statement stays short."""
+    if not deferred:
+        return
+    groups: dict[tuple[datetime | None, ...], list[int]] = {}
+    for pk, due_times in deferred.items():
+        groups.setdefault(due_times, []).append(pk)
+
+    def column(values: list[tuple[list[int], datetime | None]]) -> Case:
+        return Case(
+            *(When(pk__in=ids, then=Value(value)) for ids, value in values),
+            output_field=DateTimeField(),
+        )
+
+    updates: dict[str, Any] = {
+        field: column([(ids, due_times[index]) for due_times, ids in groups.items()])
+        for index, field in enumerate(Invitation.EMAIL_DUE_FIELDS)
+    }
+    # The message now due is at place ``emails_handled``; its new time is the next due time.
+    updates["email_due_at"] = Case(
+        *(
+            When(pk__in=ids, emails_handled=index, then=Value(due_times[index]))
+            for due_times, ids in groups.items()
+            for index in range(len(Invitation.EMAIL_DUE_FIELDS))
+            if due_times[index] is not None
+        ),
+        output_field=DateTimeField(),
+    )
+    Invitation.objects.filter(pk__in=list(deferred), email_claim=claim).update(
+        **updates, email_claim=None, email_claimed_until=None
+    )
 
 
 def _message(rendered: RenderedEmail, connection: BaseEmailBackend | None = None) -> EmailMultiAlternatives:
@@ -437,11 +538,13 @@ class SmtpFastPath:
         return True
 
 
-def _record_failure(rows: list[Invitation], claim: uuid.UUID, failure: Exception, moment: datetime) -> None:
+def _record_failure(
+    rows: list[Invitation], claim: uuid.UUID, failure: Exception, moment: datetime
+) -> Counter[str]:
     """Record a failed attempt at the message now due of each row, set-wise, while the row is still this
     sender's. A permanent failure, or the last allowed attempt, records the message as failed and moves the
     row on to its next message; a temporary one backs the message off (``delivery.backoff``: 2, 4, 8…
-    minutes)."""
+    minutes). Returns the messages failed for good and backed off, for the delivery counters."""
     error = str(failure)[:500]
     mine = Invitation.objects.filter(pk__in=[row.pk for row in rows], email_claim=claim)
     permanent = isinstance(failure, PermanentFailure)
@@ -461,9 +564,11 @@ def _record_failure(rows: list[Invitation], claim: uuid.UUID, failure: Exception
             email_claimed_until=None,
             email_error=error,
         )
+    counted = Counter[str]()
     for row in rows:
         attempts = row.email_attempts + 1
         if permanent or attempts >= MAX_ATTEMPTS:
+            counted[DeliveryCount.Outcome.FAILED] += 1
             logger.warning(
                 "invitation %s: %s email failed for good (attempt %s): %s",
                 row.pk,
@@ -472,6 +577,7 @@ def _record_failure(rows: list[Invitation], claim: uuid.UUID, failure: Exception
                 failure,
             )
         else:
+            counted[DeliveryCount.Outcome.RETRIED] += 1
             logger.info(
                 "invitation %s: %s email failed (attempt %s), retrying in %s: %s",
                 row.pk,
@@ -480,3 +586,4 @@ def _record_failure(rows: list[Invitation], claim: uuid.UUID, failure: Exception
                 backoff(attempts),
                 failure,
             )
+    return counted

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from surveys.models import TickHeartbeat
+from surveys.services.operations import StepTotals, step_timings_add
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +63,19 @@ def tick_run() -> dict[str, int]:
     started = timezone.now()
     tick_heartbeat_start(now=started)
     handled: dict[str, int] = {}
+    timings: dict[str, StepTotals] = {}
     for path in settings.PULSE_TICK_STEPS:
+        total = timings[path] = StepTotals()
+        began = time.perf_counter()
         try:
             handled[path] = import_string(path)()
         except Exception:
             logger.exception("tick step %s failed", path)
             handled[path] = -1
+            total.failures += 1
+        total.runs, total.rows = 1, max(handled[path], 0)
+        total.seconds = time.perf_counter() - began
+    step_timings_add(timings)
     tick_heartbeat_finish(started_at=started, now=timezone.now())
     return handled
 
@@ -102,17 +110,26 @@ def queue_drain(*, queue: str, budget: float | None = None) -> dict[str, int]:
     deadline = time.monotonic() + seconds
     handled: dict[str, int] = {}
     steps = queue_steps(queue)
+    # Summed here and written once when the drain ends (one UPDATE): /metrics' step durations.
+    timings = {path: StepTotals() for path in steps}
     while True:
         busy = False
         for path in steps:
+            total = timings[path]
+            began = time.perf_counter()
             try:
                 done = int(import_string(path)())
             except Exception:
                 logger.exception("tick step %s failed", path)
                 done = 0
+                total.failures += 1
+            total.runs += 1
+            total.rows += done
+            total.seconds += time.perf_counter() - began
             handled[path] = handled.get(path, 0) + done
             busy = busy or done > 0
         if not busy or time.monotonic() >= deadline:
+            step_timings_add(timings)
             return handled
 
 
