@@ -13,6 +13,7 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from surveys.services.answering import AnswersInvalid, SubmitRefused, response_submit
@@ -55,6 +56,11 @@ class CheckinSubmitApi(APIView):
 
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
+    # JSON only, through the project's JSON parser (its depth limit): the no-script form posts to the
+    # check-in page, not here, and a form encoding cannot say whether "1" is a number or text.
+    parser_classes = [
+        parser for parser in api_settings.DEFAULT_PARSER_CLASSES if parser.media_type == "application/json"
+    ]
 
     class InputSerializer(serializers.Serializer[Any]):
         token = serializers.CharField(max_length=TOKEN_MAX_CHARS)
@@ -67,7 +73,24 @@ class CheckinSubmitApi(APIView):
             return attrs
 
     @extend_schema(
-        request=InputSerializer,
+        # Written out: the schema says, as the serializer enforces, that no other field is accepted.
+        request={
+            "application/json": {
+                "type": "object",
+                "properties": {
+                    "token": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": TOKEN_MAX_CHARS},
+                    "answers": {
+                        "type": "object",
+                        "description": "Question key to its answer: an option's value, or a comment's text.",
+                        "additionalProperties": {
+                            "anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]
+                        },
+                    },
+                },
+                "required": ["token", "answers"],
+                "additionalProperties": False,
+            }
+        },
         responses={
             201: inline_serializer("CheckinAccepted", {"status": serializers.CharField()}),
             400: inline_serializer("CheckinErrors", {"errors": serializers.DictField()}),

@@ -134,9 +134,22 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 def document_media_type_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """drf-spectacular post-processing hook: every operation that takes a body may answer 415 (a content
-    type no parser accepts), in the ``{"detail": ...}`` format."""
+    type no parser accepts), and every paginated list 404 (a cursor that is not one of its pages), in the
+    ``{"detail": ...}`` format."""
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
+            if isinstance(operation, dict) and any(
+                parameter.get("name") == "cursor" for parameter in operation.get("parameters", [])
+            ):
+                operation.setdefault("responses", {}).setdefault(
+                    "404",
+                    {
+                        "description": "Not found (or not a cursor of this list)",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorDetail"}}
+                        },
+                    },
+                )
             if isinstance(operation, dict) and "requestBody" in operation:
                 operation.setdefault("responses", {}).setdefault(
                     "415",

@@ -16,7 +16,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from pulse.api.base import IsAdmin, PulseApi
+from pulse.api.base import IsAdmin, PulseApi, strict_query
 from pulse.api.errors import error_responses
 from pulse.permissions import Caller, instruments_visible_to
 from surveys.definitions import (
@@ -220,7 +220,7 @@ class InstrumentListApi(PulseApi):
         responses={200: InstrumentOutputSerializer(many=True), **error_responses(400, 401, 403, 404)},
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
+        filters = self.FilterSerializer(data=strict_query(request))
         filters.is_valid(raise_exception=True)
         instruments = _scoped(self.caller)
         if filters.validated_data.get("key"):

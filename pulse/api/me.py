@@ -32,7 +32,7 @@ class MyCheckinListApi(PulseApi):
     @extend_schema(
         operation_id="me_checkins_list",
         summary="The caller's open check-ins and whether they answered",
-        responses={200: OutputSerializer(many=True), **error_responses(401, 403, 404)},
+        responses={200: OutputSerializer(many=True), **error_responses(400, 401, 403, 404)},
     )
     def get(self, request: Request) -> Response:
         return self.paginated(checkins_of(self.caller), self.OutputSerializer)

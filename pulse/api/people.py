@@ -13,7 +13,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from pulse.api.base import IsAdmin, PulseApi
+from pulse.api.base import IsAdmin, PulseApi, strict_query
 from pulse.api.errors import error_responses
 from pulse.api.fields import id_field
 from pulse.permissions import people_visible_to
@@ -105,7 +105,7 @@ class PersonListApi(PulseApi):
         responses={200: PersonOutputSerializer(many=True), **error_responses(400, 401, 403, 404)},
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
+        filters = self.FilterSerializer(data=strict_query(request))
         filters.is_valid(raise_exception=True)
         wanted = filters.validated_data
         people = people_visible_to(self.caller)

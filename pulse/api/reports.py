@@ -20,7 +20,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from pulse.api.base import PulseApi
+from pulse.api.base import PulseApi, strict_query
 from pulse.api.errors import error_responses
 from pulse.api.fields import id_field
 from pulse.disclosure.release import Mean, Rate, Share
@@ -407,7 +407,7 @@ class FlagListApi(_ResultsApi):
         responses={200: FlagSerializer(many=True), **error_responses(400, 401, 403)},
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
+        filters = self.FilterSerializer(data=strict_query(request))
         filters.is_valid(raise_exception=True)
         flags = Flag.objects.filter(
             organisation_id=self.caller.organisation_id, state__in=Flag.VISIBLE_STATES

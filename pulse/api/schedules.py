@@ -15,7 +15,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from pulse.api.base import IsAdmin, PulseApi
+from pulse.api.base import IsAdmin, PulseApi, strict_query
 from pulse.api.errors import error_responses
 from pulse.api.fields import BoundedDurationField, IsoDurationField, ScopedIdField, WallClockField, id_field
 from pulse.permissions import Caller, instruments_visible_to, schedules_visible_to
@@ -149,7 +149,7 @@ class ScheduleListApi(PulseApi):
         responses={200: ScheduleOutputSerializer(many=True), **error_responses(400, 401, 403, 404)},
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
+        filters = self.FilterSerializer(data=strict_query(request))
         filters.is_valid(raise_exception=True)
         schedules = _scoped(self.caller)
         if "team" in filters.validated_data:

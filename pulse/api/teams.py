@@ -9,7 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from pulse.api.base import IsAdmin, PulseApi
+from pulse.api.base import IsAdmin, PulseApi, strict_query
 from pulse.api.errors import error_responses
 from pulse.api.fields import ScopedIdField, id_field
 from pulse.api.pagination import TreeCursor
@@ -68,7 +68,7 @@ class TeamListApi(PulseApi):
         responses={200: TeamOutputSerializer(many=True), **error_responses(400, 401, 403, 404)},
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
+        filters = self.FilterSerializer(data=strict_query(request))
         filters.is_valid(raise_exception=True)
         teams = teams_visible_to(self.caller).select_related("organisation")
         if "parent" in filters.validated_data:

@@ -1,9 +1,14 @@
 """Property-based tests of the API against its own OpenAPI schema (schemathesis, through the WSGI app).
 
-Every operation is called with generated valid and invalid input as a signed-in admin using an API token:
-no response may be a 5xx, and every response must match the schema (status code documented, content type,
-body). Token rotation and revocation are left out: they would sign the test out half-way (they have their
-own tests in test_api_common.py).
+Every operation is called with generated valid and invalid input as a signed-in admin using an API token,
+under every check schemathesis has but one: no response may be a 5xx; every response matches the schema
+(status code documented, content type, body, headers); invalid input is refused; a method the schema does
+not list answers 405 with an Allow header that lists exactly the documented ones.
+
+Left out: ``positive_data_acceptance`` ("a schema-valid request is accepted"). A schema cannot say which
+ids exist, which email is taken, which names are time zones or how many people an organisation has;
+such requests are rightly refused with field errors (400). Token rotation and revocation are left out
+too: they would sign the test out half-way (they have their own tests in test_api_common.py).
 """
 
 from __future__ import annotations
@@ -16,19 +21,12 @@ import schemathesis
 from django.core import signals
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import (
-    content_type_conformance,
-    not_a_server_error,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from config.wsgi import application
 from tests.pulse.config_world import build_world
 
 pytestmark = pytest.mark.django_db
-
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.fixture
@@ -58,7 +56,7 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 
 @schema.parametrize()
 @settings(
-    max_examples=8,
+    max_examples=3,  # the whole run stays near a minute on PostgreSQL
     deadline=None,
     derandomize=True,
     suppress_health_check=[
@@ -68,4 +66,6 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
     ],
 )
 def test_api_conforms_to_its_schema(case: Any, admin_token: str) -> None:
-    case.call_and_validate(headers={"Authorization": f"Token {admin_token}"}, checks=CHECKS)
+    case.call_and_validate(
+        headers={"Authorization": f"Token {admin_token}"}, excluded_checks=[positive_data_acceptance]
+    )
