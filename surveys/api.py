@@ -6,10 +6,11 @@ The token travels in the body, never in the URL, so it cannot reach an access lo
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -58,8 +59,11 @@ class CheckinSubmitApi(APIView):
     permission_classes = [AllowAny]
     # JSON only, through the project's JSON parser (its depth limit): the no-script form posts to the
     # check-in page, not here, and a form encoding cannot say whether "1" is a number or text.
-    parser_classes = [
-        parser for parser in api_settings.DEFAULT_PARSER_CLASSES if parser.media_type == "application/json"
+    # (The settings hold the classes themselves once DRF has imported them; its stubs say strings.)
+    parser_classes: list[type[BaseParser]] = [
+        parser
+        for parser in cast("list[type[BaseParser]]", api_settings.DEFAULT_PARSER_CLASSES)
+        if parser.media_type == "application/json"
     ]
 
     class InputSerializer(serializers.Serializer[Any]):
