@@ -112,6 +112,7 @@ def test_no_other_key_opens_a_ballot(answered: tuple[OpenRound, dict[int, dict[s
     setup, _submitted = answered
     ballot = SealedBallot.objects.filter(round=setup.round).first()
     assert ballot is not None
+    assert setup.round.ballot_public_key is not None
     size = setup.round.ballot_size
     other_private, _other_public = round_keypair()
     strangers = [

@@ -96,7 +96,7 @@ def _relation_pages(relation: str) -> bytes:
 
 
 def _dead_tuples(relation: str) -> list[bytes]:
-    found = []
+    found: list[bytes] = []
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int", [relation]
@@ -204,6 +204,7 @@ def test_pg_dump_during_an_open_round_with_everything_the_web_tier_holds_opens_n
     ballots = [bytes.fromhex(row["ciphertext"][3:]) for row in _copy_rows(dump, "surveys_sealedballot")]
     assert len(ballots) == 6, "the dump holds the round's ballots"
     round_ = Round.objects.get(pk=setup.round.pk)
+    assert round_.ballot_public_key is not None
     assert bytes(round_.ballot_public_key).hex() in dump  # the public key is in the dump, and useless
     web_tier = [*settings.PULSE_TOKEN_KEYS, hashlib.sha256(settings.SECRET_KEY.encode()).digest()]
     web_tier.append(bytes(round_.ballot_public_key))

@@ -60,7 +60,9 @@ def test_demo_history_tells_its_two_stories() -> None:
     assert kinds[-1] == FlagEvent.Kind.RECOVERED
     (action,) = Action.objects.filter(flag=cutoff)
     assert action.created_by.display_name == "Olivia Chen"
-    admin = Caller(Person.objects.filter(organisation=acme, is_admin=True).first())
+    admin_person = Person.objects.filter(organisation=acme, is_admin=True).first()
+    assert admin_person is not None
+    admin = Caller(admin_person)
     ((outcome,),) = (v.outcomes for v in flag_views_for(admin, [cutoff.pk], today=NOW.date()))
     assert outcome.due
     assert "(−" in outcome.sentence  # burnout went down after the action

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 from rest_framework.test import APIClient
 
 from surveys.models import Organisation, Team
 from tests.pulse.config_world import World, build_world
+
+if TYPE_CHECKING:
+    from rest_framework.response import _MonkeyPatchedResponse as ApiResponse  # what APIClient() returns
+
 
 pytestmark = pytest.mark.django_db
 
@@ -112,7 +118,7 @@ def test_bad_settings_are_refused_field_by_field(
 # --- teams ----------------------------------------------------------------------------------------------
 
 
-def names(response) -> list[str]:  # type: ignore[no-untyped-def]
+def names(response: ApiResponse) -> list[str]:
     return [team["name"] for team in response.json()["results"]]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import pytest
 import time_machine
@@ -11,6 +12,10 @@ from rest_framework.test import APIClient
 
 from surveys.models import Membership, Person, Team
 from tests.pulse.config_world import World, build_world
+
+if TYPE_CHECKING:
+    from rest_framework.response import _MonkeyPatchedResponse as ApiResponse  # what APIClient() returns
+
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +35,7 @@ def admin(world: World) -> APIClient:
     return client
 
 
-def emails(response) -> list[str]:  # type: ignore[no-untyped-def]
+def emails(response: ApiResponse) -> list[str]:
     return sorted(person["email"] for person in response.json()["results"])
 
 

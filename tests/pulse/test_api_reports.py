@@ -17,6 +17,7 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance,
 
 from config.wsgi import application
 from pulse.models import Flag
+from surveys.models import Person
 from tests.pulse.helpers_reports import BURNOUT, RATE, ReportOrg, Value
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +25,8 @@ pytestmark = pytest.mark.django_db
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 
 
-def _client(person) -> Client:  # type: ignore[no-untyped-def]
+def _client(person: Person) -> Client:
+    assert person.user is not None
     client = Client()
     client.force_login(person.user)
     return client
@@ -169,6 +171,7 @@ def _validated(path: str, token: str, **path_parameters: Any) -> Any:
 def test_responses_with_published_and_withheld_cells_match_the_openapi_schema(worked: ReportOrg) -> None:
     lena = worked.person("Lena", leads="Root")
     worked.flag("A")
+    assert lena.user is not None
     token = Token.objects.create(user=lena.user).key
     assert _validated("/api/v1/reports/home/", token).status_code == 200
     assert _validated("/api/v1/reports/teams/{id}/", token, id=worked.team["A"].pk).status_code == 200

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 import time_machine
@@ -21,12 +22,18 @@ from django.contrib.sessions.models import Session
 from django.core import mail
 from django.core.cache import cache
 from django.test import Client, override_settings
+from pytest_django import Settings as SettingsFixture
 
 from pulse.auth import link_digest, login_link_request, login_link_spend
 from pulse.models import LoginLink
 from pulse.services.auth_emails import auth_emails_send_due
+from surveys.models import Person
 from tests.factories import PersonFactory, UserFactory
 from tests.test_settings import GOOD, ROOT
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse  # what Client() returns
+
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +42,7 @@ LINK = re.compile(r"http://[^/]+(/login/link/([A-Za-z0-9_\-]+)/)")
 
 
 @pytest.fixture(autouse=True)
-def fast_hashing(settings) -> None:  # type: ignore[no-untyped-def]
+def fast_hashing(settings: SettingsFixture) -> None:
     # Password tests need a password, not a deliberately slow hash of it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -49,19 +56,19 @@ def empty_cache() -> Iterator[None]:
 
 
 @pytest.fixture
-def person():  # type: ignore[no-untyped-def]
+def person() -> Person:
     user = UserFactory(username="ada@example.org", email="ada@example.org")
     return PersonFactory(email="Ada@Example.org", display_name="Ada", user=user)
 
 
-def request_link(client: Client, email: str):  # type: ignore[no-untyped-def]
+def request_link(client: Client, email: str) -> TestResponse:
     return client.post("/login/email/", {"email": email})
 
 
 CONFIRM = "/login/link/confirm/"
 
 
-def open_and_confirm(client: Client, path: str):  # type: ignore[no-untyped-def]
+def open_and_confirm(client: Client, path: str) -> TestResponse:
     """Open the emailed link, then press the confirm button: the response of the press."""
     opened = client.get(path)
     assert opened.status_code == 302, opened.status_code
@@ -87,7 +94,9 @@ def sent_link() -> tuple[str, str]:
 # --- requesting a link --------------------------------------------------------------------------------
 
 
-def test_a_known_address_gets_a_link_whose_token_is_stored_only_as_its_hash(person, client: Client) -> None:  # type: ignore[no-untyped-def]
+def test_a_known_address_gets_a_link_whose_token_is_stored_only_as_its_hash(
+    person: Person, client: Client
+) -> None:
     with time_machine.travel(NOW, tick=False):
         response = request_link(client, "ada@example.org")
         assert mail.outbox == []  # queued, never sent in the request
@@ -106,7 +115,7 @@ def test_a_known_address_gets_a_link_whose_token_is_stored_only_as_its_hash(pers
     assert path == f"/login/link/{token}/"
 
 
-def test_the_answer_is_the_same_whether_or_not_the_address_exists(person, client: Client) -> None:  # type: ignore[no-untyped-def]
+def test_the_answer_is_the_same_whether_or_not_the_address_exists(person: Person, client: Client) -> None:
     known = request_link(client, "ada@example.org")
     unknown = request_link(Client(), "nobody@example.org")
     assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
@@ -144,7 +153,9 @@ def test_an_active_person_without_a_user_signs_in_and_gets_a_user_on_first_sign_
     assert client.get("/me/checkins/").status_code == 200
 
 
-def test_opening_the_link_changes_nothing_and_the_button_signs_in_once(person, client: Client) -> None:  # type: ignore[no-untyped-def]
+def test_opening_the_link_changes_nothing_and_the_button_signs_in_once(
+    person: Person, client: Client
+) -> None:
     request_link(client, "ada@example.org")
     path, token = sent_link()
     opened = client.get(path)
@@ -172,7 +183,7 @@ def test_opening_the_link_changes_nothing_and_the_button_signs_in_once(person, c
     assert SESSION_KEY not in other.session
 
 
-def test_the_confirm_button_passes_djangos_https_csrf_check(person) -> None:  # type: ignore[no-untyped-def]
+def test_the_confirm_button_passes_djangos_https_csrf_check(person: Person) -> None:
     """On HTTPS Django wants a same-origin Referer or Origin with the POST; the confirm page allows one."""
     login_link_request(email="ada@example.org")
     path, _token = sent_link()
@@ -194,7 +205,7 @@ def test_the_confirm_button_passes_djangos_https_csrf_check(person) -> None:  # 
     assert int(client.session[SESSION_KEY]) == person.user_id
 
 
-def test_a_link_expires_after_fifteen_minutes(person) -> None:  # type: ignore[no-untyped-def]
+def test_a_link_expires_after_fifteen_minutes(person: Person) -> None:
     with time_machine.travel(NOW, tick=False):
         login_link_request(email="ada@example.org")
         path, token = sent_link()
@@ -212,7 +223,7 @@ def test_a_link_expires_after_fifteen_minutes(person) -> None:  # type: ignore[n
         assert login_link_spend(digest=digest) is not None
 
 
-def test_spending_is_a_conditional_update_so_a_token_signs_in_at_most_once(person) -> None:  # type: ignore[no-untyped-def]
+def test_spending_is_a_conditional_update_so_a_token_signs_in_at_most_once(person: Person) -> None:
     login_link_request(email="ada@example.org")
     _path, token = sent_link()
     digest = link_digest(token)
@@ -223,7 +234,7 @@ def test_spending_is_a_conditional_update_so_a_token_signs_in_at_most_once(perso
     assert link_digest("") is None
 
 
-def test_a_new_request_clears_the_users_spent_and_expired_links(person) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_request_clears_the_users_spent_and_expired_links(person: Person) -> None:
     with time_machine.travel(NOW, tick=False):
         login_link_request(email="ada@example.org")
         deliver()
@@ -234,12 +245,13 @@ def test_a_new_request_clears_the_users_spent_and_expired_links(person) -> None:
     assert LoginLink.objects.get().expires_at == NOW + dt.timedelta(hours=1, minutes=15)
 
 
-def test_signing_in_rotates_the_session_key(person) -> None:  # type: ignore[no-untyped-def]
+def test_signing_in_rotates_the_session_key(person: Person) -> None:
     client = Client()
     session = client.session
     session["planted"] = "by an attacker"
     session.save()
     planted_key = session.session_key
+    assert planted_key is not None
     client.cookies[settings.SESSION_COOKIE_NAME] = planted_key
     login_link_request(email="ada@example.org")
     path, _token = sent_link()
@@ -250,7 +262,7 @@ def test_signing_in_rotates_the_session_key(person) -> None:  # type: ignore[no-
     assert int(client.session[SESSION_KEY]) == person.user_id
 
 
-def test_password_sign_in_still_works_for_the_demo_and_rotates_the_session(person) -> None:  # type: ignore[no-untyped-def]
+def test_password_sign_in_still_works_for_the_demo_and_rotates_the_session(person: Person) -> None:
     client = Client()
     client.get("/login/")
     before = client.cookies.get(settings.SESSION_COOKIE_NAME)
@@ -273,7 +285,9 @@ def test_an_invalid_email_is_refused_on_the_sign_in_page() -> None:
 @override_settings(
     PULSE_RATE_LIMITS={**settings.PULSE_RATE_LIMITS, "link_email": "3/900", "link_ip": "5/900"}
 )
-def test_link_requests_are_limited_per_address_and_per_client_alike_for_unknown_addresses(person) -> None:  # type: ignore[no-untyped-def]
+def test_link_requests_are_limited_per_address_and_per_client_alike_for_unknown_addresses(
+    person: Person,
+) -> None:
     client = Client()
     statuses = [request_link(client, "ada@example.org").status_code for _ in range(4)]
     assert statuses == [302, 302, 302, 429]
@@ -295,7 +309,7 @@ def test_link_requests_are_limited_per_address_and_per_client_alike_for_unknown_
 
 
 @override_settings(PULSE_RATE_LIMITS={**settings.PULSE_RATE_LIMITS, "login_user": "3/900"})
-def test_password_attempts_are_limited_per_username_even_with_the_right_password(person) -> None:  # type: ignore[no-untyped-def]
+def test_password_attempts_are_limited_per_username_even_with_the_right_password(person: Person) -> None:
     client = Client()
     for _ in range(3):
         assert client.post("/login/", {"username": "ada@example.org", "password": "wrong"}).status_code == 200
@@ -319,7 +333,9 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_when_redis_is_down_sign_in_works_unlimited_and_a_warning_is_logged(person, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_when_redis_is_down_sign_in_works_unlimited_and_a_warning_is_logged(
+    person: Person, caplog: pytest.LogCaptureFixture
+) -> None:
     """The stated behaviour: fail open with a logged warning, never a 500 and never a lock-out."""
     redis_down = {
         "default": {
@@ -351,7 +367,8 @@ def test_when_redis_is_down_sign_in_works_unlimited_and_a_warning_is_logged(pers
 # --- sessions -----------------------------------------------------------------------------------------
 
 
-def test_a_session_ends_after_thirty_idle_minutes(person) -> None:  # type: ignore[no-untyped-def]
+def test_a_session_ends_after_thirty_idle_minutes(person: Person) -> None:
+    assert person.user is not None
     client = Client()
     with time_machine.travel(NOW, tick=False):
         client.force_login(person.user)
@@ -366,7 +383,8 @@ def test_a_session_ends_after_thirty_idle_minutes(person) -> None:  # type: igno
     assert SESSION_KEY not in client.session
 
 
-def test_a_session_ends_eight_hours_after_sign_in_however_active(person) -> None:  # type: ignore[no-untyped-def]
+def test_a_session_ends_eight_hours_after_sign_in_however_active(person: Person) -> None:
+    assert person.user is not None
     client = Client()
     with time_machine.travel(NOW, tick=False):
         client.force_login(person.user)
@@ -377,7 +395,7 @@ def test_a_session_ends_eight_hours_after_sign_in_however_active(person) -> None
         assert client.get("/account/api-token/").status_code == 302
 
 
-def test_session_cookie_is_httponly_lax_and_ends_with_the_browser(person) -> None:  # type: ignore[no-untyped-def]
+def test_session_cookie_is_httponly_lax_and_ends_with_the_browser(person: Person) -> None:
     client = Client()
     login_link_request(email="ada@example.org")
     path, _token = sent_link()
@@ -410,8 +428,9 @@ def test_production_cookies_are_secure() -> None:
     assert result.stdout.split() == ["True", "True", "True", "Lax"]
 
 
-def test_the_sign_in_time_is_now_not_when_the_user_last_signed_in(person) -> None:  # type: ignore[no-untyped-def]
+def test_the_sign_in_time_is_now_not_when_the_user_last_signed_in(person: Person) -> None:
     """Signing in again (same user, same browser) restarts the absolute clock."""
+    assert person.user is not None
     client = Client()
     with time_machine.travel(NOW, tick=False):
         client.force_login(person.user)

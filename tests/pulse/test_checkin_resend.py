@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import TYPE_CHECKING
 
 import pytest
 import time_machine
@@ -18,6 +19,10 @@ from surveys.models import Instrument, Invitation, Participation, Schedule
 from surveys.services.emails import emails_send_due
 from surveys.services.rounds import rounds_open_due, schedule_refresh
 from tests.factories import MembershipFactory, OrganisationFactory, PersonFactory, TeamFactory
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse  # what Client() returns
+
 
 pytestmark = pytest.mark.django_db
 
@@ -52,8 +57,8 @@ def open_round_for(*emails: str) -> None:
         assert emails_send_due() == len(emails)
 
 
-def ask(email: str, **client: str):  # type: ignore[no-untyped-def]
-    return Client(**client).post("/login/checkin-link/", {"email": email}, follow=True)
+def ask(email: str) -> TestResponse:
+    return Client().post("/login/checkin-link/", {"email": email}, follow=True)
 
 
 def links_to(address: str) -> list[str]:

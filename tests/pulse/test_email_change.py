@@ -105,6 +105,7 @@ def test_the_takeover_of_a_superuser_is_refused_at_each_step(world: World, root:
     assert list(switched.json()["errors"]) == ["can_sign_in"]
     root.refresh_from_db()
     assert root.email == "root@a.example"
+    assert root.user_id is not None
     assert User.objects.get(pk=root.user_id).email == "root@a.example"
     assert User.objects.get(pk=root.user_id).is_active
     assert not EmailChange.objects.exists()
@@ -187,6 +188,7 @@ def test_an_allowed_change_waits_for_the_new_address_and_the_old_one_is_told(wor
     assert "Address confirmed" in done.content.decode()
     engineer.refresh_from_db()
     assert engineer.email == ATTACKER
+    assert engineer.user_id is not None
     assert User.objects.get(pk=engineer.user_id).email == ATTACKER
     assert Client().get(found.group(1)).status_code == 410  # used
 

@@ -6,15 +6,22 @@ from __future__ import annotations
 import datetime as dt
 import html as html_module
 import re
+from typing import TYPE_CHECKING
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from pytest_django import DjangoAssertNumQueries
 
 from pulse.models import Action, Flag, FlagEvent
+from surveys.models import Person
 from tests.pulse.helpers_reports import BURNOUT, RATE, WORKLOAD, ReportOrg, Value
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse  # what Client() returns
+
 
 pytestmark = pytest.mark.django_db
 
@@ -23,13 +30,14 @@ HOME_QUERIES = 20
 TEAM_QUERIES = 20
 
 
-def _client(person) -> Client:  # type: ignore[no-untyped-def]
+def _client(person: Person) -> Client:
+    assert person.user is not None
     client = Client()
     client.force_login(person.user)
     return client
 
 
-def _text(response) -> str:  # type: ignore[no-untyped-def]
+def _text(response: TestResponse) -> str:
     html = response.content.decode()
     html = re.sub(r"<script.*?</script>", " ", html, flags=re.S)
     return html_module.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)))
@@ -241,7 +249,7 @@ def _organisation_of(size: int) -> tuple[ReportOrg, Client]:
     tree = (("Root", None), *((f"T{i}", "Root") for i in range(size)))
     org = ReportOrg(tree=tree, instruments=("burnout1", "workload1", "comment"))
     for week in range(3):
-        values = {
+        values: dict[str, dict[str, Value | tuple[int, int]]] = {
             f"T{i}": {BURNOUT: Value(6, 2.0 + 0.1 * week), WORKLOAD: Value(6, 3.0), RATE: (7, 6)}
             for i in range(size)
         }
@@ -266,7 +274,7 @@ def _count(client: Client, url: str) -> int:
 
 
 def test_home_and_team_page_queries_do_not_grow_with_the_number_of_teams(
-    django_assert_max_num_queries,  # type: ignore[no-untyped-def]
+    django_assert_max_num_queries: DjangoAssertNumQueries,
 ) -> None:
     small, small_client = _organisation_of(5)
     large, large_client = _organisation_of(50)

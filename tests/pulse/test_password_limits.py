@@ -14,8 +14,10 @@ from django.contrib.auth import SESSION_KEY
 from django.core import mail
 from django.core.cache import cache
 from django.test import Client, override_settings
+from pytest_django import Settings as SettingsFixture
 
 from pulse.services.auth_emails import auth_emails_send_due
+from surveys.models import Person
 from tests.factories import PersonFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +28,7 @@ RIGHT = "correct horse battery"
 
 
 @pytest.fixture(autouse=True)
-def fast_hashing(settings) -> None:  # type: ignore[no-untyped-def]
+def fast_hashing(settings: SettingsFixture) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
@@ -38,7 +40,7 @@ def empty_cache() -> Iterator[None]:
 
 
 @pytest.fixture
-def person():  # type: ignore[no-untyped-def]
+def person() -> Person:
     user = UserFactory(username="ada@example.org", email="ada@example.org")
     return PersonFactory(email="ada@example.org", display_name="Ada", user=user)
 
@@ -50,13 +52,13 @@ def sign_in(password: str, *, username: str = "ada@example.org", ip: str = "10.0
 
 
 @override_settings(PULSE_RATE_LIMITS=LIMITS)
-def test_successful_sign_ins_are_never_counted(person) -> None:  # type: ignore[no-untyped-def]
+def test_successful_sign_ins_are_never_counted(person: Person) -> None:
     """Before: the eleventh sign-in within 15 minutes answered 429 however right the password."""
     assert [sign_in(RIGHT) for _ in range(12)] == [302] * 12
 
 
 @override_settings(PULSE_RATE_LIMITS=LIMITS)
-def test_failures_lock_the_username_with_exponential_backoff(person) -> None:  # type: ignore[no-untyped-def]
+def test_failures_lock_the_username_with_exponential_backoff(person: Person) -> None:
     with time_machine.travel(NOW, tick=False):
         assert [sign_in("wrong") for _ in range(3)] == [200, 200, 200]
         blocked = Client(REMOTE_ADDR="10.0.0.2").post(
@@ -78,7 +80,7 @@ def test_failures_lock_the_username_with_exponential_backoff(person) -> None:  #
 
 
 @override_settings(PULSE_RATE_LIMITS=LIMITS)
-def test_failures_count_per_client_address_across_usernames(person) -> None:  # type: ignore[no-untyped-def]
+def test_failures_count_per_client_address_across_usernames(person: Person) -> None:
     with time_machine.travel(NOW, tick=False):
         statuses = [sign_in("wrong", username=f"guess{index}@example.org") for index in range(5)]
         assert statuses == [200] * 5
@@ -87,7 +89,7 @@ def test_failures_count_per_client_address_across_usernames(person) -> None:  # 
 
 
 @override_settings(PULSE_RATE_LIMITS=LIMITS)
-def test_a_locked_password_does_not_lock_the_rightful_user_out_of_email_links(person) -> None:  # type: ignore[no-untyped-def]
+def test_a_locked_password_does_not_lock_the_rightful_user_out_of_email_links(person: Person) -> None:
     with time_machine.travel(NOW, tick=False):
         for _ in range(3):
             sign_in("wrong")

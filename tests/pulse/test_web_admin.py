@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import time_machine
@@ -14,6 +14,10 @@ from rest_framework.test import APIClient
 
 from surveys.models import Instrument, Membership, Organisation, Person, Schedule, Team
 from tests.pulse.config_world import World, build_world
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse  # what Client() returns
+
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +42,7 @@ def admin(world: World) -> Client:
     return client
 
 
-def text(response) -> str:  # type: ignore[no-untyped-def]
+def text(response: TestResponse) -> str:
     return re.sub(r"\s+", " ", response.content.decode())
 
 

@@ -192,7 +192,9 @@ def test_messages_sent_through_the_smtp_template_are_complete_and_escaped(
 
     handler, port = smtp_server
     schedule, _emails = open_round(2)
-    person = schedule.team.memberships.first().person
+    membership = schedule.team.memberships.first()
+    assert membership is not None
+    person = membership.person
     person.display_name = "Zoë <O'Brien> & Co"
     person.locale = "de"
     person.save()
@@ -202,8 +204,10 @@ def test_messages_sent_through_the_smtp_template_are_complete_and_escaped(
     parsed = [email.message_from_bytes(raw, policy=policy.default) for raw in handler.messages]
     assert len({message["Message-ID"] for message in parsed}) == 2
     zoe = next(message for message in parsed if message["To"] == person.email)
-    text = zoe.get_body(preferencelist=("plain",)).get_content()
-    html = zoe.get_body(preferencelist=("html",)).get_content()
+    plain, rich = zoe.get_body(preferencelist=("plain",)), zoe.get_body(preferencelist=("html",))
+    assert plain is not None
+    assert rich is not None
+    text, html = plain.get_content(), rich.get_content()
     assert "Hallo Zoë <O'Brien> & Co," in text
     assert "Zoë &lt;O&#x27;Brien&gt; &amp; Co" in html
     assert zoe["Subject"] == "Ihr einminütiger Team-Check-in"
@@ -498,10 +502,11 @@ def test_a_real_celery_worker_on_rabbitmq_runs_the_tick() -> None:
 
 def forget_connections(app: Celery) -> None:
     """The app keeps one connection pool, and one producer pool over it, for the first broker URL it saw."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
+    # Private state of Celery and kombu, which celery-types does not declare.
+    if app._pool is not None:  # type: ignore[attr-defined]
+        app._pool.force_close_all()  # type: ignore[attr-defined]
+    app._pool = None  # type: ignore[attr-defined]
+    app.amqp._producer_pool = None  # type: ignore[attr-defined]
 
 
 def tick_through_a_real_worker(broker_url: str) -> None:
@@ -517,7 +522,7 @@ def tick_through_a_real_worker(broker_url: str) -> None:
         quiet_weekends=False,
     )
     previous_url = app.conf.broker_url
-    app.conf.broker_url = broker_url
+    app.conf["broker_url"] = broker_url  # what `conf.broker_url = ...` does; the stubs call it read-only
     forget_connections(app)
     # Queues of its own, so no other worker on this broker (another test run) takes the messages.
     prefix = f"test-{uuid.uuid4().hex}-"
@@ -533,7 +538,7 @@ def tick_through_a_real_worker(broker_url: str) -> None:
             run_worker_until_done(app, queues, schedule)
     finally:
         app.conf.task_default_queue = previous_queue
-        app.conf.broker_url = previous_url
+        app.conf["broker_url"] = previous_url
         forget_connections(app)
     assert Round.objects.filter(schedule=schedule).count() == 1
     assert Invitation.objects.count() == 6

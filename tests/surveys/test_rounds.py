@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from django.core import mail
 
-from surveys.models import Instrument, Invitation, Membership, Round, Schedule, Team
+from surveys.models import Instrument, Invitation, Membership, Organisation, Person, Round, Schedule, Team
 from surveys.services.emails import emails_send_due
 from surveys.services.rounds import rounds_open_due, schedule_refresh
 from surveys.services.tick import tick_run
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 UTC = dt.UTC
 
 
-def make_team(zone: str, members: int = 6, **team_kwargs: object):  # type: ignore[no-untyped-def]
+def make_team(zone: str, members: int = 6, **team_kwargs: object) -> tuple[Organisation, Team, list[Person]]:
     organisation = OrganisationFactory(time_zone=zone)
     team = TeamFactory(organisation=organisation, time_zone=zone, **team_kwargs)
     people = [PersonFactory(organisation=organisation) for _ in range(members)]

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 from django.test import Client
 
-from surveys.models import Instrument, Schedule
+from surveys.models import Instrument, Schedule, Team
 from tests.factories import OrganisationFactory, TeamFactory, UserFactory
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse  # what Client() returns
+
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +24,7 @@ def admin_client() -> Client:
     return client
 
 
-def form(team, **overrides: object) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def form(team: Team, **overrides: object) -> dict[str, object]:
     data: dict[str, object] = {
         "organisation": team.organisation_id,
         "team": team.pk,
@@ -47,7 +53,7 @@ def form(team, **overrides: object) -> dict[str, object]:  # type: ignore[no-unt
     return data
 
 
-def errors_of(response) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+def errors_of(response: TestResponse) -> dict[str, list[str]]:
     return {field: list(messages) for field, messages in response.context["adminform"].form.errors.items()}
 
 

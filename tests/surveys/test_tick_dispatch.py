@@ -38,7 +38,9 @@ class ProviderLatencyBackend(locmem.EmailBackend):
 
 def small_batches(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
     """Each call of the email step claims at most ``size`` emails (its default batch is 200)."""
-    monkeypatch.setitem(emails_module.emails_send_due.__kwdefaults__, "batch", size)
+    defaults = emails_module.emails_send_due.__kwdefaults__
+    assert defaults is not None
+    monkeypatch.setitem(defaults, "batch", size)
 
 
 def test_every_step_belongs_to_exactly_one_queue_and_keeps_the_ticks_order() -> None:
@@ -86,16 +88,17 @@ def refusing_broker() -> Iterator[None]:
 
     def fresh_pool() -> None:
         # The app keeps one connection pool for the URL it first saw; drop it so the next send uses ours.
-        current_app.pool.force_close_all()
-        current_app._pool = None
+        # Private state of Celery and kombu, which celery-types does not declare.
+        current_app.pool.force_close_all()  # type: ignore[attr-defined]
+        current_app._pool = None  # type: ignore[attr-defined]
 
     fresh_pool()
-    current_app.conf.broker_url = "redis://127.0.0.1:1/0"
+    current_app.conf["broker_url"] = "redis://127.0.0.1:1/0"  # as `conf.broker_url = ...`; stubs: read-only
     try:
         yield
     finally:
         fresh_pool()
-        current_app.conf.broker_url = previous
+        current_app.conf["broker_url"] = previous
 
 
 def test_when_the_broker_refuses_the_drains_the_tick_does_the_work_inline(refusing_broker: None) -> None:
