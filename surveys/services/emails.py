@@ -40,7 +40,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SmtpEmailBackend
 from django.core.mail.utils import DNS_NAME
 from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, Value, When
-from django.db.models.functions import Concat
+from django.db.models.functions import Cast, Concat
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -430,9 +430,12 @@ def emails_defer(deferred: dict[int, tuple[datetime | None, ...]], claim: uuid.U
     for pk, due_times in deferred.items():
         groups.setdefault(due_times, []).append(pk)
 
-    def column(values: list[tuple[list[int], datetime | None]]) -> Case:
-        return Case(
-            *(When(pk__in=ids, then=Value(value)) for ids, value in values),
+    def column(values: list[tuple[list[int], datetime | None]]) -> Cast:
+        # Cast: a CASE whose every branch is NULL is text to PostgreSQL, which a timestamptz column refuses.
+        return Cast(
+            Case(
+                *(When(pk__in=ids, then=Value(value)) for ids, value in values), output_field=DateTimeField()
+            ),
             output_field=DateTimeField(),
         )
 
