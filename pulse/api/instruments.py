@@ -101,7 +101,7 @@ class ScaleOutputSerializer(serializers.Serializer[Any]):
     bands = BandOutputSerializer(many=True)
     note = serializers.CharField(allow_blank=True)
     direction = serializers.ChoiceField(choices=DIRECTIONS, allow_blank=True)
-    label = serializers.CharField(allow_blank=True)
+    label = serializers.CharField(allow_blank=True)  # type: ignore[assignment]  # a field, not Field.label
     practical_change = serializers.CharField(allow_null=True)
     cutoff_word = serializers.ChoiceField(choices=CUTOFF_WORDS)
     display_scale = serializers.ChoiceField(
@@ -286,7 +286,7 @@ class ScaleInputSerializer(serializers.Serializer[Any]):
         default="",
         help_text="Which way the score is read; empty: the scale is counted but no report shows it.",
     )
-    label = serializers.CharField(
+    label = serializers.CharField(  # type: ignore[assignment]  # a field, not Field.label
         required=False,
         allow_blank=True,
         default="",
