@@ -76,6 +76,10 @@ def run(options: dict[str, Any], stdout: TextIO) -> BenchResult:
                 name="Weekly",
                 starts_on=dt.date(2026, 1, 1),
                 reminder_1=None,
+                # No quiet hours: the figure must not depend on the hour at which the benchmark runs.
+                quiet_start=dt.time(0, 0),
+                quiet_end=dt.time(0, 0),
+                quiet_weekends=False,
             )
             schedule.instruments.set(Instrument.objects.filter(key="workload1"))
             opens = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=1)
