@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from pytest_django import DjangoAssertNumQueries
 
 from pulse.models import TeamAggregate, TeamRosterChange
 from pulse.services.aggregation import (
@@ -295,7 +296,7 @@ def test_task_takes_an_id_and_is_idempotent(closed: RoundBuilder) -> None:
 
 
 def test_query_count_does_not_grow_with_the_data(
-    closed: RoundBuilder, django_assert_max_num_queries: Any
+    closed: RoundBuilder, django_assert_max_num_queries: DjangoAssertNumQueries
 ) -> None:
     # Set-wise: a fixed handful of statements (savepoint, lock, 3 for the instruments, buckets, 3 upserts,
     # 2 reads and 1 upsert for the rates, mark, release), never one per team or answer. Roster changes add 3

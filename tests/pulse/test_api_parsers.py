@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.test import Client
+from pytest_django import Settings as SettingsFixture
 
 from surveys.models import Participation, SealedBallot
 
@@ -24,8 +25,8 @@ def test_deeply_nested_json_to_the_check_in_api_is_a_400_not_a_500(levels: int) 
 
 
 @pytest.mark.django_db
-def test_a_body_over_the_upload_limit_is_a_413_in_the_api_format(settings: object) -> None:
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000  # type: ignore[attr-defined]
+def test_a_body_over_the_upload_limit_is_a_413_in_the_api_format(settings: SettingsFixture) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     body = json.dumps({"token": "x" * 2000, "answers": {}})
     response = Client().post("/api/v1/checkin/", body, content_type="application/json")
     assert response.status_code == 413

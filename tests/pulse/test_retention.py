@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import pytest
 from django.test import override_settings
+from pytest_django import DjangoAssertNumQueries
 
 from pulse.models import TeamAggregate
 from pulse.services.aggregation import round_aggregate
@@ -74,7 +74,7 @@ def test_period_is_configurable_and_deletion_is_bounded() -> None:
     assert comments_delete_expired(now=later) == 0
 
 
-def test_nothing_to_delete_is_one_query(django_assert_num_queries: Any) -> None:
+def test_nothing_to_delete_is_one_query(django_assert_num_queries: DjangoAssertNumQueries) -> None:
     round_with_comments(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC), comments=1)
     with django_assert_num_queries(1):
         assert comments_delete_expired(now=dt.datetime(2026, 3, 10, tzinfo=dt.UTC)) == 0

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from pytest_django import DjangoAssertNumQueries
 
 from surveys.models import Instrument, Question, Scale
 from surveys.services.instruments import instrument_mark_used
@@ -107,7 +108,7 @@ def form_errors(response: Any) -> str:
 
 
 def test_changelist_shows_the_library_with_licences_and_translations(
-    admin_client: Client, django_assert_max_num_queries: Any
+    admin_client: Client, django_assert_max_num_queries: DjangoAssertNumQueries
 ) -> None:
     with django_assert_max_num_queries(12):
         response = admin_client.get(CHANGELIST_URL)

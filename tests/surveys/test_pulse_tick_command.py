@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from io import StringIO
-from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
+from pytest_django import Settings as SettingsFixture
 
 from surveys.models import Invitation, Round, Schedule
 from tests.helpers_rounds import open_round
@@ -38,7 +38,7 @@ def test_one_tick_opens_what_is_due_and_a_second_run_does_no_work_twice() -> Non
 
 
 @pytest.mark.django_db
-def test_a_failing_step_is_reported_and_the_command_fails(settings: Any) -> None:
+def test_a_failing_step_is_reported_and_the_command_fails(settings: SettingsFixture) -> None:
     settings.PULSE_TICK_STEPS = ["surveys.services.rounds.rounds_open_due", "surveys.services.nowhere.step"]
     out = StringIO()
     with pytest.raises(CommandError, match=r"1 step\(s\) failed: surveys.services.nowhere.step"):

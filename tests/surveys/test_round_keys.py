@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.utils import timezone
+from pytest_django import Settings as SettingsFixture
 
 from surveys.models import AnswerCount, Comment, RespondentCount, Round, SealedBallot
 from surveys.round_keys import DirectoryKeyStore, KeyStoreUnavailable, round_key_store
@@ -80,7 +80,7 @@ def test_a_round_nobody_answered_is_not_reported_lost(db: None) -> None:
 
 
 def test_a_missing_store_changes_nothing_and_the_round_stays_open(
-    db: None, settings: Any, tmp_path: Path
+    db: None, settings: SettingsFixture, tmp_path: Path
 ) -> None:
     setup = open_round(people_per_team=(6,))
     _answer(setup, 6)
