@@ -18,6 +18,8 @@ def _scale() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
+
     from config.celery import app
     from surveys.services import emails
 
@@ -27,12 +29,14 @@ def _scale() -> None:
         emails.EXTEND_EVERY = timedelta(seconds=float(extend))
     if tick := os.environ.get("FAULTS_TICK_SECONDS"):
         seconds = float(tick)
+        # Pulse's own beat entries, each on the faster clock (expiring after a few of its ticks).
         app.conf.beat_schedule = {
-            "pulse-tick": {
-                "task": "surveys.tasks.tick",
+            name: {
+                **entry,
                 "schedule": seconds,
-                "options": {"expires": seconds * 5},
+                "options": {**entry.get("options", {}), "expires": seconds * 5},
             }
+            for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
         }
 
 
