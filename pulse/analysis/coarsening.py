@@ -14,14 +14,17 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Literal
 
+from surveys.definitions import DISPLAY_RANGES
+
 Scale = Literal["1-5", "0-5", "0-100"]
 
 
+# The display step of each display scale. docs/science.md §4.7: 0.1 on item scales, 1 point on 0–100.
+_STEPS = {"1-5": Decimal("0.1"), "0-5": Decimal("0.1"), "0-100": Decimal(1)}
+
+# scale: (lowest, highest, display step); the ranges are those a reported scale must fit when it is defined.
 _SCALES: dict[str, tuple[Decimal, Decimal, Decimal]] = {
-    # scale: (lowest, highest, display step). docs/science.md §4.7: 0.1 on item scales, 1 point on 0–100.
-    "1-5": (Decimal(1), Decimal(5), Decimal("0.1")),
-    "0-5": (Decimal(0), Decimal(5), Decimal("0.1")),
-    "0-100": (Decimal(0), Decimal(100), Decimal(1)),
+    name: (Decimal(low), Decimal(high), _STEPS[name]) for name, (low, high) in DISPLAY_RANGES.items()
 }
 
 

@@ -6,14 +6,21 @@ mixes versions: ``question:<question key>@<version>``, ``scale:<instrument key>.
 ``response_rate``. :class:`Metric` is the one place those strings are built and parsed.
 
 How to read a metric (its label, which way is bad, its display scale and practical minimum change) is a
-:class:`MetricInfo`, kept in :data:`METRICS` for the instruments Pulse ships (docs/science.md §1 and §3).
-Pure, no ORM.
+:class:`MetricInfo`. A scale's is built from its own definition (``surveys.definitions.ScaleDef``: direction,
+report label, practical change, threshold word; the instrument's short name) by :func:`metric_info`, so a
+custom instrument's scale is read exactly like a shipped one; the response rate's is fixed. A scale without
+a direction has none: it is counted, and no report shows it (docs/science.md §1 and §3). Pure, no ORM.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
+
+from surveys import library
+from surveys.definitions import HIGHER_IS_BETTER as READ_HIGHER_IS_BETTER
+from surveys.definitions import InstrumentDef, ScaleDef, display_scale
 
 Direction = Literal[1, -1]
 
@@ -42,24 +49,34 @@ class MetricInfo:
     cutoff_word: str = "cut-off"  # CBI's 50 is a convention, and says so (docs/science.md §1.5)
 
 
-#: Keyed by "<instrument key>.<scale key>" (the metric without its kind and version) or "response_rate".
-METRICS: dict[str, MetricInfo] = {
-    "who5.who5": MetricInfo("Well-being (WHO-5)", HIGHER_IS_BETTER, "0-100", 2.0, "WHO-5"),
-    "burnout1.burnout1": MetricInfo(
-        "Burnout (single item)", HIGHER_IS_WORSE, "1-5", 0.05, "single-item burnout"
-    ),
-    "cbi_work.cbi_work": MetricInfo(
-        "Work-related burnout (CBI)", HIGHER_IS_WORSE, "0-100", 2.0, "CBI", "convention"
-    ),
-    "cbi_personal.cbi_personal": MetricInfo(
-        "Personal burnout (CBI)", HIGHER_IS_WORSE, "0-100", 2.0, "CBI", "convention"
-    ),
-    "copsoq_demands.copsoq_demands": MetricInfo(
-        "Quantitative demands (COPSOQ)", HIGHER_IS_WORSE, "0-100", 2.0, "COPSOQ"
-    ),
-    "workload1.workload1": MetricInfo("Workload", HIGHER_IS_WORSE, "1-5", 0.05),
-    RESPONSE_RATE: MetricInfo("The response rate", HIGHER_IS_BETTER, "percent", 2.0),
-}
+RESPONSE_RATE_INFO = MetricInfo("The response rate", HIGHER_IS_BETTER, "percent", 2.0)
+
+
+# Without its own practical change, a scale's smallest change that matters is that of the shipped scales
+# on the same display scale (docs/science.md §3).
+DEFAULT_PRACTICAL: dict[DisplayScale, float] = {"1-5": 0.05, "0-5": 0.05, "0-100": 2.0}
+
+
+def metric_info(definition: InstrumentDef, scale: ScaleDef) -> MetricInfo | None:
+    """How reports read ``scale`` of ``definition``, or None when it is not reported: it has no direction,
+    or (a row stored before the rule) its scores fit no display scale, so they could not be coarsened."""
+    if not scale.direction:
+        return None
+    shown = display_scale(scale, {question.key: question for question in definition.questions})
+    if shown not in DEFAULT_PRACTICAL:
+        return None
+    display: DisplayScale = shown  # one of DEFAULT_PRACTICAL's keys, checked above
+    practical = (
+        float(scale.practical_change) if scale.practical_change is not None else DEFAULT_PRACTICAL[display]
+    )
+    return MetricInfo(
+        label=scale.label or scale.name,
+        direction=HIGHER_IS_BETTER if scale.direction == READ_HIGHER_IS_BETTER else HIGHER_IS_WORSE,
+        scale=display,
+        practical=practical,
+        instrument=definition.short_name,
+        cutoff_word=scale.cutoff_word,
+    )
 
 
 MetricKindName = Literal["question", "scale", "share", "response_rate"]
@@ -129,10 +146,11 @@ class Metric:
 
     @property
     def series_key(self) -> str | None:
-        """The :data:`METRICS` key: the scale without its version, or the response rate; None otherwise."""
+        """What a report column is keyed by: the scale without its version ("who5.who5"), or the response
+        rate; None for questions and shares, which are not evaluated."""
         if self.kind == "response_rate":
             return RESPONSE_RATE
-        if self.kind == "scale" and self.key in METRICS:
+        if self.kind == "scale":
             return self.key
         return None
 
@@ -141,7 +159,7 @@ RESPONSE_RATE_METRIC = Metric("response_rate")
 
 
 def metric_key(metric: str) -> str | None:
-    """The :data:`METRICS` key of a metric name: "scale:cbi_work.cbi_work@1" → "cbi_work.cbi_work".
+    """The series key of a metric name: "scale:cbi_work.cbi_work@1" → "cbi_work.cbi_work".
 
     Only scale scores and the response rate are evaluated (``pulse.analysis.rules``); anything else gives
     None.
@@ -150,11 +168,43 @@ def metric_key(metric: str) -> str | None:
     return parsed.series_key if parsed else None
 
 
-def metric_label(metric: str) -> str:
-    """How a metric is named to people: its label, with the instrument version when it is not the first."""
-    parsed = Metric.parse(metric)
-    key = parsed.series_key if parsed else None
-    if parsed is None or key is None:
-        return metric
-    label = METRICS[key].label
-    return f"{label} (version {parsed.version})" if parsed.version > 1 else label
+class MetricInfos:
+    """How to read the metrics of some instrument versions: the definitions given (the ones a release
+    loaded), then the default library, whose released versions never change (``surveys.library``) and so
+    need no query. A custom version that was not given is unknown (None, and its name as its label)."""
+
+    def __init__(self, definitions: Iterable[InstrumentDef] = ()) -> None:
+        self._definitions = {(d.key, d.version): d for d in definitions}
+
+    def definition(self, instrument_key: str, version: int) -> InstrumentDef | None:
+        return self._definitions.get((instrument_key, version)) or library.get(instrument_key, version)
+
+    def knows(self, metric: str) -> bool:
+        """Whether the metric's instrument version is at hand (always, for the response rate)."""
+        parsed = Metric.parse(metric)
+        if parsed is None or parsed.instrument_key is None:
+            return True
+        return self.definition(parsed.instrument_key, parsed.version) is not None
+
+    def info(self, metric: str | Metric) -> MetricInfo | None:
+        """A scale score's info, or the response rate's; None for anything else or a scale not reported."""
+        parsed = Metric.parse(metric) if isinstance(metric, str) else metric
+        if parsed is None:
+            return None
+        if parsed.kind == "response_rate":
+            return RESPONSE_RATE_INFO
+        if parsed.kind != "scale" or parsed.instrument_key is None:
+            return None
+        definition = self.definition(parsed.instrument_key, parsed.version)
+        scale = definition.scale(parsed.scale_key or "") if definition else None
+        return metric_info(definition, scale) if definition and scale else None
+
+    def label(self, metric: str) -> str:
+        """How a metric is named to people: its label, with the instrument version when it is not the
+        first; the metric's own name when it is not reported."""
+        info = self.info(metric)
+        if info is None:
+            return metric
+        parsed = Metric.parse(metric)
+        version = parsed.version if parsed else 0
+        return f"{info.label} (version {version})" if version > 1 else info.label

@@ -39,10 +39,11 @@ Severity (documented here because it is a choice): **alert** — the latest mean
 cut-off *and* the series is worsening (trend or CUSUM); **warning** — worsening without a cut-off crossed;
 **watch** — a cut-off crossed with no evidence of worsening, or a falling response rate.
 
-Direction ("is higher better or worse?") lives in one mapping, ``pulse.analysis.metrics.METRICS``, keyed by
-instrument and scale key. Metrics not listed there (custom instruments, single questions, band shares) are
-not evaluated: a flag needs to know which way is bad, and testing each item of a scale would only dilute the
-Benjamini–Hochberg family with the scale's own parts.
+Direction ("is higher better or worse?") belongs to the scale's own definition (``ScaleDef.direction``, read
+through ``pulse.analysis.metrics.metric_info``), for a custom instrument's scale as for a shipped one. A scale
+without a direction, single questions and band shares are not evaluated: a flag needs to know which way is
+bad, and testing each item of a scale would only dilute the Benjamini–Hochberg family with the scale's own
+parts.
 """
 
 from __future__ import annotations

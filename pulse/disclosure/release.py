@@ -54,7 +54,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from pulse.analysis.coarsening import coarsen_mean, coarsen_percent
 from pulse.analysis.formatting import band_label, shown_text
-from pulse.analysis.metrics import METRICS, RESPONSE_RATE, DisplayScale, Metric, MetricInfo
+from pulse.analysis.metrics import RESPONSE_RATE, DisplayScale, Metric, MetricInfo, MetricInfos
 from pulse.analysis.stats import variance_from_sums
 from pulse.disclosure.rules import (
     Cell,
@@ -215,7 +215,8 @@ class RoundInfo:
         return team.path == self.scope_path
 
     def metric_for(self, key: str) -> str | None:
-        """The versioned metric of a ``METRICS`` key in this round, or None when the round did not ask it."""
+        """The versioned metric of a series key ("who5.who5") in this round, or None when the round did not
+        ask it."""
         if key == RESPONSE_RATE:
             return RESPONSE_RATE
         instrument_key, _, scale_key = key.partition(".")
@@ -296,7 +297,7 @@ def rounds_covering(organisation_id: int, teams: Sequence[TeamInfo], *, limit: i
     return round_infos(row for row in rows if row[0] in keep)
 
 
-def _instrument_definitions(ids: Iterable[int]) -> dict[int, InstrumentDef]:
+def instrument_definitions(ids: Iterable[int]) -> dict[int, InstrumentDef]:
     """Each instrument version's own definition (three queries): cut-off bands and question texts."""
     wanted = set(ids)
     if not wanted:
@@ -420,6 +421,7 @@ class _RoundReleaser:
     k: int
     roster_changes: Mapping[int, Sequence[RosterChange]]
     release: RoundRelease
+    infos: MetricInfos
     withheld_by_instrument: dict[int, dict[int, Withheld]] = field(default_factory=lambda: defaultdict(dict))
     withheld_score: dict[int, Withheld] = field(default_factory=dict)
     score_withheld_of: dict[str, dict[int, Withheld]] = field(default_factory=dict)
@@ -453,10 +455,9 @@ class _RoundReleaser:
 
     def release_score(self, metric: Metric) -> None:
         """A scale score (threshold k), with its cut-off band from the instrument version's definition."""
-        key = metric.series_key
-        if key is None:
-            return  # custom scales: no direction or display scale to report them with
-        info = METRICS[key]
+        info = self.infos.info(metric)
+        if info is None:
+            return  # a scale without a direction: counted, never reported (surveys.definitions.ScaleDef)
         instrument_id = self._instrument_id(metric.instrument_key)
         definition = self.release.definitions.get(instrument_id) if instrument_id is not None else None
         scale_def = definition.scale(metric.scale_key or "") if definition else None
@@ -592,7 +593,8 @@ def release_round(
     if not info.include_subtree:
         covered = [t for t in covered[:1] if t.path == info.scope_path]
     release = RoundRelease(round=info, definitions=definitions)
-    releaser = _RoundReleaser(info, rows, covered, k, roster_changes or {}, release)
+    infos = MetricInfos(definitions.values())
+    releaser = _RoundReleaser(info, rows, covered, k, roster_changes or {}, release, infos)
     parsed = [m for m in (Metric.parse(name) for name in sorted(set(metrics))) if m is not None]
     for kind, step in (
         ("scale", releaser.release_score),
@@ -618,8 +620,11 @@ def release_all(
     histograms_for: int | None = None,
     extra_metrics: Callable[[RoundInfo], Iterable[str]] = lambda r: (),
     comments_for: int | None = None,
+    definitions: Mapping[int, InstrumentDef] | None = None,
 ) -> dict[int, RoundRelease]:
-    """Load and release several rounds at once (a fixed number of queries)."""
+    """Load and release several rounds at once (a fixed number of queries). ``definitions``: the rounds'
+    instrument versions by id, when the caller loaded them already (``instrument_definitions``) to decide
+    its columns."""
     if not rounds:
         return {}
     ids = [r.pk for r in rounds]
@@ -632,7 +637,8 @@ def release_all(
         )
         for metric, by_team in detail.get(histograms_for, {}).items():
             rows[histograms_for][metric] = by_team
-    definitions = _instrument_definitions(i for r in rounds for i, _ in r.instruments.values())
+    if definitions is None:
+        definitions = instrument_definitions(i for r in rounds for i, _ in r.instruments.values())
     roster_changes = _load_roster_changes(ids)
     k = organisation.min_group_size
     out = {}

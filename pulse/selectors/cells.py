@@ -8,17 +8,30 @@ its reason and never a number.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from django.conf import settings
+from django.db.models import Q
 
 from pulse.analysis.formatting import signed, slope_decimals
-from pulse.analysis.metrics import METRICS, RESPONSE_RATE, DisplayScale, MetricInfo
+from pulse.analysis.metrics import (
+    RESPONSE_RATE,
+    RESPONSE_RATE_INFO,
+    DisplayScale,
+    Metric,
+    MetricInfo,
+    MetricInfos,
+    metric_info,
+)
 from pulse.analysis.stats import TrendLine
 from pulse.disclosure.release import Level, Mean, Rate, Share, TeamIndex, Verdict
 from pulse.disclosure.rules import Published, Withheld
 from pulse.permissions import Caller
+from surveys.definitions import InstrumentDef
+from surveys.library import DEFAULT_KEYS
+from surveys.models import Instrument
 
 
 def window() -> int:
@@ -36,7 +49,8 @@ def horizon() -> int:
 
 @dataclass(frozen=True)
 class Column:
-    """A reported metric, whatever its version: a key of ``pulse.trends.METRICS``."""
+    """A reported metric, whatever its version: a scale ("<instrument key>.<scale key>") or the response
+    rate, with how to read it."""
 
     key: str
     label: str
@@ -48,14 +62,49 @@ class Column:
         return None if self.key == RESPONSE_RATE else self.key.split(".", 1)[0]
 
 
-COLUMNS: tuple[Column, ...] = tuple(
-    Column(key, "Response rate" if key == RESPONSE_RATE else info.label, info.scale, info)
-    for key, info in METRICS.items()
-)
+RESPONSE_RATE_COLUMN = Column(RESPONSE_RATE, "Response rate", "percent", RESPONSE_RATE_INFO)
 
 
-def _column(key: str) -> Column:
-    return next(c for c in COLUMNS if c.key == key)
+def columns_of(definitions: Iterable[InstrumentDef]) -> tuple[Column, ...]:
+    """The reported columns of these instrument versions: each scale with a direction, read from its own
+    definition (``pulse.analysis.metrics.metric_info``), then the response rate.
+
+    The default library comes first in its own order, then custom instruments by key, each instrument's
+    scales in its order. A scale asked in several versions is one column, read as its newest version.
+    """
+    library_order = {key: position for position, key in enumerate(DEFAULT_KEYS)}
+    newest_first = sorted(
+        definitions, key=lambda d: (library_order.get(d.key, len(library_order)), d.key, -d.version)
+    )
+    found: dict[str, Column | None] = {}
+    for definition in newest_first:
+        for scale in definition.scales:
+            key = Metric.scale(definition.key, scale.key, definition.version).key
+            if key not in found:
+                info = metric_info(definition, scale)
+                found[key] = Column(key, info.label, info.scale, info) if info else None
+    columns = [column for column in found.values() if column is not None]
+    return (*columns, RESPONSE_RATE_COLUMN)
+
+
+def metric_infos_for(metrics: Iterable[str], *, known: Iterable[InstrumentDef] = ()) -> MetricInfos:
+    """How to read these metrics (labels, display scales), from the instrument versions ``known`` (those a
+    release loaded) and the default library; the custom versions neither holds are loaded, three queries
+    when there are any, none otherwise."""
+    given = list(known)
+    infos = MetricInfos(given)
+    missing = {
+        (parsed.instrument_key, parsed.version)
+        for metric in metrics
+        if not infos.knows(metric) and (parsed := Metric.parse(metric)) and parsed.instrument_key
+    }
+    if not missing:
+        return infos
+    wanted = Q()
+    for key, version in sorted(missing):
+        wanted |= Q(key=key, version=version)
+    loaded = Instrument.objects.filter(wanted).prefetch_related("questions", "scales")
+    return MetricInfos([*given, *(instrument.definition() for instrument in loaded)])
 
 
 @dataclass(frozen=True)

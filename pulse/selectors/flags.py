@@ -19,7 +19,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from pulse.analysis.formatting import day_text, decimals_of, shown_text, signed
-from pulse.analysis.metrics import METRICS, RESPONSE_RATE, DisplayScale, Metric, metric_key, metric_label
+from pulse.analysis.metrics import RESPONSE_RATE, DisplayScale, Metric
 from pulse.analysis.stats import fit_trend
 from pulse.disclosure.release import (
     RoundInfo,
@@ -36,6 +36,7 @@ from pulse.selectors.cells import (
     _plain,
     _trend_words,
     horizon,
+    metric_infos_for,
     min_rounds,
     shown_cell,
     visible_team_ids,
@@ -172,6 +173,9 @@ def _flag_views(
             Prefetch("events", queryset=FlagEvent.objects.select_related("actor")),
         )
     )
+    # Every release of a load shares the instrument versions it loaded.
+    loaded = next(iter(releases.values())).definitions if releases else {}
+    infos = metric_infos_for((flag.metric for flag in rows), known=loaded.values())
     views = []
     for flag in sorted(rows, key=_flag_order):
         asked = [
@@ -184,8 +188,8 @@ def _flag_views(
             and not isinstance(releases[r.pk].verdict(flag.metric, flag.team_id), Published)
             for r in evidence
         )
-        label = metric_label(flag.metric)
-        scale = METRICS[key].scale if (key := metric_key(flag.metric)) else None
+        label = infos.label(flag.metric)
+        scale = info.scale if (info := infos.info(flag.metric)) else None
         explanation = (
             _redacted_explanation(flag, label, asked, releases, scale, zone) if redacted else flag.explanation
         )

@@ -28,7 +28,7 @@ from typing import Any
 from django.db.models import Q
 
 from pulse.analysis.formatting import band_label, day_text, decimals_of, noise_shown, noise_text, signed
-from pulse.analysis.metrics import METRICS, RESPONSE_RATE, DisplayScale, Metric, metric_label
+from pulse.analysis.metrics import RESPONSE_RATE, DisplayScale, Metric, MetricInfos
 from pulse.analysis.stats import (
     TrendLine,
     fit_trend,
@@ -45,6 +45,7 @@ from pulse.disclosure.release import (
     TeamIndex,
     TeamInfo,
     Verdict,
+    instrument_definitions,
     latest_rounds,
     release_all,
     rounds_covering,
@@ -53,12 +54,13 @@ from pulse.disclosure.rules import Published, Withheld, nearest_publishable_ance
 from pulse.models import Flag, TeamAggregate
 from pulse.permissions import Caller
 from pulse.selectors.cells import (
-    COLUMNS,
     Column,
     ShownCell,
     _plain,
     _trend_words,
+    columns_of,
     horizon,
+    metric_infos_for,
     min_rounds,
     shown_cell,
     visible_team_ids,
@@ -121,23 +123,24 @@ def leader_home_get(*, caller: Caller) -> Home:
         if covering:
             chosen[team.pk] = max(covering, key=lambda r: (r.closes_at, r.pk))
     used = {r.pk: r for r in chosen.values()}
-    columns = tuple(
-        c
-        for c in COLUMNS
-        if c.key == RESPONSE_RATE or any(c.instrument_key in r.instruments for r in used.values())
-    )
+    # The columns are the scales of the instruments these rounds asked, read from their own definitions.
+    definitions = instrument_definitions(i for r in used.values() for i, _ in r.instruments.values())
+    columns = columns_of(definitions.values())
     condition = Q(kind=TeamAggregate.Kind.RESPONSE_RATE) | Q(
-        kind=TeamAggregate.Kind.SCALE, metric__in=[m for r in used.values() for m in _scale_metrics(r)]
+        kind=TeamAggregate.Kind.SCALE,
+        metric__in=[m for r in used.values() for m in _scale_metrics(r, columns)],
     )
     releases = release_all(
         list(used.values()),
         teams,
         organisation=organisation,
         condition=condition,
-        extra_metrics=lambda r: [*_scale_metrics(r), RESPONSE_RATE],
+        extra_metrics=lambda r: [*_scale_metrics(r, columns), RESPONSE_RATE],
+        definitions=definitions,
     )
     flags = sorted(_flags_visible(caller, states=_OPEN_STATES), key=_flag_order)
     flags = [f for f in flags if f.team_id in visible]
+    infos = metric_infos_for((f.metric for f in flags), known=definitions.values())
     open_by_team: dict[int, int] = defaultdict(int)
     for flag in flags:
         open_by_team[flag.team_id] += 1
@@ -163,14 +166,14 @@ def leader_home_get(*, caller: Caller) -> Home:
         led=led,
         columns=columns,
         rows=tuple(rows),
-        flags=tuple(FlagSummary(f, teams.by_id[f.team_id], metric_label(f.metric)) for f in flags),
+        flags=tuple(FlagSummary(f, teams.by_id[f.team_id], infos.label(f.metric)) for f in flags),
         latest_close=max((r.closes_at for r in used.values()), default=None),
         is_admin=caller.is_admin,
     )
 
 
-def _scale_metrics(info: RoundInfo) -> list[str]:
-    return [m for c in COLUMNS if c.key != RESPONSE_RATE and (m := info.metric_for(c.key))]
+def _scale_metrics(info: RoundInfo, columns: Sequence[Column]) -> list[str]:
+    return [m for c in columns if c.key != RESPONSE_RATE and (m := info.metric_for(c.key))]
 
 
 @dataclass(frozen=True)
@@ -265,6 +268,9 @@ def team_report_get(*, caller: Caller, team_id: int, today: date | None = None) 
     zone = organisation.time_zone
     rounds = rounds_covering(organisation.pk, [team], limit=horizon())
     latest = rounds[0] if rounds else None
+    definitions = instrument_definitions(i for r in rounds for i, _ in r.instruments.values())
+    columns = columns_of(definitions.values())
+    infos = MetricInfos(definitions.values())
     condition = Q(kind__in=[TeamAggregate.Kind.SCALE, TeamAggregate.Kind.RESPONSE_RATE])
     releases = release_all(
         rounds,
@@ -272,14 +278,15 @@ def team_report_get(*, caller: Caller, team_id: int, today: date | None = None) 
         organisation=organisation,
         condition=condition,
         histograms_for=latest.pk if latest else None,
-        extra_metrics=lambda r: [*_scale_metrics(r), RESPONSE_RATE],
+        extra_metrics=lambda r: [*_scale_metrics(r, columns), RESPONSE_RATE],
         comments_for=latest.pk if latest and "comment" in latest.instruments else None,
+        definitions=definitions,
     )
     chronological = sorted(rounds, key=lambda r: (r.closes_at, r.pk))
     names = {t.pk: t.name for t in teams.ordered}
     metrics: list[MetricReport] = []
     rate_report = None
-    for column in COLUMNS:
+    for column in columns:
         by_version: dict[str, list[RoundInfo]] = defaultdict(list)
         for info in chronological:
             metric = info.metric_for(column.key)
@@ -287,7 +294,15 @@ def team_report_get(*, caller: Caller, team_id: int, today: date | None = None) 
                 by_version[metric].append(info)
         for metric, asked in by_version.items():
             report = _metric_report(
-                column, metric, asked[-window() :], releases, team, zone, names=names, visible=visible
+                column,
+                metric,
+                asked[-window() :],
+                releases,
+                team,
+                zone,
+                label=infos.label(metric),
+                names=names,
+                visible=visible,
             )
             if column.key == RESPONSE_RATE:
                 rate_report = report
@@ -331,6 +346,7 @@ def _metric_report(
     team: TeamInfo,
     zone: str,
     *,
+    label: str,
     names: Mapping[int, str],
     visible: set[int],
 ) -> MetricReport:
@@ -387,7 +403,6 @@ def _metric_report(
                     f"{team.name}'s result is {latest_cell.text} this round, and no team you can see above "
                     "it can be shown instead."
                 )
-    label = metric_label(metric)
     detectable_text = noise_text(detectable, scale) if detectable is not None else None
     noise = noise_shown(detectable, scale) if detectable is not None else None
     return MetricReport(
@@ -469,6 +484,7 @@ def _latest_details(
     release = releases[latest.pk]
     locale = caller.person.locale or caller.organisation.locale or "en"
     loaded = release.definitions
+    infos = MetricInfos(loaded.values())
     questions: dict[str, tuple[str, str, dict[int, str], int, int, str]] = {}
     for order, (_key, (instrument_id, version)) in enumerate(sorted(latest.instruments.items())):
         definition = loaded.get(instrument_id)
@@ -504,14 +520,15 @@ def _latest_details(
         parsed = Metric.parse(metric)
         if parsed is None or parsed.kind != "share" or team.pk not in verdicts:
             continue
-        key, band = parsed.key, parsed.band
-        if key not in METRICS:
+        band = parsed.band
+        info = infos.info(parsed.scale_metric) if parsed.scale_metric else None
+        if info is None:
             continue
         definition = loaded.get(latest.instruments.get(parsed.instrument_key or "", (0, 0))[0])
         scale_def = definition.scale(parsed.scale_key or "") if definition else None
         band_def = next((b for b in scale_def.bands if b.name == band), None) if scale_def else None
-        band_text = band_label(band_def, METRICS[key]) if band_def else band.replace("_", " ")
-        shares.append(ShareView(metric, METRICS[key].label, band_text, shown_cell(verdicts[team.pk])))
+        band_text = band_label(band_def, info) if band_def else band.replace("_", " ")
+        shares.append(ShareView(metric, info.label, band_text, shown_cell(verdicts[team.pk])))
     comment_cell = None
     texts: tuple[str, ...] = ()
     if team.pk in release.comments:

@@ -42,9 +42,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from pulse import transports
-from pulse.analysis.metrics import METRICS, metric_key
 from pulse.analysis.rules import SEVERITY_RANK, Severity
 from pulse.models import Flag, FlagEvent, Notification, NotificationChannel
+from pulse.selectors.cells import metric_infos_for
 from surveys.models import Membership, Person, Team
 from surveys.services.delivery import (
     DeliveryFailure,
@@ -147,8 +147,8 @@ _SLACK_EMOJI = {"watch": ":eyes:", "warning": ":warning:", "alert": ":rotating_l
 
 
 def metric_label(metric: str) -> str:
-    key = metric_key(metric)
-    return METRICS[key].label if key else metric
+    """The metric's label from its instrument version's definition (no query for the default library)."""
+    return metric_infos_for([metric]).label(metric)
 
 
 def flag_url(flag: Flag) -> str:

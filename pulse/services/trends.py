@@ -30,15 +30,14 @@ from django.db import transaction
 from django.db.models import F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from pulse.analysis.metrics import METRICS, RESPONSE_RATE, metric_key
+from pulse.analysis.metrics import RESPONSE_RATE, MetricInfos, metric_key
 from pulse.analysis.rules import Point, SeriesInput, SeriesVerdict, TrendSettings, collapsed_rounds, evaluate
 from pulse.analysis.stats import variance_from_sums
-from pulse.disclosure.release import TeamIndex, release_all, round_infos
+from pulse.disclosure.release import TeamIndex, instrument_definitions, release_all, round_infos
 from pulse.disclosure.rules import Published, aggregate_withheld
 from pulse.models import TeamAggregate, TrendRun
 from pulse.services.flags import ApplySummary, flags_apply_verdicts
-from surveys.definitions import BandDef
-from surveys.models import Instrument, Organisation, Round
+from surveys.models import Organisation, Round
 
 logger = logging.getLogger(__name__)
 
@@ -133,15 +132,18 @@ def trend_series_load(*, organisation: Organisation, window: int) -> list[Series
         published[(round_id, team_id, metric)] = (mean, n, variance)
 
     wanted = {iid for metrics in metrics_of_team.values() for iid in metrics.values() if iid}
-    definitions = next(iter(releases.values())).definitions if releases else {}
+    definitions = dict(next(iter(releases.values())).definitions) if releases else {}
+    if wanted - set(definitions):  # an aggregate of an instrument its round did not list: read it apart
+        definitions.update(instrument_definitions(wanted - set(definitions)))
+    # Cut-offs from each instrument version's own definition (docs/science.md §3.7); direction, label and
+    # display scale from its scales too, so a custom scale with a direction is evaluated like a shipped one.
     bands = {
         (iid, scale.key): scale.bands
         for iid, definition in definitions.items()
         if iid in wanted
         for scale in definition.scales
     }
-    if wanted - set(definitions):  # an aggregate of an instrument its round did not list: read it apart
-        bands.update(_bands(wanted - set(definitions)))
+    readings = MetricInfos(definitions.values())
     series: list[SeriesInput] = []
     for team_id in sorted(metrics_of_team):
         asked = covering.get(team_id, [])
@@ -164,29 +166,19 @@ def trend_series_load(*, organisation: Organisation, window: int) -> list[Series
                         excluded=metric != RESPONSE_RATE and r.pk in collapsed,
                     )
                 )
-            if not any(point.mean is not None for point in points):
-                continue
+            reading = readings.info(metric)
+            if reading is None or not any(point.mean is not None for point in points):
+                continue  # a scale without a direction is counted, never evaluated
             scale_key = key.split(".", 1)[1] if "." in key else ""
             series.append(
                 SeriesInput(
                     key=(team_id, metric),
-                    info=METRICS[key],
+                    info=reading,
                     points=tuple(points),
                     bands=bands.get((asked_with, scale_key), ()) if asked_with else (),
                 )
             )
     return series
-
-
-def _bands(instrument_ids: set[int]) -> dict[tuple[int, str], tuple[BandDef, ...]]:
-    """Each scale's cut-offs, from the instrument version's own definition (docs/science.md §3.7)."""
-    out: dict[tuple[int, str], tuple[BandDef, ...]] = {}
-    for instrument in Instrument.objects.filter(pk__in=instrument_ids).prefetch_related(
-        "questions", "scales"
-    ):
-        for scale in instrument.definition().scales:
-            out[(instrument.pk, scale.key)] = scale.bands
-    return out
 
 
 @dataclass(frozen=True)

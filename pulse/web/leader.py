@@ -25,10 +25,9 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from pulse.analysis.metrics import metric_label
 from pulse.permissions import Caller, caller_of_request
 from pulse.selectors import reports
-from pulse.selectors.cells import min_rounds, sees_results
+from pulse.selectors.cells import metric_infos_for, min_rounds, sees_results
 from pulse.selectors.flags import FlagView, flag_inbox_get, flag_visible_get
 from pulse.selectors.people import teams_led_by
 from pulse.services.flags import FlagTransitionError, flag_acknowledge, flag_action_plan, flag_resolve
@@ -182,7 +181,10 @@ def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             form = AcknowledgeForm(request.POST, prefix=f"ack{pk}")
             if form.is_valid():
                 flag_acknowledge(flag_id=pk, by=caller.person, note=form.cleaned_data["note"])
-                messages.success(request, f"Acknowledged: {flag.team.name}, {metric_label(flag.metric)}.")
+                messages.success(
+                    request,
+                    f"Acknowledged: {flag.team.name}, {metric_infos_for([flag.metric]).label(flag.metric)}.",
+                )
                 return _back(request, default)
         elif action == "plan":
             form = ActionForm(request.POST, prefix=f"act{pk}")
@@ -194,7 +196,10 @@ def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             form = ResolveForm(request.POST, prefix=f"res{pk}")
             if form.is_valid():
                 flag_resolve(flag_id=pk, by=caller.person, note=form.cleaned_data["note"])
-                messages.success(request, f"Resolved: {flag.team.name}, {metric_label(flag.metric)}.")
+                messages.success(
+                    request,
+                    f"Resolved: {flag.team.name}, {metric_infos_for([flag.metric]).label(flag.metric)}.",
+                )
                 return _back(request, default)
     except FlagTransitionError as error:
         messages.error(request, str(error))

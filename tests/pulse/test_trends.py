@@ -12,7 +12,7 @@ import pytest
 from scipy import stats as sps
 
 from pulse.analysis.formatting import format_change, format_value
-from pulse.analysis.metrics import METRICS, metric_key
+from pulse.analysis.metrics import RESPONSE_RATE, RESPONSE_RATE_INFO, MetricInfo, MetricInfos, metric_key
 from pulse.analysis.rules import (
     FlagKind,
     Point,
@@ -27,6 +27,15 @@ from surveys.library import BURNOUT1, CBI_WORK, WHO5
 
 UTC = dt.UTC
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def info(key: str) -> MetricInfo:
+    """How a shipped scale ("who5.who5", version 1) or the response rate is read."""
+    if key == RESPONSE_RATE:
+        return RESPONSE_RATE_INFO
+    found = MetricInfos().info(f"scale:{key}@1")
+    assert found is not None
+    return found
 
 
 def weekly(
@@ -46,7 +55,7 @@ def weekly(
 def cbi(values: Sequence[float | None], **kwargs: object) -> SeriesInput:
     return SeriesInput(
         key=(1, "scale:cbi_work.cbi_work@1"),
-        info=METRICS["cbi_work.cbi_work"],
+        info=info("cbi_work.cbi_work"),
         points=weekly(values, **kwargs),  # type: ignore[arg-type]
         bands=CBI_WORK.scales[0].bands,
     )
@@ -121,7 +130,7 @@ def test_collapsed_response_rate_rounds() -> None:
 def test_an_excluded_round_is_left_out_and_named() -> None:
     points = list(weekly([38.0, 42.0, 41.0, 46.0, 48.0, 51.0, 50.0, 56.0]))
     points[3] = Point(closes_at=points[3].closes_at, mean=99.0, n=3, variance=225.0, excluded=True)
-    series = SeriesInput(key=(1, "m"), info=METRICS["cbi_work.cbi_work"], points=tuple(points), bands=())
+    series = SeriesInput(key=(1, "m"), info=info("cbi_work.cbi_work"), points=tuple(points), bands=())
     (verdict,) = evaluate([series])
     assert verdict.usable_rounds == 7
     assert verdict.excluded == (points[3].closes_at,)
@@ -135,13 +144,13 @@ def test_an_excluded_round_is_left_out_and_named() -> None:
 
 def test_direction_who5_down_is_bad_burnout_up_is_bad() -> None:
     falling = [70.0, 68.0, 66.0, 67.0, 62.0, 60.0, 58.0, 56.0]
-    who5 = SeriesInput((1, "scale:who5.who5@1"), METRICS["who5.who5"], weekly(falling), WHO5.scales[0].bands)
+    who5 = SeriesInput((1, "scale:who5.who5@1"), info("who5.who5"), weekly(falling), WHO5.scales[0].bands)
     rising_who5 = SeriesInput(
-        (2, "scale:who5.who5@1"), METRICS["who5.who5"], weekly(falling[::-1]), WHO5.scales[0].bands
+        (2, "scale:who5.who5@1"), info("who5.who5"), weekly(falling[::-1]), WHO5.scales[0].bands
     )
     burnout_falling = SeriesInput(
         (3, "scale:burnout1.burnout1@1"),
-        METRICS["burnout1.burnout1"],
+        info("burnout1.burnout1"),
         weekly([3.0, 2.9, 2.8, 2.8, 2.6, 2.5, 2.4, 2.3], sd=0.9),
         BURNOUT1.scales[0].bands,
     )
@@ -158,7 +167,7 @@ def test_direction_who5_down_is_bad_burnout_up_is_bad() -> None:
 def test_a_significant_but_tiny_slope_is_not_a_flag() -> None:
     """0.03 points per round on a 1–5 item: below the practical minimum of 0.05 (docs/science.md §3.5)."""
     values = [2.0 + 0.03 * i for i in range(12)]
-    series = SeriesInput((1, "b"), METRICS["burnout1.burnout1"], weekly(values, sd=0.9), ())
+    series = SeriesInput((1, "b"), info("burnout1.burnout1"), weekly(values, sd=0.9), ())
     (verdict,) = evaluate([series])
     assert verdict.q < 0.01
     assert verdict.slope_per_round == pytest.approx(0.03)
@@ -170,7 +179,7 @@ def test_cusum_signals_a_sudden_shift_with_pooled_within_sd() -> None:
     round, so the upper (for burnout: worsening) CUSUM passes 5 in the second round after the jump."""
     values = [2.0, 2.1, 1.9, 2.0, 2.05, 1.95, 2.0, 3.0, 3.0]
     series = SeriesInput(
-        (1, "b"), METRICS["burnout1.burnout1"], weekly(values, sd=0.8), BURNOUT1.scales[0].bands
+        (1, "b"), info("burnout1.burnout1"), weekly(values, sd=0.8), BURNOUT1.scales[0].bands
     )
     (verdict,) = evaluate([series])
     se = 0.8 / math.sqrt(8)
@@ -190,9 +199,9 @@ def test_cusum_signals_a_sudden_shift_with_pooled_within_sd() -> None:
 def test_cutoffs_use_the_exact_mean_and_the_instrument_bands() -> None:
     """WHO-5 poor wellbeing is ≤ 50 on the exact mean: 50.4 shows as 50 but is not in the band."""
     bands = WHO5.scales[0].bands
-    at = SeriesInput((1, "w"), METRICS["who5.who5"], weekly([50.0]), bands)
-    above = SeriesInput((2, "w"), METRICS["who5.who5"], weekly([50.4]), bands)
-    low = SeriesInput((3, "w"), METRICS["who5.who5"], weekly([26.0]), bands)
+    at = SeriesInput((1, "w"), info("who5.who5"), weekly([50.0]), bands)
+    above = SeriesInput((2, "w"), info("who5.who5"), weekly([50.4]), bands)
+    low = SeriesInput((3, "w"), info("who5.who5"), weekly([26.0]), bands)
     v_at, v_above, v_low = evaluate([at, above, low])
     assert v_at.hits == {FlagKind.CUTOFF: True}
     assert v_at.severity is Severity.WATCH
@@ -207,7 +216,7 @@ def test_cutoffs_use_the_exact_mean_and_the_instrument_bands() -> None:
 
 def test_response_rate_falling_is_a_watch() -> None:
     rates = [95.0, 90.0, 92.0, 85.0, 80.0, 78.0, 70.0, 65.0]
-    series = SeriesInput((1, "response_rate"), METRICS["response_rate"], weekly(rates), ())
+    series = SeriesInput((1, "response_rate"), info("response_rate"), weekly(rates), ())
     (verdict,) = evaluate([series])
     assert verdict.hits[FlagKind.TREND] is True
     assert FlagKind.SHIFT not in verdict.hits  # no within-round variance for a rate
@@ -232,3 +241,23 @@ def test_coarsening_of_values() -> None:
     assert metric_key("scale:cbi_work.cbi_work@1") == "cbi_work.cbi_work"
     assert metric_key("question:who5_1@1") is None
     assert metric_key("share:who5.who5.poor_wellbeing@1") is None
+
+
+def test_shipped_scales_are_read_from_their_definitions_as_the_former_table_read_them() -> None:
+    """label, direction, display scale, practical change, instrument short name, threshold word."""
+    expected = {
+        "who5.who5": MetricInfo("Well-being (WHO-5)", 1, "0-100", 2.0, "WHO-5"),
+        "burnout1.burnout1": MetricInfo("Burnout (single item)", -1, "1-5", 0.05, "single-item burnout"),
+        "cbi_work.cbi_work": MetricInfo("Work-related burnout (CBI)", -1, "0-100", 2.0, "CBI", "convention"),
+        "cbi_personal.cbi_personal": MetricInfo(
+            "Personal burnout (CBI)", -1, "0-100", 2.0, "CBI", "convention"
+        ),
+        "copsoq_demands.copsoq_demands": MetricInfo(
+            "Quantitative demands (COPSOQ)", -1, "0-100", 2.0, "COPSOQ"
+        ),
+        "workload1.workload1": MetricInfo("Workload", -1, "1-5", 0.05),
+    }
+    assert {key: info(key) for key in expected} == expected
+    assert MetricInfos().info("scale:comment.comment@1") is None
+    assert MetricInfos().label("scale:who5.who5@1") == "Well-being (WHO-5)"
+    assert MetricInfos().label(RESPONSE_RATE) == "The response rate"
