@@ -449,6 +449,10 @@ if PULSE_FLAG_DIGEST_WEEKDAY > 6 or PULSE_FLAG_DIGEST_HOUR > 23:
     raise ImproperlyConfigured("PULSE_FLAG_DIGEST_WEEKDAY must be 0–6 and PULSE_FLAG_DIGEST_HOUR 0–23")
 # Seconds a Slack or webhook request may take before it counts as a temporary failure.
 PULSE_NOTIFICATION_TIMEOUT = env_int("PULSE_NOTIFICATION_TIMEOUT", 10, minimum=1)
+# GET /metrics (pulse/metrics.py) answers only with "Authorization: Bearer <this>"; unset, it is a 404.
+PULSE_METRICS_TOKEN = env_str("PULSE_METRICS_TOKEN").strip()
+if PULSE_METRICS_TOKEN and len(PULSE_METRICS_TOKEN) < 24:
+    raise ImproperlyConfigured("PULSE_METRICS_TOKEN must be at least 24 characters (openssl rand -hex 32)")
 
 # --- Logging -------------------------------------------------------------------------------------------
 # Access lines are written by Pulse's own middleware-free formatter: tokens in check-in URLs are never

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from pulse.api.errors import api_path_not_found
 from pulse.health import health, live, ready
+from pulse.metrics import metrics
 
 admin.site.site_header = "Pulse administration"
 admin.site.site_title = "Pulse"
@@ -17,6 +18,7 @@ urlpatterns = [
     # Probes are configured without a trailing slash as often as with one; both answer (no redirect).
     re_path(r"^health/live/?$", live, name="health_live"),
     re_path(r"^health/ready/?$", ready, name="health_ready"),
+    re_path(r"^metrics/?$", metrics, name="metrics"),  # Prometheus' default path; a bearer token only
     path("admin/", admin.site.urls),
     # OpenAPI 3 schema and its docs page: Swagger UI from drf-spectacular-sidecar's static files, so it
     # works without internet access and calls no third party (drf-spectacular's Redoc page loads Google

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +35,9 @@ from django.utils import timezone
 
 from pulse import transports
 from pulse.models.auth import AuthEmail, EmailChange
+from surveys.models import DeliveryCount
 from surveys.services.delivery import DeliveryFailure, TemporaryFailure, retry_wait, rows_claim, unclaimed
+from surveys.services.operations import delivery_count_add
 
 logger = logging.getLogger(__name__)
 
@@ -142,32 +145,36 @@ def auth_emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH
         return 0
     sent = 0
     email = transports.EmailTransport()
+    tally: Counter[str] = Counter()  # outcome → emails, for /metrics
     try:
         for index, row in enumerate(rows):
             if row.kind == AuthEmail.Kind.SIGN_IN_LINK and row.created_at < moment - SIGN_IN_LINK_GIVE_UP:
                 _finish(row, claim, moment, AuthEmail.Status.FAILED, "not sent in time; dropped")
+                tally[DeliveryCount.Outcome.FAILED] += 1
                 continue
             try:
                 messages = _messages(row, moment)
                 for message in messages:
                     email.send(to=message.to, subject=message.subject, body=message.body, html=message.html)
             except DeliveryFailure as failure:
-                _record_failure(row, claim, failure, moment)
+                tally[_record_failure(row, claim, failure, moment)] += 1
                 if not failure.permanent:
                     # The server is down or refusing for now: the rest of the batch waits with this row.
                     for waiting in rows[index + 1 :]:
-                        _record_failure(waiting, claim, failure, moment)
+                        tally[_record_failure(waiting, claim, failure, moment)] += 1
                     break
                 continue
             except Exception as error:  # a poisoned row must not wedge the loop
                 logger.exception("auth email %s: unexpected error", row.pk)
-                _record_failure(row, claim, TemporaryFailure(type(error).__name__), moment)
+                tally[_record_failure(row, claim, TemporaryFailure(type(error).__name__), moment)] += 1
                 continue
             status = AuthEmail.Status.SENT if messages else AuthEmail.Status.NOTHING
             _finish(row, claim, moment, status, "")
             sent += 1 if messages else 0
+            tally[DeliveryCount.Outcome.SENT] += len(messages)
     finally:
         email.close()
+        delivery_count_add(transport=DeliveryCount.Transport.SIGN_IN_EMAIL, counts=tally)
     return sent
 
 
@@ -177,7 +184,8 @@ def _finish(row: AuthEmail, claim: uuid.UUID, moment: datetime, status: str, err
     )
 
 
-def _record_failure(row: AuthEmail, claim: uuid.UUID, failure: DeliveryFailure, moment: datetime) -> None:
+def _record_failure(row: AuthEmail, claim: uuid.UUID, failure: DeliveryFailure, moment: datetime) -> str:
+    """Record a failed try; returns whether it failed for good or backs off (``DeliveryCount.Outcome``)."""
     attempts = row.attempts + 1
     reason = str(failure)[:500]
     wait = retry_wait(
@@ -186,8 +194,9 @@ def _record_failure(row: AuthEmail, claim: uuid.UUID, failure: DeliveryFailure, 
     if wait is None:
         _finish(row, claim, moment, AuthEmail.Status.FAILED, reason)
         logger.warning("auth email %s (%s) failed for good: %s", row.pk, row.kind, reason)
-        return
+        return DeliveryCount.Outcome.FAILED
     AuthEmail.objects.filter(pk=row.pk, claim=claim).update(
         attempts=F("attempts") + 1, due_at=moment + wait, claim=None, claimed_until=None, last_error=reason
     )
     logger.info("auth email %s failed (attempt %s), retry in %s: %s", row.pk, attempts, wait, reason)
+    return DeliveryCount.Outcome.RETRIED

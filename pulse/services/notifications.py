@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
@@ -45,7 +45,7 @@ from pulse import transports
 from pulse.analysis.rules import SEVERITY_RANK, Severity
 from pulse.models import Flag, FlagEvent, Notification, NotificationChannel
 from pulse.selectors.cells import metric_infos_for
-from surveys.models import Membership, Person, Team
+from surveys.models import DeliveryCount, Membership, Person, Team
 from surveys.services.delivery import (
     DeliveryFailure,
     PermanentFailure,
@@ -54,6 +54,7 @@ from surveys.services.delivery import (
     rows_claim,
     unclaimed,
 )
+from surveys.services.operations import delivery_count_add
 
 logger = logging.getLogger(__name__)
 
@@ -332,18 +333,34 @@ def notifications_send_due(*, now: datetime | None = None, batch: int = SEND_BAT
     delivered = 0
     digests: dict[int, list[Notification]] = defaultdict(list)
     email = transports.EmailTransport()
+    tally: Counter[tuple[str, str]] = Counter()  # (transport, outcome) → messages, for /metrics
     try:
         for notification in rows:
             if notification.transport == Notification.Transport.EMAIL and notification.digest:
                 assert notification.recipient_id is not None
                 digests[notification.recipient_id].append(notification)
                 continue
-            delivered += _deliver([notification], claim, moment, partial(_send_one, notification, email))
+            delivered += _deliver(
+                [notification], claim, moment, partial(_send_one, notification, email), tally
+            )
         for group in digests.values():
-            delivered += _deliver(group, claim, moment, partial(_send_digest, group, email))
+            delivered += _deliver(group, claim, moment, partial(_send_digest, group, email), tally)
     finally:
         email.close()
+        for transport in {transport for transport, _outcome in tally}:
+            delivery_count_add(
+                transport=DELIVERY_TRANSPORTS[transport],
+                counts={outcome: n for (kind, outcome), n in tally.items() if kind == transport},
+            )
     return delivered
+
+
+#: How /metrics names each transport (``surveys.models.DeliveryCount``).
+DELIVERY_TRANSPORTS: dict[str, DeliveryCount.Transport] = {
+    Notification.Transport.EMAIL: DeliveryCount.Transport.NOTIFICATION_EMAIL,
+    Notification.Transport.SLACK: DeliveryCount.Transport.SLACK,
+    Notification.Transport.WEBHOOK: DeliveryCount.Transport.WEBHOOK,
+}
 
 
 def _send_one(notification: Notification, email: transports.EmailTransport) -> None:
@@ -399,28 +416,39 @@ def _stored_html(notification: Notification) -> str:
 
 
 def _deliver(
-    group: Iterable[Notification], claim: uuid.UUID, moment: datetime, send: Callable[[], None]
+    group: Iterable[Notification],
+    claim: uuid.UUID,
+    moment: datetime,
+    send: Callable[[], None],
+    tally: Counter[tuple[str, str]],
 ) -> int:
+    """Send one message (one row, or a digest of several) and record it; ``tally`` counts the message once."""
     rows = list(group)
     ids = [n.pk for n in rows]
+    transport = rows[0].transport
     try:
         send()
     except DeliveryFailure as failure:
-        for notification in rows:
-            _record_failure(notification, failure, moment)
+        outcomes = [_record_failure(notification, failure, moment) for notification in rows]
+        tally[transport, outcomes[0]] += 1
         return 0
     except Exception as error:  # a poisoned row must not wedge the loop: back it off like a temporary failure
         logger.exception("notification %s: unexpected error", ids)
-        for notification in rows:
+        outcomes = [
             _record_failure(notification, TemporaryFailure(type(error).__name__), moment)
+            for notification in rows
+        ]
+        tally[transport, outcomes[0]] += 1
         return 0
     Notification.objects.filter(pk__in=ids, claim=claim).update(
         status=Notification.Status.SENT, sent_at=moment, claim=None, claimed_until=None, last_error=""
     )
+    tally[transport, DeliveryCount.Outcome.SENT] += 1
     return 1
 
 
-def _record_failure(notification: Notification, failure: DeliveryFailure, moment: datetime) -> None:
+def _record_failure(notification: Notification, failure: DeliveryFailure, moment: datetime) -> str:
+    """Record a failed try; returns whether it failed for good or backs off (``DeliveryCount.Outcome``)."""
     attempts = notification.attempts + 1
     reason = str(failure)[:500]
     wait = retry_wait(failure, attempts, max_attempts=MAX_ATTEMPTS)
@@ -433,10 +461,11 @@ def _record_failure(notification: Notification, failure: DeliveryFailure, moment
             last_error=reason,
         )
         logger.warning("notification %s failed permanently: %s", notification.pk, reason)
-        return
+        return DeliveryCount.Outcome.FAILED
     Notification.objects.filter(pk=notification.pk).update(
         attempts=attempts, due_at=moment + wait, claim=None, claimed_until=None, last_error=reason
     )
     logger.info(
         "notification %s failed (attempt %s), retry in %s: %s", notification.pk, attempts, wait, reason
     )
+    return DeliveryCount.Outcome.RETRIED

@@ -409,6 +409,11 @@ def quiet_hours_deferral(
     """None if the message now due may go out ``now``; else the invitation's due times with it moved to the
     end of the recipient's quiet hours (``cadence.defer_overdue_message``, the schedule's quiet hours)."""
     schedule = invitation.round.schedule
+    planned = getattr(invitation, Invitation.EMAIL_DUE_FIELDS[invitation.emails_handled])
+    if planned is None or (invitation.email_due_at is not None and invitation.email_due_at < planned):
+        # Unplanned, or earlier than planned: brought forward at the person's own request
+        # (``resend.checkin_links_resend``), who wants it now.
+        return None
     return cadence.defer_overdue_message(
         [getattr(invitation, field) for field in Invitation.EMAIL_DUE_FIELDS],
         invitation.emails_handled,

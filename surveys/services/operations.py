@@ -9,8 +9,9 @@ life). A failure to count is logged, never raised: a counter must not stop a sen
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Case, F, FloatField, IntegerField, Value, When
@@ -38,7 +39,9 @@ def delivery_count_add(*, transport: DeliveryCount.Transport, counts: Mapping[st
         if updated < len(added):
             missing = set(added) - set(rows.values_list("outcome", flat=True))
             for outcome in missing:
-                _create_once(DeliveryCount, transport=transport, outcome=outcome)
+                _create_once(
+                    partial(DeliveryCount.objects.get_or_create, transport=transport, outcome=outcome)
+                )
             DeliveryCount.objects.filter(transport=transport, outcome__in=missing).update(
                 count=F("count")
                 + Case(
@@ -82,7 +85,7 @@ def step_timings_add(totals: Mapping[str, StepTotals]) -> None:
                 StepTiming.objects.filter(step__in=totals).values_list("step", flat=True)
             )
             for step in missing:
-                _create_once(StepTiming, step=step)
+                _create_once(partial(StepTiming.objects.get_or_create, step=step))
             StepTiming.objects.filter(step__in=missing).update(
                 **{field: F(field) + added(field) for field in ("runs", "rows", "seconds", "failures")}
             )
@@ -90,10 +93,10 @@ def step_timings_add(totals: Mapping[str, StepTotals]) -> None:
         logger.warning("cannot record step timings", exc_info=True)
 
 
-def _create_once(model: type[DeliveryCount] | type[StepTiming], **key: str) -> None:
+def _create_once(get_or_create: Callable[[], object]) -> None:
     """Make the zero row; another process making it at the same moment is fine."""
     try:
         with transaction.atomic():
-            model.objects.get_or_create(**key)
+            get_or_create()
     except IntegrityError:
         pass  # the other process's row is there now

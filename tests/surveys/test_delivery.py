@@ -118,6 +118,11 @@ def open_round(members: int, *, prefix: str = "person") -> tuple[Schedule, list[
         local_time=dt.time(10, 0),
         starts_on=dt.date(2026, 11, 1),
         reminder_1=None,
+        # Several tests send on the real clock (a subprocess, threads); the sender checks quiet hours at
+        # send time, so with them a run at night in Berlin would wait for the morning.
+        quiet_start=dt.time(0, 0),
+        quiet_end=dt.time(0, 0),
+        quiet_weekends=False,
     )
     schedule.instruments.set(Instrument.objects.filter(key="workload1"))
     schedule_refresh(schedule=schedule, now=dt.datetime(2026, 11, 29, tzinfo=UTC))

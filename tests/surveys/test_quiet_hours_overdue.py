@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from surveys import cadence
 from surveys.models import DeliveryCount, Instrument, Invitation, Schedule
 from surveys.services.emails import emails_send_due
+from surveys.services.resend import checkin_links_resend
 from surveys.services.rounds import rounds_open_due, schedule_refresh
 from tests.factories import MembershipFactory, OrganisationFactory, PersonFactory, TeamFactory
 
@@ -24,8 +25,8 @@ BERLIN = "Europe/Berlin"
 LOCMEM = override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
 
 
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def open_round(
@@ -105,14 +106,14 @@ def test_a_reminder_the_deferred_invitation_would_run_into_is_dropped() -> None:
     assert invitation.reminder_1_due_at == utc(2026, 12, 2, 9)
     mail.outbox.clear()
     assert send_at(utc(2026, 12, 2, 20)) == 0
-    invitation.refresh_from_db()
+    moved = Invitation.objects.get(pk=invitation.pk)
     thursday_8 = utc(2026, 12, 3, 7)
-    assert (invitation.invitation_due_at, invitation.reminder_1_due_at) == (thursday_8, None)
-    assert invitation.email_due_at == thursday_8
+    assert (moved.invitation_due_at, moved.reminder_1_due_at) == (thursday_8, None)
+    assert moved.email_due_at == thursday_8
     assert send_at(thursday_8) == 1
     assert send_at(utc(2026, 12, 3, 9, 30)) == 0
-    invitation.refresh_from_db()
-    assert (invitation.email_outcomes, invitation.email_due_at, len(mail.outbox)) == ("s", None, 1)
+    done = Invitation.objects.get(pk=invitation.pk)
+    assert (done.email_outcomes, done.email_due_at, len(mail.outbox)) == ("s", None, 1)
 
 
 @pytest.mark.django_db
@@ -193,6 +194,20 @@ def test_a_member_without_a_zone_gets_the_teams_and_the_batch_costs_the_same_for
     assert Invitation.objects.filter(email_due_at=utc(2026, 12, 8, 13)).count() == 14
     assert len(large) == len(small)
     assert deferred_count() == 16
+
+
+@pytest.mark.django_db
+def test_a_link_the_person_asks_for_again_at_night_is_sent_at_once() -> None:
+    # Invitation sent Monday; at 23:00 Berlin the person asks for their link again (/login/checkin-link/):
+    # they want it now, so the brought-forward reminder slot is not held back for quiet hours.
+    (invitation,) = open_round(opens_at=utc(2026, 11, 30, 9), weekday=0, reminder_1=dt.timedelta(days=1))
+    assert send_at(utc(2026, 11, 30, 9, 1)) == 1
+    mail.outbox.clear()
+    with time_machine.travel(utc(2026, 11, 30, 22), tick=False):
+        person_email = invitation.person.email
+        assert checkin_links_resend(email=person_email) == 1
+    assert send_at(utc(2026, 11, 30, 22, 1)) == 1
+    assert [message.to for message in mail.outbox] == [[person_email]]
 
 
 def test_defer_overdue_message_keeps_what_is_done_and_drops_what_would_collide() -> None:

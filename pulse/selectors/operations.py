@@ -1,0 +1,106 @@
+"""What ``/metrics`` reports (``pulse.metrics``): the state of the outboxes, the rounds and the tick, read
+from the database at scrape time, and the counters every process adds to (``surveys.models.DeliveryCount``,
+``StepTiming``).
+
+Seven small queries, each served by an index or a table of a few dozen rows: the due messages by the
+outboxes' partial indexes on their due time, the rounds by the partial indexes on open and on
+awaiting-aggregation rounds. Nothing here is per round, per team or per person: totals by transport,
+state or step only (docs/operations.md, "Metrics", says why no answer or participation count appears).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Count, Min, Q
+
+from pulse.models import AuthEmail, Notification
+from surveys.models import DeliveryCount, Invitation, Round, StepTiming, TickHeartbeat
+
+#: The transport label of each notification transport (``DeliveryCount.Transport``'s names).
+NOTIFICATION_TRANSPORTS: dict[str, str] = {
+    Notification.Transport.EMAIL: DeliveryCount.Transport.NOTIFICATION_EMAIL,
+    Notification.Transport.SLACK: DeliveryCount.Transport.SLACK,
+    Notification.Transport.WEBHOOK: DeliveryCount.Transport.WEBHOOK,
+}
+
+
+@dataclass(frozen=True)
+class Due:
+    """Messages of one transport due now and not yet handled, and when the oldest of them fell due."""
+
+    count: int
+    oldest_due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StepTotals:
+    runs: int
+    rows: int
+    seconds: float
+    failures: int
+
+
+@dataclass(frozen=True)
+class OperationsSnapshot:
+    now: datetime
+    due: dict[str, Due]
+    rounds: dict[str, int]
+    tick_started_at: datetime | None
+    tick_finished_at: datetime | None
+    deliveries: dict[tuple[str, str], int]
+    steps: dict[str, StepTotals] = field(default_factory=dict)
+
+
+def operations_snapshot(*, now: datetime) -> OperationsSnapshot:
+    """Everything ``/metrics`` reports, as of ``now``."""
+    due = dict.fromkeys(DeliveryCount.Transport.values, Due(0, None))
+    checkin = Invitation.objects.filter(email_due_at__lte=now).aggregate(
+        n=Count("pk"), oldest=Min("email_due_at")
+    )
+    due[DeliveryCount.Transport.CHECKIN_EMAIL] = Due(checkin["n"], checkin["oldest"])
+    for transport, n, oldest in (
+        Notification.objects.filter(status=Notification.Status.PENDING, due_at__lte=now)
+        .values("transport")
+        .annotate(n=Count("pk"), oldest=Min("due_at"))
+        .values_list("transport", "n", "oldest")
+        .order_by()
+    ):
+        due[NOTIFICATION_TRANSPORTS[transport]] = Due(n, oldest)
+    sign_in = AuthEmail.objects.filter(status=AuthEmail.Status.PENDING, due_at__lte=now).aggregate(
+        n=Count("pk"), oldest=Min("due_at")
+    )
+    due[DeliveryCount.Transport.SIGN_IN_EMAIL] = Due(sign_in["n"], sign_in["oldest"])
+
+    is_open = Q(status=Round.Status.OPEN)
+    awaiting_aggregation = Q(status=Round.Status.CLOSED, aggregated_at__isnull=True)
+    rounds = Round.objects.filter(is_open | awaiting_aggregation).aggregate(
+        open=Count("pk", filter=is_open & Q(closes_at__gt=now)),
+        closing=Count("pk", filter=is_open & Q(closes_at__lte=now)),
+        aggregating=Count("pk", filter=awaiting_aggregation),
+    )
+    tick = (
+        TickHeartbeat.objects.filter(name=TickHeartbeat.MINUTE)
+        .values_list("started_at", "finished_at")
+        .first()
+    )
+    deliveries = {
+        (transport, outcome): count
+        for transport, outcome, count in DeliveryCount.objects.values_list("transport", "outcome", "count")
+    }
+    steps = {
+        step: StepTotals(runs, rows, seconds, failures)
+        for step, runs, rows, seconds, failures in StepTiming.objects.values_list(
+            "step", "runs", "rows", "seconds", "failures"
+        )
+    }
+    return OperationsSnapshot(
+        now=now,
+        due=due,
+        rounds={state: int(n) for state, n in rounds.items()},
+        tick_started_at=tick[0] if tick else None,
+        tick_finished_at=tick[1] if tick else None,
+        deliveries=deliveries,
+        steps=steps,
+    )
