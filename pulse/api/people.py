@@ -90,8 +90,8 @@ class PersonListApi(PulseApi):
     permission_classes = [IsAdmin]
 
     class FilterSerializer(serializers.Serializer[Any]):
-        active = serializers.BooleanField(required=False, allow_null=True, default=None)
-        admin = serializers.BooleanField(required=False, allow_null=True, default=None)
+        active = serializers.BooleanField(required=False)
+        admin = serializers.BooleanField(required=False)
         team = id_field(required=False, help_text="Current members of this team.")
         q = serializers.CharField(required=False, max_length=200, help_text="Part of a name or email.")
 

@@ -137,7 +137,7 @@ def _split(data: dict[str, Any]) -> tuple[dict[str, Any], list[Any] | None]:
 class ScheduleListApi(PulseApi):
     class FilterSerializer(serializers.Serializer[Any]):
         team = id_field(required=False)
-        active = serializers.BooleanField(required=False, allow_null=True, default=None)
+        active = serializers.BooleanField(required=False)
 
         class Meta:
             ref_name = "ScheduleFilter"
