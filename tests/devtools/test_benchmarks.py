@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -32,6 +33,8 @@ RESULT = re.compile(
 )
 # The benchmarks that touch no database; every other one measures PostgreSQL.
 DATABASE_FREE = {"trends"}
+# The benchmarks that run real beat and worker processes, on the broker the suite is given.
+ON_A_BROKER = {"close_system", "delivery"}
 
 
 def _database_url() -> str:
@@ -67,7 +70,17 @@ def _scratch_databases() -> list[str]:
 
 
 def test_the_benchmarks_on_offer() -> None:
-    assert available() == ["aggregate", "close", "dashboard", "email", "invitations", "submit", "trends"]
+    assert available() == [
+        "aggregate",
+        "close",
+        "close_system",
+        "dashboard",
+        "delivery",
+        "email",
+        "invitations",
+        "submit",
+        "trends",
+    ]
 
 
 @pytest.mark.slow
@@ -78,6 +91,8 @@ def test_each_benchmark_runs_at_smoke_size_and_ends_with_its_result_line(name: s
         with pytest.raises(CommandError, match="PostgreSQL: set DATABASE_URL=postgres://"):
             call_command("pulse_bench", name, "--smoke")
         return
+    if name in ON_A_BROKER and not settings.CELERY_BROKER_URL.startswith(("redis://", "amqp://")):
+        pytest.skip("runs real Celery workers: needs a broker (REDIS_URL or CELERY_BROKER_URL)")
     if name == "submit" and shutil.which("wrk") is None:
         pytest.fail("the submit benchmark needs wrk (apt-get install -y wrk; .ci/run installs it)")
 

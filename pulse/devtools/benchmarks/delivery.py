@@ -134,7 +134,6 @@ def run(options: dict[str, Any], stdout: TextIO) -> BenchResult:
     people, levels, tick = int(PEOPLE * float(options.get("scale") or 1.0)), LEVELS, TICK_SECONDS
     if options.get("smoke"):
         people, levels, tick = 40, (2, 2), 1.0
-    broker = broker_url()  # refuses before anything is made when there is no real broker
     sink = LatencySink(delay=SINK_DELAY)
     try:
         with (
@@ -146,6 +145,7 @@ def run(options: dict[str, Any], stdout: TextIO) -> BenchResult:
             ),
             tempfile.TemporaryDirectory(prefix="pulse-bench-delivery-") as logs,
         ):
+            broker = broker_url()  # refuses, before the organisation is made, when there is no real broker
             generated = organisation_generate(people=people, levels=levels)
             schedule = Schedule.objects.create(
                 organisation=generated.organisation,
