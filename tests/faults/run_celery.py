@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from datetime import timedelta
+from typing import Any
 
 
 def _scale() -> None:
@@ -30,13 +31,14 @@ def _scale() -> None:
     if tick := os.environ.get("FAULTS_TICK_SECONDS"):
         seconds = float(tick)
         # Pulse's own beat entries, each on the faster clock (expiring after a few of its ticks).
+        entries: dict[str, dict[str, Any]] = settings.CELERY_BEAT_SCHEDULE
         app.conf.beat_schedule = {
             name: {
                 **entry,
                 "schedule": seconds,
                 "options": {**entry.get("options", {}), "expires": seconds * 5},
             }
-            for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
+            for name, entry in entries.items()
         }
 
 
