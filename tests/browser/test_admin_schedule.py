@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.core.management import call_command
@@ -12,6 +12,10 @@ from pytest_django.live_server_helper import LiveServer
 from surveys.models import Schedule
 from surveys.services.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
 from tests.helpers_rounds import ensure_library
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WAIT = 20
@@ -28,7 +32,7 @@ def _wait_for(driver: Any, css: str, text: str) -> None:
 
 
 def test_admin_creates_a_schedule_and_sees_its_next_openings(
-    browser: Any, live_server: LiveServer, artifacts: Path, settings: Any
+    browser: WebDriver, live_server: LiveServer, artifacts: Path, settings: Any
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select

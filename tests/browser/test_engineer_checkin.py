@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import time_machine
@@ -31,6 +31,10 @@ from surveys.services.demo import demo_create
 from surveys.services.emails import emails_send_due
 from surveys.services.rounds import rounds_open_due
 from tests.helpers_rounds import ensure_library
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -128,7 +132,7 @@ def _invite(invites: dict[str, DemoInvite], *, team: str, instrument: str) -> De
 
 
 def test_engineer_answers_from_the_email_by_clicking(
-    browser: Any, demo_invites: dict[str, DemoInvite], artifacts: Path
+    browser: WebDriver, demo_invites: dict[str, DemoInvite], artifacts: Path
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -172,7 +176,7 @@ def test_engineer_answers_from_the_email_by_clicking(
 
 
 def test_engineer_answers_with_the_keyboard_only(
-    browser: Any, demo_invites: dict[str, DemoInvite], artifacts: Path
+    browser: WebDriver, demo_invites: dict[str, DemoInvite], artifacts: Path
 ) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
@@ -201,7 +205,9 @@ def test_engineer_answers_with_the_keyboard_only(
         if kind == "radio":
             ActionChains(browser).send_keys(Keys.SPACE).perform()
             assert focused.is_selected()
-            answered.add(focused.get_attribute("name"))
+            name = focused.get_attribute("name")
+            assert name is not None
+            answered.add(name)
         elif tag == "textarea":
             ActionChains(browser).send_keys("Nur mit der Tastatur beantwortet.").perform()
             typed = True
@@ -220,7 +226,7 @@ def test_engineer_answers_with_the_keyboard_only(
 
 
 def test_a_form_sent_with_gaps_moves_focus_to_a_summary_naming_each_question(
-    browser: Any, demo_invites: dict[str, DemoInvite], artifacts: Path
+    browser: WebDriver, demo_invites: dict[str, DemoInvite], artifacts: Path
 ) -> None:
     """Before: the summary named no question and focus stayed put; no progress on a long phone form; a
     pasted comment was cut at the limit without a word. Now: "Question n of N" on every question, a live

@@ -12,7 +12,7 @@ import datetime as dt
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import time_machine
@@ -25,6 +25,10 @@ from surveys.models import Person, Team
 from surveys.services.demo import DEMO_LEADER_EMAIL, DEMO_PASSWORD
 from tests.browser.test_engineer_checkin import CONTRAST_JS, _screenshot
 from tests.helpers_rounds import ensure_library
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -52,7 +56,7 @@ def _wait_for(driver: Any, css: str, text: str) -> None:
 
 
 def test_leader_sees_a_flag_acknowledges_it_and_plans_an_action(
-    browser: Any, demo: LiveServer, artifacts: Path
+    browser: WebDriver, demo: LiveServer, artifacts: Path
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -81,7 +85,9 @@ def test_leader_sees_a_flag_acknowledges_it_and_plans_an_action(
     browser.find_element(By.LINK_TEXT, "Flags").click()
     _wait_for(browser, "h1", "Flags")
     first = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=needs-you] article.flag")
-    flag_id = int(first.get_attribute("id").removeprefix("flag-"))
+    article_id = first.get_attribute("id")
+    assert article_id is not None
+    flag_id = int(article_id.removeprefix("flag-"))
     explanation = first.find_element(By.CSS_SELECTOR, ".explanation").text
     assert explanation.endswith(".")
     assert browser.execute_script(CONTRAST_JS) == []

@@ -18,13 +18,17 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.conf import settings
 
 from surveys.services.demo import DEMO_LEADER_EMAIL, DEMO_PASSWORD
 from tests.browser.test_engineer_checkin import _screenshot
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -168,7 +172,7 @@ def _assert_resources_loaded(driver: Any) -> None:
 
 
 def test_make_run_serves_styled_pages_charts_and_api_docs(
-    browser: Any, make_run: Running, artifacts: Path
+    browser: WebDriver, make_run: Running, artifacts: Path
 ) -> None:
     from selenium.webdriver.common.by import By
 

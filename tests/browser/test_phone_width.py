@@ -3,7 +3,7 @@ their own box), and the home table's explanation is shown whole."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pytest_django.live_server_helper import LiveServer
@@ -11,6 +11,10 @@ from pytest_django.live_server_helper import LiveServer
 from surveys.models import Team
 from surveys.services.demo import DEMO_ADMIN_EMAIL, DEMO_LEADER_EMAIL, DEMO_PASSWORD
 from tests.browser.test_leader_journey import _wait_for, demo  # noqa: F401 (the demo fixture)
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -54,7 +58,7 @@ def _width(driver: Any, url: str) -> int:
     return int(driver.execute_script("return document.documentElement.scrollWidth"))
 
 
-def test_the_main_pages_fit_a_phone_screen(browser: Any, demo: LiveServer) -> None:  # noqa: F811
+def test_the_main_pages_fit_a_phone_screen(browser: WebDriver, demo: LiveServer) -> None:  # noqa: F811
     _phone(browser)
     widths = {"/login/": _width(browser, demo.url + "/login/")}
     _sign_in(browser, demo.url, DEMO_LEADER_EMAIL)
