@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -134,7 +135,13 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if refused == 403:
         return HttpResponse("wrong token\n", status=403, content_type="text/plain")
     started = time.perf_counter()
-    snapshot = operations_snapshot(now=timezone.now())
+    try:
+        snapshot = operations_snapshot(now=timezone.now())
+    except DatabaseError as error:
+        # Prometheus records the failed scrape (up == 0); /health/ says why. No traceback per scrape.
+        return HttpResponse(
+            f"database unavailable: {type(error).__name__}\n", status=503, content_type="text/plain"
+        )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PulseCollector(snapshot, time.perf_counter() - started))
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
