@@ -19,6 +19,11 @@ answer is permanent (recorded, not retried); a dropped connection, a time-out or
 (retried with exponential backoff, at most ``MAX_ATTEMPTS`` times).
 Either way the row then moves on to its next message. A message is skipped, not sent, when the person has
 answered, the link is spent, the round has closed or expired, or the person is no longer active.
+
+Quiet hours are checked again when a message is sent, on the recipient's clock with the schedule's quiet
+hours as they are now: a message that became sendable late (a backlog, an outage, a retry) inside them is
+moved to their end (``emails_defer``, one UPDATE per batch), never sent at night; a link the person asked
+for again (``resend``) goes out at once.
 """
 
 from __future__ import annotations
@@ -523,9 +528,11 @@ class SmtpFastPath:
         person = invitation.person
         if not person.email.isascii() or getattr(self.connection, "connection", None) is None:
             return False
-        # Fills the render cache for this key on first use; cheap after.
-        rendered_once = email_render(invitation, token=token, cache=self.cache)
         key = render_key(invitation)
+        if key not in self.cache:
+            # Renders this key's templates once; after that each copy needs only the prototype (a full
+            # render per message filled in both parts and built a pause link only to be thrown away).
+            email_render(invitation, token=token, cache=self.cache)
         prototype = self._prototype(key)
         if prototype is None:
             return False
@@ -535,12 +542,12 @@ class SmtpFastPath:
             .replace(self.HTML_NAME_MARK.encode(), str(escape(name)).encode())
             .replace(TOKEN_MARK.encode(), token.encode())
             .replace(PAUSE_MARK.encode(), pause_token(person.pk).encode())
-            .replace(self.ADDRESS_MARK.encode(), rendered_once.to.encode())
+            .replace(self.ADDRESS_MARK.encode(), person.email.encode())
             .replace(self.MESSAGE_ID_MARK.encode(), message_id(invitation).encode())
         )
         smtp = self.connection.connection  # type: ignore[attr-defined]
         try:
-            smtp.sendmail(settings.DEFAULT_FROM_EMAIL, [rendered_once.to], raw)
+            smtp.sendmail(settings.DEFAULT_FROM_EMAIL, [person.email], raw)
         except SMTP_ERRORS as error:
             raise smtp_failure(error) from None
         return True
