@@ -5,8 +5,9 @@ from the database at scrape time, and the counters every process adds to (``surv
 Seven small queries, each served by an index or a table of a few dozen rows: the due messages by the
 outboxes' partial indexes on their due time, the rounds by the partial indexes on open and on
 awaiting-aggregation rounds. Counting due messages reads each due row, so a backlog costs in proportion
-(100,000 check-in emails due: about 60 ms on PostgreSQL; the whole scrape about 100 ms). Nothing here is per round, per team or per person: totals by transport,
-state or step only (docs/operations.md, "Metrics", says why no answer or participation count appears).
+(100,000 check-in emails due: about 60 ms on PostgreSQL; the whole scrape about 100 ms). Nothing here is
+per round, per team or per person: totals by transport, state or step only (docs/operations.md §13 says
+why no answer or participation count appears).
 """
 
 from __future__ import annotations
