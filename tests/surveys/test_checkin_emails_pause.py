@@ -45,7 +45,11 @@ def checkin(db: None) -> OpenRound:
 def _send_invitations() -> dict[str, mail.EmailMultiAlternatives]:
     mail.outbox.clear()
     assert emails_send_due() > 0
-    return {message.to[0]: message for message in mail.outbox}  # type: ignore[misc]
+    sent: dict[str, mail.EmailMultiAlternatives] = {}
+    for message in mail.outbox:
+        assert isinstance(message, mail.EmailMultiAlternatives)  # a check-in email has its HTML part
+        sent[message.to[0]] = message
+    return sent
 
 
 def _reminder_moment(round_id: int) -> dt.datetime:
@@ -89,7 +93,9 @@ def test_the_smtp_fast_path_fills_in_each_persons_own_link(
         message = by_address[person.email]
         assert message["List-Unsubscribe"] == f"<{BASE}/emails/pause/{pause_token(person.pk)}/>"
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+        plain = message.get_body(preferencelist=("plain",))
+        assert plain is not None
+        text = plain.get_content()
         assert f"/emails/pause/{pause_token(person.pk)}/" in text
         assert "PulsePauseToken" not in message.as_string()
 
