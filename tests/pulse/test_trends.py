@@ -52,11 +52,11 @@ def weekly(
     )
 
 
-def cbi(values: Sequence[float | None], **kwargs: object) -> SeriesInput:
+def cbi(values: Sequence[float | None], *, every: int = 1) -> SeriesInput:
     return SeriesInput(
         key=(1, "scale:cbi_work.cbi_work@1"),
         info=info("cbi_work.cbi_work"),
-        points=weekly(values, **kwargs),  # type: ignore[arg-type]
+        points=weekly(values, every=every),
         bands=CBI_WORK.scales[0].bands,
     )
 
