@@ -91,4 +91,5 @@ def test_the_comment_box_states_its_limit_and_loads_the_counter_as_a_static_file
     served = client.get(script.group(1))
     assert served.status_code == 200
     assert "javascript" in served["Content-Type"]
+    # A file response streams; the stubs type what the test client returns without streaming_content.
     assert b"data-max-chars" in b"".join(served.streaming_content)  # type: ignore[attr-defined]
