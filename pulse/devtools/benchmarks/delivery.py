@@ -137,13 +137,15 @@ def run(options: dict[str, Any], stdout: TextIO) -> BenchResult:
     sink = LatencySink(delay=SINK_DELAY)
     try:
         with (
-            scratch_database("delivery"),
+            tempfile.TemporaryDirectory(prefix="pulse-bench-delivery-") as logs,
             override_settings(
                 EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
                 EMAIL_HOST="127.0.0.1",
                 EMAIL_PORT=sink.port,
+                # The scratch round's key beside the scratch database, gone with it: round ids repeat.
+                PULSE_ROUND_KEY_DIR=str(Path(logs) / "round_keys"),
             ),
-            tempfile.TemporaryDirectory(prefix="pulse-bench-delivery-") as logs,
+            scratch_database("delivery"),
         ):
             broker = broker_url()  # refuses, before the organisation is made, when there is no real broker
             generated = organisation_generate(people=people, levels=levels)
