@@ -277,6 +277,23 @@ class QuestionForm(forms.ModelForm[Question]):
         fields = ["key", "order", "kind", "text", "options", "reversed", "optional"]
 
 
+# What an admin edits of a scale, in the form and in the instrument page's inline alike.
+SCALE_FIELDS = [
+    "key",
+    "name",
+    "items",
+    "method",
+    "factor",
+    "min_answered",
+    "bands",
+    "note",
+    "direction",
+    "label",
+    "practical_change",
+    "cutoff_word",
+]
+
+
 class ScaleForm(forms.ModelForm[Scale]):
     items = ItemsField()
     bands = BandsField()
@@ -293,20 +310,7 @@ class ScaleForm(forms.ModelForm[Scale]):
 
     class Meta:
         model = Scale
-        fields = [
-            "key",
-            "name",
-            "items",
-            "method",
-            "factor",
-            "min_answered",
-            "bands",
-            "note",
-            "direction",
-            "label",
-            "practical_change",
-            "cutoff_word",
-        ]
+        fields = SCALE_FIELDS
         widgets = {"note": forms.Textarea(attrs={"rows": 2, "cols": 60})}
 
 
@@ -460,20 +464,7 @@ class ScaleInline(_LockAwareInline[Scale]):
     model = Scale
     form = ScaleForm
     formset = ScaleInlineFormSet
-    editable_fields = [
-        "key",
-        "name",
-        "items",
-        "method",
-        "factor",
-        "min_answered",
-        "bands",
-        "note",
-        "direction",
-        "label",
-        "practical_change",
-        "cutoff_word",
-    ]
+    editable_fields = SCALE_FIELDS
     locked_fields = [
         "key",
         "name",
