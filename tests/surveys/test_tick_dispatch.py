@@ -22,7 +22,7 @@ from surveys.models import Invitation
 from surveys.services import emails as emails_module
 from surveys.services import tick
 from surveys.services.rounds import rounds_open_due
-from tests.surveys.test_delivery import OPENS, open_round
+from tests.surveys.test_delivery import OPENS, forget_connections, open_round
 
 pytestmark = pytest.mark.django_db
 
@@ -85,20 +85,13 @@ def test_a_drain_stops_when_its_time_budget_is_spent(monkeypatch: pytest.MonkeyP
 def refusing_broker() -> Iterator[None]:
     """The app's broker points at a port nothing listens on: every enqueue is refused at once."""
     previous = current_app.conf.broker_url
-
-    def fresh_pool() -> None:
-        # The app keeps one connection pool for the URL it first saw; drop it so the next send uses ours.
-        # Private state of Celery and kombu, which celery-types does not declare.
-        current_app.pool.force_close_all()  # type: ignore[attr-defined]
-        current_app._pool = None  # type: ignore[attr-defined]
-
-    fresh_pool()
+    forget_connections(current_app)
     current_app.conf["broker_url"] = "redis://127.0.0.1:1/0"  # as `conf.broker_url = ...`; stubs: read-only
     try:
         yield
     finally:
-        fresh_pool()
         current_app.conf["broker_url"] = previous
+        forget_connections(current_app)  # the next send, in any test, connects to the real broker again
 
 
 def test_when_the_broker_refuses_the_drains_the_tick_does_the_work_inline(refusing_broker: None) -> None:
