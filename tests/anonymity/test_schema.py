@@ -41,6 +41,10 @@ NOT_ANSWERS: dict[tuple[str, str], str] = {
     ("surveys.Round", "invited_count"): "how many people were invited, known when the round opens",
     ("surveys.Invitation", "sealed_token"): "the sealed link token for reminders, erased at close",
     ("surveys.Round", "answers_lost"): "whether the round's key was missing at close: one flag per round",
+    ("surveys.DeliveryCount", "count"): (
+        "messages sent or failed per transport and outcome, summed over every round and person (/metrics); "
+        "no 'skipped' outcome, which would count who answered"
+    ),
     (
         "pulse.Flag",
         "reopen_count",
