@@ -58,11 +58,21 @@ class OpenRound:
         return self.round.closes_at + dt.timedelta(seconds=1)
 
 
+# The migrations that write the default library's rows, and their data step.
+LIBRARY_DATA_STEPS = (
+    ("0003_default_library", "load"),
+    ("0013_who5_note_cites_docs", "cite_docs"),
+    ("0014_scale_reading", "set_library_reading"),
+)
+
+
 def ensure_library() -> None:
-    """Load the default instrument library if a transactional test's flush removed it (the migration's own
-    loader, which is idempotent)."""
+    """Load the default instrument library if a transactional test's flush removed it: every data step of
+    the migrations that write it, in their order (each is idempotent), so the rows are what a migrated
+    database holds, how each scale is read included."""
     if not Instrument.objects.filter(is_default_library=True).exists():
-        importlib.import_module("surveys.migrations.0003_default_library").load(apps, None)
+        for migration, step in LIBRARY_DATA_STEPS:
+            getattr(importlib.import_module(f"surveys.migrations.{migration}"), step)(apps, None)
 
 
 def open_round(
