@@ -409,7 +409,7 @@ PULSE_TICK_STEPS = [
     "pulse.services.retention.comments_delete_expired",
     # Trends after aggregation; escalations before delivery, so they go out in the same tick.
     "pulse.services.trends.trends_run_due",
-    "pulse.services.flags.flags_escalate_due",
+    "pulse.services.escalation.flags_escalate_due",
     "pulse.services.notifications.notifications_send_due",
     # Sign-in links and email-change messages queued by requests (also sent at once by a woken worker).
     "pulse.services.auth_emails.auth_emails_send_due",
@@ -422,7 +422,7 @@ PULSE_STEP_QUEUES: dict[str, list[str]] = {
         "pulse.services.notifications.notifications_send_due",
         "pulse.services.auth_emails.auth_emails_send_due",
     ],
-    "trends": ["pulse.services.trends.trends_run_due", "pulse.services.flags.flags_escalate_due"],
+    "trends": ["pulse.services.trends.trends_run_due", "pulse.services.escalation.flags_escalate_due"],
 }
 # Drains each tick enqueues per queue: how many workers (processes × threads) may share that queue's work.
 # Set it to at least the total concurrency of the workers consuming the queue; extra drains find nothing

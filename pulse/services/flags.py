@@ -11,7 +11,8 @@ States (``Flag.State``) and who moves a flag between them:
 * A resolved flag whose condition comes back is **pending** again (event "returning"); a second
   evaluation reopens it (notified) or puts it back to resolved.
 * Open and unacknowledged for ``PULSE_FLAG_ESCALATE_AFTER_DAYS`` days: escalated to the leaders of the
-  next team up that has leaders (:func:`flags_escalate_due`), then again after as many days, to the top.
+  next team up that has leaders (``pulse.services.escalation.flags_escalate_due``), then again after as
+  many days, to the top.
 
 Every transition writes a ``FlagEvent`` (who: a person or "system"; when; why) and, where people are to
 be told, its ``Notification`` rows, all in one transaction. Transitions are guarded by the state they
@@ -27,17 +28,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from pulse.analysis.rules import SEVERITY_RANK, FlagKind, SeriesVerdict, Severity
 from pulse.models import Action, Flag, FlagEvent
-from pulse.services.notifications import flag_leader_chain, notifications_for_event
-from surveys.models import Membership, Organisation, Person, Team
+from pulse.services.notifications import notifications_for_event
+from surveys.models import Membership, Organisation, Person
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,6 @@ logger = logging.getLogger(__name__)
 #: it recovers (docs/science.md §3.9): one round alone is too noisy to tell anyone.
 PERSIST = 2
 SYSTEM = "system"
-ESCALATE_BATCH = 100
 
 
 class FlagTransitionError(ValueError):
@@ -71,7 +70,7 @@ class ApplySummary:
         )
 
 
-def _event(
+def flag_event_write(
     flag: Flag,
     kind: FlagEvent.Kind,
     *,
@@ -153,7 +152,9 @@ def _on_hit(
         previous.severity, previous.explanation, previous.details = verdict.severity, explanation, details
         previous.evaluated_through = verdict.latest_closes_at
         previous.save()
-        _event(previous, FlagEvent.Kind.RETURNING, from_state=Flag.State.RESOLVED, now=now, why=explanation)
+        flag_event_write(
+            previous, FlagEvent.Kind.RETURNING, from_state=Flag.State.RESOLVED, now=now, why=explanation
+        )
         summary.detected += 1
         return
     if flag is None:
@@ -170,7 +171,7 @@ def _on_hit(
             evaluated_through=verdict.latest_closes_at,
             created_at=now,
         )
-        _event(flag, FlagEvent.Kind.DETECTED, from_state="", now=now, why=explanation)
+        flag_event_write(flag, FlagEvent.Kind.DETECTED, from_state="", now=now, why=explanation)
         summary.detected += 1
         return
     before_state, before_severity = flag.state, flag.severity
@@ -191,7 +192,7 @@ def _on_hit(
             flag.reopen_count += 1
             flag.resolved_at, flag.resolution = None, ""
         flag.save()
-        event = _event(
+        event = flag_event_write(
             flag,
             FlagEvent.Kind.REOPENED if reopening else FlagEvent.Kind.OPENED,
             from_state=before_state,
@@ -206,7 +207,7 @@ def _on_hit(
         return
     flag.save()
     if before_severity != flag.severity:
-        event = _event(
+        event = flag_event_write(
             flag,
             FlagEvent.Kind.UPDATED,
             from_state=before_state,
@@ -230,7 +231,7 @@ def _on_clear(flag: Flag, verdict: SeriesVerdict, now: datetime, summary: ApplyS
         flag.state = Flag.State.RESOLVED if returning else Flag.State.LAPSED
         flag.hits = 0
         flag.save()
-        _event(
+        flag_event_write(
             flag,
             FlagEvent.Kind.LAPSED,
             from_state=before,
@@ -247,7 +248,7 @@ def _on_clear(flag: Flag, verdict: SeriesVerdict, now: datetime, summary: ApplyS
     flag.resolution = Flag.Resolution.RECOVERED
     flag.resolved_at = now
     flag.save()
-    event = _event(
+    event = flag_event_write(
         flag,
         FlagEvent.Kind.RECOVERED,
         from_state=before,
@@ -300,7 +301,9 @@ def flag_acknowledge(*, flag_id: int, by: Person, note: str, now: datetime | Non
         flag.state = Flag.State.ACKNOWLEDGED
         flag.acknowledged_at = moment
         flag.save(update_fields=["state", "acknowledged_at"])
-        _event(flag, FlagEvent.Kind.ACKNOWLEDGED, from_state=Flag.State.OPEN, now=moment, why=note, by=by)
+        flag_event_write(
+            flag, FlagEvent.Kind.ACKNOWLEDGED, from_state=Flag.State.OPEN, now=moment, why=note, by=by
+        )
     return flag
 
 
@@ -325,7 +328,7 @@ def flag_action_plan(
         flag.state = Flag.State.ACTION_PLANNED
         flag.acknowledged_at = flag.acknowledged_at or moment
         flag.save(update_fields=["state", "acknowledged_at"])
-        _event(
+        flag_event_write(
             flag,
             FlagEvent.Kind.ACTION_PLANNED,
             from_state=before,
@@ -353,53 +356,5 @@ def flag_resolve(*, flag_id: int, by: Person, note: str, now: datetime | None = 
         flag.resolved_at = moment
         flag.clears = 0
         flag.save(update_fields=["state", "resolution", "resolved_at", "clears"])
-        _event(flag, FlagEvent.Kind.RESOLVED, from_state=before, now=moment, why=note, by=by)
+        flag_event_write(flag, FlagEvent.Kind.RESOLVED, from_state=before, now=moment, why=note, by=by)
     return flag
-
-
-# ------------------------------------------------------------------------------------------ escalation
-
-
-def flags_escalate_due(*, now: datetime | None = None, batch: int = ESCALATE_BATCH) -> int:
-    """Tick step: flags open and unacknowledged for N days go to the leaders of the next team up.
-
-    N is ``PULSE_FLAG_ESCALATE_AFTER_DAYS`` (default 7), counted from the opening or the last escalation.
-    The escalation is claimed by a conditional UPDATE on (state, escalation level), so two ticks escalate
-    once. A flag already at the top is stamped (``escalated_at``) and checked again N days later.
-    Returns how many flags were escalated.
-    """
-    moment = now or timezone.now()
-    cutoff = moment - timedelta(days=settings.PULSE_FLAG_ESCALATE_AFTER_DAYS)
-    due = list(
-        Flag.objects.filter(state=Flag.State.OPEN, opened_at__lte=cutoff)
-        .exclude(escalated_at__gt=cutoff)
-        .select_related("team")
-        .order_by("opened_at")[:batch]
-    )
-    escalated = 0
-    for flag in due:
-        chain = flag_leader_chain(flag=flag)
-        level = flag.escalation_level + 1
-        with transaction.atomic():
-            if level >= len(chain):
-                Flag.objects.filter(pk=flag.pk, state=Flag.State.OPEN).update(escalated_at=moment)
-                continue
-            claimed = Flag.objects.filter(
-                pk=flag.pk, state=Flag.State.OPEN, escalation_level=flag.escalation_level
-            ).update(escalation_level=level, escalated_at=moment)
-            if claimed != 1:
-                continue
-            flag.escalation_level, flag.escalated_at = level, moment
-            team: Team = chain[level][0]
-            days = settings.PULSE_FLAG_ESCALATE_AFTER_DAYS
-            event = _event(
-                flag,
-                FlagEvent.Kind.ESCALATED,
-                from_state=flag.state,
-                now=moment,
-                why=f"Not acknowledged within {days} days; escalated to the leaders of {team.name}.",
-                data={"level": level, "team": team.pk},
-            )
-            notifications_for_event(event=event, now=moment)
-            escalated += 1
-    return escalated

@@ -13,12 +13,12 @@ from django.test import override_settings
 from pulse.models import Flag, FlagEvent, Notification
 from pulse.permissions import Caller
 from pulse.selectors.flags import flag_list_for_leader, flag_views_for
+from pulse.services.escalation import flags_escalate_due
 from pulse.services.flags import (
     FlagTransitionError,
     flag_acknowledge,
     flag_action_plan,
     flag_resolve,
-    flags_escalate_due,
 )
 from pulse.services.trends import trend_run
 from surveys.models import Membership, Person
