@@ -2,6 +2,12 @@
 
 Modelled on healthchecks' ``envbool``/``envint``: a malformed value stops start-up with a message that
 names the variable, instead of being guessed at. Kept free of Django imports so settings can use it.
+
+Every variable can instead be given as a file: ``<NAME>_FILE`` names a file whose content is the value
+(one trailing newline dropped), the way container orchestrators hand out secrets (``/run/secrets/…``).
+Setting both ``NAME`` and ``NAME_FILE`` is an error, as is a file that cannot be read. All readers go
+through :func:`env_raw`, so the rule holds for every setting, and the value read from a file is checked
+by the same rule as one from the environment.
 """
 
 from __future__ import annotations
@@ -17,12 +23,40 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
+FILE_SUFFIX = "_FILE"
+
+
+def env_raw(name: str) -> str | None:
+    """The value of ``name`` from the environment, or from the file ``<name>_FILE`` names; None if neither
+    is set."""
+    file_name = name + FILE_SUFFIX
+    value = os.environ.get(name)
+    path = os.environ.get(file_name)
+    if path is None:
+        return value
+    if value is not None:
+        raise ImproperlyConfigured(f"{name} and {file_name} are both set: set only one of them")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise ImproperlyConfigured(f"{file_name}: cannot read {path!r}: {reason}") from None
+    return text.removesuffix("\n").removesuffix("\r")
+
+
+def env_names(prefix: str) -> list[str]:
+    """The variables whose names start with ``prefix``, each once whether given directly or as a file."""
+    names = {key.removesuffix(FILE_SUFFIX) for key in os.environ if key.startswith(prefix)}
+    return sorted(names)
+
+
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    value = env_raw(name)
+    return default if value is None else value
 
 
 def env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
+    raw = env_raw(name)
     if raw is None:
         return default
     value = raw.strip().lower()
@@ -34,7 +68,7 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
-    raw = os.environ.get(name)
+    raw = env_raw(name)
     if raw is None or raw.strip() == "":
         return default
     try:
@@ -47,14 +81,14 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
 
 
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
-    raw = os.environ.get(name)
+    raw = env_raw(name)
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = os.environ.get(name, default).strip()
+    value = env_str(name, default).strip()
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
@@ -62,9 +96,9 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 
 def require(name: str) -> str:
     """The value of a variable that production cannot run without."""
-    value = os.environ.get(name, "").strip()
+    value = env_str(name).strip()
     if not value:
-        raise ImproperlyConfigured(f"{name} is required when PULSE_ENV=production")
+        raise ImproperlyConfigured(f"{name} (or {name}{FILE_SUFFIX}) is required when PULSE_ENV=production")
     return value
 
 

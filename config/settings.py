@@ -17,6 +17,7 @@ import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
+from config.email import anymail_settings, email_backend
 from config.env import env_bool, env_choice, env_int, env_list, env_str, generated_secret, require
 
 # Admin classes and forms name their model as a type parameter (``ModelAdmin[Team]``) for mypy; Django gives
@@ -260,12 +261,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Email ---------------------------------------------------------------------------------------------
-EMAIL_BACKEND = env_str(
-    "EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend"
-    if PRODUCTION
-    else "django.core.mail.backends.console.EmailBackend",
-)
+# PULSE_EMAIL_PROVIDER (smtp, console or an anymail provider) or EMAIL_BACKEND; ANYMAIL_* for a provider's
+# API (config/email.py).
+EMAIL_BACKEND = email_backend("smtp" if PRODUCTION else "console")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
@@ -273,7 +271,7 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Pulse <pulse@localhost>")
-ANYMAIL: dict[str, str] = {}
+ANYMAIL = anymail_settings()
 # The port `make run` serves on (Procfile.dev); the default base URL follows it.
 PULSE_PORT = env_int("PULSE_PORT", 8000, minimum=1)
 PULSE_BASE_URL = env_str("PULSE_BASE_URL", f"http://127.0.0.1:{PULSE_PORT}").rstrip("/")

@@ -104,7 +104,9 @@ def test_the_numbered_documents_exist() -> None:
 
 
 def test_operations_names_every_variable_the_settings_read() -> None:
-    settings_source = (ROOT / "config" / "settings.py").read_text(encoding="utf-8")
+    settings_source = "\n".join(
+        (ROOT / "config" / name).read_text(encoding="utf-8") for name in ("settings.py", "email.py")
+    )
     read = set(re.findall(r'\b(?:env_\w+|require)\(\s*"([A-Z][A-Z0-9_]*)"', settings_source))
     assert "SECRET_KEY" in read, "the settings' readers were renamed; update this test"
     documented = set(re.findall(r"`([A-Z][A-Z0-9_]*)`", (DOCS / "operations.md").read_text(encoding="utf-8")))

@@ -9,6 +9,9 @@ invitation rows), the flag notifications and the sign-in emails (``pulse.service
 * Over SMTP (:func:`smtp_failure`): a 5xx reply, or a refused recipient with only 5xx codes, is permanent
   (the mailbox does not exist or refuses us for good); 4xx replies (greylisting, a full mailbox), dropped
   connections and time-outs are temporary.
+* Through a provider's API (django-anymail, ``PULSE_EMAIL_PROVIDER``): a recipient the provider refuses or
+  an address it cannot use is permanent; any other error of the provider (an HTTP error, a rejected API
+  key, a time-out) is temporary, so messages wait out an outage or a key being replaced.
 * A temporary failure waits :func:`backoff`: doubling with each attempt, never longer than a cap, so a row
   that failed often is still retried within hours rather than days.
 * A sender claims rows with one conditional UPDATE that writes a fresh claim id on rows that are due and
@@ -24,12 +27,14 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from anymail.exceptions import AnymailError, AnymailInvalidAddress, AnymailRecipientsRefused
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db.models import Q, QuerySet
 
-#: What sending over SMTP may raise besides a reply: time-outs, dropped and refused connections.
-SMTP_ERRORS = (TimeoutError, smtplib.SMTPException, OSError)
+#: What sending may raise besides a reply: time-outs, dropped and refused connections, and a provider API's
+#: errors (anymail's, for any backend it provides).
+SMTP_ERRORS = (TimeoutError, smtplib.SMTPException, OSError, AnymailError)
 #: The longest a failed row waits before its next attempt.
 MAX_BACKOFF = timedelta(hours=6)
 
@@ -52,6 +57,11 @@ def smtp_failure(error: Exception) -> DeliveryFailure:
     """What an exception raised while sending over SMTP means for the row (see the module docstring).
 
     The reason names the reply codes or the kind of error, never an address or the message."""
+    if isinstance(error, AnymailRecipientsRefused | AnymailInvalidAddress):
+        return PermanentFailure(f"provider: {type(error).__name__}")
+    if isinstance(error, AnymailError):
+        status = f" HTTP {error.status_code}" if error.status_code else ""
+        return TemporaryFailure(f"provider: {type(error).__name__}{status}")
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = sorted({code for code, _message in error.recipients.values()})
         permanent = all(500 <= code < 600 for code in codes)

@@ -4,6 +4,8 @@ Redis, and a sender killed mid-batch."""
 from __future__ import annotations
 
 import datetime as dt
+import http.server
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +16,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import time_machine
@@ -565,3 +568,78 @@ def run_worker_until_done(app: Celery, queues: list[str], schedule: Schedule) ->
         ):
             time.sleep(0.2)
         time.sleep(1)
+
+
+class PostmarkStandIn(http.server.BaseHTTPRequestHandler):
+    """Answers as Postmark's /email endpoint does: an inactive recipient is a 422 with ErrorCode 406, a
+    recipient listed in ``busy`` gets a 503 as often as its count says, everyone else is accepted."""
+
+    accepted: ClassVar[Counter[str]]
+    busy: ClassVar[Counter[str]]
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        to = body["To"]
+        if to.startswith("bounce"):
+            self._answer(
+                422,
+                {
+                    "ErrorCode": 406,
+                    "Message": f"You tried to send to a recipient that has been marked as inactive.\n"
+                    f"Found inactive addresses: {to}.\nInactive recipients are ones that have generated "
+                    "a hard bounce or a spam complaint.",
+                },
+            )
+        elif self.busy[to] > 0:
+            self.busy[to] -= 1
+            self._answer(503, {"ErrorCode": 500, "Message": "Service unavailable"})
+        else:
+            self.accepted[to] += 1
+            self._answer(200, {"To": to, "ErrorCode": 0, "MessageID": f"id-{to}", "Message": "OK"})
+
+    def _answer(self, status: int, body: dict[str, object]) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(json.dumps(body).encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.django_db
+def test_through_a_provider_s_api_a_refused_address_fails_and_an_outage_is_retried() -> None:
+    """django-anymail's real Postmark backend against a local stand-in for Postmark's API: the same rules
+    as over SMTP (docs/operations.md §9)."""
+    PostmarkStandIn.accepted, PostmarkStandIn.busy = Counter(), Counter({"person0@example.org": 1})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PostmarkStandIn)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _schedule, _emails = open_round(2)
+    bounce = PersonFactory(organisation=Schedule.objects.get().organisation, email="bounce@example.org")
+    MembershipFactory(person=bounce, team=Schedule.objects.get().team, starts_on=dt.date(2025, 1, 1))
+    provider = override_settings(
+        EMAIL_BACKEND="anymail.backends.postmark.EmailBackend",
+        ANYMAIL={
+            "POSTMARK_SERVER_TOKEN": "test-token",
+            "POSTMARK_API_URL": f"http://127.0.0.1:{server.server_port}/",
+        },
+    )
+    try:
+        with provider, time_machine.travel(OPENS + dt.timedelta(minutes=1), tick=False):
+            rounds_open_due()
+            assert emails_send_due() == 1  # person1 only
+            failed = Invitation.objects.get(person=bounce)
+            assert (failed.emails_handled, failed.email_outcomes, failed.email_due_at) == (1, "f", None)
+            assert failed.email_error == "provider: AnymailRecipientsRefused"
+            busy = Invitation.objects.get(person__email="person0@example.org")
+            assert (busy.emails_handled, busy.email_attempts) == (0, 1)
+            assert busy.email_error == "provider: AnymailRequestsAPIError HTTP 503"
+            assert busy.email_due_at == OPENS + dt.timedelta(minutes=3)
+        with provider, time_machine.travel(OPENS + dt.timedelta(minutes=3), tick=False):
+            assert emails_send_due() == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert PostmarkStandIn.accepted == Counter({"person0@example.org": 1, "person1@example.org": 1})
+    outcomes = dict(Invitation.objects.values_list("person__email", "email_outcomes"))
+    assert outcomes == {"person0@example.org": "s", "person1@example.org": "s", "bounce@example.org": "f"}
