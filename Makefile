@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck imports migrations-check bench clean
+.PHONY: run test check lint typecheck imports migrations-check catalogues catalogue-check messages bench clean
 
 $(STAMP): requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): requirements.lock
 var:
 	@mkdir -p var
 
-run: $(STAMP) var
+run: $(STAMP) var catalogues
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py pulse_demo --once
 	$(BIN)/python manage.py pulse_demo_history
@@ -34,9 +34,25 @@ migrations-check: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
-check: lint typecheck imports migrations-check
+# The translation catalogues (locale/<language>/LC_MESSAGES/django.po) compiled to the .mo files Django
+# reads, which are not committed; only a changed .po is compiled again. Needs GNU gettext, installed from
+# the distribution's packages when missing (docs/languages.md).
+catalogues: $(STAMP)
+	@command -v msgfmt >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext)
+	$(BIN)/python manage.py compilemessages --verbosity 0 --ignore .venv --ignore var --ignore node_modules
 
-test: $(STAMP) check
+# Every marked string has a translation in every configured language: makemessages on a scratch copy, then
+# a failure naming each empty or fuzzy entry.
+catalogue-check: catalogues
+	$(BIN)/python manage.py pulse_catalogues --check
+
+# Add the strings marked since the last run to every catalogue, for translating.
+messages: catalogues
+	$(BIN)/python manage.py pulse_catalogues --update
+
+check: lint typecheck imports migrations-check catalogue-check
+
+test: $(STAMP) catalogues check
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # A benchmark by name (`make bench NAME=submit`); installs what the load driver needs first (wrk, from the

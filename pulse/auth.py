@@ -28,9 +28,11 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from pulse.models.auth import AuthEmail, LoginLink
 from pulse.services.auth_emails import Outgoing, auth_email_queue, outgoing, token_digest
+from surveys.language import language_of
 from surveys.models import Person
 from surveys.services.organisation import person_user_ensure
 
@@ -78,9 +80,10 @@ def login_link_message(*, person: Person, now: datetime | None = None) -> Outgoi
     context = {"url": url, "minutes": int(LINK_LIFETIME.total_seconds() // 60)}
     return outgoing(
         to=person.email,
-        subject="Your Pulse sign-in link",
+        subject=gettext_lazy("Your Pulse sign-in link"),
         template="pulse/email/sign_in_link",
         context=context,
+        language=language_of(person),
     )
 
 

@@ -15,19 +15,23 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import formats, timezone
 from django.utils.cache import patch_cache_control
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.log import log_response
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_POST
 
 from surveys import scoring
 from surveys.definitions import FALLBACK_LOCALE
-from surveys.models import Person, Round
+from surveys.language import REQUEST_PERSON, activate_for, supported, time_zone_of
+from surveys.models import Round
 from surveys.sealing import KeyRing, open_token
 from surveys.selectors import checkins_of, person_for_user
 from surveys.services.answering import (
@@ -40,15 +44,12 @@ from surveys.services.answering import (
 )
 from surveys.services.email_pause import checkin_emails_pause as pause_emails
 from surveys.services.email_pause import checkin_emails_resume, person_for_pause_token
+from surveys.services.language import person_language_set
 
 SUPPORT_RESOURCES = [
-    ("Your organisation's employee assistance programme (EAP)", ""),
-    ("Find a helpline in your country (findahelpline.com)", "https://findahelpline.com/"),
+    (gettext_lazy("Your organisation's employee assistance programme (EAP)"), ""),
+    (gettext_lazy("Find a helpline in your country (findahelpline.com)"), "https://findahelpline.com/"),
 ]
-
-
-def _locale(person: Person) -> str:
-    return person.locale or person.organisation.locale or "en"
 
 
 def _lang(texts: dict[str, str] | None, locale: str) -> str:
@@ -142,7 +143,9 @@ def _echo_bounded(submitted: dict[str, str], errors: dict[str, str]) -> tuple[di
     for key, value in submitted.items():
         if len(value) > ECHO_MAX_CHARS:
             echoed[key] = value[:ECHO_MAX_CHARS]
-            note = f"Only its first {ECHO_MAX_CHARS:,} characters are shown here."
+            note = gettext("Only its first %(count)s characters are shown here.") % {
+                "count": formats.number_format(ECHO_MAX_CHARS, force_grouping=True)
+            }
             said[key] = f"{said[key]} {note}" if key in said else note
     return echoed, said
 
@@ -166,7 +169,7 @@ def _without_token(response: HttpResponse) -> HttpResponse:
 def _refused(request: HttpRequest, refused: SubmitRefused) -> HttpResponse:
     # Every variable the templates use is given: a missing one makes django.template log, at DEBUG, the
     # whole context, request (and so the token) included.
-    context = {"reason": refused.reason, "LANGUAGE_CODE": settings.LANGUAGE_CODE}
+    context = {"reason": refused.reason}
     response = render(request, "surveys/checkin_refused.html", context, status=refused.status)
     return _without_token(response)
 
@@ -185,7 +188,8 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
         invitation = invitation_for_answering(token)
     except SubmitRefused as refused:
         return _refused(request, refused)
-    locale = _locale(invitation.person)
+    # The page is in the language of the person the link belongs to (unless someone is signed in).
+    locale = activate_for(request, invitation.person)
     errors: dict[str, str] = {}
     submitted: dict[str, str] = {}
     if request.method == "POST":
@@ -198,11 +202,8 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
             errors = invalid.errors
             submitted, errors = _echo_bounded(submitted, errors)
         else:
-            return _without_token(_padded(_thanks(request, clean, locale), THANKS_BLOCK_BYTES))
-    with (
-        translation.override(locale),
-        timezone.override(ZoneInfo(invitation.person.time_zone or invitation.round.time_zone)),
-    ):
+            return _without_token(_padded(_thanks(request, clean), THANKS_BLOCK_BYTES))
+    with timezone.override(ZoneInfo(invitation.person.time_zone or invitation.round.time_zone)):
         groups = _form_questions(invitation.round, locale)
         response = render(
             request,
@@ -216,10 +217,6 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
                 "submitted": submitted,
                 "k": invitation.person.organisation.min_group_size,
                 "comment_max": COMMENT_MAX_CHARS,
-                "locale": locale,
-                # <html lang> in base.html: the interface's language (its texts are English); question
-                # texts carry their own lang.
-                "LANGUAGE_CODE": settings.LANGUAGE_CODE,
             },
             status=400 if errors else 200,
         )
@@ -229,7 +226,7 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @sensitive_variables()
-def _thanks(request: HttpRequest, clean: dict[str, Any], locale: str) -> HttpResponse:
+def _thanks(request: HttpRequest, clean: dict[str, Any]) -> HttpResponse:
     """Thank-you page. The person's own WHO-5 band is computed here, shown once, and stored nowhere."""
     who5 = None
     who5_answers = {key: value for key, value in clean.items() if key.startswith("who5_")}
@@ -239,12 +236,7 @@ def _thanks(request: HttpRequest, clean: dict[str, Any], locale: str) -> HttpRes
     response = render(
         request,
         "surveys/checkin_thanks.html",
-        {
-            "who5": who5,
-            "resources": SUPPORT_RESOURCES,
-            "locale": locale,
-            "LANGUAGE_CODE": settings.LANGUAGE_CODE,
-        },
+        {"who5": who5, "resources": SUPPORT_RESOURCES},
     )
     response["Cache-Control"] = "no-store"
     return response
@@ -263,8 +255,11 @@ def checkin_emails_pause(request: HttpRequest, token: str) -> HttpResponse:
         return _no_referrer(HttpResponseNotAllowed(["GET", "POST"]))
     person = person_for_pause_token(token)
     if person is None:
-        invalid = {"reason": "This link is not valid. Please use the link from your latest check-in email."}
+        invalid = {
+            "reason": gettext("This link is not valid. Please use the link from your latest check-in email.")
+        }
         return _no_referrer(render(request, "surveys/checkin_refused.html", invalid, status=404))
+    activate_for(request, person)
     done = ""
     if request.method == "POST":
         # The one-click POST carries no action: it pauses, as the mail client's button said it would.
@@ -279,7 +274,7 @@ def checkin_emails_pause(request: HttpRequest, token: str) -> HttpResponse:
         "organisation": person.organisation.name,
         "done": done,
     }
-    with timezone.override(ZoneInfo(person.time_zone or person.organisation.time_zone)):
+    with timezone.override(time_zone_of(person)):
         return _no_referrer(render(request, "surveys/checkin_emails_pause.html", context))
 
 
@@ -314,3 +309,29 @@ def my_checkins(request: HttpRequest) -> HttpResponse:
             for invitation in invitations
         ]
     return render(request, "surveys/my_checkins.html", {"rows": rows, "person": person})
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """The language switch: a signed-in person's choice is stored as their language (so their emails
+    follow it); anyone else's is kept in Django's language cookie. Then back to the page it was made on."""
+    language = supported(request.POST.get("language"))
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = reverse("home")
+    response: HttpResponseRedirect = redirect(target)
+    if language is None:
+        return response
+    person = getattr(request, REQUEST_PERSON, None)
+    if person is not None:
+        person_language_set(person=person, locale=language)
+    else:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+    return response

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import tempfile
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -10,8 +13,23 @@ from django.conf import settings
 
 def pytest_configure(config: pytest.Config) -> None:
     """Round keys go to a directory of this test process's own, never the checkout's var/ (xdist workers
-    each import this, so each has its own)."""
+    each import this, so each has its own). Translation catalogues are compiled if stale, as `make` does,
+    so a test run straight after editing a .po sees the edit."""
     settings.PULSE_ROUND_KEY_DIR = tempfile.mkdtemp(prefix="pulse-round-keys-")
+    _compile_catalogues()
+
+
+def _compile_catalogues() -> None:
+    """Each .po under LOCALE_PATHS to its .mo when missing or older; written aside and moved into place, so
+    a parallel worker never reads half a file."""
+    for locale_dir in settings.LOCALE_PATHS:
+        for po in Path(locale_dir).glob("*/LC_MESSAGES/*.po"):
+            mo = po.with_suffix(".mo")
+            if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+                continue
+            scratch = mo.with_name(f".{mo.name}.{os.getpid()}")
+            subprocess.run(["msgfmt", "--check", "-o", str(scratch), str(po)], check=True)
+            os.replace(scratch, mo)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -31,7 +31,8 @@ from celery import current_app
 from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django_stubs_ext import StrOrPromise
 
 from pulse import transports
 from pulse.models.auth import AuthEmail, EmailChange
@@ -59,14 +60,18 @@ class Outgoing:
     html: str
 
 
-def outgoing(*, to: str, subject: str, template: str, context: dict[str, Any]) -> Outgoing:
-    """The email of a template pair: ``<template>.txt`` (autoescape off) and ``<template>.html``."""
-    return Outgoing(
-        to=to,
-        subject=subject,
-        body=render_to_string(f"{template}.txt", context),
-        html=render_to_string(f"{template}.html", context),
-    )
+def outgoing(
+    *, to: str, subject: StrOrPromise, template: str, context: dict[str, Any], language: str
+) -> Outgoing:
+    """The email of a template pair, ``<template>.txt`` (autoescape off) and ``<template>.html``, and its
+    subject, in the recipient's ``language``: one template per message (docs/languages.md §4)."""
+    with translation.override(language):
+        return Outgoing(
+            to=to,
+            subject=str(subject),
+            body=render_to_string(f"{template}.txt", context),
+            html=render_to_string(f"{template}.html", context),
+        )
 
 
 def token_digest(token: str) -> bytes:

@@ -21,9 +21,11 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from pulse.models.auth import AuthEmail, EmailChange, LoginLink
 from pulse.services.auth_emails import Outgoing, auth_email_queue, outgoing, token_digest
+from surveys.language import language_of
 from surveys.models import Person
 
 CHANGE_LIFETIME = timedelta(days=2)
@@ -102,7 +104,7 @@ def email_change_request(
 
 
 def _requester(change: EmailChange) -> str:
-    return change.requested_by.display_name if change.requested_by is not None else "Staff"
+    return change.requested_by.display_name if change.requested_by is not None else gettext("Staff")
 
 
 def email_change_confirm_message(*, change: EmailChange, now: datetime) -> Outgoing | None:
@@ -122,9 +124,10 @@ def email_change_confirm_message(*, change: EmailChange, now: datetime) -> Outgo
     }
     return outgoing(
         to=change.new_email,
-        subject="Confirm your new Pulse address",
+        subject=gettext_lazy("Confirm your new Pulse address"),
         template="pulse/email/email_change_confirm",
         context=context,
+        language=language_of(change.person),
     )
 
 
@@ -132,9 +135,10 @@ def email_change_notice_message(*, change: EmailChange) -> Outgoing:
     context = {"name": change.person.display_name, "new": change.new_email, "by": _requester(change)}
     return outgoing(
         to=change.old_email,
-        subject="Your Pulse address is being changed",
+        subject=gettext_lazy("Your Pulse address is being changed"),
         template="pulse/email/email_change_notice",
         context=context,
+        language=language_of(change.person),
     )
 
 

@@ -17,6 +17,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
@@ -28,7 +29,7 @@ from surveys.services.resend import checkin_links_resend
 
 
 class EmailLinkForm(forms.Form):
-    email = forms.EmailField(max_length=254, label="Work email")
+    email = forms.EmailField(max_length=254, label=gettext_lazy("Work email"))
 
 
 def _too_many(request: HttpRequest, retry_after: int) -> HttpResponse:

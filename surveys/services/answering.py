@@ -29,8 +29,10 @@ from functools import lru_cache
 from typing import Any
 
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.debug import sensitive_variables
+from django_stubs_ext import StrOrPromise
 
 from surveys.models import (
     Invitation,
@@ -52,7 +54,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 class SubmitRefused(Exception):
     """The link cannot be used: unknown, already used, expired, or its round closed."""
 
-    def __init__(self, reason: str, status: int) -> None:
+    def __init__(self, reason: StrOrPromise, status: int) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
@@ -81,6 +83,11 @@ def round_questions(round_: Round) -> list[Question]:
     return sorted(questions, key=lambda question: question.instrument_id not in with_choices)
 
 
+def _number(count: int) -> str:
+    """A count as the active language writes it ("2,000", "2.000")."""
+    return formats.number_format(count, force_grouping=True)
+
+
 @sensitive_variables()  # an error report must not show a person's answers beside their request
 def validate_answers(
     questions: Sequence[QuestionSpec], raw: dict[str, Any]
@@ -96,39 +103,39 @@ def validate_answers(
     clean: dict[str, Any] = {}
     for field in raw:
         if field not in by_key:
-            errors[field] = "Unknown question for this check-in."
+            errors[field] = gettext("Unknown question for this check-in.")
     for question in questions:
         value = raw.get(question.key)
         if value in (None, ""):
             if not question.optional:
-                errors[question.key] = "Please answer this question."
+                errors[question.key] = gettext("Please answer this question.")
             continue
         if question.kind == "text":
             if not isinstance(value, str):
-                errors[question.key] = "Expected text."
+                errors[question.key] = gettext("Expected text.")
             elif _CONTROL.search(value):
-                errors[question.key] = "The text contains a control character; please remove it."
+                errors[question.key] = gettext("The text contains a control character; please remove it.")
             elif _SURROGATE.search(value):
-                errors[question.key] = "The text contains an invalid character; please remove it."
+                errors[question.key] = gettext("The text contains an invalid character; please remove it.")
             elif len(value.strip()) > COMMENT_MAX_CHARS:
-                errors[question.key] = (
-                    f"Please keep it to {COMMENT_MAX_CHARS} characters (this one has {len(value.strip())})."
-                )
+                errors[question.key] = gettext(
+                    "Please keep it to %(limit)s characters (this one has %(length)s)."
+                ) % {"limit": _number(COMMENT_MAX_CHARS), "length": _number(len(value.strip()))}
             elif value.strip():
                 clean[question.key] = value.strip()
             continue
         if isinstance(value, bool):
-            errors[question.key] = "Choose one of the options."
+            errors[question.key] = gettext("Choose one of the options.")
             continue
         try:
             number = int(value)
         except (TypeError, ValueError):
-            errors[question.key] = "Choose one of the options."
+            errors[question.key] = gettext("Choose one of the options.")
             continue
         if str(number) != str(value).strip() and not isinstance(value, int):
-            errors[question.key] = "Choose one of the options."
+            errors[question.key] = gettext("Choose one of the options.")
         elif number not in question.values:
-            errors[question.key] = "That value is not one of this question's options."
+            errors[question.key] = gettext("That value is not one of this question's options.")
         else:
             clean[question.key] = number
     return clean, errors
@@ -213,9 +220,10 @@ class RoundSpecsCache:
 round_specs_cache = RoundSpecsCache(size=256)
 
 
-UNKNOWN_REASON = "This check-in link is not valid. Please use the link from your latest email."
-SPENT_REASON = "This check-in has already been answered. Thank you!"
-CLOSED_REASON = "This check-in has closed. The next one will arrive by email."
+# Lazy: shown in the language of the page (or API request) that meets them.
+UNKNOWN_REASON = gettext_lazy("This check-in link is not valid. Please use the link from your latest email.")
+SPENT_REASON = gettext_lazy("This check-in has already been answered. Thank you!")
+CLOSED_REASON = gettext_lazy("This check-in has closed. The next one will arrive by email.")
 
 
 def _refusal(

@@ -52,6 +52,7 @@ from django.utils import timezone, translation
 from django.utils.html import escape
 
 from surveys import cadence
+from surveys.language import language_of
 from surveys.models import DeliveryCount, Invitation, Participation, Round, Team
 from surveys.sealing import KeyRing, SealError, open_token
 from surveys.services.delivery import (
@@ -81,7 +82,6 @@ EXTEND_EVERY = timedelta(seconds=20)
 RECORD_EVERY_MESSAGES = 10
 RECORD_EVERY_SECONDS = 1.0
 MAX_ATTEMPTS = 6
-SUPPORTED_LOCALES = {"en", "de"}
 
 
 @dataclass(frozen=True)
@@ -115,9 +115,7 @@ def is_reminder(invitation: Invitation) -> bool:
 
 
 def _locale_of(invitation: Invitation) -> str:
-    person = invitation.person
-    locale = person.locale or person.organisation.locale
-    return locale if locale in SUPPORTED_LOCALES else "en"
+    return language_of(invitation.person)
 
 
 def render_key(invitation: Invitation) -> tuple[object, ...]:
@@ -157,12 +155,13 @@ def email_render(invitation: Invitation, *, token: str, cache: RenderCache | Non
             "organisation": person.organisation.name,
             "k": person.organisation.min_group_size,
         }
-        # Dates are shown in the recipient's own zone: the template filters localise to the active zone.
+        # One template per message, rendered in the recipient's language (docs/languages.md §4); dates
+        # are shown in the recipient's own zone: the template filters localise to the active zone.
         with translation.override(locale), timezone.override(ZoneInfo(zone_name)):
             cache[key] = (
-                single_line(render_to_string(f"surveys/email/subject.{locale}.txt", context)),
-                render_to_string(f"surveys/email/checkin.{locale}.txt", context),
-                render_to_string(f"surveys/email/checkin.{locale}.html", context),
+                single_line(render_to_string("surveys/email/subject.txt", context)),
+                render_to_string("surveys/email/checkin.txt", context),
+                render_to_string("surveys/email/checkin.html", context),
             )
     subject, text, html = cache[key]
     pause = pause_token(person.pk)

@@ -184,9 +184,9 @@ def test_engineer_answers_with_the_keyboard_only(
     invite = _invite(demo_invites, team="sre-europe", instrument="workload1")  # German, Berlin
     person = invite.person
     browser.get(invite.link)
-    # The interface is English; each question is marked with the language it is shown in (WCAG 3.1.2):
-    # German where a German text exists, English for a validated item that has none.
-    assert browser.find_element("tag name", "html").get_attribute("lang") == "en"
+    # The page is German, the person's language; each question is marked with the language it is shown in
+    # (WCAG 3.1.2): German where a German text exists, English for a validated item that has none.
+    assert browser.find_element("tag name", "html").get_attribute("lang") == "de"
     spans = browser.find_elements("css selector", "legend span[lang], label span[lang]")
     languages = {span.text.strip(): span.get_attribute("lang") for span in spans}
     assert languages["Diese Woche war meine Arbeitsmenge"] == "de"
@@ -220,7 +220,7 @@ def test_engineer_answers_with_the_keyboard_only(
     assert submitted
     assert typed == any(question.kind == "text" for question in round_questions(invite.round))
     assert answered == choices
-    _wait_for_heading(browser, "Thank you")
+    _wait_for_heading(browser, "Vielen Dank")
     _screenshot(browser, artifacts / "checkin-keyboard-thanks.png")
     assert Participation.objects.filter(person=person).count() == 1
 
@@ -242,14 +242,14 @@ def test_a_form_sent_with_gaps_moves_focus_to_a_summary_naming_each_question(
     # The counter (surveys/checkin.js), counting as the server counts.
     comment = browser.find_element(By.ID, "id_comment_1")
     counter = browser.find_element(By.ID, "id_comment_1-count")
-    assert counter.text == "You have 2000 characters left."
+    assert counter.text == "Characters left: 2000"
     comment.send_keys("Calmer week.")
-    WebDriverWait(browser, WAIT).until(lambda _: counter.text == "You have 1988 characters left.")
+    WebDriverWait(browser, WAIT).until(lambda _: counter.text == "Characters left: 1988")
     # A paste past the limit: nothing is cut, the counter says by how much.
     browser.execute_script(
         "arguments[0].value = 'x'.repeat(2005); arguments[0].dispatchEvent(new Event('input'))", comment
     )
-    assert counter.text == "You have 5 characters too many."
+    assert counter.text == "Characters too many: 5"
     assert "error" in (counter.get_attribute("class") or "")
     # Answer only the first question and send.
     first = browser.find_elements(By.CSS_SELECTOR, "fieldset.question")[0]
@@ -269,13 +269,13 @@ def test_a_form_sent_with_gaps_moves_focus_to_a_summary_naming_each_question(
     )
     assert links[-1] == (
         f"Question {len(questions)}, {Truncator(last.text_in('en')).chars(70)}: "
-        "Please keep it to 2000 characters (this one has 2005)."
+        "Please keep it to 2,000 characters (this one has 2,005)."
     )
     assert len(links) == len(questions) - 1  # every unanswered choice, and the comment
     # The comment came back whole, and the count with it.
     comment = browser.find_element(By.ID, "id_comment_1")
     assert comment.get_attribute("value") == "x" * 2005
-    assert browser.find_element(By.ID, "id_comment_1-count").text == "You have 5 characters too many."
+    assert browser.find_element(By.ID, "id_comment_1-count").text == "Characters too many: 5"
     assert browser.execute_script(CONTRAST_JS) == []
     _screenshot(browser, artifacts / "checkin-errors-mobile.png")
     # A summary link takes the keyboard to its question.

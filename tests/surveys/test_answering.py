@@ -179,7 +179,7 @@ def test_other_methods_are_refused(client: Client, checkin: OpenRound) -> None:
     assert stored() == (0, 0, 0)
 
 
-TOO_LONG = f"Please keep it to {COMMENT_MAX_CHARS} characters (this one has {COMMENT_MAX_CHARS + 1})."
+TOO_LONG = f"Please keep it to {COMMENT_MAX_CHARS:,} characters (this one has {COMMENT_MAX_CHARS + 1:,})."
 INVALID_FORMS = {
     "missing required answer": ({"who5_3": None}, {"who5_3": "Please answer this question."}),
     "off-scale value": ({"who5_1": "6"}, {"who5_1": "That value is not one of this question's options."}),
@@ -790,7 +790,8 @@ def test_a_deactivated_person_still_signed_in_sees_no_checkins(client: Client, d
 def test_the_form_is_in_the_persons_language_and_ends_with_the_comment(client: Client, db: None) -> None:
     setup = open_round(people_per_team=(5,), locale="de")
     page = client.get(url(setup.token_of(setup.people[0]))).content.decode()
-    assert '<html lang="en">' in page  # the interface's own texts are English
+    assert '<html lang="de">' in page  # the whole page in the person's language
+    assert "Antworten absenden" in page
     assert '<span lang="de">… war ich froh und guter Laune</span>' in page
     assert '<span lang="de">Zu keinem Zeitpunkt</span>' in page
     assert page.index('name="who5_1"') < page.index('name="workload1_1"') < page.index('name="comment_1"')
@@ -804,12 +805,12 @@ def test_a_pasted_comment_past_the_limit_is_refused_and_kept_not_cut(
     token = checkin.token_of(checkin.people[0])
     page = client.get(url(token)).content.decode()
     assert "maxlength" not in page
-    assert "Up to 2000 characters" in page
+    assert "Up to 2,000 characters" in page
     answers = answers_for(checkin.round)
     answers["comment_1"] = "x" * (COMMENT_MAX_CHARS + 500)
     response = client.post(url(token), as_form(answers))
     assert response.status_code == 400
     body = response.content.decode()
-    assert f"(this one has {COMMENT_MAX_CHARS + 500})" in body
+    assert f"(this one has {COMMENT_MAX_CHARS + 500:,})" in body
     assert "x" * (COMMENT_MAX_CHARS + 500) in body
     assert stored() == (0, 0, 0)

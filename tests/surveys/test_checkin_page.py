@@ -80,7 +80,7 @@ def test_the_comment_box_states_its_limit_and_loads_the_counter_as_a_static_file
     client: Client, checkin: OpenRound
 ) -> None:
     page = client.get(f"/checkin/{checkin.token_of(checkin.people[0])}/").content.decode()
-    assert f"Up to {COMMENT_MAX_CHARS} characters." in page  # without JavaScript, the limit in words
+    assert f"Up to {COMMENT_MAX_CHARS:,} characters." in page  # without JavaScript, the limit in words
     box = re.search(r"<textarea[^>]*>", page)
     assert box
     assert f'data-max-chars="{COMMENT_MAX_CHARS}"' in box.group(0)

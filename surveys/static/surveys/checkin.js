@@ -10,10 +10,13 @@
     return Array.from(text.trim().replace(/\r?\n/g, "\r\n")).length;
   }
 
-  function describe(left) {
-    if (left >= 0) return "You have " + left + " character" + (left === 1 ? "" : "s") + " left.";
-    var over = -left;
-    return "You have " + over + " character" + (over === 1 ? "" : "s") + " too many.";
+  // The words come from the page, in its language: data-left and data-over hold "%(count)s" where the
+  // number goes (the template translates them; English when the attributes are missing).
+  function describe(box, left) {
+    var words = left >= 0
+      ? box.getAttribute("data-left") || "Characters left: %(count)s"
+      : box.getAttribute("data-over") || "Characters too many: %(count)s";
+    return words.replace("%(count)s", String(Math.abs(left)));
   }
 
   function enhance(box) {
@@ -34,11 +37,11 @@
 
     function update(announce) {
       var left = max - count(box.value);
-      shown.textContent = describe(left);
+      shown.textContent = describe(box, left);
       shown.classList.toggle("error", left < 0);
       if (announce) {
         clearTimeout(timer);
-        timer = setTimeout(function () { heard.textContent = describe(left); }, DEBOUNCE_MS);
+        timer = setTimeout(function () { heard.textContent = describe(box, left); }, DEBOUNCE_MS);
       }
     }
 
