@@ -12,10 +12,13 @@ import re
 # /checkin/<token>/, /login/link/<token>/, /account/email/<token>/ (confirm a new address) and
 # /emails/pause/<token>/ (pause check-in emails): the token is replaced, the rest of the line is kept.
 TOKEN_IN_PATH = re.compile(r"(/(?:checkin|login/link|account/email|emails/pause)/)[A-Za-z0-9_\-]{8,}")
+# The single sign-on callback (/login/sso/callback/?code=...&state=...): the provider's one-time code and
+# the state that goes with it are credentials until spent.
+CODE_IN_QUERY = re.compile(r"([?&](?:code|state)=)[^&\s\"']+")
 
 
 def redact(text: str) -> str:
-    return TOKEN_IN_PATH.sub(r"\1[redacted]", text)
+    return CODE_IN_QUERY.sub(r"\1[redacted]", TOKEN_IN_PATH.sub(r"\1[redacted]", text))
 
 
 class RedactTokens(logging.Filter):
@@ -29,6 +32,9 @@ class RedactTokens(logging.Filter):
             record.msg = cleaned
             record.args = ()
         request = getattr(record, "request", None)
-        if request is not None and redact(getattr(request, "path", "")) != getattr(request, "path", ""):
-            record.request = None
+        if request is not None:
+            full_path = request.get_full_path() if hasattr(request, "get_full_path") else ""
+            path = full_path or getattr(request, "path", "")
+            if redact(path) != path:
+                record.request = None
         return True

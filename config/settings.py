@@ -452,6 +452,36 @@ PULSE_METRICS_TOKEN = env_str("PULSE_METRICS_TOKEN").strip()
 if PULSE_METRICS_TOKEN and len(PULSE_METRICS_TOKEN) < 24:
     raise ImproperlyConfigured("PULSE_METRICS_TOKEN must be at least 24 characters (openssl rand -hex 32)")
 
+# --- Single sign-on (OpenID Connect; pulse/web/oidc.py, docs/operations.md §14) -------------------------
+# mozilla-django-oidc's code flow with PKCE, state and nonce; the endpoints and keys come from the issuer's
+# discovery document at sign-in time. The password backend first: it refuses organisations that switched
+# passwords off (pulse/web/backends.py); email links and single sign-on log in through their own.
+PULSE_OIDC_ISSUER = env_str("PULSE_OIDC_ISSUER").strip().rstrip("/")
+PULSE_OIDC_ORGANISATION = env_str("PULSE_OIDC_ORGANISATION").strip()
+PULSE_OIDC_PROVIDER_NAME = env_str("PULSE_OIDC_PROVIDER_NAME", "your identity provider").strip()
+PULSE_OIDC_EMAIL_CLAIM = env_str("PULSE_OIDC_EMAIL_CLAIM", "email").strip()
+OIDC_RP_CLIENT_ID = env_str("PULSE_OIDC_CLIENT_ID").strip()
+OIDC_RP_CLIENT_SECRET = env_str("PULSE_OIDC_CLIENT_SECRET").strip()
+OIDC_RP_SCOPES = env_str("PULSE_OIDC_SCOPES", "openid email").strip()
+OIDC_RP_SIGN_ALGO = env_choice("PULSE_OIDC_SIGN_ALGO", "RS256", ("RS256", "ES256", "PS256"))
+OIDC_TIMEOUT = env_int("PULSE_OIDC_TIMEOUT", 10, minimum=1)
+if PULSE_OIDC_ISSUER:
+    for _name, _value in (
+        ("PULSE_OIDC_CLIENT_ID", OIDC_RP_CLIENT_ID),
+        ("PULSE_OIDC_CLIENT_SECRET", OIDC_RP_CLIENT_SECRET),
+        ("PULSE_OIDC_ORGANISATION", PULSE_OIDC_ORGANISATION),
+    ):
+        if not _value:
+            raise ImproperlyConfigured(f"{_name} is required when PULSE_OIDC_ISSUER is set")
+    if "openid" not in OIDC_RP_SCOPES.split():
+        raise ImproperlyConfigured(f"PULSE_OIDC_SCOPES must include openid, got {OIDC_RP_SCOPES!r}")
+    if PRODUCTION and not PULSE_OIDC_ISSUER.startswith("https://"):
+        raise ImproperlyConfigured("PULSE_OIDC_ISSUER must be an https:// URL when PULSE_ENV=production")
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_CREATE_USER = False  # people come from the organisation's roster, never from the provider
+AUTHENTICATION_BACKENDS = ["pulse.web.backends.PasswordBackend", "pulse.web.oidc.Backend"]
+
 # --- Logging -------------------------------------------------------------------------------------------
 # Access lines are written by Pulse's own middleware-free formatter: tokens in check-in URLs are never
 # logged (see config/logging_filters.py).

@@ -1,8 +1,7 @@
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from pulse.web import auth_views as sign_in
-from pulse.web import leader
+from pulse.web import leader, oidc
 
 urlpatterns = [
     path("", leader.home, name="home"),
@@ -16,7 +15,10 @@ urlpatterns = [
     path("login/checkin-link/sent/", sign_in.checkin_link_resent, name="checkin_link_resent"),
     path("account/email/confirm/", sign_in.email_change_confirm_view, name="email_change_confirm"),
     path("account/email/<str:token>/", sign_in.email_change_link, name="email_change_link"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Single sign-on (pulse/web/oidc.py); the callback's name is the one mozilla-django-oidc reverses.
+    path("login/sso/", oidc.StartView.as_view(), name="oidc_authentication_init"),
+    path("login/sso/callback/", oidc.CallbackView.as_view(), name="oidc_authentication_callback"),
+    path("logout/", oidc.sign_out, name="logout"),
     path("", include("pulse.web.urls")),
     # The leaders' pages: a team's results and the flags inbox; the home view is theirs too.
     path("teams/<int:pk>/", leader.team, name="team_report"),

@@ -55,6 +55,16 @@ class OrganisationForm(ServiceErrorsMixin, forms.Form):
     )
     time_zone = TimeZoneField(help_text="IANA name, e.g. Europe/Berlin. Teams may set their own.")
     locale = forms.ChoiceField(choices=settings.LANGUAGES, label="Language")
+    password_sign_in = forms.BooleanField(
+        required=False,
+        label="People may sign in with a password",
+        help_text="Off: only single sign-on or email links (operators' own accounts keep theirs at /admin/).",
+    )
+    email_link_sign_in = forms.BooleanField(
+        required=False,
+        label="People may sign in by a link sent by email",
+        help_text="Off: only single sign-on or passwords. Links already sent stop working.",
+    )
 
 
 class TeamForm(ServiceErrorsMixin, forms.Form):

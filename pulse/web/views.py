@@ -129,6 +129,8 @@ def organisation_settings(request: HttpRequest, caller: Caller) -> HttpResponse:
                 "min_group_size": organisation.min_group_size,
                 "time_zone": organisation.time_zone,
                 "locale": organisation.locale,
+                "password_sign_in": organisation.password_sign_in,
+                "email_link_sign_in": organisation.email_link_sign_in,
             }
         )
     return _form_page(request, "pulse/admin_app/organisation.html", form, {"organisation": organisation})

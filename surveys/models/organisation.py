@@ -37,6 +37,18 @@ class Organisation(models.Model):
     )
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     locale = models.CharField(max_length=8, default="en", validators=[validate_locale])
+    # How people sign in besides the organisation's identity provider (docs/operations.md §14): either may
+    # be switched off once single sign-on works; Organisation.clean refuses to switch off the last way.
+    password_sign_in = models.BooleanField(
+        "password sign-in",
+        default=True,
+        help_text="People of this organisation may sign in with a password.",
+    )
+    email_link_sign_in = models.BooleanField(
+        "email-link sign-in",
+        default=True,
+        help_text="People of this organisation may ask for a sign-in link by email.",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -50,6 +62,23 @@ class Organisation(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def single_sign_on(self) -> bool:
+        """Whether the OpenID provider configured for this installation signs this organisation's people in
+        (``PULSE_OIDC_ISSUER`` and ``PULSE_OIDC_ORGANISATION`` naming it)."""
+        return bool(settings.PULSE_OIDC_ISSUER) and self.name == settings.PULSE_OIDC_ORGANISATION
+
+    def clean(self) -> None:
+        if not (self.password_sign_in or self.email_link_sign_in or self.single_sign_on):
+            raise ValidationError(
+                {
+                    "email_link_sign_in": (
+                        "Keep at least one way to sign in: this organisation has no single sign-on, so "
+                        "switching off both passwords and email links would lock everyone out."
+                    )
+                }
+            )
 
 
 class TeamQuerySet(models.QuerySet["Team"]):

@@ -23,7 +23,14 @@ from django.utils.text import slugify
 from surveys.models import Membership, Organisation, Person, Team
 from surveys.services.validation import changes_assign, model_validate
 
-ORGANISATION_FIELDS = ("name", "min_group_size", "time_zone", "locale")
+ORGANISATION_FIELDS = (
+    "name",
+    "min_group_size",
+    "time_zone",
+    "locale",
+    "password_sign_in",
+    "email_link_sign_in",
+)
 TEAM_FIELDS = ("name", "slug", "parent", "time_zone")
 PERSON_FIELDS = ("email", "display_name", "locale", "time_zone", "is_admin")
 

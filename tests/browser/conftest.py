@@ -43,6 +43,12 @@ def artifacts() -> Path:
 
 @pytest.fixture
 def browser() -> Iterator[WebDriver]:
+    yield from chromium()
+
+
+def chromium(*, network_log: bool = False) -> Iterator[WebDriver]:
+    """A headless Chromium for one test; with ``network_log`` its DevTools network events can be read with
+    ``driver.get_log("performance")`` (the single sign-on tests read the URLs of a redirect chain)."""
     reason = _missing()
     if reason:
         pytest.skip(reason)
@@ -51,6 +57,8 @@ def browser() -> Iterator[WebDriver]:
 
     profile = tempfile.mkdtemp(prefix="pulse-chromium-")
     options = webdriver.ChromeOptions()
+    if network_log:
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     options.binary_location = str(CHROMIUM)
     for flag in (
         "--headless=new",

@@ -78,10 +78,13 @@ def test_navigation_follows_the_role(world: World) -> None:
     assert "My check-ins" not in anonymous
 
 
+SIGN_IN_ON = {"password_sign_in": "on", "email_link_sign_in": "on"}
+
+
 def test_organisation_settings_refuse_k_below_three_on_the_field(admin: Client, world: World) -> None:
     response = admin.post(
         "/manage/organisation/",
-        {"name": "Org A", "min_group_size": "2", "time_zone": "Europe/Berlin", "locale": "en"},
+        {"name": "Org A", "min_group_size": "2", "time_zone": "Europe/Berlin", "locale": "en", **SIGN_IN_ON},
     )
     assert response.status_code == 400
     page = text(response)
@@ -92,7 +95,7 @@ def test_organisation_settings_refuse_k_below_three_on_the_field(admin: Client, 
     assert Organisation.objects.get(pk=world.a.organisation.pk).min_group_size == 5
     saved = admin.post(
         "/manage/organisation/",
-        {"name": "Org A", "min_group_size": "8", "time_zone": "Asia/Kolkata", "locale": "de"},
+        {"name": "Org A", "min_group_size": "8", "time_zone": "Asia/Kolkata", "locale": "de", **SIGN_IN_ON},
     )
     assert saved.status_code == 302
     organisation = Organisation.objects.get(pk=world.a.organisation.pk)
