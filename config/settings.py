@@ -128,11 +128,13 @@ MIDDLEWARE = [
     # whitenoise.runserver_nostatic), so development serves them exactly as production does.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "pulse.middleware.SessionTimeoutMiddleware",
+    # The page's language and time zone, by Pulse's one rule (docs/languages.md §2): after sign-in state
+    # is settled (authentication, session time-out).
+    "surveys.language.LanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -373,6 +375,8 @@ SPECTACULAR_SETTINGS = {
 # --- Internationalisation ------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+# Another language is a catalogue under locale/ plus its code here, nothing else (docs/languages.md §5).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
