@@ -18,7 +18,7 @@ from surveys.definitions import BandDef, format_number, to_fraction
 
 _OPERATORS = {"<=": "≤", "<": "<", ">=": "≥", ">": ">"}
 
-_OPERATOR_WORDS = {"<=": "at or below", "<": "below", ">=": "at or above", ">": "above"}
+OPERATOR_WORDS = {"<=": "at or below", "<": "below", ">=": "at or above", ">": "above"}
 
 
 def decimals_of(scale: DisplayScale) -> int:
@@ -105,4 +105,4 @@ def cutoff_clause(info: MetricInfo, band: BandDef, last: str) -> str:
     name = band.name.replace("_", " ")
     threshold = format_number(Fraction(band.threshold))
     instrument = f"{info.instrument} " if info.instrument else ""
-    return f"{last} is {_OPERATOR_WORDS[band.op]} the {instrument}'{name}' {info.cutoff_word} of {threshold}"
+    return f"{last} is {OPERATOR_WORDS[band.op]} the {instrument}'{name}' {info.cutoff_word} of {threshold}"

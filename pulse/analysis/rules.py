@@ -72,11 +72,16 @@ SeriesKey = tuple[int, str]
 
 
 class FlagKind(StrEnum):
-    """What raised a flag. One open flag per team × metric × kind."""
+    """A reason a flag holds. One flag per team × metric carries every reason that holds (docs/science.md
+    §3.10), strongest first in :data:`REASON_ORDER`."""
 
     TREND = "trend"
     SHIFT = "shift"
     CUTOFF = "cutoff"
+
+
+#: Strongest first: a sustained trend, then a sudden shift (both mean worsening), then a cut-off alone.
+REASON_ORDER = (FlagKind.TREND, FlagKind.SHIFT, FlagKind.CUTOFF)
 
 
 class Severity(StrEnum):
@@ -146,6 +151,7 @@ class SeriesVerdict:
     explanations: Mapping[FlagKind, str]
     status: str
     details: Mapping[str, Any]
+    headline: str = ""  # in a leader's words, for the reasons that hold (empty when none does)
     # Unrounded statistics, for tests and the admin (never shown to leaders as such).
     usable_rounds: int = 0
     window_rounds: int = 0
@@ -164,6 +170,11 @@ class SeriesVerdict:
     @property
     def flagged(self) -> bool:
         return any(self.hits.values())
+
+    @property
+    def reasons(self) -> tuple[FlagKind, ...]:
+        """The reasons that hold now, strongest first."""
+        return tuple(kind for kind in REASON_ORDER if self.hits.get(kind))
 
 
 # ---------------------------------------------------------------------------------------------- windows
@@ -428,6 +439,8 @@ def _verdict(s: SeriesInput, window: Sequence[Point], cfg: TrendSettings, st: _S
         ),
         cutoff=cutoff_clause(info, band, last) if band is not None else None,
         notes=sentences.notes_text(excluded, withheld, zone),
+        band=band,
+        rounds=st.usable_rounds,
     )
 
     hits: dict[FlagKind, bool] = {}
@@ -452,6 +465,14 @@ def _verdict(s: SeriesInput, window: Sequence[Point], cfg: TrendSettings, st: _S
         )
     if band is not None:
         explanations[FlagKind.CUTOFF] = sentences.cutoff_sentence(evidence)
+    headline = sentences.headline_sentence(
+        evidence,
+        trend=st.trend_hit,
+        shift=st.shift_hit,
+        rising=st.per_round > 0,
+        up=last_value > st.mu0,
+        baseline=format_value(st.mu0, info.scale) if math.isfinite(st.mu0) else "",
+    )
 
     details: dict[str, Any] = {
         "first": first,
@@ -479,6 +500,7 @@ def _verdict(s: SeriesInput, window: Sequence[Point], cfg: TrendSettings, st: _S
         explanations=explanations,
         status=sentences.status_sentence(evidence),
         details=details,
+        headline=headline,
         band=band.name if band else None,
         **common,
     )

@@ -1,7 +1,10 @@
 """The sentences a flag and a series status say, from numbers already coarsened for showing.
 
-Each sentence names the metric, the published values it rests on and the statistics that decided
-(``pulse.analysis.rules``); nothing here computes. Pure, no ORM.
+Two registers (docs/science.md §3.10). A flag's **headline** says what happened in a leader's words, with
+the published values and no statistical term ("Work-related burnout has risen over the last 8 rounds, from
+38 to 55, and is now at or above 50, the CBI convention for 'high'"). Its **reasons** are the technical
+sentences, one per rule that holds, naming the statistics that decided (``pulse.analysis.rules``); the
+glossary (``pulse.analysis.glossary``) says what each term means. Nothing here computes. Pure, no ORM.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from pulse.analysis.formatting import days_text
+from pulse.analysis.formatting import OPERATOR_WORDS, days_text
 from pulse.analysis.metrics import MetricInfo
+from surveys.definitions import BandDef, format_number
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class Evidence:
     interval: str
     cutoff: str | None
     notes: tuple[str, ...]
+    band: BandDef | None = None
+    rounds: int = 0  # usable rounds the trend was read over
 
     @property
     def trend_numbers(self) -> str:
@@ -101,3 +107,34 @@ def status_sentence(e: Evidence) -> str:
     if e.trend_numbers:
         parts.append(f"over {e.span} {e.changed}")
     return _sentence(parts)
+
+
+def band_words(e: Evidence) -> str:
+    """ "at or above 50, the CBI convention for 'high'": a cut-off in a leader's words."""
+    assert e.band is not None
+    name = e.band.name.replace("_", " ")
+    instrument = f"the {e.info.instrument}" if e.info.instrument else "the instrument's"
+    threshold = format_number(e.band.threshold)
+    return f"{OPERATOR_WORDS[e.band.op]} {threshold}, {instrument} {e.info.cutoff_word} for '{name}'"
+
+
+def headline_sentence(e: Evidence, *, trend: bool, shift: bool, rising: bool, up: bool, baseline: str) -> str:
+    """What happened, in a leader's words, for the reasons that hold (``trend``, ``shift``, a cut-off when
+    ``e.band`` is set). ``rising``: the trend's direction; ``up``: the shift's; ``baseline``: the team's
+    usual level before the shift."""
+    label = e.info.label
+    lead = ""
+    if trend:
+        lead = f"{label} has {'risen' if rising else 'fallen'} over {e.span}, from {e.first} to {e.last}"
+        if shift:
+            lead += f", with a sudden {'jump' if up else 'drop'} in the round closing {e.latest_date}"
+    elif shift:
+        lead = (
+            f"{label} {'jumped' if up else 'dropped'} to {e.last} in the round closing {e.latest_date}, "
+            f"away from the team's usual level of {baseline}"
+        )
+    if e.band is not None:
+        if lead:
+            return f"{lead}, and is now {band_words(e)}."
+        return f"{label} is {e.last}, {band_words(e)}, in the round closing {e.latest_date}."
+    return f"{lead}." if lead else ""

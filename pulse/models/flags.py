@@ -1,11 +1,14 @@
 """Flags, their history and leaders' actions, and the trend runs that raise them.
 
-A **Flag** says that one team's metric is worsening, for one reason (``kind``: a trend, a sudden shift, a
-cut-off crossed), and explains itself in one sentence built only from published, coarsened numbers. At
-most one flag per team × metric × kind is active at a time (a conditional unique constraint); a later trend
-run updates it. Every change of state is a **FlagEvent** (who, when, why). **Action** rows are what a
-leader planned. What a change of state tells people is written to the outbox
-(``pulse.models.notifications``) in the same transaction.
+A **Flag** says that one team's metric is worsening. It is one story per problem: at most one flag per
+team × metric is active at a time (a conditional unique constraint), and it carries every reason that
+holds (``reasons``: a trend, a sudden shift, a cut-off crossed; ``kind`` is the strongest). A later trend
+run updates it: a new reason is an event on the same flag, never a second flag. It speaks twice, from
+published, coarsened numbers only: ``headline`` in a leader's words, ``explanation`` with the statistics.
+
+Every change of state is a **FlagEvent** (who, when, why). **Action** rows are what a leader planned. What a
+change of state tells people is written to the outbox (``pulse.models.notifications``) in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -44,10 +47,16 @@ class Flag(models.Model):
     metric = models.CharField(
         max_length=200, help_text="The TeamAggregate metric, e.g. scale:cbi_work.cbi_work@1."
     )
-    kind = models.CharField(max_length=10, choices=Kind.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices, help_text="The strongest reason.")
+    reasons = models.JSONField(
+        default=list, blank=True, help_text="Every reason that holds, strongest first (trend, shift, cutoff)."
+    )
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     severity = models.CharField(max_length=10, choices=Severity.choices)
-    explanation = models.TextField(help_text="One sentence with published, coarsened numbers.")
+    headline = models.TextField(blank=True, help_text="What happened, in a leader's words.")
+    explanation = models.TextField(
+        help_text="The statistics: one sentence per reason, from published, coarsened numbers."
+    )
     details = models.JSONField(default=dict, blank=True, help_text="The numbers behind the sentence.")
     # Persistence bookkeeping: consecutive evaluations (with new data) in which the condition held while
     # pending, or was back within bounds while active.
@@ -74,19 +83,19 @@ class Flag(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["team", "metric", "kind"],
+                fields=["team", "metric"],
                 condition=Q(state__in=["pending", "open", "acknowledged", "action_planned"]),
-                name="flag_one_active_per_team_metric_kind",
+                name="flag_one_active_per_team_metric",
             ),
         ]
         indexes = [
             models.Index(fields=["organisation", "state"], name="flag_organisation_state"),
-            models.Index(fields=["team", "metric", "kind", "-created_at"], name="flag_series_latest"),
+            models.Index(fields=["team", "metric", "-created_at"], name="flag_series_newest"),
             models.Index(fields=["opened_at"], condition=Q(state="open"), name="flag_open_unacknowledged"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} flag on {self.metric} of team {self.team_id} ({self.state})"
+        return f"Flag on {self.metric} of team {self.team_id} ({self.state})"
 
     @property
     def is_active(self) -> bool:
@@ -100,12 +109,14 @@ class FlagEvent(models.Model):
         DETECTED = "detected", "Detected (pending)"
         OPENED = "opened", "Opened"
         UPDATED = "updated", "Updated by a trend run"
+        REASON_ADDED = "reason_added", "New evidence"
         LAPSED = "lapsed", "Did not hold"
         RETURNING = "returning", "Decline seen again (pending)"
         REOPENED = "reopened", "Reopened"
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
         ACTION_PLANNED = "action_planned", "Action planned"
         RESOLVED = "resolved", "Resolved by hand"
+        REOPENED_BY_HAND = "reopened_by_hand", "Reopened by a leader"
         RECOVERED = "recovered", "Recovered"
         ESCALATED = "escalated", "Escalated"
 

@@ -19,8 +19,11 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from pulse.analysis.formatting import day_text, decimals_of, shown_text, signed
+from pulse.analysis.glossary import REASON_NAME, REASON_TERM
 from pulse.analysis.metrics import RESPONSE_RATE, DisplayScale, Metric
+from pulse.analysis.rules import REASON_ORDER, FlagKind
 from pulse.analysis.stats import fit_trend
+from pulse.analysis.suggestions import Suggestion, suggestions_for
 from pulse.disclosure.release import (
     RoundInfo,
     RoundRelease,
@@ -109,15 +112,59 @@ class EventView:
 
 
 @dataclass(frozen=True)
+class ReasonView:
+    """One reason a flag holds: its name, the technical sentence (empty when redacted) and the glossary
+    entry that says what it means."""
+
+    kind: str
+    name: str
+    sentence: str
+    term: str
+
+
+@dataclass(frozen=True)
 class FlagView:
     flag: Flag
     team: TeamInfo
     label: str
-    explanation: str
+    headline: str  # in a leader's words
+    explanation: str  # the statistics, one sentence per reason
+    reasons: tuple[ReasonView, ...]
     redacted: bool
     can_act: bool
     outcomes: tuple[OutcomeView, ...]
     events: tuple[EventView, ...]
+    suggestions: tuple[Suggestion, ...]
+    resolution_note: str  # a leader's note when resolved by hand; what the system saw when recovered
+    can_reopen: bool
+
+
+def _reasons(flag: Flag, *, redacted: bool) -> tuple[ReasonView, ...]:
+    sentences: dict[str, str] = dict((flag.details or {}).get("reasons") or {})
+    kinds = [kind for kind in REASON_ORDER if kind.value in (flag.reasons or [flag.kind])]
+    return tuple(
+        ReasonView(
+            kind=kind.value,
+            name=REASON_NAME[kind],
+            sentence=""
+            if redacted
+            else sentences.get(kind.value, flag.explanation if len(kinds) == 1 else ""),
+            term=REASON_TERM[kind],
+        )
+        for kind in kinds
+    )
+
+
+def _resolution_note(flag: Flag) -> str:
+    if flag.state != Flag.State.RESOLVED:
+        return ""
+    if flag.resolution == Flag.Resolution.RECOVERED:
+        return "Recovered on its own: back within bounds for two rounds in a row."
+    notes = [e for e in flag.events.all() if e.kind == FlagEvent.Kind.RESOLVED]
+    if not notes:
+        return ""
+    last = notes[-1]
+    return f"{last.why} ({last.actor_label})"
 
 
 def _event_view(event: FlagEvent, label: str) -> EventView:
@@ -136,8 +183,8 @@ def _redacted_explanation(
     """A flag's explanation rebuilt from published values only, for a flag whose own sentence may rest on
     a result this report withholds."""
     parts = [
-        f"{label} ({flag.get_kind_display().lower()}): the trend run's sentence for this flag used a result "
-        "that is withheld here to protect a smaller group, so it is not shown."
+        f"{label}: the trend run's sentences for this flag used a result that is withheld here to protect a "
+        "smaller group, so they are not shown."
     ]
     shown = [(r, shown_cell(releases[r.pk].verdict(flag.metric, flag.team_id))) for r in asked]
     published = [(r, c) for r, c in shown if c.published]
@@ -152,6 +199,13 @@ def _redacted_explanation(
         values = [(r.closes_at, v) for r, c in published[-window() :] if (v := _plain(c)) is not None]
         parts.append(_trend_words(label, fit_trend(values, least=min_rounds()), scale, len(values)))
     return " ".join(parts)
+
+
+def _redacted_headline(flag: Flag, label: str) -> str:
+    worse = (
+        "is beyond the instrument's cut-off" if flag.reasons == [FlagKind.CUTOFF.value] else "is worsening"
+    )
+    return f"{label} {worse}. The figures behind this are withheld here to protect a smaller group."
 
 
 def _flag_views(
@@ -201,16 +255,22 @@ def _flag_views(
         outcomes = tuple(
             _outcome(action, series, scale, label, zone=zone, day=day) for action in flag.actions.all()
         )
+        can_act = flag.team_id in leads
         views.append(
             FlagView(
                 flag=flag,
                 team=teams.by_id[flag.team_id],
                 label=label,
+                headline=_redacted_headline(flag, label) if redacted else (flag.headline or flag.explanation),
                 explanation=explanation,
+                reasons=_reasons(flag, redacted=redacted),
                 redacted=redacted,
-                can_act=flag.team_id in leads and flag.state in _OPEN_STATES,
+                can_act=can_act and flag.state in _OPEN_STATES,
                 outcomes=outcomes,
                 events=tuple(_event_view(event, label) for event in flag.events.all()),
+                suggestions=suggestions_for(flag.metric),
+                resolution_note=_resolution_note(flag),
+                can_reopen=can_act and flag.state == Flag.State.RESOLVED,
             )
         )
     return tuple(views)

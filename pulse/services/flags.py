@@ -34,7 +34,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from pulse.analysis.rules import SEVERITY_RANK, FlagKind, SeriesVerdict, Severity
+from pulse.analysis.rules import SEVERITY_RANK, SeriesVerdict, Severity
 from pulse.models import Action, Flag, FlagEvent
 from pulse.services.notifications import notifications_for_event
 from surveys.models import Membership, Organisation, Person
@@ -100,82 +100,87 @@ def flags_apply_verdicts(
     *, organisation: Organisation, verdicts: Sequence[SeriesVerdict], now: datetime
 ) -> ApplySummary:
     """Move the organisation's flags according to one trend run's verdicts. Call inside the run's
-    transaction (``pulse.services.trends.trend_run`` holds the organisation's row lock)."""
+    transaction (``pulse.services.trends.trend_run`` holds the organisation's row lock).
+
+    One flag per team × metric: its condition holds while any reason does (a trend, a shift, a cut-off),
+    and it is back within bounds only when every reason it carries was judged and none holds; a reason
+    that could not be judged this time leaves the flag as it is."""
     summary = ApplySummary()
     evaluable = [v for v in verdicts if v.evaluable and v.latest_closes_at is not None]
     if not evaluable:
         return summary
     active = {
-        (f.team_id, f.metric, f.kind): f
+        (f.team_id, f.metric): f
         for f in Flag.objects.select_for_update().filter(
             organisation=organisation, state__in=Flag.ACTIVE_STATES
         )
     }
-    hit_teams = {v.key[0] for v in evaluable if any(v.hits.values())}
-    resolved: dict[tuple[int, str, str], Flag] = {}
+    hit_teams = {v.key[0] for v in evaluable if v.reasons}
+    resolved: dict[tuple[int, str], Flag] = {}
     for f in Flag.objects.filter(
         organisation=organisation, state=Flag.State.RESOLVED, team_id__in=hit_teams
     ).order_by("resolved_at", "pk"):
-        resolved[(f.team_id, f.metric, f.kind)] = f  # the latest resolution wins
+        resolved[(f.team_id, f.metric)] = f  # the latest resolution wins
     for verdict in evaluable:
-        team_id, metric = verdict.key
         assert verdict.latest_closes_at is not None
-        for kind, hit in verdict.hits.items():
-            key = (team_id, metric, kind.value)
-            flag = active.get(key)
-            if flag is not None and flag.evaluated_through >= verdict.latest_closes_at:
-                continue  # this round was evaluated already: a rerun is not a second evaluation
-            if hit:
-                _on_hit(organisation, flag, resolved.get(key), key, kind, verdict, now, summary)
-            elif flag is not None:
-                _on_clear(flag, verdict, now, summary)
+        flag = active.get(verdict.key)
+        if flag is not None and flag.evaluated_through >= verdict.latest_closes_at:
+            continue  # this round was evaluated already: a rerun is not a second evaluation
+        if verdict.reasons:
+            _on_hit(organisation, flag, resolved.get(verdict.key), verdict, now, summary)
+        elif flag is not None and set(flag.reasons) <= set(verdict.hits):
+            _on_clear(flag, verdict, now, summary)
     return summary
+
+
+def _say(flag: Flag, verdict: SeriesVerdict) -> None:
+    """The verdict's reasons, severity and sentences onto the flag (not saved)."""
+    assert verdict.severity is not None
+    flag.reasons = [kind.value for kind in verdict.reasons]
+    flag.kind = flag.reasons[0]
+    flag.severity = verdict.severity
+    flag.headline = verdict.headline
+    flag.explanation = " ".join(verdict.explanations[kind] for kind in verdict.reasons)
+    flag.details = {**verdict.details, "reasons": {k.value: verdict.explanations[k] for k in verdict.reasons}}
 
 
 def _on_hit(
     organisation: Organisation,
     flag: Flag | None,
     previous: Flag | None,
-    key: tuple[int, str, str],
-    kind: FlagKind,
     verdict: SeriesVerdict,
     now: datetime,
     summary: ApplySummary,
 ) -> None:
     assert verdict.latest_closes_at is not None
-    assert verdict.severity is not None
-    explanation = verdict.explanations[kind]
-    details = dict(verdict.details)
     if flag is None and previous is not None and previous.evaluated_through < verdict.latest_closes_at:
+        _say(previous, verdict)
         previous.state = Flag.State.PENDING
         previous.hits, previous.clears = 1, 0
-        previous.severity, previous.explanation, previous.details = verdict.severity, explanation, details
         previous.evaluated_through = verdict.latest_closes_at
         previous.save()
         flag_event_write(
-            previous, FlagEvent.Kind.RETURNING, from_state=Flag.State.RESOLVED, now=now, why=explanation
+            previous, FlagEvent.Kind.RETURNING, from_state=Flag.State.RESOLVED, now=now, why=previous.headline
         )
         summary.detected += 1
         return
     if flag is None:
-        flag = Flag.objects.create(
+        flag = Flag(
             organisation=organisation,
-            team_id=key[0],
-            metric=key[1],
-            kind=key[2],
+            team_id=verdict.key[0],
+            metric=verdict.key[1],
             state=Flag.State.PENDING,
-            severity=verdict.severity,
-            explanation=explanation,
-            details=details,
             hits=1,
             evaluated_through=verdict.latest_closes_at,
             created_at=now,
         )
-        flag_event_write(flag, FlagEvent.Kind.DETECTED, from_state="", now=now, why=explanation)
+        _say(flag, verdict)
+        flag.save()
+        flag_event_write(flag, FlagEvent.Kind.DETECTED, from_state="", now=now, why=flag.headline)
         summary.detected += 1
         return
-    before_state, before_severity = flag.state, flag.severity
-    flag.severity, flag.explanation, flag.details = verdict.severity, explanation, details
+    before_state, before_severity, before_reasons = flag.state, flag.severity, list(flag.reasons)
+    _say(flag, verdict)
     flag.evaluated_through = verdict.latest_closes_at
     flag.clears = 0
     if flag.state == Flag.State.PENDING:
@@ -197,7 +202,7 @@ def _on_hit(
             FlagEvent.Kind.REOPENED if reopening else FlagEvent.Kind.OPENED,
             from_state=before_state,
             now=now,
-            why=explanation,
+            why=flag.headline,
         )
         summary.notifications += notifications_for_event(event=event, now=now)
         if reopening:
@@ -206,20 +211,30 @@ def _on_hit(
             summary.opened += 1
         return
     flag.save()
-    if before_severity != flag.severity:
-        event = flag_event_write(
-            flag,
-            FlagEvent.Kind.UPDATED,
-            from_state=before_state,
-            now=now,
-            why=explanation,
-            data={"severity_before": before_severity, "severity": flag.severity},
-        )
-        summary.updated += 1
-        if SEVERITY_RANK[Severity(flag.severity)] > SEVERITY_RANK[Severity(before_severity)] and (
-            Severity(flag.severity) == Severity.ALERT
-        ):
-            summary.notifications += notifications_for_event(event=event, now=now)
+    added = [kind for kind in flag.reasons if kind not in before_reasons]
+    if before_severity == flag.severity and not added:
+        return
+    # Leaders are told only when the flag has just become an alert; other news waits on the flag's page.
+    now_alert = (
+        Severity(flag.severity) == Severity.ALERT
+        and SEVERITY_RANK[Severity(flag.severity)] > (SEVERITY_RANK[Severity(before_severity)])
+    )
+    event = flag_event_write(
+        flag,
+        FlagEvent.Kind.UPDATED if now_alert or not added else FlagEvent.Kind.REASON_ADDED,
+        from_state=before_state,
+        now=now,
+        why=flag.headline,
+        data={
+            "severity_before": before_severity,
+            "severity": flag.severity,
+            "reasons_before": before_reasons,
+            "reasons": flag.reasons,
+        },
+    )
+    summary.updated += 1
+    if now_alert:
+        summary.notifications += notifications_for_event(event=event, now=now)
 
 
 def _on_clear(flag: Flag, verdict: SeriesVerdict, now: datetime, summary: ApplySummary) -> None:
