@@ -5,7 +5,7 @@ from pathlib import Path
 
 from celery import Celery
 from celery.beat import PersistentScheduler
-from celery.signals import beat_init, worker_ready
+from celery.signals import beat_init, setup_logging, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -46,6 +46,22 @@ def _mark_ready(name: str) -> None:
         (directory / f"{name}.ready").write_text(str(os.getpid()))
     except OSError:
         pass  # only the start-up message waits for it
+
+
+@setup_logging.connect
+def _django_logging(loglevel: int | str | None = None, **kwargs: object) -> None:
+    """Workers and beat log through Django's ``LOGGING`` (config/logs.py), like the web processes: the same
+    format (``PULSE_LOG_FORMAT``), handlers and token redaction. With a receiver for this signal Celery
+    leaves logging alone instead of putting its own handler on the root logger. Celery's own loggers keep
+    the level of ``--loglevel`` (its "ready." line, tasks received and done); Pulse's follow ``LOG_LEVEL``."""
+    import logging
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+    if loglevel:
+        logging.getLogger("celery").setLevel(loglevel)
 
 
 @worker_ready.connect

@@ -19,6 +19,7 @@ from kombu import Queue
 
 from config.email import anymail_settings, email_backend
 from config.env import env_bool, env_choice, env_int, env_list, env_str, generated_secret, require
+from config.logs import FORMATS, logging_config
 
 # Admin classes and forms name their model as a type parameter (``ModelAdmin[Team]``) for mypy; Django gives
 # those classes no ``__class_getitem__``, django-stubs-ext adds it (before any admin module is imported).
@@ -487,22 +488,7 @@ OIDC_CREATE_USER = False  # people come from the organisation's roster, never fr
 AUTHENTICATION_BACKENDS = ["pulse.web.backends.PasswordBackend", "pulse.web.oidc.Backend"]
 
 # --- Logging -------------------------------------------------------------------------------------------
-# Access lines are written by Pulse's own middleware-free formatter: tokens in check-in URLs are never
-# logged (see config/logging_filters.py).
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"redact_tokens": {"()": "config.logging_filters.RedactTokens"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]},
-    },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        # Redacted at the source, before any handler (mail_admins, an error tracker) sees the record.
-        "django.request": {"filters": ["redact_tokens"]},
-        "django.security": {"filters": ["redact_tokens"]},
-    },
-}
+# Plain lines or one JSON object a line (config/logs.py); in both, tokens in check-in and sign-in URLs are
+# never logged (config/logging_filters.py).
+PULSE_LOG_FORMAT = env_choice("PULSE_LOG_FORMAT", "plain", FORMATS)
+LOGGING = logging_config(log_format=PULSE_LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO"))

@@ -2,16 +2,19 @@
 
 A whole round runs with every logger at DEBUG: the tick opens it, sends the invitations, people open their
 links and answer through the form and the API (with the usual mistakes: a wrong answer, a second click, an
-unknown link, a wrong method), a reminder goes out, and the tick closes the round. Records are taken as the
-first handler gets them, before any handler's filter tidies them, because whatever handler runs first
-(Django's mail_admins, an error tracker's) sees them exactly so.
+unknown link, a wrong method), a reminder goes out, and the tick closes the round and aggregates it. Records
+are taken as the first handler gets them, before any handler's filter tidies them, because whatever handler
+runs first (Django's mail_admins, an error tracker's) sees them exactly so. What the configured handlers
+write is checked too, in each format ``PULSE_LOG_FORMAT`` offers (plain lines and JSON, config/logs.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import logging
+import logging.config
 import re
 import threading
 from collections.abc import Iterator
@@ -28,6 +31,8 @@ from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from config.logging_filters import RedactTokens, redact
+from config.logs import FORMATS, formatter_for, logging_config
+from pulse.models import TeamAggregate
 from surveys.models import Person, Round
 from surveys.services import answering
 from surveys.services.emails import emails_send_due
@@ -99,11 +104,37 @@ def log_records(caplog: pytest.LogCaptureFixture) -> Iterator[list[Seen]]:
             logger.removeHandler(capture)
 
 
-SURVEYS_TICK = [
+ROUND_TICK = [
     "surveys.services.rounds.rounds_open_due",
     "surveys.services.emails.emails_send_due",
     "surveys.services.counting.rounds_close_due",
+    "pulse.services.aggregation.rounds_aggregate_due",
 ]
+
+
+@pytest.fixture(params=FORMATS)
+def log_format(request: pytest.FixtureRequest, settings: SettingsWrapper) -> Iterator[str]:
+    """The handlers configured as ``PULSE_LOG_FORMAT=<format>`` configures them, for one test."""
+    log_format = str(request.param)
+    logging.config.dictConfig(logging_config(log_format=log_format, level="INFO"))
+    try:
+        yield log_format
+    finally:
+        logging.config.dictConfig(settings.LOGGING)
+
+
+def written_lines(output: str, log_format: str) -> list[str]:
+    """The lines the handlers wrote; in JSON, each must be one object with the fields config/logs.py
+    promises."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    if log_format == "json":
+        first_lines = [line for line in lines if not line.startswith(" ")]
+        assert first_lines == lines, "a JSON record spread over more than one line"
+        for line in lines:
+            record = json.loads(line)
+            assert isinstance(record, dict)
+            assert {"time", "level", "logger", "message"} <= set(record)
+    return lines
 
 
 @pytest.fixture
@@ -144,10 +175,10 @@ def _person_answer_pairs(
 
 @pytest.mark.django_db
 def test_a_whole_round_logs_no_token_and_no_answer_beside_a_person(
-    client: Client, settings: SettingsWrapper, log_records: list[Seen], emitted: io.StringIO
+    log_format: str, client: Client, settings: SettingsWrapper, log_records: list[Seen], emitted: io.StringIO
 ) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.PULSE_TICK_STEPS = SURVEYS_TICK  # the surveys' part of the tick: open, email, close
+    settings.PULSE_TICK_STEPS = ROUND_TICK  # the tick's part in a round: open, email, close, aggregate
     setup = open_round(people_per_team=(5, 5))
     assert emails_send_due() == 10
     links = {}
@@ -189,6 +220,9 @@ def test_a_whole_round_logs_no_token_and_no_answer_beside_a_person(
     with time_machine.travel(setup.close_moment, tick=False):
         tick_run()
     assert Round.objects.get(pk=setup.round.pk).status == Round.Status.CLOSED
+    with time_machine.travel(setup.close_moment + dt.timedelta(minutes=1), tick=False):
+        tick_run()  # aggregates the counted round, if the close's tick has not already
+    assert TeamAggregate.objects.filter(round=setup.round).exists()
 
     assert len(log_records) >= 5, "the round logged almost nothing: is the capture working?"
     assert any("closed" in record.text for record in log_records)
@@ -202,9 +236,15 @@ def test_a_whole_round_logs_no_token_and_no_answer_beside_a_person(
             assert token[:12] not in record.text, f"token prefix in a {record.logger} record"
         assert "canary" not in record.text, f"an answer in a {record.logger} record"
     assert _person_answer_pairs(log_records, setup.people, answers) == []
-    output = emitted.getvalue()
-    for token in tokens:
-        assert token not in output
+    lines = written_lines(emitted.getvalue(), log_format)
+    assert any("closed" in line for line in lines), "the handlers wrote nothing of the close?"
+    assert any("Gone: /checkin/[redacted]/" in line for line in lines)
+    for line in lines:
+        for token in tokens:
+            assert token not in line, f"token in a written {log_format} line: {line[:200]}"
+            assert token[:12] not in line, f"token prefix in a written {log_format} line"
+        assert "canary" not in line, f"an answer in a written {log_format} line: {line[:200]}"
+    assert _person_answer_pairs([Seen("", "", line) for line in lines], setup.people, answers) == []
 
 
 @pytest.mark.django_db
@@ -306,3 +346,68 @@ def test_an_unexpected_error_record_holds_no_token(
     client = Client(raise_request_exception=False)
     assert client.post(f"/checkin/{token}/", as_form(answers_for(setup.round))).status_code == 500
     assert not [record for record in log_records if token in record.text]
+
+
+@pytest.mark.parametrize("log_format", FORMATS)
+def test_a_token_in_a_traceback_or_an_extra_field_is_not_written_in_either_format(log_format: str) -> None:
+    """The filter cleans a record's message; an exception's text and the fields a library adds are cleaned
+    by the formatter, which redacts each whole line it writes."""
+    token = "q3V7dJ5mXkP0aZ_l-9w2Ybn4tRcE8sHfGiU1oNyL6vM"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter_for(log_format))
+    handler.addFilter(RedactTokens())
+    logger = logging.getLogger("tests.anonymity.formats")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        try:
+            raise ValueError(f"no route for /checkin/{token}/")
+        except ValueError:
+            logger.exception("request failed", extra={"referer": f"https://pulse.example/checkin/{token}/"})
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    output = stream.getvalue()
+    assert "ValueError: no route for /checkin/[redacted]/" in output.replace("\\n", "\n")
+    assert token not in output
+    lines = written_lines(output, log_format)
+    if log_format == "json":
+        [line] = lines  # one object, traceback included
+        record = json.loads(line)
+        assert record["referer"] == "https://pulse.example/checkin/[redacted]/"
+        assert record["message"] == "request failed"
+        assert "exc_info" in record
+
+
+def test_celery_processes_log_in_the_configured_format_with_tokens_redacted() -> None:
+    """A worker's or beat's logging set-up (Celery's ``app.log.setup``) keeps Django's handlers: JSON lines,
+    redacted, rather than Celery's own plain handler on the root logger."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    token = "q3V7dJ5mXkP0aZ_l-9w2Ybn4tRcE8sHfGiU1oNyL6vM"
+    script = (
+        "from config.celery import app; app.log.setup(loglevel='INFO'); import logging; "
+        f"logging.getLogger('surveys.tasks').warning('sent /checkin/{token}/'); "
+        "logging.getLogger('surveys.tasks').info('below LOG_LEVEL'); "
+        "logging.getLogger('celery.apps.worker').info('celery@here ready.')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "PULSE_LOG_FORMAT": "json", "PULSE_TESTING": "1", "LOG_LEVEL": "WARNING"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = written_lines(result.stderr, "json")
+    # Celery's own lines at --loglevel (INFO), Pulse's at LOG_LEVEL (WARNING).
+    assert [json.loads(line)["message"] for line in lines] == [
+        "sent /checkin/[redacted]/",
+        "celery@here ready.",
+    ]
+    assert token not in result.stderr
