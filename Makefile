@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck imports migrations-check catalogues catalogue-check messages bench clean
+.PHONY: run test check lint typecheck imports migrations-check catalogues catalogue-check messages oidc-provider bench clean
 
 $(STAMP): requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,8 +52,19 @@ messages: catalogues
 
 check: lint typecheck imports migrations-check catalogue-check
 
-test: $(STAMP) catalogues check
+test: $(STAMP) catalogues oidc-provider check
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The OpenID provider the single sign-on browser tests run against (tests/oidc/: the certified
+# oidc-provider on Node.js 20 or later), installed from its lock file; only a changed lock installs again.
+# Node.js and npm come from the distribution's packages when missing.
+OIDC_STAMP := tests/oidc/node_modules/.installed
+oidc-provider: $(OIDC_STAMP)
+
+$(OIDC_STAMP): tests/oidc/package-lock.json
+	@command -v npm >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm)
+	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # A benchmark by name (`make bench NAME=submit`); installs what the load driver needs first (wrk, from the
 # distribution's packages) so a fresh machine runs every benchmark without steps by hand.
@@ -62,4 +73,4 @@ bench: $(STAMP) var
 	$(BIN)/python manage.py pulse_bench $(NAME)
 
 clean:
-	rm -rf $(VENV) var staticfiles
+	rm -rf $(VENV) var staticfiles tests/oidc/node_modules

@@ -14,7 +14,8 @@ it never changes the answer.
 Who can sign in: every active person, by the address in ``Person.email``, which only ever holds an address
 entered for a new person or one that confirmed by link (``pulse.services.email_changes``). A person with no
 user yet gets one when they first spend a link; a user switched off by an admin ("can sign in" unticked)
-gets no link.
+gets no link, and nor does the person of an organisation that switched email-link sign-in off
+(``Organisation.email_link_sign_in``; a link sent before it was switched off no longer signs in).
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ def login_link_request(*, email: str, now: datetime | None = None) -> None:
 def people_who_can_sign_in(*, email: str) -> QuerySet[Person]:
     """Active people with this address whose sign-in is not switched off (no user yet, or an active one)."""
     return (
-        Person.objects.filter(email__iexact=email.strip(), is_active=True)
+        Person.objects.filter(
+            email__iexact=email.strip(), is_active=True, organisation__email_link_sign_in=True
+        )
         .filter(Q(user__isnull=True) | Q(user__is_active=True))
         .select_related("user")
         .order_by("pk")
@@ -96,7 +99,9 @@ def link_digest(token: str) -> bytes | None:
 
 def _usable(moment: datetime) -> Q:
     """Unspent and unexpired, and the person (or, for links of older releases, the user) may sign in."""
-    person_ok = Q(person__is_active=True) & (Q(person__user__isnull=True) | Q(person__user__is_active=True))
+    person_ok = Q(person__is_active=True, person__organisation__email_link_sign_in=True) & (
+        Q(person__user__isnull=True) | Q(person__user__is_active=True)
+    )
     return Q(used_at__isnull=True, expires_at__gt=moment) & (
         (Q(person__isnull=False) & person_ok) | Q(person__isnull=True, user__is_active=True)
     )
@@ -129,11 +134,13 @@ def login_link_spend(*, digest: bytes, now: datetime | None = None) -> AbstractB
         ).update(used_at=moment)
         if claimed != 1:
             return None
-        link = LoginLink.objects.select_related("user", "person__user").get(token_hash=digest)
+        link = LoginLink.objects.select_related("user", "person__user", "person__organisation").get(
+            token_hash=digest
+        )
         person = link.person
         if person is None:  # a link of an older release: it named only the user
             return link.user if link.user is not None and link.user.is_active else None
-        if not person.is_active:
+        if not person.is_active or not person.organisation.email_link_sign_in:
             return None
         if person.user is not None:
             return person.user if person.user.is_active else None

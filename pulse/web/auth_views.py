@@ -25,6 +25,8 @@ from django.views.decorators.http import require_http_methods
 from pulse.auth import LINK_LIFETIME, link_digest, login_link_pending, login_link_request, login_link_spend
 from pulse.ratelimit import client_ip, failure_record, failures_blocked, failures_clear, hit
 from pulse.services.email_changes import email_change_confirm, email_change_pending
+from pulse.web.backends import PASSWORD_OFF
+from surveys.models import Organisation
 from surveys.services.resend import checkin_links_resend
 
 
@@ -46,6 +48,19 @@ def _no_referrer(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def sign_in_methods() -> dict[str, Any]:
+    """What the sign-in page offers: single sign-on when configured, and passwords and email links while
+    any organisation allows them (``Organisation.password_sign_in``, ``email_link_sign_in``; the backends
+    refuse them per person's organisation whatever the page shows)."""
+    return {
+        "sso_provider": settings.PULSE_OIDC_PROVIDER_NAME if settings.PULSE_OIDC_ISSUER else "",
+        "offer_password": Organisation.objects.filter(password_sign_in=True).exists()
+        or not Organisation.objects.exists(),
+        "offer_email_link": Organisation.objects.filter(email_link_sign_in=True).exists()
+        or not Organisation.objects.exists(),
+    }
+
+
 class LoginView(auth_views.LoginView):
     """Django's password sign-in. Failed passwords (only those) lock the username and the client address
     with exponential backoff (``pulse.ratelimit``); the email link is limited apart and keeps working."""
@@ -53,6 +68,8 @@ class LoginView(auth_views.LoginView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context.setdefault("link_form", EmailLinkForm())
+        context.update(sign_in_methods())
+        context["password_off"] = getattr(self.request, PASSWORD_OFF, False)
         return context
 
     def _limited(self) -> tuple[tuple[str, str], tuple[str, str]]:
@@ -66,6 +83,9 @@ class LoginView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        if getattr(self.request, PASSWORD_OFF, False):
+            # The password matched; the organisation signs in another way (the page says which).
+            return self.render_to_response(self.get_context_data(form=form), status=403)
         for name, key in self._limited():
             failure_record(name, key)
         return super().form_invalid(form)
@@ -87,7 +107,7 @@ def login_link_request_view(request: HttpRequest) -> HttpResponse:
         return render(
             request,
             "registration/login.html",
-            {"form": AuthenticationForm(request), "link_form": form},
+            {"form": AuthenticationForm(request), "link_form": form, **sign_in_methods()},
             status=400,
         )
     email = form.cleaned_data["email"]
