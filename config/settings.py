@@ -110,7 +110,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files (no CDN)
     "simple_history",
@@ -280,6 +279,15 @@ PULSE_PORT = env_int("PULSE_PORT", 8000, minimum=1)
 PULSE_BASE_URL = env_str("PULSE_BASE_URL", f"http://127.0.0.1:{PULSE_PORT}").rstrip("/")
 
 # --- Auth and security ---------------------------------------------------------------------------------
+# Argon2id (RFC 9106; the Password Hashing Competition's winner, OWASP's first choice) for every new
+# password, with Django's parameters (2 passes over 100 MiB, 8 lanes). Hashes made with PBKDF2 before are
+# still checked, and rewritten as Argon2 at the person's next successful sign-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -305,6 +313,10 @@ PULSE_RATE_LIMITS = {
     "link_ip": env_str("PULSE_RATE_LINK_IP", "20/900"),
     "link_email": env_str("PULSE_RATE_LINK_EMAIL", "5/900"),
     "token_ip": env_str("PULSE_RATE_TOKEN_IP", "30/900"),
+    # The API (pulse/api/throttles.py): requests per signed-in user, and unauthenticated requests (check-in
+    # submissions) per client address; raise the latter when many people answer from behind one NAT.
+    "api_user": env_str("PULSE_RATE_API_USER", "1200/60"),
+    "api_anon_ip": env_str("PULSE_RATE_API_ANON_IP", "300/60"),
 }
 for _name, _rate in PULSE_RATE_LIMITS.items():
     _count, _, _seconds = _rate.partition("/")
@@ -338,13 +350,22 @@ if PRODUCTION:
     SILENCED_SYSTEM_CHECKS: list[str] = []
 
 # --- REST API ------------------------------------------------------------------------------------------
+# API tokens (pulse.models.api_tokens): a new token lives PULSE_API_TOKEN_DAYS unless its maker asks for
+# fewer or more days, at most PULSE_API_TOKEN_MAX_DAYS.
+PULSE_API_TOKEN_MAX_DAYS = env_int("PULSE_API_TOKEN_MAX_DAYS", 365, minimum=1)
+PULSE_API_TOKEN_DAYS = env_int("PULSE_API_TOKEN_DAYS", 90, minimum=1)
+if PULSE_API_TOKEN_DAYS > PULSE_API_TOKEN_MAX_DAYS:
+    raise ImproperlyConfigured("PULSE_API_TOKEN_DAYS must not be more than PULSE_API_TOKEN_MAX_DAYS")
 REST_FRAMEWORK = {
-    # Token first: its WWW-Authenticate header makes an unauthenticated request a 401, not a 403.
+    # Token first: its WWW-Authenticate header makes an unauthenticated request a 401, not a 403. Tokens are
+    # stored hashed, expire and are revocable (pulse.models.api_tokens).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "pulse.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # 429 with Retry-After past PULSE_RATE_LIMITS["api_user"] / ["api_anon_ip"]; the check-in API included.
+    "DEFAULT_THROTTLE_CLASSES": ["pulse.api.throttles.UserThrottle", "pulse.api.throttles.AnonymousThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON with a depth limit (pulse/api/parsers.py; the size limit is Django's); forms as DRF has them.
@@ -370,6 +391,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pulse.api.errors.document_media_type_errors",
+        "pulse.api.throttles.document_throttling",
     ],
 }
 

@@ -1,4 +1,4 @@
-"""Django admin for flags, notification channels, the notification outbox and the sign-in outbox.
+"""Django admin for flags, notification channels, the notification outbox, the sign-in outbox and API tokens.
 
 Flags and notifications are read-only here: their states change only through the services (so every
 change has its event). Admins see failed deliveries with their reasons, and configure channels.
@@ -8,11 +8,21 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from django.contrib import admin
-from django.db.models import Model
+from django.contrib import admin, messages
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from pulse.models import Action, AuthEmail, EmailChange, Flag, FlagEvent, Notification, NotificationChannel
+from pulse.models import (
+    Action,
+    ApiToken,
+    AuthEmail,
+    EmailChange,
+    Flag,
+    FlagEvent,
+    Notification,
+    NotificationChannel,
+)
+from pulse.services.api_tokens import api_tokens_revoke
 
 _M = TypeVar("_M", bound=Model)
 
@@ -109,3 +119,21 @@ class EmailChangeAdmin(_ReadOnlyAdmin[EmailChange]):
     search_fields = ("old_email", "new_email", "person__display_name")
     exclude = ("token_hash",)
     readonly_fields = [field.name for field in EmailChange._meta.fields if field.name != "token_hash"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(_ReadOnlyAdmin[ApiToken]):
+    """Scripts' API tokens: whose, what for, until when, last used. Never the token, nor its hash; a leaked
+    token is revoked here (its user can make a new one)."""
+
+    list_display = ("prefix", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "prefix", "user__username")
+    exclude = ("key_hash",)
+    readonly_fields = [field.name for field in ApiToken._meta.fields if field.name != "key_hash"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        count = api_tokens_revoke(token_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)

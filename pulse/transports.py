@@ -11,17 +11,21 @@ recording and retrying without knowing any protocol:
   connections and time-outs are temporary (``surveys.services.delivery.smtp_failure``, the rule the
   check-in emails follow too).
 
-The JSON webhook carries ``X-Pulse-Signature: sha256=<hex>``, the HMAC-SHA256 (RFC 2104; FIPS 180-4) of
-the exact request body under the channel's secret, and ``X-Pulse-Delivery``, the notification's
-idempotency key. :func:`verify_signature` is what a receiver runs. Slack messages go through
-``slack_sdk.webhook.WebhookClient`` with its own retries switched off: retrying is the outbox's job.
+The JSON webhook is signed the Standard Webhooks way (https://www.standardwebhooks.com/, with the
+``standardwebhooks`` library): ``webhook-id`` is the notification's idempotency key (the same for every
+attempt at one message), ``webhook-timestamp`` the attempt's Unix time, and ``webhook-signature``
+``v1,<base64>``, the HMAC-SHA256 (RFC 2104; FIPS 180-4) of ``id.timestamp.body`` under the channel's
+``whsec_`` secret. The id and the time are under the one HMAC with the body, so a receiver that refuses old
+timestamps and ids it has seen refuses a replay; docs/operations.md §10 has the receiver's code.
+Slack messages go through ``slack_sdk.webhook.WebhookClient`` with its own retries switched off: retrying
+is the outbox's job.
 """
 
 from __future__ import annotations
 
+import binascii
 import contextlib
-import hashlib
-import hmac
+import datetime as dt
 import json
 import urllib.error
 import urllib.request
@@ -31,7 +35,10 @@ from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from slack_sdk.webhook import WebhookClient
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import EmptyWebhookSecretError
 
+from pulse.models.notifications import WEBHOOK_SECRET_PREFIX
 from surveys.services.delivery import (
     SMTP_ERRORS,
     DeliveryFailure,
@@ -42,8 +49,9 @@ from surveys.services.delivery import (
 )
 from surveys.validators import single_line
 
-SIGNATURE_HEADER = "X-Pulse-Signature"
-DELIVERY_HEADER = "X-Pulse-Delivery"
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
 
 
 def check_status(status: int, detail: str = "") -> None:
@@ -129,14 +137,13 @@ def canonical_body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def sign(body: bytes, secret: str) -> str:
-    """``sha256=<hex>``: HMAC-SHA256 of the body under the channel secret."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify_signature(body: bytes, secret: str, header: str | None) -> bool:
-    """What a receiver does: recompute the HMAC over the raw body and compare in constant time."""
-    return bool(header) and hmac.compare_digest(sign(body, secret), header or "")
+def signed_headers(body: bytes, signer: Webhook, *, delivery: str, at: dt.datetime) -> dict[str, str]:
+    """The three Standard Webhooks headers for one attempt at sending ``body``."""
+    timestamp = int(at.timestamp())
+    signature = signer.sign(
+        msg_id=delivery, timestamp=dt.datetime.fromtimestamp(timestamp, tz=dt.UTC), data=body.decode()
+    )
+    return {ID_HEADER: delivery, TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: signature}
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -148,27 +155,31 @@ _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 class WebhookTransport:
-    """POST the payload as JSON, signed with HMAC-SHA256 over the exact body."""
+    """POST the payload as JSON, signed the Standard Webhooks way (id, timestamp and body under one HMAC)."""
 
     def __init__(self, url: str, secret: str, *, timeout: int = 10) -> None:
         if not url.lower().startswith(("https://", "http://")):
             raise PermanentFailure("the webhook URL must start with https:// or http://")
+        # Sending again would sign with the same secret: permanent, until the channel is fixed.
+        refused = PermanentFailure("the webhook channel's signing secret is not whsec_ and base64")
+        if not secret.startswith(WEBHOOK_SECRET_PREFIX):
+            raise refused
+        try:
+            self.signer = Webhook(secret)
+        except (binascii.Error, ValueError, EmptyWebhookSecretError):
+            raise refused from None
         self.url = url
-        self.secret = secret
         self.timeout = timeout
 
-    def send(self, payload: dict[str, Any], *, delivery: str) -> None:
+    def send(self, payload: dict[str, Any], *, delivery: str, now: dt.datetime | None = None) -> None:
         body = canonical_body(payload)
+        # Signed at each attempt: a retry hours later carries its own time, and the same id.
+        headers = signed_headers(body, self.signer, delivery=delivery, at=now or dt.datetime.now(tz=dt.UTC))
         request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
             self.url,
             data=body,
             method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "Pulse-Webhook/1",
-                SIGNATURE_HEADER: sign(body, self.secret),
-                DELIVERY_HEADER: delivery,
-            },
+            headers={"Content-Type": "application/json", "User-Agent": "Pulse-Webhook/2", **headers},
         )
         try:
             with _OPENER.open(request, timeout=self.timeout) as response:

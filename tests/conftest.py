@@ -16,6 +16,13 @@ def pytest_configure(config: pytest.Config) -> None:
     each import this, so each has its own). Translation catalogues are compiled if stale, as `make` does,
     so a test run straight after editing a .po sees the edit."""
     settings.PULSE_ROUND_KEY_DIR = tempfile.mkdtemp(prefix="pulse-round-keys-")
+    # Every test client calls from 127.0.0.1, and the counters outlive a test: API throttles far above any
+    # test's use (tests/pulse/test_api_throttling.py sets its own tight ones).
+    settings.PULSE_RATE_LIMITS = {
+        **settings.PULSE_RATE_LIMITS,
+        "api_user": "1000000/60",
+        "api_anon_ip": "1000000/60",
+    }
     _compile_catalogues()
 
 

@@ -48,7 +48,8 @@ urlpatterns = [
     ),
     path("instruments/<int:pk>/", instruments.InstrumentDetailApi.as_view(), name="api_instrument"),
     path("me/checkins/", me.MyCheckinListApi.as_view(), name="api_my_checkins"),
-    path("me/token/", methods(post=me.TokenRotateApi, delete=me.TokenRevokeApi), name="api_my_token"),
+    path("me/tokens/", methods(get=me.TokenListApi, post=me.TokenCreateApi), name="api_my_tokens"),
+    path("me/tokens/<int:pk>/", me.TokenRevokeApi.as_view(), name="api_my_token"),
     # Results and flags, through the disclosure gate (pulse.disclosure.release), for leaders and admins.
     path("reports/home/", results.ReportHomeApi.as_view(), name="api_report_home"),
     path("reports/teams/<int:pk>/", results.TeamReportApi.as_view(), name="api_report_team"),

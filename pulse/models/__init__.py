@@ -2,16 +2,19 @@
 
 ``aggregates``: what closed rounds taught (``TeamAggregate``) and how rosters changed (``TeamRosterChange``);
 ``flags``: flags, their history, leaders' actions and trend runs; ``notifications``: the outbox;
-``auth``: sign-in links, email changes and their outbox. Django finds models through this module.
+``auth``: sign-in links, email changes and their outbox; ``api_tokens``: scripts' API tokens (hashed).
+Django finds models through this module.
 """
 
 from pulse.models.aggregates import TeamAggregate, TeamRosterChange
+from pulse.models.api_tokens import ApiToken
 from pulse.models.auth import AuthEmail, EmailChange, LoginLink
 from pulse.models.flags import Action, Flag, FlagEvent, TrendRun
 from pulse.models.notifications import Notification, NotificationChannel
 
 __all__ = [
     "Action",
+    "ApiToken",
     "AuthEmail",
     "EmailChange",
     "Flag",

@@ -8,20 +8,46 @@ deliver: docs/architecture.md); a delivery step claims due rows by conditional U
 from __future__ import annotations
 
 import secrets
+import base64
+import binascii
 
 from django.db import models
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from pulse.models.flags import Flag, FlagEvent
 from pulse.models.outbox import OutboxRow
 
 
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - Standard Webhooks' form of a signing secret: whsec_ and base64
+
+
+def webhook_secret() -> str:
+    """A new channel's signing secret: 32 random bytes in the Standard Webhooks form."""
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def validate_webhook_secret(value: str) -> None:
+    """``whsec_`` and the base64 of 24 to 64 bytes (the Standard Webhooks specification's range)."""
+    if not value:
+        return
+    try:
+        key = base64.b64decode(value.removeprefix(WEBHOOK_SECRET_PREFIX), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if not value.startswith(WEBHOOK_SECRET_PREFIX) or not 24 <= len(key) <= 64:
+        raise ValidationError(
+            "A signing secret is whsec_ followed by the base64 of 24 to 64 random bytes; leave the default "
+            'or generate one: python -c "import base64,os;'
+            "print('whsec_'+base64.b64encode(os.urandom(32)).decode())\""
+        )
+
 class NotificationChannel(models.Model):
     """Where flags of an organisation (or of one team's subtree) are posted besides the leaders' email."""
 
     class Kind(models.TextChoices):
         SLACK = "slack", "Slack incoming webhook"
-        WEBHOOK = "webhook", "JSON webhook (HMAC-SHA256 signed)"
+        WEBHOOK = "webhook", "JSON webhook (signed the Standard Webhooks way)"
 
     organisation = models.ForeignKey(
         "surveys.Organisation", on_delete=models.PROTECT, related_name="notification_channels"
@@ -30,10 +56,12 @@ class NotificationChannel(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     url = models.URLField(max_length=500)
     secret = models.CharField(
-        max_length=128,
-        default=secrets.token_hex,  # 32 random bytes, 64 hex digits
+        max_length=200,
+        default=webhook_secret,
         blank=True,
-        help_text="Webhooks: the key of the X-Pulse-Signature HMAC. Keep it private.",
+        validators=[validate_webhook_secret],
+        help_text="Webhooks: the signing secret (Standard Webhooks, whsec_…) a receiver verifies with. "
+        "Keep it private.",
     )
     team = models.ForeignKey(
         "surveys.Team",

@@ -269,3 +269,16 @@ class ScheduleForm(ServiceErrorsMixin, forms.Form):
             data[name] = timedelta(hours=hours) if hours else None
         data["time_zone"] = data["time_zone"] or ""
         return data, instruments
+
+
+class ApiTokenForm(ServiceErrorsMixin, forms.Form):
+    name = forms.CharField(
+        max_length=100, help_text="What the token is for, e.g. the script that will use it."
+    )
+    expires_in_days = forms.IntegerField(
+        label="Expires after (days)",
+        min_value=1,
+        max_value=settings.PULSE_API_TOKEN_MAX_DAYS,
+        initial=settings.PULSE_API_TOKEN_DAYS,
+        help_text=f"At most {settings.PULSE_API_TOKEN_MAX_DAYS} days. Make a new token before this one ends.",
+    )

@@ -21,6 +21,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -33,10 +34,12 @@ from pulse.permissions import (
     schedules_visible_to,
     teams_visible_to,
 )
-from pulse.services.api_tokens import api_token_revoke, api_token_rotate
+from pulse.selectors.api_tokens import api_tokens_of
+from pulse.services.api_tokens import api_token_create, api_token_revoke
 from pulse.services.email_changes import email_change_open
 from pulse.services.people import person_update
 from pulse.web.forms import (
+    ApiTokenForm,
     MembershipEndForm,
     MembershipForm,
     OrganisationForm,
@@ -527,17 +530,27 @@ def instrument_detail(request: HttpRequest, caller: Caller, pk: int) -> HttpResp
 
 @login_required
 def api_token(request: HttpRequest) -> HttpResponse:
-    """Create, replace or revoke the signed-in person's API token for scripts. The key is shown once."""
+    """The signed-in person's API tokens for scripts: make one (named, expiring; shown once), revoke one."""
     if caller_of_request(request) is None:
         raise PermissionDenied("Your account is not linked to an active person of an organisation.")
     new_key = None
+    form = ApiTokenForm()
     if request.method == "POST":
         if request.POST.get("action") == "revoke":
-            api_token_revoke(user=request.user)
-            messages.success(request, "Your API token was revoked.")
+            token_id = request.POST.get("token", "")
+            if token_id.isdigit() and api_token_revoke(user=request.user, token_id=int(token_id)):
+                messages.success(request, "The token was revoked: it no longer works.")
             return redirect("web_api_token")
-        new_key = api_token_rotate(user=request.user)
-    has_token = hasattr(request.user, "auth_token")
-    response = render(request, "pulse/admin_app/api_token.html", {"new_key": new_key, "has_token": has_token})
+        form = ApiTokenForm(request.POST)
+        if form.is_valid():
+            try:
+                _token, new_key = api_token_create(user=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                form.add_service_errors(error)
+            else:
+                form = ApiTokenForm()
+    tokens = list(api_tokens_of(user=request.user))
+    context = {"new_key": new_key, "form": form, "tokens": tokens, "now": timezone.now()}
+    response = render(request, "pulse/admin_app/api_token.html", context, status=400 if form.errors else 200)
     response["Cache-Control"] = "no-store"
     return response

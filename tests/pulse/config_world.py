@@ -9,11 +9,11 @@ whose ids are tried by A's callers (and the other way round) to check they are n
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 
+from pulse.services.api_tokens import api_token_create
 from surveys.models import Instrument, Membership, Organisation, Person, Schedule, Team
 from surveys.services.schedules import schedule_save
 from tests.factories import OrganisationFactory, PersonFactory, TeamFactory
@@ -41,6 +41,7 @@ class World:
     a: Org
     b: Org
     nobody: User  # signed in, linked to no person
+    tokens: dict[str, str] = field(default_factory=dict)  # one API token per role, made when first asked
 
     def user(self, role: str) -> User | None:
         """The user for a role name of the role matrix."""
@@ -62,7 +63,9 @@ class World:
     def token(self, role: str) -> str:
         user = self.user(role)
         assert user is not None
-        return str(Token.objects.get_or_create(user=user)[0].key)
+        if role not in self.tokens:
+            self.tokens[role] = api_token_create(user=user, name=f"tests: {role}")[1]
+        return self.tokens[role]
 
 
 def _user(username: str) -> User:

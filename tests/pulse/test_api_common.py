@@ -36,7 +36,7 @@ def test_a_wrong_token_is_401(world: World) -> None:
     client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
     response = client.get("/api/v1/organisation/")
     assert response.status_code == 401
-    assert response.json() == {"detail": "Invalid token."}
+    assert response.json() == {"detail": "Invalid, expired or revoked token."}
 
 
 def test_a_user_without_a_person_is_403_with_a_detail(world: World) -> None:
@@ -123,21 +123,46 @@ def test_cursor_pagination_walks_every_row_once(world: World) -> None:
     assert client.get("/api/v1/people/?cursor=bogus").status_code == 404
 
 
-def test_a_session_user_can_create_and_revoke_their_own_token(world: World) -> None:
+def test_a_session_user_can_create_and_revoke_their_own_tokens(world: World) -> None:
     session = APIClient()
     session.force_login(world.signed_in("engineer"))
-    created = session.post("/api/v1/me/token/")
+    created = session.post(
+        "/api/v1/me/tokens/", {"name": "nightly export", "expires_in_days": 7}, format="json"
+    )
     assert created.status_code == 201
-    token = created.json()["token"]
+    body = created.json()
+    token = body["token"]
+    assert token.startswith(body["prefix"])
+    assert body["name"] == "nightly export"
     scripted = APIClient()
     scripted.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert scripted.get("/api/v1/organisation/").json()["id"] == world.a.organisation.pk
-    rotated = session.post("/api/v1/me/token/").json()["token"]
-    assert rotated != token
+    # A second token does not replace the first: one per script.
+    second = session.post("/api/v1/me/tokens/", {"name": "dashboard"}, format="json").json()
+    assert second["token"] != token
+    assert scripted.get("/api/v1/organisation/").status_code == 200
+    listed = session.get("/api/v1/me/tokens/").json()["results"]
+    assert sorted(t["name"] for t in listed) == ["dashboard", "nightly export"]
+    assert all("token" not in t for t in listed)  # never shown again
+    assert session.delete(f"/api/v1/me/tokens/{body['id']}/").status_code == 204
     assert scripted.get("/api/v1/organisation/").status_code == 401
-    assert session.delete("/api/v1/me/token/").status_code == 204
-    scripted.credentials(HTTP_AUTHORIZATION=f"Token {rotated}")
-    assert scripted.get("/api/v1/organisation/").status_code == 401
+    assert session.delete(f"/api/v1/me/tokens/{body['id']}/").status_code == 404  # already revoked
+    scripted.credentials(HTTP_AUTHORIZATION=f"Token {second['token']}")
+    assert scripted.get("/api/v1/organisation/").status_code == 200
+    # Another user's token is not found, and stays working.
+    other = APIClient()
+    other.force_login(world.signed_in("leader"))
+    assert other.delete(f"/api/v1/me/tokens/{second['id']}/").status_code == 404
+    assert scripted.get("/api/v1/organisation/").status_code == 200
+
+
+def test_a_token_needs_a_name_and_an_expiry_within_the_maximum(world: World) -> None:
+    session = APIClient()
+    session.force_login(world.signed_in("engineer"))
+    assert session.post("/api/v1/me/tokens/", {}, format="json").json()["errors"]["name"]
+    too_long = session.post("/api/v1/me/tokens/", {"name": "x", "expires_in_days": 366}, format="json")
+    assert too_long.status_code == 400
+    assert "expires_in_days" in too_long.json()["errors"]
 
 
 def test_session_writes_need_the_csrf_token(world: World) -> None:
@@ -154,7 +179,7 @@ def test_the_management_command_prints_a_token_for_scripts(world: World) -> None
     from django.core.management import call_command
 
     out = StringIO()
-    call_command("pulse_api_token", "admin@a.example", stdout=out)
+    call_command("pulse_api_token", "admin@a.example", "--name", "deploy", stdout=out)
     token = out.getvalue().strip()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")

@@ -75,7 +75,7 @@ def test_a_method_a_route_does_not_take_is_a_json_405(api: APIClient, world: Wor
     for path, method in (
         ("/api/v1/teams/", "delete"),
         ("/api/v1/flags/", "post"),
-        ("/api/v1/me/token/", "get"),
+        ("/api/v1/me/tokens/", "put"),
     ):
         response = getattr(api, method)(path)
         assert response.status_code == 405, path

@@ -12,11 +12,11 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
 
 from config.wsgi import application
 from pulse.models import Flag
+from pulse.services.api_tokens import api_token_create
 from surveys.models import Person
 from tests.pulse.helpers_reports import BURNOUT, RATE, ReportOrg, Value
 
@@ -172,7 +172,7 @@ def test_responses_with_published_and_withheld_cells_match_the_openapi_schema(wo
     lena = worked.person("Lena", leads="Root")
     worked.flag("A")
     assert lena.user is not None
-    token = Token.objects.create(user=lena.user).key
+    token = api_token_create(user=lena.user, name="schema test")[1]
     assert _validated("/api/v1/reports/home/", token).status_code == 200
     assert _validated("/api/v1/reports/teams/{id}/", token, id=worked.team["A"].pk).status_code == 200
     assert _validated("/api/v1/reports/teams/{id}/", token, id=worked.team["Root"].pk).status_code == 200

@@ -1,8 +1,9 @@
-"""Notifications against real servers: a local HTTP server (webhook and Slack) that records every request,
-checks the HMAC and fails on command, and a real SMTP server (aiosmtpd). Each message arrives once."""
+"""Notifications against real servers: a local HTTP server (webhook and Slack) that records every request
+and fails on command, and a real SMTP server (aiosmtpd). Each message arrives once."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -21,8 +22,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.db import connections
 from django.test import Client, override_settings
+from standardwebhooks import Webhook
 
-from pulse import transports
 from pulse.models import Flag, FlagEvent, Notification, NotificationChannel
 from pulse.services.notifications import next_digest_at, notifications_for_event, notifications_send_due
 from pulse.services.trends import trend_run
@@ -172,25 +173,35 @@ def channel(history: History, kind: str, url: str, **fields: object) -> Notifica
 
 
 @pytest.mark.django_db
-def test_a_webhook_is_signed_with_hmac_sha256_and_arrives_once(receiver: Receiver, smtp: SmtpCounter) -> None:
+def test_a_webhook_is_signed_the_standard_webhooks_way_and_arrives_once(
+    receiver: Receiver, smtp: SmtpCounter
+) -> None:
     history = History(teams=("Payments",))
-    hook = channel(history, "webhook", receiver.url("/hook"), secret="s3cret-for-tests")
+    secret = "whsec_" + base64.b64encode(b"thirty-two bytes of test secret!").decode()
+    hook = channel(history, "webhook", receiver.url("/hook"), secret=secret)
     flag = open_alert(history)
     moment = history.now()
+    sent_from = int(time.time())
     assert notifications_send_due(now=moment) >= 1
     assert notifications_send_due(now=moment) == 0  # a second delivery run finds nothing due
     requests = receiver.on("/hook")
     rows = Notification.objects.filter(channel=hook)
     # One flag per reason (cut-off, sudden shift): one message each, each exactly once.
-    assert sorted(r.headers["X-Pulse-Delivery"] for r in requests) == sorted(n.idempotency_key for n in rows)
+    assert sorted(r.headers["Webhook-Id"] for r in requests) == sorted(n.idempotency_key for n in rows)
     assert all(n.status == Notification.Status.SENT for n in rows)
     for request in requests:
-        expected = "sha256=" + hmac.new(b"s3cret-for-tests", request.body, hashlib.sha256).hexdigest()
-        assert request.headers["X-Pulse-Signature"] == expected
-        assert transports.verify_signature(request.body, hook.secret, request.headers["X-Pulse-Signature"])
-        assert not transports.verify_signature(request.body, "another", request.headers["X-Pulse-Signature"])
+        # id.timestamp.body under one HMAC-SHA256 with the secret's bytes (the specification, by hand).
+        signed = (
+            f"{request.headers['Webhook-Id']}.{request.headers['Webhook-Timestamp']}.".encode() + request.body
+        )
+        expected = base64.b64encode(
+            hmac.new(b"thirty-two bytes of test secret!", signed, hashlib.sha256).digest()
+        ).decode()
+        assert request.headers["Webhook-Signature"] == f"v1,{expected}"
+        assert sent_from <= int(request.headers["Webhook-Timestamp"]) <= time.time() + 1
+        assert Webhook(secret).verify(request.body, request.headers) == json.loads(request.body)
     row = rows.get(flag=flag)
-    (request,) = [r for r in requests if r.headers["X-Pulse-Delivery"] == row.idempotency_key]
+    (request,) = [r for r in requests if r.headers["Webhook-Id"] == row.idempotency_key]
     payload = json.loads(request.body)
     assert payload["delivery"] == row.idempotency_key
     assert payload["event"] == "flag.opened"
@@ -377,7 +388,7 @@ def test_concurrent_senders_deliver_each_notification_exactly_once(
     assert not errors
     notifications_send_due(now=moment, batch=100)
     assert Notification.objects.filter(status="sent").count() == total
-    keys = [r.headers["X-Pulse-Delivery"] for r in receiver.on("/hook")]
+    keys = [r.headers["Webhook-Id"] for r in receiver.on("/hook")]
     assert len(keys) == len(set(keys)) == Notification.objects.filter(transport="webhook").count()
     assert len(receiver.on("/slack")) == Notification.objects.filter(transport="slack").count()
     assert all(count == 1 for count in smtp.received.values())

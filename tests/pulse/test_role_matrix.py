@@ -238,7 +238,13 @@ API = [
         data={},
     ),
     Row("my check-ins", "GET", lambda w: "/api/v1/me/checkins/", statuses(401, 403, 200, 200, 200, 200)),
-    Row("my token", "POST", lambda w: "/api/v1/me/token/", statuses(401, 201, 201, 201, 201, 201)),
+    Row(
+        "my token",
+        "POST",
+        lambda w: "/api/v1/me/tokens/",
+        statuses(401, 201, 201, 201, 201, 201),
+        data={"name": "role matrix"},
+    ),
 ]
 
 

@@ -12,6 +12,7 @@ import time_machine
 from django.test import Client
 from rest_framework.test import APIClient
 
+from pulse.models import ApiToken
 from surveys.models import Instrument, Membership, Organisation, Person, Schedule, Team
 from tests.pulse.config_world import World, build_world
 
@@ -265,8 +266,10 @@ def test_instrument_library_pages(admin: Client, world: World) -> None:
 def test_the_api_token_page_shows_a_new_token_once(world: World) -> None:
     client = Client()
     client.force_login(world.signed_in("engineer"))
-    first = client.post("/account/api-token/", {"action": "rotate"})
-    token = re.search(r'<code id="new-token">([0-9a-f]{40})</code>', first.content.decode())
+    first = client.post(
+        "/account/api-token/", {"action": "create", "name": "backup script", "expires_in_days": 30}
+    )
+    token = re.search(r'<code id="new-token">(pulse_[A-Za-z0-9_-]{43})</code>', first.content.decode())
     assert token is not None
     assert first["Cache-Control"] == "no-store"
     api = APIClient()
@@ -274,8 +277,16 @@ def test_the_api_token_page_shows_a_new_token_once(world: World) -> None:
     assert api.get("/api/v1/me/checkins/").status_code == 200
     again = client.get("/account/api-token/").content.decode()
     assert token.group(1) not in again
-    client.post("/account/api-token/", {"action": "revoke"})
+    assert "backup script" in again
+    assert token.group(1)[:14] + "…" in again  # the prefix tells it apart
+    row = ApiToken.objects.get(user=world.signed_in("engineer"))
+    client.post("/account/api-token/", {"action": "revoke", "token": row.pk})
     assert api.get("/api/v1/me/checkins/").status_code == 401
+    assert "backup script" not in client.get("/account/api-token/").content.decode()
+    refused = client.post("/account/api-token/", {"action": "create", "name": "", "expires_in_days": 9999})
+    assert refused.status_code == 400
+    assert "id_name_error" in refused.content.decode()
+    assert "id_expires_in_days_error" in refused.content.decode()
 
 
 def test_a_schedule_ending_before_it_starts_is_an_error_at_the_last_day(admin: Client, world: World) -> None:
