@@ -1,4 +1,5 @@
-"""The organisation's settings: name, minimum group size k, time zone, locale."""
+"""The organisation's settings: name, minimum group size k, time zone, locale, and which of password and
+email-link sign-in its people may use (beside single sign-on, docs/operations.md §14)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ class OrganisationOutputSerializer(serializers.Serializer[Any]):
     min_group_size = serializers.IntegerField(help_text="k: fewest respondents a result is shown for.")
     time_zone = serializers.CharField()
     locale = serializers.CharField()
+    password_sign_in = serializers.BooleanField(help_text="People may sign in with a password.")
+    email_link_sign_in = serializers.BooleanField(help_text="People may sign in by a link sent by email.")
+    single_sign_on = serializers.BooleanField(
+        read_only=True, help_text="The installation's OpenID provider signs this organisation's people in."
+    )
 
     class Meta:
         ref_name = "Organisation"
@@ -47,6 +53,8 @@ class OrganisationUpdateApi(PulseApi):
         )
         time_zone = serializers.CharField(max_length=64, required=False, validators=[validate_time_zone])
         locale = serializers.ChoiceField(choices=[code for code, _ in settings.LANGUAGES], required=False)
+        password_sign_in = serializers.BooleanField(required=False)
+        email_link_sign_in = serializers.BooleanField(required=False)
 
         class Meta:
             ref_name = "OrganisationUpdate"

@@ -40,6 +40,9 @@ def test_every_person_reads_their_own_organisations_settings(world: World) -> No
             "min_group_size": 5,
             "time_zone": "Europe/Berlin",
             "locale": "en",
+            "password_sign_in": True,
+            "email_link_sign_in": True,
+            "single_sign_on": False,
         }
     assert client_for(world, "other_admin").get("/api/v1/organisation/").json()["name"] == "Org B"
 
@@ -59,6 +62,19 @@ def test_an_admin_changes_k_time_zone_and_locale(world: World) -> None:
         "de",
     )
     assert Organisation.objects.get(pk=world.b.organisation.pk).min_group_size == 5
+
+
+def test_an_admin_switches_sign_in_methods_but_keeps_one(world: World) -> None:
+    admin = client_for(world, "admin")
+    response = admin.patch("/api/v1/organisation/", {"password_sign_in": False}, format="json")
+    assert response.status_code == 200
+    assert (response.json()["password_sign_in"], response.json()["email_link_sign_in"]) == (False, True)
+    refused = admin.patch("/api/v1/organisation/", {"email_link_sign_in": False}, format="json")
+    assert refused.status_code == 400
+    assert "Keep at least one way to sign in" in refused.json()["errors"]["email_link_sign_in"][0]
+    assert Organisation.objects.get(pk=world.a.organisation.pk).email_link_sign_in is True
+    engineer = client_for(world, "engineer").patch("/api/v1/organisation/", {"password_sign_in": True})
+    assert engineer.status_code == 403
 
 
 def test_a_minimum_group_size_above_the_organisations_headcount_is_refused(world: World) -> None:
