@@ -1,16 +1,26 @@
-# Two commands do all set-up: `make run` and `make test`. Both are idempotent: .venv is rebuilt only when
-# requirements.lock changes, var/ is kept between runs.
+# Two commands do all set-up: `make run` and `make test`. Both are idempotent: .venv is reinstalled only
+# when a lock changes, var/ is kept between runs. `make run` installs only the runtime lock (what
+# production installs); `make test`, the checks and `make bench` add the development lock. Both locks pin
+# every package with its hashes (pip --require-hashes); `make lock` recompiles them from the .in files.
 PYTHON ?= python3.11
+LOCK_COMPILER ?= pip-compile
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps
+LOCK := $(LOCK_COMPILER) --quiet --generate-hashes --no-emit-index-url --no-emit-find-links --strip-extras
 
-.PHONY: run test check lint typecheck imports migrations-check catalogues catalogue-check messages oidc-provider bench clean
+.PHONY: run test check lint typecheck imports migrations-check catalogues catalogue-check messages oidc-provider bench clean lock
 
 $(STAMP): requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
+	$(PIP_INSTALL) -r requirements.lock
 	@touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP) requirements-dev.lock
+	$(PIP_INSTALL) -r requirements.lock -r requirements-dev.lock
+	@touch $(DEV_STAMP)
 
 var:
 	@mkdir -p var
@@ -21,17 +31,17 @@ run: $(STAMP) var catalogues
 	$(BIN)/python manage.py pulse_demo_history
 	$(BIN)/honcho -f Procfile.dev start
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy .
 
-migrations-check: $(STAMP)
+migrations-check: $(DEV_STAMP)
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-imports: $(STAMP)
+imports: $(DEV_STAMP)
 	$(BIN)/lint-imports
 
 # The translation catalogues (locale/<language>/LC_MESSAGES/django.po) compiled to the .mo files Django
@@ -52,7 +62,7 @@ messages: catalogues
 
 check: lint typecheck imports migrations-check catalogue-check
 
-test: $(STAMP) catalogues oidc-provider check
+test: $(DEV_STAMP) catalogues oidc-provider check
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The OpenID provider the single sign-on browser tests run against (tests/oidc/: the certified
@@ -68,9 +78,15 @@ $(OIDC_STAMP): tests/oidc/package-lock.json
 
 # A benchmark by name (`make bench NAME=submit`); installs what the load driver needs first (wrk, from the
 # distribution's packages) so a fresh machine runs every benchmark without steps by hand.
-bench: $(STAMP) var
+bench: $(DEV_STAMP) var
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(BIN)/python manage.py pulse_bench $(NAME)
+
+# Recompile both locks after editing requirements.in or requirements-dev.in (pip-tools; LOCK_COMPILER names
+# it when it is not on PATH). The runtime lock first: the development lock is constrained to it.
+lock:
+	$(LOCK) --output-file requirements.lock requirements.in
+	$(LOCK) --output-file requirements-dev.lock requirements-dev.in
 
 clean:
 	rm -rf $(VENV) var staticfiles tests/oidc/node_modules
