@@ -169,6 +169,8 @@ def _without_token(response: HttpResponse) -> HttpResponse:
 def _refused(request: HttpRequest, refused: SubmitRefused) -> HttpResponse:
     # Every variable the templates use is given: a missing one makes django.template log, at DEBUG, the
     # whole context, request (and so the token) included.
+    if refused.person is not None:
+        activate_for(request, refused.person)  # a known link: its person's language
     context = {"reason": refused.reason}
     response = render(request, "surveys/checkin_refused.html", context, status=refused.status)
     return _without_token(response)

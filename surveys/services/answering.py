@@ -37,6 +37,7 @@ from django_stubs_ext import StrOrPromise
 from surveys.models import (
     Invitation,
     Participation,
+    Person,
     Question,
     Round,
     SealedBallot,
@@ -52,12 +53,14 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class SubmitRefused(Exception):
-    """The link cannot be used: unknown, already used, expired, or its round closed."""
+    """The link cannot be used: unknown, already used, expired, or its round closed. ``person``: whose link
+    it is, when the link is known (the page that says so is in their language)."""
 
-    def __init__(self, reason: StrOrPromise, status: int) -> None:
+    def __init__(self, reason: StrOrPromise, status: int, person: Person | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        self.person = person
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,7 @@ def invitation_for_answering(token: str, *, now: datetime | None = None) -> Invi
         round_open=invitation.round.status == Round.Status.OPEN,
     )
     if refused:
+        refused.person = invitation.person
         raise refused
     return invitation
 

@@ -242,9 +242,9 @@ def test_a_form_sent_with_gaps_moves_focus_to_a_summary_naming_each_question(
     # The counter (surveys/checkin.js), counting as the server counts.
     comment = browser.find_element(By.ID, "id_comment_1")
     counter = browser.find_element(By.ID, "id_comment_1-count")
-    assert counter.text == "Characters left: 2000"
+    assert counter.text == "Characters left: 2,000"
     comment.send_keys("Calmer week.")
-    WebDriverWait(browser, WAIT).until(lambda _: counter.text == "Characters left: 1988")
+    WebDriverWait(browser, WAIT).until(lambda _: counter.text == "Characters left: 1,988")
     # A paste past the limit: nothing is cut, the counter says by how much.
     browser.execute_script(
         "arguments[0].value = 'x'.repeat(2005); arguments[0].dispatchEvent(new Event('input'))", comment

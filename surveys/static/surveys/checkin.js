@@ -11,12 +11,16 @@
   }
 
   // The words come from the page, in its language: data-left and data-over hold "%(count)s" where the
-  // number goes (the template translates them; English when the attributes are missing).
+  // number goes (the template translates them; English when the attributes are missing), and the number is
+  // written as the page's language writes it ("2,000", "2.000").
   function describe(box, left) {
     var words = left >= 0
       ? box.getAttribute("data-left") || "Characters left: %(count)s"
       : box.getAttribute("data-over") || "Characters too many: %(count)s";
-    return words.replace("%(count)s", String(Math.abs(left)));
+    var number = Math.abs(left);
+    var written = window.Intl ? new Intl.NumberFormat(document.documentElement.lang || undefined).format(number)
+      : String(number);
+    return words.replace("%(count)s", written);
   }
 
   function enhance(box) {
