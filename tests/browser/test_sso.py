@@ -32,6 +32,7 @@ from pytest_django.live_server_helper import LiveServer
 from pulse.services.oidc import provider_config_forget
 from surveys.models import Organisation, Person
 from tests.browser.conftest import chromium
+from tests.browser.test_engineer_checkin import _screenshot
 from tests.factories import OrganisationFactory, PersonFactory
 
 if TYPE_CHECKING:
@@ -121,13 +122,15 @@ def _wait(driver: WebDriver, css: str, text: str = "") -> Any:
     return WebDriverWait(driver, WAIT).until(expected_conditions.presence_of_element_located(locator))
 
 
-def _sign_in_at_provider(driver: WebDriver, base: str, login: str) -> None:
+def _sign_in_at_provider(driver: WebDriver, base: str, login: str, shot: Path | None = None) -> None:
     """From Pulse's sign-in page through the provider's own login form (any password)."""
     from selenium.webdriver.common.by import By
 
     driver.get(base + "/login/")
     button = _wait(driver, "#sso-sign-in")
     assert button.text == "Sign in with Acme ID"
+    if shot is not None:
+        _screenshot(driver, shot)
     button.click()
     _wait(driver, "input[name=login]").send_keys(login)
     driver.find_element(By.CSS_SELECTOR, "input[name=password]").send_keys("anything")
@@ -153,11 +156,11 @@ def _signed_in_users() -> set[int]:
 
 
 def test_sign_in_with_pkce_state_and_nonce_makes_the_rosters_person_a_user(
-    browser: WebDriver, live_server: LiveServer, acme: Person, provider: RunningProvider
+    browser: WebDriver, live_server: LiveServer, acme: Person, provider: RunningProvider, artifacts: Path
 ) -> None:
     started = time.monotonic()
     assert acme.user is None
-    _sign_in_at_provider(browser, live_server.url, "alice")
+    _sign_in_at_provider(browser, live_server.url, "alice", shot=artifacts / "sso-sign-in-page.png")
     _wait(browser, "h1", "Hello, Alice")
     assert urlsplit(browser.current_url).path == "/"
     acme.refresh_from_db()
@@ -223,11 +226,12 @@ def test_an_expired_token_signs_no_one_in(
 
 
 def test_an_address_not_on_the_roster_is_refused_and_gets_no_account(
-    browser: WebDriver, live_server: LiveServer, acme: Person
+    browser: WebDriver, live_server: LiveServer, acme: Person, artifacts: Path
 ) -> None:
     users_before = get_user_model().objects.count()
     _sign_in_at_provider(browser, live_server.url, "mallory")
     assert _refusal(browser) == "not_in_roster"
+    _screenshot(browser, artifacts / "sso-not-on-roster.png")
     page = browser.find_element("css selector", "#sso-refusal").text
     assert "mallory@elsewhere.example" in page
     assert "Acme has no active person with that address" in page
