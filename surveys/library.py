@@ -5,6 +5,8 @@ instrument (docs/science.md §1.1 lists them). German texts are included only wh
 German version exists and its wording could be checked (WHO-5); every other validated item has no German
 text and falls back to English, visibly to admins, because a validated item is never machine-translated.
 The German of ``workload1`` and ``comment`` is ours: they are our own, non-validated questions.
+docs/languages.md §7 cites the German versions found for the CBI and COPSOQ and says why their items are
+still shown in English (marked ``lang="en"`` on a German page).
 
 A released version is immutable. Migration ``0003_default_library`` loads the versions it names from here,
 and ``tests/surveys/test_library.py`` pins a fingerprint of each: to change wording, options or scoring,
