@@ -26,7 +26,12 @@ UTC = dt.UTC
 
 def _team(pk: int, *, declining: bool, size: int = 8) -> bench.SimTeam:
     return bench.SimTeam(
-        pk=pk, size=size, declining=declining, rate=1.0, burnout=np.full(size, 2.0), workload=np.full(size, 3.0)
+        pk=pk,
+        size=size,
+        declining=declining,
+        rate=1.0,
+        burnout=np.full(size, 2.0),
+        workload=np.full(size, 3.0),
     )
 
 
@@ -41,13 +46,17 @@ def test_false_flags_are_counted_per_100_team_quarters_and_delays_from_the_first
         (5, bench.BURNOUT): [17],  # round 18: 9 rounds, too late
     }  # team 6 is never flagged
     found = bench.figures(teams, openings)
-    assert found.stable_teams == 2 and found.false_flags == 2
+    assert found.stable_teams == 2
+    assert found.false_flags == 2
     # 2 teams × 26 weekly rounds = 4 team-quarters; 2 flags in 4 quarters = 50 per 100.
     assert found.false_per_100 == pytest.approx(50.0)
-    assert found.declining_teams == 4 and found.early_flags == 1
+    assert found.declining_teams == 4
+    assert found.early_flags == 1
     assert found.delays == (1, 8, 9)
-    assert found.timely == 2 and found.timely_share == pytest.approx(0.5)
-    assert found.flagged == 3 and found.median_delay == 8.0
+    assert found.timely == 2
+    assert found.timely_share == pytest.approx(0.5)
+    assert found.flagged == 3
+    assert found.median_delay == 8.0
     assert math.isnan(bench.figures([], {}).false_per_100)
 
 
@@ -90,8 +99,9 @@ def test_a_simulated_round_stores_only_what_the_close_step_would() -> None:
     assert burnout, "some team answered"
     assert all(row.respondents >= bench.K for row in burnout)  # no team below k has a row
     for row in rows.filter(metric="response_rate"):
-        size = sum(t.size for t in sim.teams) if row.team_id == sim.root.pk else row.n
-        assert row.n == size and row.total == row.respondents <= row.n
+        size = {t.pk: t.size for t in sim.teams}.get(row.team_id, sum(t.size for t in sim.teams))
+        assert row.n == size
+        assert row.total == row.respondents <= row.n
     for round_id in {row.round_id for row in burnout}:
         of_round = [row for row in burnout if row.round_id == round_id]
         root = [row for row in of_round if row.team_id == sim.root.pk]
@@ -133,7 +143,9 @@ def test_the_benchmark_trend_step_opens_exactly_the_flags_trend_run_opens() -> N
 
     def by_position(sim: bench.SimOrganisation) -> dict[tuple[int, str], list[int]]:
         position = {team.pk: i for i, team in enumerate(sim.teams)} | {sim.root.pk: -1}
-        return {(position[team], metric): steps for (team, metric), steps in bench.openings_read([sim]).items()}
+        return {
+            (position[team], metric): steps for (team, metric), steps in bench.openings_read([sim]).items()
+        }
 
     (_, a), (_, b) = twins
     assert by_position(a) == by_position(b)
