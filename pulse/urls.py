@@ -22,6 +22,11 @@ urlpatterns = [
     path("", include("pulse.web.urls")),
     # The leaders' pages: a team's results and the flags inbox; the home view is theirs too.
     path("teams/<int:pk>/", leader.team, name="team_report"),
+    path("teams/<int:pk>/print/", leader.team_print, name="team_print"),
+    path("teams/<int:pk>/export.csv", leader.team_export, name="team_export"),
+    path("teams/<int:pk>/rollup/", leader.team_rollup, name="team_rollup"),
+    path("teams/<int:pk>/rollup/print/", leader.team_rollup_print, name="team_rollup_print"),
+    path("teams/<int:pk>/rollup/export.csv", leader.team_rollup_export, name="team_rollup_export"),
     path("flags/", leader.flags, name="flags"),
     path("flags/<int:pk>/acknowledge/", leader.flag_acknowledge_view, name="flag_acknowledge"),
     path("flags/<int:pk>/plan/", leader.flag_plan_view, name="flag_plan"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,7 +31,9 @@ from pulse.selectors import reports
 from pulse.selectors.cells import metric_infos_for, min_rounds, sees_results
 from pulse.selectors.flags import FlagView, flag_inbox_get, flag_visible_get
 from pulse.selectors.people import teams_led_by
+from pulse.selectors.rollup import team_rollup_get
 from pulse.services.flags import FlagTransitionError, flag_acknowledge, flag_action_plan, flag_resolve
+from pulse.web import exports
 
 # --- forms --------------------------------------------------------------------------------------------
 
@@ -118,8 +121,12 @@ def home(request: HttpRequest) -> HttpResponse:
         teams = list(teams_led_by(person=person)) if person else []
         return render(request, "pulse/home.html", {"person": person, "teams": teams})
     assert caller is not None
+    home = reports.leader_home_get(caller=caller)
+    parents = {row.team.parent_id for row in home.rows}
     context: dict[str, Any] = {
-        "home": reports.leader_home_get(caller=caller),
+        "home": home,
+        # The led teams with teams below them have a roll-up page.
+        "rollups": [team for team in home.led if team.pk in parents],
         # One reverse for all rows ("/teams/" + id + "/"): a {% url %} per row is measurable at 500 teams.
         "team_url": reverse("team_report", args=[0]).removesuffix("0/"),
     }
@@ -131,7 +138,65 @@ def team(request: HttpRequest, pk: int) -> HttpResponse:
     return _team_page(request, pk)
 
 
-def _team_page(request: HttpRequest, pk: int, bound: Bound = None) -> HttpResponse:
+@login_required
+def team_print(request: HttpRequest, pk: int) -> HttpResponse:
+    """The team page laid out for paper: tables instead of charts, no forms."""
+    return _team_page(request, pk, printable=True)
+
+
+@login_required
+def team_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """The team page's results as CSV: the same selector call as the page, so the same release."""
+    caller = _results_caller(request)
+    report = reports.team_report_get(caller=caller, team_id=pk)
+    if report is None:
+        raise Http404("Not found.")
+    name = exports.filename(report.team.name, "team", _today(caller))
+    return exports.csv_response(exports.TEAM_HEADER, exports.team_rows(report), name)
+
+
+@login_required
+def team_rollup(request: HttpRequest, pk: int) -> HttpResponse:
+    return _rollup_page(request, pk)
+
+
+@login_required
+def team_rollup_print(request: HttpRequest, pk: int) -> HttpResponse:
+    return _rollup_page(request, pk, printable=True)
+
+
+def _rollup_page(request: HttpRequest, pk: int, *, printable: bool = False) -> HttpResponse:
+    """A team with teams below it: each of them side by side (``pulse.selectors.rollup``)."""
+    caller = _results_caller(request)
+    rollup = team_rollup_get(caller=caller, team_id=pk)
+    if rollup is None:
+        raise Http404("Not found.")
+    context = {
+        "rollup": rollup,
+        "printable": printable,
+        "team_url": reverse("team_report", args=[0]).removesuffix("0/"),
+        "min_rounds": min_rounds(),
+    }
+    return render(request, "pulse/leader/rollup.html", context)
+
+
+@login_required
+def team_rollup_export(request: HttpRequest, pk: int) -> HttpResponse:
+    caller = _results_caller(request)
+    rollup = team_rollup_get(caller=caller, team_id=pk)
+    if rollup is None:
+        raise Http404("Not found.")
+    name = exports.filename(rollup.team.name, "rollup", _today(caller))
+    return exports.csv_response(exports.ROLLUP_HEADER, exports.rollup_rows(rollup), name)
+
+
+def _today(caller: Caller) -> dt.date:
+    return timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(caller.organisation.time_zone)).date()
+
+
+def _team_page(
+    request: HttpRequest, pk: int, bound: Bound = None, *, printable: bool = False
+) -> HttpResponse:
     caller = _results_caller(request)
     report = reports.team_report_get(caller=caller, team_id=pk)
     if report is None:
@@ -142,8 +207,13 @@ def _team_page(request: HttpRequest, pk: int, bound: Bound = None) -> HttpRespon
     context = {
         "report": report,
         "charts": charts,
-        "flag_items": _items(report.flags, bound),
+        # On paper no flag has its forms.
+        "flag_items": _items(report.flags, bound)
+        if not printable
+        else [{"view": view, "forms": None, "invalid": False} for view in report.flags],
         "min_rounds": min_rounds(),
+        "printable": printable,
+        "has_rollup": bool(report.children),
     }
     return render(request, "pulse/leader/team.html", context, status=400 if bound else 200)
 
