@@ -61,6 +61,7 @@ SECRETS: list[tuple[str, str, Any]] = [
     ("CACHE_URL", "redis://:pw-from-secret@cache.internal:6379/1", lambda s: s["CACHES"]),
     ("EMAIL_HOST_PASSWORD", "smtp-pw-from-secret", lambda s: s["EMAIL_HOST_PASSWORD"]),
     ("PULSE_METRICS_TOKEN", "m" * 12 + "etrics-from-secret", lambda s: s["PULSE_METRICS_TOKEN"]),
+    ("PULSE_OIDC_CLIENT_SECRET", "oidc-secret-from-file", lambda s: s["OIDC_RP_CLIENT_SECRET"]),
     ("ANYMAIL_POSTMARK_SERVER_TOKEN", "postmark-from-secret", lambda s: s["ANYMAIL"]),
 ]
 
