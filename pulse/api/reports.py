@@ -172,10 +172,21 @@ class FlagSerializer(serializers.Serializer[Any]):
     team = TeamRefSerializer()
     metric = serializers.CharField(source="flag.metric")
     label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
-    kind = serializers.ChoiceField(source="flag.kind", choices=Flag.Kind.choices)
+    kind = serializers.ChoiceField(
+        source="flag.kind", choices=Flag.Kind.choices, help_text="The strongest reason."
+    )
+    reasons = serializers.ListField(
+        source="flag.reasons",
+        child=serializers.ChoiceField(choices=Flag.Kind.choices),
+        help_text="Every reason that holds, strongest first.",
+    )
     severity = serializers.ChoiceField(source="flag.severity", choices=Flag.Severity.choices)
     state = serializers.ChoiceField(source="flag.state", choices=Flag.State.choices)
-    explanation = serializers.CharField(help_text="One sentence; rebuilt from published values if needed.")
+    headline = serializers.CharField(help_text="What happened, in a leader's words.")
+    explanation = serializers.CharField(
+        help_text="The statistics, one sentence per reason; rebuilt from published values if needed."
+    )
+    resolution_note = serializers.CharField(help_text="How it was resolved; empty while it is not.")
     redacted = serializers.BooleanField(help_text="True when the trend run's own sentence is not shown.")
     can_act = serializers.BooleanField(help_text="Whether the caller may acknowledge, plan or resolve.")
     opened_at = serializers.DateTimeField(source="flag.opened_at", allow_null=True)

@@ -321,30 +321,62 @@ def _outcome(
 
 
 @dataclass(frozen=True)
+class InboxFilter:
+    """What the inbox shows: a state group ("open": waiting for a response, "in_hand": acknowledged or
+    with an action, "resolved"; empty: all), one team (and the teams below it), one severity."""
+
+    state: str = ""
+    team_id: int | None = None
+    severity: str = ""
+
+
+STATE_GROUPS: dict[str, tuple[str, ...]] = {
+    "open": (Flag.State.OPEN,),
+    "in_hand": (Flag.State.ACKNOWLEDGED, Flag.State.ACTION_PLANNED),
+    "resolved": (Flag.State.RESOLVED,),
+}
+
+
+@dataclass(frozen=True)
 class Inbox:
     needs_you: tuple[FlagView, ...]  # open: acknowledge or plan an action
     in_hand: tuple[FlagView, ...]  # acknowledged or with an action planned
     resolved: tuple[FlagView, ...]
+    teams: tuple[TeamInfo, ...]  # the teams the caller may filter by, in tree order
 
 
 RESOLVED_SHOWN = 20
 
 
-def flag_inbox_get(*, caller: Caller, today: date | None = None) -> Inbox:
-    """The caller's flags (a leader's teams and below; an admin's organisation), with the gate applied."""
+def flag_inbox_get(*, caller: Caller, today: date | None = None, only: InboxFilter | None = None) -> Inbox:
+    """The caller's flags (a leader's teams and below; an admin's organisation), with the gate applied,
+    narrowed by ``only``."""
+    only = only or InboxFilter()
     organisation = caller.organisation
     teams = TeamIndex.of(organisation.pk)
     visible = visible_team_ids(caller, teams)
-    active = [
-        pk
-        for pk, team_id in _flags_visible(caller, states=_OPEN_STATES).values_list("pk", "team_id")
-        if team_id in visible
-    ]
-    resolved_ids = list(
-        _flags_visible(caller, states=[Flag.State.RESOLVED])
-        .filter(team_id__in=visible)
-        .order_by("-resolved_at", "-pk")
-        .values_list("pk", flat=True)[:RESOLVED_SHOWN]
+    choosable = tuple(t for t in teams.ordered if t.pk in visible)
+    if only.team_id is not None:
+        chosen = teams.by_id.get(only.team_id)
+        subtree = {t.pk for t in choosable if chosen and (t.pk == chosen.pk or chosen.pk in t.ancestor_ids)}
+        visible = visible & subtree
+    groups = [STATE_GROUPS[only.state]] if only.state in STATE_GROUPS else list(STATE_GROUPS.values())
+    wanted = {state for group in groups for state in group}
+    active_states = [state for state in _OPEN_STATES if state in wanted]
+
+    def narrowed(states: Sequence[str]) -> QuerySet[Flag]:
+        flags = _flags_visible(caller, states=states).filter(team_id__in=visible)
+        return flags.filter(severity=only.severity) if only.severity else flags
+
+    active = list(narrowed(active_states).values_list("pk", flat=True)) if active_states else []
+    resolved_ids = (
+        list(
+            narrowed([Flag.State.RESOLVED])
+            .order_by("-resolved_at", "-pk")
+            .values_list("pk", flat=True)[:RESOLVED_SHOWN]
+        )
+        if Flag.State.RESOLVED in wanted
+        else []
     )
     views = flag_views_for(caller, active + resolved_ids, teams=teams, today=today)
     return Inbox(
@@ -353,6 +385,7 @@ def flag_inbox_get(*, caller: Caller, today: date | None = None) -> Inbox:
             v for v in views if v.flag.state in (Flag.State.ACKNOWLEDGED, Flag.State.ACTION_PLANNED)
         ),
         resolved=tuple(v for v in views if v.flag.state == Flag.State.RESOLVED),
+        teams=choosable,
     )
 
 

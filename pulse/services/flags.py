@@ -373,3 +373,43 @@ def flag_resolve(*, flag_id: int, by: Person, note: str, now: datetime | None = 
         flag.save(update_fields=["state", "resolution", "resolved_at", "clears"])
         flag_event_write(flag, FlagEvent.Kind.RESOLVED, from_state=before, now=moment, why=note, by=by)
     return flag
+
+
+def flag_reopen(*, flag_id: int, by: Person, reason: str, now: datetime | None = None) -> Flag:
+    """A resolved flag back to open by a leader, with the reason (the problem is not over, or was resolved
+    by mistake). The trend run's evidence stays as it was; the flag is open again as if just opened, so it
+    can be acknowledged, acted on and escalated like any other."""
+    moment = now or timezone.now()
+    reason = _required(reason, "why it is reopened")
+    with transaction.atomic():
+        flag = _locked(flag_id, by)
+        if flag.state != Flag.State.RESOLVED:
+            raise FlagTransitionError(
+                f"Only a resolved flag can be reopened; this one is {flag.get_state_display().lower()}."
+            )
+        newer = (
+            Flag.objects.filter(team_id=flag.team_id, metric=flag.metric, state__in=Flag.ACTIVE_STATES)
+            .exclude(pk=flag.pk)
+            .exists()
+        )
+        if newer:
+            raise FlagTransitionError(
+                "A newer flag on this metric is already being followed; respond to that one instead."
+            )
+        flag.state = Flag.State.OPEN
+        flag.opened_at = moment
+        flag.acknowledged_at = None
+        flag.resolved_at, flag.resolution = None, ""
+        flag.reopen_count += 1
+        flag.hits, flag.clears = PERSIST, 0
+        flag.escalation_level, flag.escalated_at = 0, None
+        flag.save()
+        flag_event_write(
+            flag,
+            FlagEvent.Kind.REOPENED_BY_HAND,
+            from_state=Flag.State.RESOLVED,
+            now=moment,
+            why=reason,
+            by=by,
+        )
+    return flag

@@ -1,8 +1,9 @@
-"""A leader sees a flag, acknowledges it and plans an action, in a real headless Chromium.
+"""A leader reads a flag, acts on it, resolves and reopens it, in a real headless Chromium.
 
 The demo organisation with its twelve weeks of history (``pulse.devtools.demo_history``): Lena, who leads
-Platform, signs in with the demo password, reads her teams' heatmap and open flags, acknowledges the first
-flag in the inbox with a note, plans an action, and opens the team page, whose trend charts (the vendored
+Platform, signs in with the demo password, reads her teams' heatmap and open flags, opens the first flag of
+the inbox (its headline, then the numbers behind it), acknowledges it, plans an action from a suggestion,
+resolves it with a note and reopens it, and opens the team page, whose trend charts (the vendored
 uPlot) are drawn beside their data tables. Screenshots are saved under test-artifacts/.
 """
 
@@ -81,22 +82,41 @@ def test_leader_sees_a_flag_acknowledges_it_and_plans_an_action(
     assert browser.execute_script(CONTRAST_JS) == []
     _screenshot(browser, artifacts / "leader-home.png")
 
-    # The inbox: acknowledge the first flag waiting for a response, then plan an action on it.
-    browser.find_element(By.LINK_TEXT, "Flags").click()
+    # The inbox: one row per flag, in a leader's words; the flag's own page has the rest.
+    browser.find_element(By.CSS_SELECTOR, "header a[href='/flags/']").click()
     _wait_for(browser, "h1", "Flags")
-    first = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=needs-you] article.flag")
-    article_id = first.get_attribute("id")
-    assert article_id is not None
-    flag_id = int(article_id.removeprefix("flag-"))
-    explanation = first.find_element(By.CSS_SELECTOR, ".explanation").text
-    assert explanation.endswith(".")
+    first = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=needs-you] li.flag-row")
+    row_id = first.get_attribute("id")
+    assert row_id is not None
+    flag_id = int(row_id.removeprefix("flag-"))
+    headline = first.find_element(By.CSS_SELECTOR, ".headline").text
+    assert headline.endswith(".")
+    for term in ("CUSUM", "q =", "Sen", "standard error"):
+        assert term not in headline  # no statistics term in the headline
+    assert not browser.find_elements(By.CSS_SELECTOR, "textarea")  # the forms open on demand
     assert browser.execute_script(CONTRAST_JS) == []
     _screenshot(browser, artifacts / "leader-flags-inbox.png")
+    first.find_element(By.CSS_SELECTOR, "a.button-link").click()
+    _wait_for(browser, "h1", "SRE Americas")
+    assert browser.find_element(By.CSS_SELECTOR, "article.flag .headline").text == headline
+
+    # The numbers are one click away, each term linked to the glossary.
+    numbers = browser.find_element(By.CSS_SELECTOR, "details.numbers")
+    assert not numbers.get_attribute("open")
+    numbers.find_element(By.TAG_NAME, "summary").click()
+    assert "per round" in numbers.text
+    assert browser.find_element(By.CSS_SELECTOR, "ul.reasons a[href^='/help/glossary/#']")
+
     note = browser.find_element(By.ID, f"id_ack{flag_id}-note")
     note.send_keys("Seen. Talking to the team at Thursday's retro.")
     note.find_element(By.XPATH, "./ancestor::form").find_element(By.CSS_SELECTOR, "button").click()
     _wait_for(browser, "ul.messages", "Acknowledged")
-    browser.find_element(By.ID, f"id_act{flag_id}-what").send_keys("Move two on-call shifts to SRE Europe")
+
+    # A suggestion starts the action; the leader edits it and says who and by when.
+    browser.find_element(By.CSS_SELECTOR, "#suggestion-on_call button.use-suggestion").click()
+    what = browser.find_element(By.ID, f"id_act{flag_id}-what")
+    assert what.get_attribute("value").startswith("Review the team's on-call load: ")
+    what.send_keys(" Move two on-call shifts to SRE Europe.")
     browser.find_element(By.ID, f"id_act{flag_id}-who").send_keys("Lena with Maya")
     due = browser.find_element(By.ID, f"id_act{flag_id}-due_on")
     browser.execute_script("arguments[0].value = arguments[1]", due, "2026-12-08")
@@ -112,7 +132,23 @@ def test_leader_sees_a_flag_acknowledges_it_and_plans_an_action(
     lena = Person.objects.get(email=DEMO_LEADER_EMAIL)
     assert FlagEvent.objects.get(flag=flag, kind=FlagEvent.Kind.ACKNOWLEDGED).actor_id == lena.pk
     action = Action.objects.get(flag=flag)
+    assert action.what.startswith("Review the team's on-call load: ")
     assert (action.who, action.due_on) == ("Lena with Maya", dt.date(2026, 12, 8))
+
+    # Resolve with a note, which stays on the flag, then reopen it with a reason.
+    note = browser.find_element(By.ID, f"id_res{flag_id}-note")
+    note.send_keys("Shifts moved; the team says nights are quieter.")
+    note.find_element(By.XPATH, "./ancestor::form").find_element(By.CSS_SELECTOR, "button").click()
+    _wait_for(browser, "ul.messages", "Resolved")
+    _wait_for(browser, ".resolution", "Shifts moved; the team says nights are quieter.")
+    reason = browser.find_element(By.ID, f"id_reo{flag_id}-reason")
+    reason.send_keys("Nights are loud again.")
+    reason.find_element(By.XPATH, "./ancestor::form").find_element(By.CSS_SELECTOR, "button").click()
+    _wait_for(browser, "ul.messages", "Reopened")
+    flag.refresh_from_db()
+    assert (flag.state, flag.reopen_count) == (Flag.State.OPEN, 1)
+    assert browser.execute_script(CONTRAST_JS) == []
+    _screenshot(browser, artifacts / "leader-flag-reopened.png")
 
     # The team page: trend charts drawn beside their tables, and the words about the last round.
     sre = Team.objects.get(slug="sre-americas")

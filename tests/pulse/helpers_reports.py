@@ -203,7 +203,9 @@ class ReportOrg:
         last = self.rounds[-1].closes_at if self.rounds else START
         defaults: dict[str, object] = {
             "kind": Flag.Kind.TREND,
+            "reasons": [Flag.Kind.TREND.value],
             "severity": Flag.Severity.WARNING,
+            "headline": "Burnout (single item) has risen over the last 8 rounds, from 2.1 to 3.4.",
             "explanation": "Burnout (single item) rose from 2.1 to 3.4 over the last 8 rounds.",
             "evaluated_through": last,
             "created_at": last,
