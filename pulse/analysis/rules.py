@@ -73,7 +73,7 @@ SeriesKey = tuple[int, str]
 
 class FlagKind(StrEnum):
     """A reason a flag holds. One flag per team × metric carries every reason that holds (docs/science.md
-    §3.10), strongest first in :data:`REASON_ORDER`."""
+    §3.11), strongest first in :data:`REASON_ORDER`."""
 
     TREND = "trend"
     SHIFT = "shift"

@@ -1,6 +1,6 @@
 """The sentences a flag and a series status say, from numbers already coarsened for showing.
 
-Two registers (docs/science.md §3.10). A flag's **headline** says what happened in a leader's words, with
+Two registers (docs/science.md §3.11). A flag's **headline** says what happened in a leader's words, with
 the published values and no statistical term ("Work-related burnout has risen over the last 8 rounds, from
 38 to 55, and is now at or above 50, the CBI convention for 'high'"). Its **reasons** are the technical
 sentences, one per rule that holds, naming the statistics that decided (``pulse.analysis.rules``); the
