@@ -77,6 +77,7 @@ def test_the_benchmarks_on_offer() -> None:
         "dashboard",
         "delivery",
         "email",
+        "flags",
         "invitations",
         "submit",
         "trends",
