@@ -467,11 +467,18 @@ PULSE_TREND_WINDOW = env_int("PULSE_TREND_WINDOW", 12, minimum=6)
 PULSE_TREND_MIN_ROUNDS = 6  # docs/science.md §3.1: no trend test on fewer usable rounds; not configurable
 PULSE_TREND_FDR = 0.10
 PULSE_FLAG_ESCALATE_AFTER_DAYS = env_int("PULSE_FLAG_ESCALATE_AFTER_DAYS", 7, minimum=1)
-# Non-urgent flag emails wait for a weekly digest: weekday (0 = Monday) and hour, organisation's time zone.
-PULSE_FLAG_DIGEST_WEEKDAY = env_int("PULSE_FLAG_DIGEST_WEEKDAY", 0, minimum=0)
+# Flag emails below an alert wait for the leader's digest, at this hour in the organisation's time zone:
+# every day, or once a week when a weekday (0 = Monday … 6) is set.
+PULSE_FLAG_DIGEST_WEEKDAY: int | None = (
+    env_int("PULSE_FLAG_DIGEST_WEEKDAY", 0, minimum=0)
+    if env_str("PULSE_FLAG_DIGEST_WEEKDAY").strip()
+    else None
+)
 PULSE_FLAG_DIGEST_HOUR = env_int("PULSE_FLAG_DIGEST_HOUR", 9, minimum=0)
-if PULSE_FLAG_DIGEST_WEEKDAY > 6 or PULSE_FLAG_DIGEST_HOUR > 23:
-    raise ImproperlyConfigured("PULSE_FLAG_DIGEST_WEEKDAY must be 0–6 and PULSE_FLAG_DIGEST_HOUR 0–23")
+if (PULSE_FLAG_DIGEST_WEEKDAY or 0) > 6 or PULSE_FLAG_DIGEST_HOUR > 23:
+    raise ImproperlyConfigured(
+        "PULSE_FLAG_DIGEST_WEEKDAY must be empty (daily) or 0–6, and PULSE_FLAG_DIGEST_HOUR 0–23"
+    )
 # Seconds a Slack or webhook request may take before it counts as a temporary failure.
 PULSE_NOTIFICATION_TIMEOUT = env_int("PULSE_NOTIFICATION_TIMEOUT", 10, minimum=1)
 # GET /metrics (pulse/metrics.py) answers only with "Authorization: Bearer <this>"; unset, it is a 404.

@@ -24,8 +24,10 @@ sometimes falls below k and its numbers are withheld, as they would be. Determin
 The schedules' start dates move back to the first history round, so the story is consistent.
 
 Idempotent: if any of those rounds exists already (the history was made, or the tick has been running
-these schedules for weeks), nothing happens. The history's notifications are marked sent and its
-invitation emails skipped, so starting the demo does not mail the past.
+these schedules for weeks), nothing happens. The history's invitation emails are skipped and its flag
+notifications summed up, so starting the demo does not mail the past: each leader gets at most one
+digest, of the flags still open (``notifications_collapse_history``), and no flag escalates before it has
+been open a whole escalation period in real time (``pulse.services.escalation``).
 """
 
 from __future__ import annotations
@@ -41,9 +43,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from pulse.models import Flag, Notification
+from pulse.models import Flag
 from pulse.services.aggregation import round_aggregate
 from pulse.services.flags import flag_acknowledge, flag_action_plan
+from pulse.services.notifications import notifications_collapse_history
 from pulse.services.trends import trend_run
 from surveys import cadence
 from surveys.models import (
@@ -189,10 +192,9 @@ def demo_history_create(*, now: datetime | None = None) -> bool:
             trend_run(organisation_id=acme.pk, now=closes_at + timedelta(minutes=3))
             if payments_leader is not None:
                 _leader_acts(payments_leader.person, closes_at + timedelta(days=1))
-        # The past is past: its notifications went out then, its invitation emails are moot.
-        Notification.objects.filter(organisation=acme, created_at__lt=moment).update(
-            status=Notification.Status.SENT, sent_at=moment
-        )
+        # The past is not news: each leader gets at most one digest of the flags still open, nothing
+        # else of it is sent, and the invitation emails are moot.
+        notifications_collapse_history(organisation_id=acme.pk, before=moment, now=moment)
         emails_skip_remaining(round_ids=[round_.pk for round_ in rounds])
     logger.info("demo history: %s rounds for %s", len(rounds), acme.name)
     return True

@@ -1,4 +1,5 @@
-"""The notification outbox: where flags are posted besides email, and one row per message to deliver.
+"""The notification outbox: where flags are posted besides email, and one row per message to deliver;
+and when the system really saw a flag open, from which its escalation period counts.
 
 Every notification is written in the same transaction as the flag event that caused it (detect, then
 deliver: docs/architecture.md); a delivery step claims due rows by conditional UPDATE and sends them through
@@ -7,17 +8,16 @@ deliver: docs/architecture.md); a delivery step claims due rows by conditional U
 
 from __future__ import annotations
 
-import secrets
 import base64
 import binascii
+import secrets
 
-from django.db import models
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Q
 
 from pulse.models.flags import Flag, FlagEvent
 from pulse.models.outbox import OutboxRow
-
 
 WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - Standard Webhooks' form of a signing secret: whsec_ and base64
 
@@ -41,6 +41,7 @@ def validate_webhook_secret(value: str) -> None:
             'or generate one: python -c "import base64,os;'
             "print('whsec_'+base64.b64encode(os.urandom(32)).decode())\""
         )
+
 
 class NotificationChannel(models.Model):
     """Where flags of an organisation (or of one team's subtree) are posted besides the leaders' email."""
@@ -101,6 +102,7 @@ class Notification(OutboxRow):
         PENDING = "pending", "Pending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed permanently"
+        SKIPPED = "skipped", "Not sent (history loaded at once; summed up in one digest)"
 
     organisation = models.ForeignKey("surveys.Organisation", on_delete=models.PROTECT, related_name="+")
     flag = models.ForeignKey(Flag, on_delete=models.CASCADE, related_name="notifications")
@@ -113,7 +115,7 @@ class Notification(OutboxRow):
         "surveys.Person", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     idempotency_key = models.CharField(max_length=120, unique=True)
-    digest = models.BooleanField(default=False, help_text="Email: wait for the recipient's weekly digest.")
+    digest = models.BooleanField(default=False, help_text="Email: wait for the recipient's next digest.")
     subject = models.CharField(max_length=300)
     body = models.TextField()
     payload = models.JSONField(default=dict, blank=True)
@@ -128,3 +130,26 @@ class Notification(OutboxRow):
 
     def __str__(self) -> str:
         return f"{self.transport} notification {self.pk} ({self.status})"
+
+
+class EscalationClock(models.Model):
+    """When the system really saw a flag's current opening: its escalation period counts from here.
+
+    ``Flag.opened_at`` is the trend run's ``now``, which is in the past when history is loaded at once (the
+    demo's twelve weeks, an import): counted from there, every flag of that history would be "unacknowledged
+    for weeks" at the first tick and escalate in the same second. ``started_at`` is the wall clock when the
+    opening was written (or, for a flag opened by a path that did not record it, when the escalation step
+    first saw it open), never earlier than the opening's own time. ``opened_at`` is the opening it belongs
+    to: a reopened flag has a new one, so an old clock does not count for it.
+    """
+
+    flag = models.OneToOneField(
+        Flag, primary_key=True, on_delete=models.CASCADE, related_name="escalation_clock"
+    )
+    opened_at = models.DateTimeField(help_text="The Flag.opened_at this clock was started for.")
+    started_at = models.DateTimeField(
+        help_text="Wall-clock time the opening was observed; escalation counts from here."
+    )
+
+    def __str__(self) -> str:
+        return f"Escalation clock of flag {self.flag_id} (from {self.started_at:%Y-%m-%d %H:%M})"

@@ -4,11 +4,20 @@ Detect, then deliver (docs/architecture.md §5; the healthchecks pattern). :func
 runs inside the transaction that changes a flag and writes one ``Notification`` per recipient and channel:
 
 * **email** to the leaders responsible for the team (:func:`flag_leader_chain`: the team's own current
-  leaders, or the nearest team above with leaders; after an escalation also the next ones up). A new
-  alert and an escalation are due at once; anything else (watch, warning, recovery) waits for the
-  recipient's **weekly digest** (Monday 09:00 in the organisation's time zone by default);
+  leaders, or the nearest team above with leaders; after an escalation also the next ones up). Only the
+  highest severity is news now: an alert (opened, reopened, just become one, escalated) is due at once;
+  anything else (watch, warning, recovery, an escalated watch) waits for the recipient's **digest**, one
+  email per leader per day at ``PULSE_FLAG_DIGEST_HOUR`` (09:00) in the organisation's time zone, or once a
+  week on ``PULSE_FLAG_DIGEST_WEEKDAY`` when that is set (:func:`next_digest_at`). The digest groups its
+  updates by flag (:func:`digest_items`), each with the link to the flag's own page (:func:`flag_url`);
 * **Slack** incoming webhooks and **JSON webhooks** configured as ``NotificationChannel`` rows, for flags
-  of their team's subtree (or the whole organisation) at or above their minimum severity.
+  of their team's subtree (or the whole organisation) at or above their minimum severity, at once.
+
+An opening (or a reopening) also starts the flag's :class:`~pulse.models.notifications.EscalationClock` on
+the wall clock (:func:`escalation_clock_start`), from which ``pulse.services.escalation`` counts.
+
+History loaded at once (the demo's twelve weeks) is not news: :func:`notifications_collapse_history` sums it
+up in at most one digest per leader, of the flags still open, and skips the rest.
 
 The text is rendered from the flag's sentence, which ``pulse.trends`` builds only from published,
 coarsened team values: no notification carries a withheld number or anyone's answers.
@@ -29,13 +38,15 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -44,6 +55,7 @@ from django.utils import timezone
 from pulse import transports
 from pulse.analysis.rules import SEVERITY_RANK, Severity
 from pulse.models import Flag, FlagEvent, Notification, NotificationChannel
+from pulse.models.notifications import EscalationClock
 from pulse.selectors.cells import metric_infos_for
 from surveys.models import DeliveryCount, Membership, Person, Team
 from surveys.services.delivery import (
@@ -71,7 +83,10 @@ NOTIFIED_EVENTS = {
     FlagEvent.Kind.ESCALATED,
     FlagEvent.Kind.RECOVERED,
     FlagEvent.Kind.UPDATED,  # only called for a flag that has just become an alert
+    FlagEvent.Kind.REASON_ADDED,
 }
+#: The events after which a flag is open (again): its escalation period starts over.
+OPENING_EVENTS = {FlagEvent.Kind.OPENED, FlagEvent.Kind.REOPENED, FlagEvent.Kind.REOPENED_BY_HAND}
 
 
 # ---------------------------------------------------------------------------------------------- routing
@@ -119,20 +134,26 @@ def _channels(flag: Flag) -> list[NotificationChannel]:
 
 
 def next_digest_at(moment: datetime, zone: str) -> datetime:
-    """The next weekly digest slot strictly after ``moment``: ``PULSE_FLAG_DIGEST_WEEKDAY`` (0 = Monday) at
-    ``PULSE_FLAG_DIGEST_HOUR`` o'clock in ``zone``, computed in local time and returned in UTC (so a DST
-    change between now and then does not shift it)."""
+    """The next digest slot strictly after ``moment``: ``PULSE_FLAG_DIGEST_HOUR`` o'clock in ``zone`` on the
+    next day that has one: every day, or only on ``PULSE_FLAG_DIGEST_WEEKDAY`` (0 = Monday) when that is
+    set. Computed in local time and returned in UTC, so a DST change between now and then does not shift
+    it."""
     tz = ZoneInfo(zone)
     local = moment.astimezone(tz)
-    days = (settings.PULSE_FLAG_DIGEST_WEEKDAY - local.weekday()) % 7
-    candidate = datetime.combine(
-        local.date() + timedelta(days=days), time(settings.PULSE_FLAG_DIGEST_HOUR), tz
-    )
+    weekday: int | None = settings.PULSE_FLAG_DIGEST_WEEKDAY
+    hour = time(settings.PULSE_FLAG_DIGEST_HOUR)
+    day = local.date()
+    if weekday is not None:
+        day += timedelta(days=(weekday - local.weekday()) % 7)
+    candidate = datetime.combine(day, hour, tz)
     if candidate <= local:
-        candidate = datetime.combine(
-            candidate.date() + timedelta(days=7), time(settings.PULSE_FLAG_DIGEST_HOUR), tz
-        )
+        candidate = datetime.combine(day + timedelta(days=1 if weekday is None else 7), hour, tz)
     return candidate.astimezone(UTC)
+
+
+def digest_cadence() -> str:
+    """How often the digest goes out (``"Daily"`` or ``"Weekly"``), for its subject and heading."""
+    return "Daily" if settings.PULSE_FLAG_DIGEST_WEEKDAY is None else "Weekly"
 
 
 # -------------------------------------------------------------------------------------------- rendering
@@ -143,6 +164,7 @@ _HEADLINES = {
     FlagEvent.Kind.ESCALATED: "Escalated: not acknowledged ({severity})",
     FlagEvent.Kind.RECOVERED: "Recovered",
     FlagEvent.Kind.UPDATED: "Now an alert",
+    FlagEvent.Kind.REASON_ADDED: "New evidence ({severity})",
 }
 _SLACK_EMOJI = {"watch": ":eyes:", "warning": ":warning:", "alert": ":rotating_light:"}
 
@@ -153,18 +175,20 @@ def metric_label(metric: str) -> str:
 
 
 def flag_url(flag: Flag) -> str:
-    return settings.PULSE_BASE_URL + reverse("home")
+    """The flag's own page, where a leader reads it, acknowledges it and plans an action."""
+    return settings.PULSE_BASE_URL + reverse("flag_detail", args=[flag.pk])
 
 
 def _email_context(flag: Flag, event: FlagEvent) -> dict[str, Any]:
-    """What a message about an event says: the flag's own sentence, the event's reason, a link. Nothing
-    else."""
+    """What a message about an event says: the flag in a leader's words (its headline), the event's reason
+    and a link to the flag, whose page has the statistics one click away. Nothing else."""
+    story = flag.headline or flag.explanation
     if event.kind == FlagEvent.Kind.RECOVERED:
         sentence = event.why
     elif event.kind == FlagEvent.Kind.ESCALATED:
-        sentence = f"{event.why} {flag.explanation}"
+        sentence = f"{event.why} {story}"
     else:
-        sentence = flag.explanation
+        sentence = story
     return {
         "headline": _HEADLINES[FlagEvent.Kind(event.kind)].format(severity=flag.get_severity_display()),
         "team": flag.team.name,
@@ -182,10 +206,28 @@ def _message(flag: Flag, event: FlagEvent) -> tuple[str, str, str]:
     return context["headline"], subject, render_to_string("pulse/email/flag.txt", context).rstrip("\n")
 
 
+def _email_payload(flag: Flag, event: FlagEvent) -> dict[str, Any]:
+    """An email row's payload: its HTML part, rendered now with its text (delivery sends only what is
+    stored), and the row as one update of a digest (:func:`digest_items`)."""
+    context = _email_context(flag, event)
+    return {
+        "html": render_to_string("pulse/email/flag.html", context),
+        "digest": {
+            "flag": flag.pk,
+            "team": context["team"],
+            "metric": context["metric"],
+            "severity": flag.severity,
+            "title": context["headline"],
+            "text": context["sentence"],
+            "url": context["url"],
+        },
+    }
+
+
 def _slack_payload(flag: Flag, headline: str, body: str) -> dict[str, Any]:
     first = body.split("\n\n", 1)[0]
     return {
-        "text": f"{headline}: {first}",
+        "text": f"{headline}: {first} <{flag_url(flag)}|Open the flag>",
         "blocks": [
             {
                 "type": "header",
@@ -203,7 +245,7 @@ def _slack_payload(flag: Flag, headline: str, body: str) -> dict[str, Any]:
                 "elements": [
                     {
                         "type": "button",
-                        "text": {"type": "plain_text", "text": "Open in Pulse"},
+                        "text": {"type": "plain_text", "text": "Open the flag in Pulse"},
                         "url": flag_url(flag),
                     }
                 ],
@@ -222,10 +264,12 @@ def _webhook_payload(flag: Flag, event: FlagEvent, key: str, body: str) -> dict[
         "flag": {
             "id": flag.pk,
             "kind": flag.kind,
+            "reasons": list(flag.reasons),
             "metric": flag.metric,
             "metric_label": metric_label(flag.metric),
             "severity": flag.severity,
             "state": flag.state,
+            "headline": flag.headline,
             "explanation": flag.explanation,
             "url": flag_url(flag),
         },
@@ -233,20 +277,41 @@ def _webhook_payload(flag: Flag, event: FlagEvent, key: str, body: str) -> dict[
     }
 
 
+def is_news_now(flag: Flag, event: FlagEvent) -> bool:
+    """Whether a leader's email about this event goes out at once: only for the highest severity, when the
+    flag has just opened, reopened, become an alert or been escalated as one. A recovery, and anything
+    below an alert, waits for the digest."""
+    if flag.severity != Flag.Severity.ALERT or event.kind == FlagEvent.Kind.RECOVERED:
+        return False
+    if event.kind in (FlagEvent.Kind.UPDATED, FlagEvent.Kind.REASON_ADDED):
+        return bool((event.data or {}).get("severity_before") != Flag.Severity.ALERT)
+    return True
+
+
+def escalation_clock_start(*, flag: Flag, now: datetime) -> EscalationClock:
+    """Start the flag's escalation period for its current opening: at the wall clock, or at ``now`` if a
+    caller simulates a later moment, never at a ``now`` in the past (history loaded at once is seen
+    today, so its flags escalate a whole period from today, not at the first tick)."""
+    clock, _created = EscalationClock.objects.update_or_create(
+        flag=flag,
+        defaults={"opened_at": flag.opened_at or now, "started_at": max(now, timezone.now())},
+    )
+    return clock
+
+
 def notifications_for_event(*, event: FlagEvent, now: datetime) -> int:
-    """Queue the messages an event calls for, in the caller's transaction. Returns how many were queued."""
-    if event.kind not in NOTIFIED_EVENTS:
+    """Queue the messages an event calls for, in the caller's transaction. Returns how many were queued.
+    An opening also starts the flag's escalation clock (:func:`escalation_clock_start`)."""
+    if event.kind not in NOTIFIED_EVENTS | OPENING_EVENTS:
         return 0
     flag = Flag.objects.select_related("team", "organisation").get(pk=event.flag_id)
+    if event.kind in OPENING_EVENTS:
+        escalation_clock_start(flag=flag, now=now)
+    if event.kind not in NOTIFIED_EVENTS:
+        return 0
     headline, subject, body = _message(flag, event)
-    # The email's HTML part, rendered now with its text (delivery sends only what is stored); email rows
-    # have no other payload.
-    email_payload = {"html": render_to_string("pulse/email/flag.html", _email_context(flag, event))}
-    # An alert (opened, reopened, or just become one) and an escalation are news now; a recovery, or a
-    # watch or a warning, waits for the weekly digest.
-    immediate = event.kind == FlagEvent.Kind.ESCALATED or (
-        flag.severity == Flag.Severity.ALERT and event.kind != FlagEvent.Kind.RECOVERED
-    )
+    email_payload = _email_payload(flag, event)
+    immediate = is_news_now(flag, event)
     digest_at = next_digest_at(now, flag.organisation.time_zone)
     rows: list[Notification] = []
 
@@ -287,6 +352,43 @@ def notifications_for_event(*, event: FlagEvent, now: datetime) -> int:
         rows.append(row(channel.kind, key, channel=channel, payload=payload, due_at=now))
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
+
+
+def notifications_collapse_history(
+    *, organisation_id: int, before: datetime, now: datetime
+) -> tuple[int, int]:
+    """History loaded at once (trend runs with ``now`` in the past) is not news: sum it up for each leader.
+
+    Of the organisation's pending rows created before ``before``, each leader keeps one update per flag
+    that is still open and unacknowledged, rendered again from the flag as it stands, in their next digest
+    (so a leader receives at most one email about the whole history, and none about flags that recovered
+    or that someone acted on); every other row is skipped, Slack and webhooks included (a channel wants
+    news, not the past). Returns (updates kept, rows skipped)."""
+    with transaction.atomic():
+        past = Notification.objects.select_for_update().filter(
+            organisation_id=organisation_id, status=Notification.Status.PENDING, created_at__lt=before
+        )
+        latest: dict[tuple[int, int], Notification] = {}
+        for notification in (
+            past.filter(transport=Notification.Transport.EMAIL, flag__state=Flag.State.OPEN)
+            .select_related("flag__team", "flag__organisation", "event")
+            .order_by("created_at", "pk")
+        ):
+            assert notification.recipient_id is not None
+            latest[notification.recipient_id, notification.flag_id] = notification
+        kept = list(latest.values())
+        for notification in kept:
+            flag, event = notification.flag, notification.event
+            _headline, subject, body = _message(flag, event)
+            notification.subject, notification.body = subject[:300], body
+            notification.payload = _email_payload(flag, event)
+            notification.digest = True
+            notification.due_at = next_digest_at(now, flag.organisation.time_zone)
+        Notification.objects.bulk_update(kept, ["subject", "body", "payload", "digest", "due_at"])
+        skipped = past.exclude(pk__in=[n.pk for n in kept]).update(
+            status=Notification.Status.SKIPPED, claim=None, claimed_until=None
+        )
+    return len(kept), skipped
 
 
 # --------------------------------------------------------------------------------------------- delivery
@@ -385,6 +487,68 @@ def _send_one(notification: Notification, email: transports.EmailTransport) -> N
         )
 
 
+@dataclass(frozen=True)
+class DigestUpdate:
+    title: str
+    text: str
+
+
+@dataclass
+class DigestFlag:
+    """One flag in a digest: where it is, how severe it is now, its link, and its news in order."""
+
+    flag_id: int
+    team: str
+    metric: str
+    severity: str
+    url: str
+    updates: list[DigestUpdate] = field(default_factory=list)
+
+
+def digest_items(group: Sequence[Notification]) -> list[DigestFlag]:
+    """A leader's due digest rows grouped by flag: each flag once, with its updates oldest first and its
+    team, metric, severity and link as of the newest; alerts first, then warnings and watches, then by
+    team and metric. Reads only what the rows store (rows queued before they stored a digest part give
+    their subject and first paragraph)."""
+    flags: dict[int, DigestFlag] = {}
+    for notification in sorted(group, key=lambda n: (n.created_at, n.pk)):
+        part = (notification.payload or {}).get("digest")
+        if not isinstance(part, dict):
+            part = {
+                "team": "",
+                "metric": "",
+                "severity": "",
+                "url": settings.PULSE_BASE_URL + reverse("flags"),
+                "title": notification.subject.removeprefix("[Pulse] "),
+                "text": notification.body.split("\n\n", 1)[0],
+            }
+        item = flags.setdefault(
+            notification.flag_id,
+            DigestFlag(notification.flag_id, part["team"], part["metric"], part["severity"], part["url"]),
+        )
+        item.team, item.metric, item.severity, item.url = (
+            part["team"] or item.team,
+            part["metric"] or item.metric,
+            part["severity"] or item.severity,
+            part["url"],
+        )
+        item.updates.append(DigestUpdate(str(part["title"]), str(part["text"])))
+
+    rank = {severity.value: number for severity, number in SEVERITY_RANK.items()}
+    return sorted(
+        flags.values(), key=lambda item: (-rank.get(item.severity, 0), item.team, item.metric, item.flag_id)
+    )
+
+
+def digest_subject(group: Sequence[Notification], items: Sequence[DigestFlag]) -> str:
+    updates, flags = len(group), len(items)
+    if updates == flags:
+        counted = f"{updates} flag update{'s' if updates != 1 else ''}"
+    else:
+        counted = f"{updates} updates on {flags} flag{'s' if flags != 1 else ''}"
+    return f"[Pulse] {digest_cadence()} digest: {counted}"
+
+
 def _send_digest(group: list[Notification], email: transports.EmailTransport) -> None:
     recipient = group[0].recipient
     assert recipient is not None
@@ -393,17 +557,18 @@ def _send_digest(group: list[Notification], email: transports.EmailTransport) ->
             to=recipient.email, subject=group[0].subject, body=group[0].body, html=_stored_html(group[0])
         )
         return
-    # Each update as its subject and the first paragraph of its stored text (the flag's own sentence).
+    items = digest_items(group)
+    subject = digest_subject(group, items)
     context = {
-        "items": [
-            {"title": n.subject.removeprefix("[Pulse] "), "text": n.body.split("\n\n", 1)[0]} for n in group
-        ],
-        "url": settings.PULSE_BASE_URL + reverse("home"),  # where every open flag is listed
+        "summary": subject.removeprefix("[Pulse] "),
+        "flags": items,
+        "count": len(group),
+        "url": settings.PULSE_BASE_URL + reverse("flags"),  # where every flag of theirs is listed
         "k": group[0].organisation.min_group_size,
     }
     email.send(
         to=recipient.email,
-        subject=f"[Pulse] Weekly digest: {len(group)} flag updates",
+        subject=subject,
         body=render_to_string("pulse/email/flag_digest.txt", context).rstrip("\n"),
         html=render_to_string("pulse/email/flag_digest.html", context),
     )

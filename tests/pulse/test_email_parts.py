@@ -112,7 +112,7 @@ def test_a_flag_notification_has_both_parts_and_escapes_the_team_name() -> None:
     assert row.payload["html"].strip() == html.replace("\r\n", "\n").strip()
 
 
-def test_the_weekly_digest_has_both_parts_with_every_update() -> None:
+def test_the_digest_has_both_parts_with_every_update() -> None:
     history = History(teams=("Payments", "Data"))
     Team.objects.filter(pk=history.team["Data"].pk).update(name=AWKWARD)
     history.team["Data"].refresh_from_db()
@@ -124,7 +124,7 @@ def test_the_weekly_digest_has_both_parts_with_every_update() -> None:
     mail.outbox.clear()
     notifications_send_due(now=history.now())
     message = _sent_to(leader.email)
-    assert message.subject.startswith("[Pulse] Weekly digest:")
+    assert message.subject.startswith("[Pulse] Daily digest:")
     text, html = _parts(message)
     _as_typed_and_escaped(text, html, AWKWARD)
     assert text.count("• ") == rows.count()

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.test import override_settings
 
 from pulse.models import Flag, FlagEvent, Notification
+from pulse.models.notifications import EscalationClock
 from pulse.permissions import Caller
 from pulse.selectors.flags import flag_list_for_leader, flag_views_for
 from pulse.services.escalation import flags_escalate_due
@@ -127,8 +128,7 @@ def test_one_active_flag_per_team_metric_and_kind() -> None:
 def test_unacknowledged_flags_escalate_to_the_parent_leaders_once() -> None:
     history = History(teams=("Payments",))
     flag = open_flag(history)
-    opened = flag.opened_at
-    assert opened is not None
+    opened = EscalationClock.objects.get(flag=flag).started_at  # counted in real time, from when seen open
     assert flags_escalate_due(now=opened + dt.timedelta(days=6)) == 0
     later = opened + dt.timedelta(days=7, minutes=1)
     assert flags_escalate_due(now=later) == 1
@@ -139,7 +139,7 @@ def test_unacknowledged_flags_escalate_to_the_parent_leaders_once() -> None:
     assert event.why == "Not acknowledged within 7 days; escalated to the leaders of Engineering."
     emails = Notification.objects.filter(event=event)
     assert [n.recipient for n in emails] == [history.leader["root"]]
-    assert not emails[0].digest  # an escalation is sent at once
+    assert emails[0].digest == (flag.severity != Flag.Severity.ALERT)  # only an alert's is sent at once
     # Nothing above the root: a week later there is nowhere to go.
     assert flags_escalate_due(now=later + dt.timedelta(days=8)) == 0
     # An acknowledged flag never escalates.

@@ -299,7 +299,7 @@ def test_time_outs_and_refused_connections_are_temporary(receiver: Receiver, smt
 
 
 @pytest.mark.django_db
-def test_non_alerts_wait_for_one_weekly_digest_per_leader(smtp: SmtpCounter) -> None:
+def test_non_alerts_wait_for_one_daily_digest_per_leader(smtp: SmtpCounter) -> None:
     history = History(teams=("Payments", "Data"))
     for _ in range(2):  # watch-level flags (beyond the cut-off, not worsening), one per team
         history.round({"Payments": {BURNOUT: 3.4}, "Data": {BURNOUT: 3.3}})
@@ -323,15 +323,7 @@ def test_non_alerts_wait_for_one_weekly_digest_per_leader(smtp: SmtpCounter) -> 
     smtp.received.clear()
     notifications_send_due(now=digest_at)
     assert smtp.received == Counter({history.leader["root"].email: 1})
-    assert smtp.messages[-1][1] == "[Pulse] Weekly digest: 3 flag updates"
-
-
-def test_the_digest_slot_is_computed_in_local_time_across_dst() -> None:
-    # Saturday 24 October 2026; Berlin leaves summer time on Sunday 25 October.
-    saturday = dt.datetime(2026, 10, 24, 12, 0, tzinfo=UTC)
-    assert next_digest_at(saturday, "Europe/Berlin") == dt.datetime(2026, 10, 26, 8, 0, tzinfo=UTC)
-    monday_after_nine = dt.datetime(2026, 10, 26, 8, 30, tzinfo=UTC)
-    assert next_digest_at(monday_after_nine, "Europe/Berlin") == dt.datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    assert smtp.messages[-1][1] == "[Pulse] Daily digest: 3 flag updates"
 
 
 @pytest.mark.django_db
