@@ -57,8 +57,6 @@ def chromium(*, network_log: bool = False) -> Iterator[WebDriver]:
 
     profile = tempfile.mkdtemp(prefix="pulse-chromium-")
     options = webdriver.ChromeOptions()
-    if network_log:
-        options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     options.binary_location = str(CHROMIUM)
     for flag in (
         "--headless=new",
@@ -73,6 +71,10 @@ def chromium(*, network_log: bool = False) -> Iterator[WebDriver]:
         "--window-size=390,1200",  # a phone's width: the page is mobile-first
     ):
         options.add_argument(flag)
+    # The console, for driver.get_log("browser"); with network_log also DevTools' network events
+    # (get_log("performance")). One capability: setting it twice keeps only the second.
+    logs = {"browser": "ALL", "performance": "ALL"} if network_log else {"browser": "ALL"}
+    options.set_capability("goog:loggingPrefs", logs)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(15)
     try:
