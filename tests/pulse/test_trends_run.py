@@ -269,3 +269,86 @@ def test_a_value_the_reports_withhold_to_protect_a_smaller_group_is_nan() -> Non
     assert [p.mean for p in series[(root, BURNOUT)].points] == pytest.approx([2.5] * 8)
     result = trend_run(organisation_id=history.organisation.pk, now=history.now())
     assert not any(v.key[0] == big for v in result.verdicts)
+
+
+def test_a_new_reason_joins_the_open_flag_of_its_series_and_never_makes_a_second_one() -> None:
+    """Burnout above the cut-off and steady (a watch), then a sudden jump: the same flag gains the shift,
+    becomes an alert and records the new evidence (docs/science.md §3.11)."""
+    history = History()
+    run = history.organisation.pk
+    for value in (3.2, 3.1, 3.2, 3.1, 3.2, 3.1, 3.2, 3.1):
+        history.round({"Declining": {BURNOUT: value}, "Flat": {BURNOUT: 2.0}})
+        trend_run(organisation_id=run, now=history.now())
+    (flag,) = flags(history, team=history.team["Declining"], metric=BURNOUT)
+    assert flag.state == Flag.State.OPEN
+    assert (flag.reasons, flag.kind, flag.severity) == (["cutoff"], "cutoff", Flag.Severity.WATCH)
+    assert flag.headline.startswith("Burnout (single item) is 3.1, at or above 3, ")
+    assert "CUSUM" not in flag.headline
+
+    for value in (4.4, 4.5):
+        history.round({"Declining": {BURNOUT: value}, "Flat": {BURNOUT: 2.0}})
+        trend_run(organisation_id=run, now=history.now())
+    (same,) = flags(history, team=history.team["Declining"], metric=BURNOUT)
+    assert same.pk == flag.pk
+    assert same.state == Flag.State.OPEN
+    assert "shift" in same.reasons
+    assert same.reasons[-1] == "cutoff"  # strongest first
+    assert same.severity == Flag.Severity.ALERT
+    assert set(same.details["reasons"]) == set(same.reasons)
+    assert "CUSUM" in same.details["reasons"]["shift"]  # the statistics stay, under the reason
+    assert "jump" in same.headline
+    assert "CUSUM" not in same.headline
+    updates = same.events.filter(kind=FlagEvent.Kind.UPDATED)
+    assert updates.count() == 1  # became an alert: one event, and the leaders are told once
+    assert updates.get().data["reasons_before"] == ["cutoff"]
+
+
+def test_a_flag_clears_only_when_every_reason_it_carries_was_judged_and_none_holds() -> None:
+    from pulse.services.flags import flags_apply_verdicts
+
+    history = History()
+    history.round({"Declining": {BURNOUT: 3.5}})
+    moment = history.now()
+    team = history.team["Declining"]
+    flag = Flag.objects.create(
+        organisation=history.organisation,
+        team=team,
+        metric=BURNOUT,
+        kind="trend",
+        reasons=["trend", "cutoff"],
+        state=Flag.State.OPEN,
+        severity=Flag.Severity.ALERT,
+        explanation="…",
+        evaluated_through=moment - dt.timedelta(days=14),
+        created_at=moment,
+        opened_at=moment,
+    )
+
+    def verdict(hits: dict[FlagKind, bool], at: dt.datetime) -> SeriesVerdict:
+        return SeriesVerdict(
+            key=(team.pk, BURNOUT),
+            evaluable=True,
+            latest_closes_at=at,
+            hits=hits,
+            severity=None,
+            explanations={},
+            status="Burnout was 2.5.",
+            details={},
+        )
+
+    # The cut-off is judged and clear, the trend could not be judged: the flag stays as it is.
+    flags_apply_verdicts(
+        organisation=history.organisation, verdicts=[verdict({FlagKind.CUTOFF: False}, moment)], now=moment
+    )
+    flag.refresh_from_db()
+    assert (flag.state, flag.clears) == (Flag.State.OPEN, 0)
+    # Both judged and clear, twice: recovered.
+    for week in (1, 2):
+        at = moment + dt.timedelta(weeks=week)
+        flags_apply_verdicts(
+            organisation=history.organisation,
+            verdicts=[verdict({FlagKind.CUTOFF: False, FlagKind.TREND: False}, at)],
+            now=at,
+        )
+    flag.refresh_from_db()
+    assert (flag.state, flag.resolution) == (Flag.State.RESOLVED, Flag.Resolution.RECOVERED)
