@@ -10,7 +10,6 @@ only a team's leaders act on its flags (``pulse.services.flags`` checks it again
 from __future__ import annotations
 
 import datetime as dt
-import re
 import zoneinfo
 from collections.abc import Iterable
 from typing import Any
@@ -26,13 +25,29 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from pulse.analysis import suggestions
+from pulse.analysis.glossary import TERMS
+from pulse.disclosure.release import TeamIndex, TeamInfo
+from pulse.models import Flag
 from pulse.permissions import Caller, caller_of_request
 from pulse.selectors import reports
 from pulse.selectors.cells import metric_infos_for, min_rounds, sees_results
-from pulse.selectors.flags import FlagView, flag_inbox_get, flag_visible_get
+from pulse.selectors.flags import (
+    FlagView,
+    InboxFilter,
+    flag_inbox_get,
+    flag_views_for,
+    flag_visible_get,
+)
 from pulse.selectors.people import teams_led_by
 from pulse.selectors.rollup import team_rollup_get
-from pulse.services.flags import FlagTransitionError, flag_acknowledge, flag_action_plan, flag_resolve
+from pulse.services.flags import (
+    FlagTransitionError,
+    flag_acknowledge,
+    flag_action_plan,
+    flag_reopen,
+    flag_resolve,
+)
 from pulse.web import exports
 
 # --- forms --------------------------------------------------------------------------------------------
@@ -48,8 +63,17 @@ class AcknowledgeForm(forms.Form):
 
 
 class ActionForm(forms.Form):
+    suggestion = forms.ChoiceField(
+        label="Start from a suggestion",
+        required=False,
+        choices=[("", "None: I will write my own"), *((s.key, s.title) for s in suggestions.ALL)],
+        help_text="Its text becomes what will be done, if you leave that empty.",
+    )
     what = forms.CharField(
-        label="What will be done", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label="What will be done",
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     who = forms.CharField(label="Who", max_length=200)
     due_on = forms.DateField(label="By when", widget=forms.DateInput(attrs={"type": "date"}))
@@ -60,11 +84,58 @@ class ActionForm(forms.Form):
             raise forms.ValidationError("Choose today or a later day.")
         return due
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        what = (data.get("what") or "").strip()
+        chosen = suggestions.BY_KEY.get(data.get("suggestion") or "")
+        if not what and chosen is not None:
+            what = f"{chosen.title}: {chosen.text}"
+        if not what:
+            self.add_error("what", "Write what will be done, or start from a suggestion.")
+        data["what"] = what
+        return data
+
+    def plan(self) -> dict[str, Any]:
+        """What the service takes."""
+        return {key: self.cleaned_data[key] for key in ("what", "who", "due_on")}
+
 
 class ResolveForm(forms.Form):
     note = forms.CharField(
         label="Why it is resolved", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class ReopenForm(forms.Form):
+    reason = forms.CharField(
+        label="Why it is reopened", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class InboxFilterForm(forms.Form):
+    state = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any state"),
+            ("open", "Waiting for a response"),
+            ("in_hand", "Acknowledged or action planned"),
+            ("resolved", "Resolved"),
+        ],
+    )
+    team = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, choices=[("", "Any team")])
+    severity = forms.ChoiceField(required=False, choices=[("", "Any severity"), *Flag.Severity.choices])
+
+    def __init__(self, *args: Any, teams: Iterable[TeamInfo] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["team"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", "Any team"), *((t.pk, "· " * t.depth + t.name) for t in teams)]
+
+    def chosen(self) -> InboxFilter:
+        if not self.is_valid():
+            return InboxFilter()
+        data = self.cleaned_data
+        return InboxFilter(state=data["state"], team_id=data["team"], severity=data["severity"])
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -102,8 +173,10 @@ def _items(views: Iterable[FlagView], bound: Bound = None) -> list[dict[str, Any
                 "action": ActionForm(prefix=f"act{view.flag.pk}"),
                 "resolve": ResolveForm(prefix=f"res{view.flag.pk}"),
             }
-            if bound is not None and bound[0] == view.flag.pk:
-                flag_forms[bound[1]] = bound[2]
+        elif view.can_reopen:
+            flag_forms = {"reopen": ReopenForm(prefix=f"reo{view.flag.pk}")}
+        if flag_forms is not None and bound is not None and bound[0] == view.flag.pk:
+            flag_forms[bound[1]] = bound[2]
         invalid = flag_forms is not None and bound is not None and bound[0] == view.flag.pk
         items.append({"view": view, "forms": flag_forms, "invalid": invalid})
     return items
@@ -207,10 +280,6 @@ def _team_page(
     context = {
         "report": report,
         "charts": charts,
-        # On paper no flag has its forms.
-        "flag_items": _items(report.flags, bound)
-        if not printable
-        else [{"view": view, "forms": None, "invalid": False} for view in report.flags],
         "min_rounds": min_rounds(),
         "printable": printable,
         "has_rollup": bool(report.children),
@@ -225,15 +294,42 @@ def flags(request: HttpRequest) -> HttpResponse:
 
 def _flags_page(request: HttpRequest, bound: Bound = None) -> HttpResponse:
     caller = _results_caller(request)
-    inbox = flag_inbox_get(caller=caller)
+    filters = InboxFilterForm(request.GET or None, teams=TeamIndex.of(caller.organisation_id).ordered)
+    inbox = flag_inbox_get(caller=caller, only=filters.chosen())
     context = {
         "inbox": inbox,
+        "filters": filters,
+        "filtered": any(request.GET.get(name) for name in filters.fields),
         "organisation": caller.organisation,
-        "needs_you": _items(inbox.needs_you, bound),
-        "in_hand": _items(inbox.in_hand, bound),
-        "resolved": _items(inbox.resolved, bound),
+        "needs_you": inbox.needs_you,
+        "in_hand": inbox.in_hand,
+        "resolved": inbox.resolved,
     }
     return render(request, "pulse/leader/flags.html", context, status=400 if bound else 200)
+
+
+@login_required
+def flag_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _flag_page(request, pk)
+
+
+def _flag_page(request: HttpRequest, pk: int, bound: Bound = None) -> HttpResponse:
+    """One flag: the headline, its reasons with the statistics behind them, what to do, the actions and the
+    history, and the forms to respond."""
+    caller = _results_caller(request)
+    if flag_visible_get(caller=caller, flag_id=pk) is None:
+        raise Http404("Not found.")
+    (view,) = flag_views_for(caller, [pk])
+    (item,) = _items([view], bound)
+    context = {"item": item, "view": view, "organisation": caller.organisation}
+    return render(request, "pulse/leader/flag.html", context, status=400 if bound else 200)
+
+
+@login_required
+def glossary(request: HttpRequest) -> HttpResponse:
+    """What the statistics in a flag's details mean, with their sources."""
+    _results_caller(request)
+    return render(request, "pulse/leader/glossary.html", {"terms": TERMS})
 
 
 # --- flag actions (POST only; the services guard the transitions) --------------------------------------
@@ -244,7 +340,8 @@ def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     flag = flag_visible_get(caller=caller, flag_id=pk)
     if flag is None:
         raise Http404("Not found.")
-    default = reverse("flags")
+    default = reverse("flag_detail", args=[pk])
+    label = metric_infos_for([flag.metric]).label(flag.metric)
     form: forms.Form
     try:
         if action == "acknowledge":
@@ -253,14 +350,21 @@ def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
                 flag_acknowledge(flag_id=pk, by=caller.person, note=form.cleaned_data["note"])
                 messages.success(
                     request,
-                    f"Acknowledged: {flag.team.name}, {metric_infos_for([flag.metric]).label(flag.metric)}.",
+                    f"Acknowledged: {flag.team.name}, {label}.",
                 )
                 return _back(request, default)
         elif action == "plan":
             form = ActionForm(request.POST, prefix=f"act{pk}")
             if form.is_valid():
-                flag_action_plan(flag_id=pk, by=caller.person, **form.cleaned_data)
+                assert isinstance(form, ActionForm)
+                flag_action_plan(flag_id=pk, by=caller.person, **form.plan())
                 messages.success(request, f"Action planned for {flag.team.name}.")
+                return _back(request, default)
+        elif action == "reopen":
+            form = ReopenForm(request.POST, prefix=f"reo{pk}")
+            if form.is_valid():
+                flag_reopen(flag_id=pk, by=caller.person, reason=form.cleaned_data["reason"])
+                messages.success(request, f"Reopened: {flag.team.name}, {label}.")
                 return _back(request, default)
         else:
             form = ResolveForm(request.POST, prefix=f"res{pk}")
@@ -268,7 +372,7 @@ def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
                 flag_resolve(flag_id=pk, by=caller.person, note=form.cleaned_data["note"])
                 messages.success(
                     request,
-                    f"Resolved: {flag.team.name}, {metric_infos_for([flag.metric]).label(flag.metric)}.",
+                    f"Resolved: {flag.team.name}, {label}.",
                 )
                 return _back(request, default)
     except FlagTransitionError as error:
@@ -277,10 +381,7 @@ def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     # The page the form was on, again, with this form as it was sent: the typed text stays and each error
     # is shown at its field (and in the form's summary), instead of a banner over an emptied form.
     bound: Bound = (pk, "action" if action == "plan" else action, form)
-    team_page = re.match(r"^/teams/(\d+)/", request.POST.get("next", ""))
-    if team_page:
-        return _team_page(request, int(team_page.group(1)), bound)
-    return _flags_page(request, bound)
+    return _flag_page(request, pk, bound)
 
 
 @login_required
@@ -299,3 +400,9 @@ def flag_plan_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def flag_resolve_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(request, pk, "resolve")
+
+
+@login_required
+@require_POST
+def flag_reopen_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, "reopen")

@@ -149,15 +149,18 @@ def test_a_leader_reads_a_flag_plans_a_suggested_action_resolves_and_reopens_it(
 
     page = client.get(f"/flags/{flag.pk}/")
     text = _text(page)
-    assert "Why Pulse raised it" in text and "Worsening trend" in text
+    assert "Why Pulse raised it" in text
+    assert "Worsening trend" in text
     assert "Burnout (single item) was 3.4 in the round closing 2 Mar 2026." in text  # under the numbers
     assert 'href="/help/glossary/#trend"' in page.content.decode()
-    assert "Review the team's on-call load" in text and "Being On-Call" in text  # a sourced suggestion
+    assert "Review the team's on-call load" in text
+    assert "Being On-Call" in text
 
     response = client.post(
         f"/flags/{flag.pk}/acknowledge/", {f"ack{flag.pk}-note": "Talking to the team on Monday."}
     )
-    assert response.status_code == 302 and response["Location"] == f"/flags/{flag.pk}/"
+    assert response.status_code == 302
+    assert response["Location"] == f"/flags/{flag.pk}/"
     flag.refresh_from_db()
     assert flag.state == Flag.State.ACKNOWLEDGED
     event = FlagEvent.objects.get(flag=flag, kind=FlagEvent.Kind.ACKNOWLEDGED)
@@ -185,7 +188,7 @@ def test_a_leader_reads_a_flag_plans_a_suggested_action_resolves_and_reopens_it(
     assert "The action's date has not come yet." in page_text
     assert "Talking to the team on Monday." in page_text  # the history
     team_page = _text(client.get(f"/teams/{org.team['A'].pk}/"))
-    assert "Burnout (single item) has risen over the last 8 rounds" in team_page  # the team page opens with it
+    assert "Burnout (single item) has risen over the last 8 rounds" in team_page  # it opens the team page
 
     response = client.post(
         f"/flags/{flag.pk}/resolve/", {f"res{flag.pk}-note": "Swaps paused; back to normal."}
