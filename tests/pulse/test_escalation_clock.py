@@ -14,7 +14,7 @@ from django.test import override_settings
 from pulse.models import Flag, FlagEvent, Notification
 from pulse.models.notifications import EscalationClock
 from pulse.services.escalation import flags_escalate_due
-from pulse.services.flags import flag_acknowledge
+from pulse.services.flags import flag_acknowledge, flag_reopen, flag_resolve
 from pulse.services.trends import trend_run
 from tests.pulse.helpers_flags import BURNOUT, History
 
@@ -122,3 +122,21 @@ def test_a_run_that_simulates_a_later_moment_counts_from_that_moment() -> None:
     assert EscalationClock.objects.get(flag=flag).started_at == ahead
     assert flags_escalate_due(now=ahead + PERIOD - dt.timedelta(seconds=1)) == 0
     assert flags_escalate_due(now=ahead + PERIOD) == 1
+
+
+@time_machine.travel(WALL, tick=False)
+def test_a_flag_reopened_by_a_leader_gets_a_whole_period_again() -> None:
+    history = History(teams=("Payments",))
+    flag = open_flag(history)
+    leader = history.leader["Payments"]
+    assert flags_escalate_due(now=WALL + PERIOD + dt.timedelta(minutes=1)) == 1  # level 1: Engineering
+    flag_resolve(flag_id=flag.pk, by=leader, note="Load is back to normal.", now=WALL + 2 * PERIOD)
+    reopened = WALL + 3 * PERIOD
+    with time_machine.travel(reopened, tick=False):
+        flag_reopen(flag_id=flag.pk, by=leader, reason="It came back after the release.")
+        assert flags_escalate_due() == 0  # the old clock is for the old opening
+    clock = EscalationClock.objects.get(flag=flag)
+    flag.refresh_from_db()
+    assert (clock.opened_at, clock.started_at) == (flag.opened_at, reopened)
+    assert flags_escalate_due(now=reopened + PERIOD - dt.timedelta(minutes=1)) == 0
+    assert flags_escalate_due(now=reopened + PERIOD) == 1
