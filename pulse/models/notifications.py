@@ -88,7 +88,7 @@ class Notification(OutboxRow):
     """The outbox: one message for one recipient (a leader's email) or one channel, written with its event.
 
     ``idempotency_key`` (event × transport × channel × recipient) is unique, so an event can never queue the
-    same message twice; webhook receivers get it as ``X-Pulse-Delivery`` to drop a redelivery after a
+    same message twice; webhook receivers get it as ``webhook-id`` to drop a redelivery after a
     crash between sending and recording. Subject, text and payload are rendered when the event happens,
     from the flag's published sentence: delivery only sends what is stored.
     """

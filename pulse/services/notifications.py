@@ -29,7 +29,7 @@ connection) backs the row off exponentially (``surveys.services.delivery``, shar
 emails); a permanent one (any other 4xx, a refused mailbox) or the last
 attempt marks it failed with the reason, visible in the admin. Because the outbox is rows, a broker outage
 only delays delivery. The unique ``idempotency_key`` keeps an event from queueing a message twice; webhook
-receivers also get it as ``X-Pulse-Delivery`` for the one window no outbox closes (a crash after the
+receivers also get it as ``webhook-id`` for the one window no outbox closes (a crash after the
 receiver accepted a message and before the row was marked sent).
 """
 
