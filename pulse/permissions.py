@@ -25,6 +25,7 @@ from django.http import HttpRequest
 
 from pulse.selectors.people import teams_led_by
 from surveys import selectors as surveys_selectors
+from surveys.language import REQUEST_PERSON
 from surveys.models import Instrument, Invitation, Membership, Organisation, Person, Schedule, Team
 
 
@@ -58,7 +59,13 @@ class Caller:
 def caller_of_request(request: HttpRequest) -> Caller | None:
     """``caller_for(request.user)``, looked up once per request (navigation and view share it)."""
     if not hasattr(request, "_pulse_caller"):
-        request._pulse_caller = caller_for(request.user)  # type: ignore[attr-defined]
+        # The language middleware has looked the signed-in person up already (surveys.language): the same
+        # selector, so reuse it when it is this user's, instead of a second query.
+        person = getattr(request, REQUEST_PERSON, None)
+        if person is not None and request.user.is_authenticated and person.user_id == request.user.pk:
+            request._pulse_caller = Caller(person)  # type: ignore[attr-defined]
+        else:
+            request._pulse_caller = caller_for(request.user)  # type: ignore[attr-defined]
     caller: Caller | None = request._pulse_caller  # type: ignore[attr-defined]
     return caller
 

@@ -7,8 +7,8 @@ In this order: the signed-in person's own language, the language of the person a
 once it has read the token, applies it again with :func:`activate_for`. Only languages in
 ``settings.LANGUAGES`` are ever chosen, so an unsupported stored value falls through to the next step.
 
-Dates are shown in the person's time zone: their own, else their organisation's. A page for a round uses
-its own zone where the person has none (the check-in view overrides it).
+Dates are shown in the reader's time zone: their own, else their organisation's (:func:`time_zone_of`); a
+check-in page uses the round's zone where the person has none.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
 from surveys.models import Person
@@ -74,7 +74,8 @@ def activate_for(request: HttpRequest, person: Person) -> str:
 
 
 class LanguageMiddleware:
-    """Activate the page's language (and, for a signed-in person, their time zone) for the request.
+    """Activate the page's language for the request (a page showing a person's dates overrides the time
+    zone itself, with :func:`time_zone_of`; pages that show no person's dates keep theirs).
 
     In Django's ``LocaleMiddleware``'s place, after ``AuthenticationMiddleware``. Requests without a
     signed-in session cost no query: the person is looked up only when the session names a user.
@@ -92,12 +93,7 @@ class LanguageMiddleware:
         language = language_for(request=request)
         translation.activate(language)
         request.LANGUAGE_CODE = language
-        if person is not None:
-            timezone.activate(time_zone_of(person))
-        try:
-            response = self.get_response(request)
-        finally:
-            timezone.deactivate()
+        response = self.get_response(request)
         # The language the page was rendered in (a token page may have changed it).
         response.headers.setdefault("Content-Language", translation.get_language())
         if person is None:

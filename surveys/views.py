@@ -310,7 +310,10 @@ def my_checkins(request: HttpRequest) -> HttpResponse:
             }
             for invitation in invitations
         ]
-    return render(request, "surveys/my_checkins.html", {"rows": rows, "person": person})
+    if person is None:
+        return render(request, "surveys/my_checkins.html", {"rows": rows, "person": person})
+    with timezone.override(time_zone_of(person)):  # the closing times in the person's own zone
+        return render(request, "surveys/my_checkins.html", {"rows": rows, "person": person})
 
 
 @require_POST
