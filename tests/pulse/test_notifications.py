@@ -131,7 +131,7 @@ def open_alert(history: History, team: str = "Payments") -> Flag:
     for value in (2.0, 2.0, 2.1, 1.9, 2.0, 2.0, 3.4, 3.6):
         history.round({team: {BURNOUT: value}})
         trend_run(organisation_id=history.organisation.pk, now=history.now())
-    flag = Flag.objects.get(team=history.team[team], kind="cutoff")
+    flag = Flag.objects.get(team=history.team[team], metric=BURNOUT)
     assert flag.state == Flag.State.OPEN
     assert flag.severity == Flag.Severity.ALERT
     return flag
