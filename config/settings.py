@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files (no CDN)
     "simple_history",
     "anymail",
+    "csp",
     "surveys",
     "pulse",
 ]
@@ -137,6 +138,7 @@ MIDDLEWARE = [
     "surveys.language.LanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
@@ -334,6 +336,19 @@ if PRODUCTION and not env_str("PULSE_TRUSTED_PROXY_COUNT"):
     )
 PULSE_TRUSTED_PROXY_COUNT = env_int("PULSE_TRUSTED_PROXY_COUNT", 0, minimum=0)
 CSRF_COOKIE_HTTPONLY = True
+# Content Security Policy (django-csp): scripts, styles, images and fonts only from Pulse's own origin, no
+# inline script or style anywhere (tests/browser/test_csp.py visits every main page and fails on any
+# violation), no plugins, no framing, no <base> rewriting. Images may also be data: URLs (Django admin's and
+# Swagger UI's icons are SVGs embedded in their stylesheets).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
