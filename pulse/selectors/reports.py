@@ -21,14 +21,22 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 from django.db.models import Q
 
+from pulse import dates
 from pulse.analysis.formatting import band_label, day_text, decimals_of, noise_shown, noise_text, signed
-from pulse.analysis.metrics import RESPONSE_RATE, DisplayScale, Metric, MetricInfos
+from pulse.analysis.metrics import (
+    HIGHER_IS_BETTER,
+    RESPONSE_RATE,
+    DisplayScale,
+    Metric,
+    MetricInfo,
+    MetricInfos,
+)
 from pulse.analysis.stats import (
     TrendLine,
     fit_trend,
@@ -74,7 +82,7 @@ from pulse.selectors.flags import (
     _flags_visible,
 )
 from pulse.selectors.team_rounds import TeamSetup, rounds_asking, team_setup_get
-from surveys.definitions import text_for
+from surveys.definitions import DISPLAY_RANGES, text_for
 from surveys.models import Comment, Organisation
 
 
@@ -183,6 +191,37 @@ class SeriesPoint:
     trend: float | None = None
     band_low: float | None = None
     band_high: float | None = None
+    day: str = ""  # the round's closing day, as the table and the chart's time axis write it
+
+
+@dataclass(frozen=True)
+class CutoffMark:
+    """One band of the instrument's scale, drawn as a line at its threshold: ``label`` beside the line
+    ("burned out (≥ 3)"), ``legend`` in the key ("Cut-off (single-item burnout): burned out (≥ 3)")."""
+
+    value: float
+    op: str
+    label: str
+    legend: str
+
+
+@dataclass(frozen=True)
+class ActionMark:
+    """A leader's action on this team's flag for the metric, marked on the day it was planned."""
+
+    at: datetime
+    day: str
+    title: str
+    due: str
+
+
+@dataclass(frozen=True)
+class GapMark:
+    """A round that asked the metric and shows no result for the team, with the release's reason."""
+
+    at: datetime
+    day: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -198,19 +237,58 @@ class MetricReport:
     change_text: str
     latest: ShownCell
     rollup_note: str | None
+    direction_text: str = ""  # "higher is worse" / "higher is better"
+    axis_title: str = ""  # the y axis: "Score (1–5), higher is worse"
+    value_range: tuple[int, int] = (0, 100)  # the whole scale, which the y axis always shows
+    cutoffs: tuple[CutoffMark, ...] = ()
+    actions: tuple[ActionMark, ...] = ()
+    gaps: tuple[GapMark, ...] = ()
+
+    @property
+    def gap_lines(self) -> tuple[str, ...]:
+        """One line per reason a round shows no result ("12 Nov 2026 and 19 Nov 2026: fewer than 5
+        answers")."""
+        by_reason: dict[str, list[str]] = {}
+        for gap in self.gaps:
+            by_reason.setdefault(gap.reason, []).append(gap.day)
+        return tuple(f"{_and(days)}: {reason}" for reason, days in by_reason.items())
 
     @property
     def chart(self) -> dict[str, Any]:
-        """The data of the chart (the table beside it shows the same numbers)."""
+        """The data of the chart. The table beside it shows the same values and days; the marks (cut-offs,
+        actions, withheld rounds) are listed under it in words."""
+        x = [int(p.round.closes_at.timestamp()) for p in self.points]
+        action_x = [int(a.at.timestamp()) for a in self.actions]
         return {
             "label": self.label,
             "scale": self.column.scale,
-            "x": [int(p.round.closes_at.timestamp()) for p in self.points],
+            "axis": self.axis_title,
+            "range": list(self.value_range),
+            "x": x,
+            "x_range": [min(x + action_x), max(x + action_x)] if x else [],
+            "days": [p.day for p in self.points],
             "values": [_plain(p.cell) for p in self.points],
             "trend": [p.trend for p in self.points],
             "low": [p.band_low for p in self.points],
             "high": [p.band_high for p in self.points],
+            "cutoffs": [{"value": c.value, "op": c.op, "label": c.label} for c in self.cutoffs],
+            "actions": [
+                {"x": int(a.at.timestamp()), "day": a.day, "title": _short(a.title)} for a in self.actions
+            ],
+            "gaps": [{"x": int(g.at.timestamp()), "day": g.day, "reason": g.reason} for g in self.gaps],
         }
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+_SHORT_TITLE = 40  # characters of an action's title drawn on a chart; the list under it has all of it
+
+
+def _short(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= _SHORT_TITLE else line[: _SHORT_TITLE - 1].rstrip() + "…"
 
 
 @dataclass(frozen=True)
@@ -320,6 +398,8 @@ def team_report_get(*, caller: Caller, team_id: int, today: date | None = None) 
         today=today,
     )
     events = tuple(sorted((e for v in flags for e in v.events), key=lambda e: e.at))
+    metrics = [_marked(m, flags, zone) for m in metrics]
+    rate_report = _marked(rate_report, flags, zone) if rate_report else None
     ancestors = tuple(teams.by_id[a] for a in team.ancestor_ids if a in visible and a in teams.by_id)
     children = tuple(t for t in teams.children(team.pk) if t.pk in visible)
     return TeamReport(
@@ -388,6 +468,7 @@ def _metric_report(
                 trend=round(line, places) if line is not None else None,
                 band_low=round(line - half, places) if line is not None and half is not None else None,
                 band_high=round(line + half, places) if line is not None and half is not None else None,
+                day=dates.day_text(r.closes_at, zone),
             )
         )
     latest_cell = cells[-1] if cells else shown_cell(None)
@@ -420,7 +501,70 @@ def _metric_report(
         change_text=_change_words(label, asked, cells, zone, scale, noise, detectable_text, published),
         latest=latest_cell,
         rollup_note=rollup,
+        direction_text=_direction_words(column.info),
+        axis_title=_axis_title(column),
+        value_range=(0, 100) if scale == "percent" else DISPLAY_RANGES[scale],
+        cutoffs=_cutoffs(column, metric, asked, releases),
+        gaps=tuple(
+            GapMark(p.round.closes_at, p.day, p.cell.text if p.cell.status == "withheld" else p.cell.note)
+            for p in points
+            if not p.cell.published
+        ),
     )
+
+
+def _direction_words(info: MetricInfo) -> str:
+    return "higher is better" if info.direction == HIGHER_IS_BETTER else "higher is worse"
+
+
+def _axis_title(column: Column) -> str:
+    """The y axis of a chart, with the way to read it: "Score (1–5), higher is worse"."""
+    if column.scale == "percent":
+        return f"% answered, {_direction_words(column.info)}"
+    low, high = DISPLAY_RANGES[column.scale]
+    return f"Score ({low}–{high}), {_direction_words(column.info)}"
+
+
+def _cutoffs(
+    column: Column, metric: str, asked: Sequence[RoundInfo], releases: Mapping[int, RoundRelease]
+) -> tuple[CutoffMark, ...]:
+    """The bands of the scale's own definition (``surveys.definitions.ScaleDef.bands``: the CBI's "high" at
+    50, the WHO-5's 28 and 50), each a line at its threshold (docs/science.md §1)."""
+    parsed = Metric.parse(metric)
+    if not asked or parsed is None or parsed.kind != "scale" or parsed.instrument_key is None:
+        return ()
+    infos = MetricInfos(releases[asked[-1].pk].definitions.values())
+    definition = infos.definition(parsed.instrument_key, parsed.version)
+    scale_def = definition.scale(parsed.scale_key or "") if definition else None
+    if scale_def is None:
+        return ()
+    word = column.info.cutoff_word
+    where = f" ({column.info.instrument})" if column.info.instrument else ""
+    return tuple(
+        CutoffMark(
+            float(band.threshold),
+            band.op,
+            band_label(band),
+            f"{word[0].upper()}{word[1:]}{where}: {band_label(band)}",
+        )
+        for band in scale_def.bands
+    )
+
+
+def _marked(report: MetricReport, flags: Sequence[FlagView], zone: str) -> MetricReport:
+    """The report with the actions leaders planned on the team's flags for its metric (the flags the page
+    shows, through their gate), in the order they were planned."""
+    planned = sorted(
+        (o.action for view in flags if view.flag.metric == report.metric for o in view.outcomes),
+        key=lambda a: (a.created_at, a.pk),
+    )
+    if not planned:
+        return report
+    marks = tuple(
+        ActionMark(a.created_at, dates.day_text(a.created_at, zone), a.what, dates.day_text(a.due_on))
+        for a in planned
+    )
+    return replace(report, actions=marks)
 
 
 def _change_words(
@@ -444,12 +588,12 @@ def _change_words(
     if cells[-1].status == "withheld":
         return (
             f"The latest round's {label} is {cells[-1].text}; the last result shown is {last_text}, from the "
-            f"round closing {day_text(last_round.closes_at, zone)}."
+            f"round closing {dates.day_text(last_round.closes_at, zone)}."
         )
     if len(published) < 2:
         return (
-            f"{label} was {last_text} in the round closing {day_text(last_round.closes_at, zone)}; there is "
-            "no earlier result to compare it with."
+            f"{label} was {last_text} in the round closing {dates.day_text(last_round.closes_at, zone)}; "
+            "there is no earlier result to compare it with."
         )
     prev_round, prev = published[-2]
     assert isinstance(prev, Published)
@@ -460,8 +604,8 @@ def _change_words(
     delta = b - a
     decimals = decimals_of(scale)
     between = (
-        f"from {shown_cell(prev).text} ({day_text(prev_round.closes_at, zone)}) to {last_text} "
-        f"({day_text(last_round.closes_at, zone)})"
+        f"from {shown_cell(prev).text} ({dates.day_text(prev_round.closes_at, zone)}) to {last_text} "
+        f"({dates.day_text(last_round.closes_at, zone)})"
     )
     moved = "did not change" if round(delta, decimals) == 0 else f"moved {signed(delta, decimals)}{unit}"
     sentence = f"{label} {moved}, {between}."

@@ -1,58 +1,164 @@
 /* Trend charts on the team page, drawn with the vendored uPlot (pulse/static/pulse/vendor/README.md).
-   The numbers come from the page's own JSON (json_script) and are the same as the table beside each chart,
-   so the page is complete without this script. */
+   The numbers, days and marks come from the page's own JSON (json_script, MetricReport.chart in
+   pulse/selectors/reports.py) and are the same as the table beside each chart and the lists under it, so the
+   page is complete without this script. Nothing here formats a date: the time axis writes the days the
+   server wrote (one format for the whole page, pulse/dates.py).
+
+   Drawn on top of uPlot's lines (a draw hook): the instrument's cut-offs (a labelled line), leaders' actions
+   (a labelled vertical line on the day each was planned), and rounds with no result (a grey column with ⊘).
+   The key is static HTML under the chart, so it never reads "withheld" while nothing is hovered. */
 (function () {
   "use strict";
   var source = document.getElementById("pulse-charts");
   if (!source || typeof window.uPlot === "undefined") { return; }
   var charts = JSON.parse(source.textContent);
 
+  var INK = "#1a1a1a", RESULT = "#0b5cad", CUTOFF = "#8a1c12", ACTION = "#5a2d82", GAP = "#595959";
+  var FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
+  var AXIS_FONT = "12px " + FONT; // uPlot scales its axes' fonts to the screen itself
+
   function finite(values) { return values.filter(function (v) { return v !== null && isFinite(v); }); }
 
-  function yRange(scale, values) {
-    var bounds = scale === "percent" || scale === "0-100" ? [0, 100] : (scale === "0-5" ? [0, 5] : [1, 5]);
-    var pad = bounds[1] - bounds[0] > 10 ? 10 : 0.5;
-    var seen = finite(values);
-    if (!seen.length) { return bounds; }
-    var low = Math.max(bounds[0], Math.min.apply(null, seen) - pad);
-    var high = Math.min(bounds[1], Math.max.apply(null, seen) + pad);
-    return [low, high];
+  // The rounds whose day is written under the axis: the latest always, then every step-th before it, so
+  // that the labels never overlap at this width.
+  function labelledRounds(x, plotWidth) {
+    var fit = Math.max(2, Math.floor(plotWidth / 96));
+    var step = Math.max(1, Math.ceil(x.length / fit));
+    var chosen = [];
+    for (var i = x.length - 1; i >= 0; i -= step) { chosen.unshift(x[i]); }
+    return chosen;
+  }
+
+  function px(css) { return Math.round(css * (window.uPlot.pxRatio || 1)); }
+
+  function font(size, weight) { return (weight || "") + " " + px(size) + "px " + FONT; }
+
+  // A label on a white box, so that it stays legible over lines and bands.
+  function tag(u, text, x, y, colour, align) {
+    var ctx = u.ctx;
+    ctx.font = font(12, "600");
+    var w = ctx.measureText(text).width, pad = px(3), h = px(15);
+    var left = align === "right" ? x - w - 2 * pad : x;
+    ctx.fillStyle = "rgba(255,255,255,0.92)";
+    ctx.fillRect(left, y - h + pad, w + 2 * pad, h);
+    ctx.fillStyle = colour;
+    ctx.textAlign = "left";
+    ctx.textBaseline = "alphabetic";
+    ctx.fillText(text, left + pad, y);
+  }
+
+  // ``text`` shortened with an ellipsis to fit ``room`` canvas pixels ("" when not even one letter fits).
+  function fitted(ctx, text, room) {
+    if (ctx.measureText(text).width <= room) { return text; }
+    for (var n = text.length - 1; n > 2; n--) {
+      var shorter = text.slice(0, n).replace(/\s+$/, "") + "…";
+      if (ctx.measureText(shorter).width <= room) { return shorter; }
+    }
+    return "";
+  }
+
+  function marks(data) {
+    return function (u) {
+      var ctx = u.ctx, box = u.bbox, top = box.top, bottom = box.top + box.height;
+      var left = box.left, right = box.left + box.width;
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(left, top, box.width, box.height);
+      ctx.clip();
+      // Rounds with no result: a grey column where the point would be.
+      var half = px(7);
+      data.gaps.forEach(function (gap) {
+        var gx = u.valToPos(gap.x, "x", true);
+        ctx.fillStyle = "rgba(89,89,89,0.12)";
+        ctx.fillRect(gx - half, top, 2 * half, box.height);
+        ctx.fillStyle = GAP;
+        ctx.font = font(13, "700");
+        ctx.textAlign = "center";
+        ctx.fillText("⊘", gx, bottom - px(6));
+      });
+      // Cut-offs: the side beyond the threshold lightly shaded, the line dashed, its label at the right.
+      data.cutoffs.forEach(function (c) {
+        var cy = u.valToPos(c.value, "y", true);
+        var beyondUp = c.op === ">=" || c.op === ">";
+        ctx.fillStyle = "rgba(138,28,18,0.06)";
+        if (beyondUp) { ctx.fillRect(left, top, box.width, cy - top); } else { ctx.fillRect(left, cy, box.width, bottom - cy); }
+        ctx.strokeStyle = CUTOFF;
+        ctx.lineWidth = px(1.5);
+        ctx.setLineDash([px(5), px(3)]);
+        ctx.beginPath(); ctx.moveTo(left, cy); ctx.lineTo(right, cy); ctx.stroke();
+        ctx.setLineDash([]);
+        var ly = beyondUp ? cy - px(4) : cy + px(15);
+        tag(u, c.label, right - px(4), ly, CUTOFF, "right");
+      });
+      // Actions: a vertical line on the day each was planned, its title at the top, staggered.
+      data.actions.forEach(function (a, i) {
+        var ax = u.valToPos(a.x, "x", true);
+        ctx.strokeStyle = ACTION;
+        ctx.lineWidth = px(2);
+        ctx.beginPath(); ctx.moveTo(ax, top); ctx.lineTo(ax, bottom); ctx.stroke();
+        ctx.font = font(12, "600");
+        var text = "▼ " + a.title;
+        var rightSide = ax + ctx.measureText(text).width + px(10) < right || right - ax >= ax - left;
+        var room = (rightSide ? right - ax : ax - left) - px(10);
+        text = fitted(ctx, text, room);
+        if (text) {
+          tag(u, text, rightSide ? ax + px(3) : ax - px(3), top + px(15) + i * px(17), ACTION,
+            rightSide ? "left" : "right");
+        }
+      });
+      ctx.restore();
+    };
   }
 
   function draw(el, data) {
     var percent = data.scale === "percent";
     var series = [{}, {
       label: percent ? "Response rate" : "Team result",
-      stroke: "#0b5cad", width: 2, spanGaps: false,
-      points: { show: true, size: 7, fill: "#0b5cad" },
-      value: function (u, v) { return v === null ? "withheld" : (percent ? v + "%" : v); }
+      stroke: RESULT, width: 2, spanGaps: false,
+      points: { show: true, size: 7, fill: RESULT }
     }];
     var columns = [data.x, data.values];
     var bands = [];
-    var everything = data.values.slice();
     if (finite(data.trend).length) {
-      series.push({ label: "Trend (Sen's slope)", stroke: "#1a1a1a", dash: [6, 4], width: 1.5, points: { show: false } });
+      series.push({ label: "Trend", stroke: INK, dash: [6, 4], width: 1.5, points: { show: false } });
       columns.push(data.trend);
-      everything = everything.concat(data.trend);
       if (finite(data.low).length) {
         series.push({ label: "Noise band", stroke: "rgba(0,0,0,0)", points: { show: false } });
-        series.push({ label: "", stroke: "rgba(0,0,0,0)", points: { show: false }, show: true });
+        series.push({ label: "", stroke: "rgba(0,0,0,0)", points: { show: false } });
         columns.push(data.low, data.high);
         bands.push({ series: [4, 3], fill: "rgba(11, 92, 173, 0.14)" });
-        everything = everything.concat(data.low, data.high);
       }
     }
-    var range = yRange(data.scale, everything);
     var width = Math.max(260, Math.floor(el.getBoundingClientRect().width) || 480);
+    var span = data.x_range[1] - data.x_range[0];
+    var pad = Math.max(span * 0.04, 86400);
+    var days = {};
+    data.x.forEach(function (x, i) { days[x] = data.days[i]; });
     var options = {
       width: width,
-      height: 220,
+      height: 260,
       series: series,
       bands: bands,
-      scales: { x: { time: true }, y: { range: function () { return range; } } },
-      axes: [{ stroke: "#1a1a1a" }, { stroke: "#1a1a1a", values: function (u, ticks) {
-        return ticks.map(function (t) { return percent ? t + "%" : t; }); } }],
-      legend: { show: true }
+      padding: [10, 34, 0, 0], // room on the right for the latest round's day under the axis
+      legend: { show: false },
+      cursor: { show: false },
+      scales: {
+        x: { time: false, range: function () { return [data.x_range[0] - pad, data.x_range[1] + pad]; } },
+        y: { range: function () { return data.range; } }
+      },
+      axes: [
+        {
+          stroke: INK, font: AXIS_FONT, size: 34,
+          splits: function (u) { return labelledRounds(data.x, u.bbox.width / (window.uPlot.pxRatio || 1)); },
+          values: function (u, splits) { return splits.map(function (s) { return days[s] || ""; }); }
+        },
+        {
+          stroke: INK, font: AXIS_FONT, label: data.axis, labelFont: "600 " + AXIS_FONT, labelSize: 20,
+          size: percent ? 46 : 36,
+          values: function (u, ticks) { return ticks.map(function (t) { return percent ? t + "%" : t; }); }
+        }
+      ],
+      hooks: { draw: [marks(data)] }
     };
     el.textContent = "";
     return new window.uPlot(options, columns, el);
