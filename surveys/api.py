@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any, cast
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser
@@ -73,7 +74,7 @@ class CheckinSubmitApi(APIView):
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             unknown = set(self.initial_data) - set(self.fields)
             if unknown:
-                raise serializers.ValidationError(dict.fromkeys(sorted(unknown), "Unknown field."))
+                raise serializers.ValidationError(dict.fromkeys(sorted(unknown), gettext("Unknown field.")))
             return attrs
 
     @extend_schema(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
-DEACTIVATE_LABEL = "Also deactivate the people who are not in this file"
-DEACTIVATE_HELP = (
+DEACTIVATE_LABEL = gettext_lazy("Also deactivate the people who are not in this file")
+DEACTIVATE_HELP = gettext_lazy(
     "Off: the import only adds and updates. On: the dry run lists everyone it would deactivate, and you "
     "confirm that separately."
 )
@@ -14,19 +15,23 @@ DEACTIVATE_HELP = (
 
 class PeopleImportForm(forms.Form):
     file = forms.FileField(
-        help_text="CSV (comma, semicolon or tab) with columns email, name, team, role, locale, time_zone."
+        help_text=gettext_lazy(
+            "CSV (comma, semicolon or tab) with columns email, name, team, role, locale, time_zone."
+        )
     )
     deactivate_missing = forms.BooleanField(required=False, label=DEACTIVATE_LABEL, help_text=DEACTIVATE_HELP)
 
     def clean_file(self) -> object:
         upload = self.cleaned_data["file"]
         if upload.size > MAX_IMPORT_BYTES:
-            raise forms.ValidationError("The file is larger than 5 MB; split it.")
+            raise forms.ValidationError(gettext_lazy("The file is larger than 5 MB; split it."))
         raw = upload.read()
         try:
             self._text: str = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise forms.ValidationError("The file is not UTF-8 text; export it as CSV UTF-8.") from None
+            raise forms.ValidationError(
+                gettext_lazy("The file is not UTF-8 text; export it as CSV UTF-8.")
+            ) from None
         return upload
 
     def cleaned_text(self) -> str:

@@ -8,6 +8,7 @@ from functools import cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy
 
 
 @cache
@@ -19,7 +20,7 @@ def validate_time_zone(value: str) -> None:
     """Refuse anything zoneinfo does not know ("CET+1", "Europe/Berlinn", "")."""
     if value not in _zones():
         raise ValidationError(
-            "%(value)s is not a known time zone; use an IANA name such as Europe/Berlin.",
+            gettext_lazy("%(value)s is not a known time zone; use an IANA name such as Europe/Berlin."),
             code="invalid_time_zone",
             params={"value": value},
         )
@@ -29,7 +30,7 @@ def validate_locale(value: str) -> None:
     known = {code for code, _name in settings.LANGUAGES}
     if value not in known:
         raise ValidationError(
-            "%(value)s is not a supported language; choose one of %(known)s.",
+            gettext_lazy("%(value)s is not a supported language; choose one of %(known)s."),
             code="invalid_locale",
             params={"value": value, "known": ", ".join(sorted(known))},
         )
@@ -39,7 +40,9 @@ def validate_min_group_size(value: int) -> None:
     floor = settings.PULSE_MIN_GROUP_SIZE_FLOOR
     if value < floor:
         raise ValidationError(
-            "The minimum group size cannot be below %(floor)s: smaller groups make answers identifiable.",
+            gettext_lazy(
+                "The minimum group size cannot be below %(floor)s: smaller groups make answers identifiable."
+            ),
             code="min_group_size_too_small",
             params={"floor": floor},
         )
@@ -55,7 +58,8 @@ def validate_single_line(value: str) -> None:
     """Refuse a name with a line break or another control character (tab included)."""
     if any(unicodedata.category(character) in _LINE_BREAKING for character in value):
         raise ValidationError(
-            "Names cannot contain line breaks, tabs or other control characters.", code="control_character"
+            gettext_lazy("Names cannot contain line breaks, tabs or other control characters."),
+            code="control_character",
         )
 
 
