@@ -33,18 +33,18 @@
 
   function font(size, weight) { return (weight || "") + " " + px(size) + "px " + FONT; }
 
-  // A label on a white box, so that it stays legible over lines and bands.
+  // A label with a white halo, so that it stays legible over lines and bands without hiding the points.
   function tag(u, text, x, y, colour, align) {
     var ctx = u.ctx;
     ctx.font = font(12, "600");
-    var w = ctx.measureText(text).width, pad = px(3), h = px(15);
-    var left = align === "right" ? x - w - 2 * pad : x;
-    ctx.fillStyle = "rgba(255,255,255,0.92)";
-    ctx.fillRect(left, y - h + pad, w + 2 * pad, h);
-    ctx.fillStyle = colour;
-    ctx.textAlign = "left";
+    ctx.textAlign = align === "right" ? "right" : "left";
     ctx.textBaseline = "alphabetic";
-    ctx.fillText(text, left + pad, y);
+    ctx.lineJoin = "round";
+    ctx.lineWidth = px(3.5);
+    ctx.strokeStyle = "rgba(255,255,255,0.95)";
+    ctx.strokeText(text, x, y);
+    ctx.fillStyle = colour;
+    ctx.fillText(text, x, y);
   }
 
   // ``text`` shortened with an ellipsis to fit ``room`` canvas pixels ("" when not even one letter fits).
