@@ -402,7 +402,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"QuestionKindEnum": "surveys.definitions.KINDS"},
+    "ENUM_NAME_OVERRIDES": {
+        "QuestionKindEnum": "surveys.definitions.KINDS",
+        "FlagReasonEnum": "pulse.models.flags.Flag.Kind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pulse.api.errors.document_media_type_errors",

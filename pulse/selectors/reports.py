@@ -29,6 +29,7 @@ from django.db.models import Q
 
 from pulse import dates
 from pulse.analysis.formatting import band_label, day_text, decimals_of, noise_shown, noise_text, signed
+from pulse.analysis.glossary import REASON_NAME
 from pulse.analysis.metrics import (
     HIGHER_IS_BETTER,
     RESPONSE_RATE,
@@ -37,6 +38,7 @@ from pulse.analysis.metrics import (
     MetricInfo,
     MetricInfos,
 )
+from pulse.analysis.rules import FlagKind
 from pulse.analysis.stats import (
     TrendLine,
     fit_trend,
@@ -103,6 +105,12 @@ class FlagSummary:
     flag: Flag
     team: TeamInfo
     label: str
+
+    @property
+    def reasons_text(self) -> str:
+        """ "worsening trend, sudden shift": the flag's reasons in words, without their numbers."""
+        kinds = [FlagKind(kind) for kind in self.flag.reasons or [self.flag.kind]]
+        return ", ".join(REASON_NAME[kind].lower() for kind in kinds)
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,7 @@ def test_leader_sees_a_flag_acknowledges_it_and_plans_an_action(
     # A suggestion starts the action; the leader edits it and says who and by when.
     browser.find_element(By.CSS_SELECTOR, "#suggestion-on_call button.use-suggestion").click()
     what = browser.find_element(By.ID, f"id_act{flag_id}-what")
-    assert what.get_attribute("value").startswith("Review the team's on-call load: ")
+    assert (what.get_attribute("value") or "").startswith("Review the team's on-call load: ")
     what.send_keys(" Move two on-call shifts to SRE Europe.")
     browser.find_element(By.ID, f"id_act{flag_id}-who").send_keys("Lena with Maya")
     due = browser.find_element(By.ID, f"id_act{flag_id}-due_on")

@@ -17,7 +17,7 @@ from pytest_django import DjangoAssertNumQueries
 
 from pulse.models import Action, Flag, FlagEvent
 from surveys.models import Person
-from tests.pulse.helpers_reports import BURNOUT, RATE, WORKLOAD, ReportOrg, Value
+from tests.pulse.helpers_reports import BURNOUT, RATE, START, WORKLOAD, ReportOrg, Value
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse  # what Client() returns
@@ -78,7 +78,8 @@ def test_home_lists_open_flags_first_without_numbers(worked: ReportOrg) -> None:
     worked.flag("Root", RATE, state=Flag.State.RESOLVED)
     text = _text(_client(leader).get("/"))
     open_flags = text.split("Open flags", 1)[1].split("Latest results", 1)[0]
-    assert open_flags.index("A : Burnout (single item)") < open_flags.index("Root : Workload")
+    assert open_flags.index("A: Burnout (single item)") < open_flags.index("Root: Workload")
+    assert "A: Burnout (single item) — worsening trend" in open_flags  # its reasons, without numbers
     assert "Response rate" not in open_flags  # resolved
     assert "3.7" not in text
     assert "⚑ 1 open flag" in text
@@ -137,41 +138,58 @@ def _flagged() -> tuple[ReportOrg, Flag]:
     return org, org.flag("A", explanation="Burnout (single item) was 3.4 in the round closing 2 Mar 2026.")
 
 
-def test_a_leader_acknowledges_plans_an_action_and_resolves_through_the_flag_services() -> None:
+def test_a_leader_reads_a_flag_plans_a_suggested_action_resolves_and_reopens_it() -> None:
     org, flag = _flagged()
     lena = org.person("Lena", leads="Root")
     client = _client(lena)
     inbox = _text(client.get("/flags/"))
     assert "Waiting for a response (1)" in inbox
-    assert "Burnout (single item) was 3.4 in the round closing 2 Mar 2026." in inbox
+    assert "Burnout (single item) has risen over the last 8 rounds, from 2.1 to 3.4." in inbox  # the headline
+    assert "2 Mar 2026." not in inbox  # the statistics wait on the flag's own page
+    assert f'id="id_ack{flag.pk}-note"' not in inbox  # the forms open on demand, on the flag's page
+
+    page = client.get(f"/flags/{flag.pk}/")
+    text = _text(page)
+    assert "Why Pulse raised it" in text
+    assert "Worsening trend" in text
+    assert "Burnout (single item) was 3.4 in the round closing 2 Mar 2026." in text  # under the numbers
+    assert 'href="/help/glossary/#trend"' in page.content.decode()
+    assert "Review the team's on-call load" in text
+    assert "Being On-Call" in text
 
     response = client.post(
         f"/flags/{flag.pk}/acknowledge/", {f"ack{flag.pk}-note": "Talking to the team on Monday."}
     )
     assert response.status_code == 302
+    assert response["Location"] == f"/flags/{flag.pk}/"
     flag.refresh_from_db()
     assert flag.state == Flag.State.ACKNOWLEDGED
     event = FlagEvent.objects.get(flag=flag, kind=FlagEvent.Kind.ACKNOWLEDGED)
     assert (event.actor_id, event.why) == (lena.pk, "Talking to the team on Monday.")
 
+    # A suggestion is a starting point: chosen with "what" left empty, its text is what will be done.
     due = (timezone.localdate() + dt.timedelta(days=14)).isoformat()
     response = client.post(
         f"/flags/{flag.pk}/plan/",
         {
-            f"act{flag.pk}-what": "Pause on-call swaps",
+            f"act{flag.pk}-suggestion": "time_off",
+            f"act{flag.pk}-what": "",
             f"act{flag.pk}-who": "Lena",
             f"act{flag.pk}-due_on": due,
         },
     )
     assert response.status_code == 302
     action = Action.objects.get(flag=flag)
-    assert (action.what, action.who, action.due_on.isoformat()) == ("Pause on-call swaps", "Lena", due)
+    assert action.what.startswith("Make sure people take time off: Check that everyone")
+    assert (action.who, action.due_on.isoformat()) == ("Lena", due)
     flag.refresh_from_db()
     assert flag.state == Flag.State.ACTION_PLANNED
-    page = _text(client.get(f"/teams/{org.team['A'].pk}/"))
-    assert "Pause on-call swaps" in page
-    assert "The action's date has not come yet." in page
-    assert "Talking to the team on Monday." in page  # the action log
+    page_text = _text(client.get(f"/flags/{flag.pk}/"))
+    assert "Make sure people take time off: Check that everyone" in page_text
+    assert "The action's date has not come yet." in page_text
+    assert "Talking to the team on Monday." in page_text  # the history
+    team_page = _text(client.get(f"/teams/{org.team['A'].pk}/"))
+    assert "Burnout (single item) has risen over the last 8 rounds" in team_page  # it opens the team page
 
     response = client.post(
         f"/flags/{flag.pk}/resolve/", {f"res{flag.pk}-note": "Swaps paused; back to normal."}
@@ -179,7 +197,54 @@ def test_a_leader_acknowledges_plans_an_action_and_resolves_through_the_flag_ser
     assert response.status_code == 302
     flag.refresh_from_db()
     assert (flag.state, flag.resolution) == (Flag.State.RESOLVED, Flag.Resolution.BY_HAND)
-    assert "Recently resolved" in _text(client.get("/flags/"))
+    inbox = _text(client.get("/flags/"))
+    assert "Recently resolved" in inbox
+    assert "Swaps paused; back to normal. (Lena)" in inbox  # a resolved flag keeps its resolution note
+
+    # Reopening needs a reason; without one nothing changes.
+    response = client.post(f"/flags/{flag.pk}/reopen/", {f"reo{flag.pk}-reason": " "})
+    assert response.status_code == 400
+    flag.refresh_from_db()
+    assert flag.state == Flag.State.RESOLVED
+    response = client.post(
+        f"/flags/{flag.pk}/reopen/", {f"reo{flag.pk}-reason": "The swaps were only paused for a week."}
+    )
+    assert response.status_code == 302
+    flag.refresh_from_db()
+    assert (flag.state, flag.resolution, flag.reopen_count) == (Flag.State.OPEN, "", 1)
+    reopened = FlagEvent.objects.get(flag=flag, kind=FlagEvent.Kind.REOPENED_BY_HAND)
+    assert (reopened.actor_id, reopened.why) == (lena.pk, "The swaps were only paused for a week.")
+    assert "Waiting for a response (1)" in _text(client.get("/flags/"))
+
+
+def test_the_inbox_filters_by_state_team_and_severity() -> None:
+    org, flag = _flagged()
+    other = org.flag("B", severity=Flag.Severity.ALERT)
+    resolved = org.flag("B", WORKLOAD, state=Flag.State.RESOLVED, resolved_at=START)
+    client = _client(org.person("Lena", leads="Root"))
+
+    def shown(query: str) -> set[int]:
+        html = client.get(f"/flags/?{query}").content.decode()
+        return {pk for pk in (flag.pk, other.pk, resolved.pk) if f'id="flag-{pk}"' in html}
+
+    assert shown("") == {flag.pk, other.pk, resolved.pk}
+    assert shown("severity=alert") == {other.pk}
+    assert shown(f"team={org.team['A'].pk}") == {flag.pk}
+    assert shown(f"team={org.team['Root'].pk}") == {flag.pk, other.pk, resolved.pk}  # a team and below
+    assert shown("state=resolved") == {resolved.pk}
+    assert shown("state=open&severity=warning") == {flag.pk}
+    assert shown("state=nonsense") == {flag.pk, other.pk, resolved.pk}  # an unknown filter is no filter
+
+
+def test_the_glossary_explains_every_term_with_its_source() -> None:
+    org, _flag = _flagged()
+    client = _client(org.person("Lena", leads="Root"))
+    html = client.get("/help/glossary/").content.decode()
+    for slug in ("trend", "slope", "q", "shift", "cutoff", "withheld"):
+        assert f'<dt id="{slug}">' in html
+    assert "Benjamini and Hochberg (1995)" in html
+    engineer = _client(org.person("Eve", member_of="A"))
+    assert engineer.get("/help/glossary/").status_code == 403
 
 
 def test_an_empty_note_changes_nothing_and_says_so_at_the_field() -> None:
@@ -223,7 +288,6 @@ def test_planning_an_action_in_the_past_keeps_the_typed_text_and_shows_the_error
         assert 'aria-invalid="true"' in found.group(0)
         assert f'<a href="#id_act{flag.pk}-due_on">By when: Choose today or a later day.</a>' in html
         assert f'id="act{flag.pk}-errors" autofocus>' in html  # focus (and the view) move to the summary
-        assert '<details class="respond" open>' in html
     assert not Action.objects.filter(flag=flag).exists()
 
 
@@ -295,3 +359,17 @@ def test_home_and_team_page_queries_do_not_grow_with_the_number_of_teams(
     text = _text(large_client.get("/"))
     assert text.count("round closing") == 51
     assert "⚑ 1 open flag" in text
+
+
+def test_no_template_leaves_a_comment_open_across_lines() -> None:
+    """Django's {# #} comment is one line only: across lines it is printed on the page as text."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "templates"
+    open_comments = [
+        f"{path.relative_to(root)}:{number}"
+        for path in root.rglob("*.html")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "{#" in line and "#}" not in line.split("{#", 1)[1]
+    ]
+    assert open_comments == []
