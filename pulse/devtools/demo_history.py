@@ -19,6 +19,10 @@ in the order the minute tick would have done it. The curves tell two stories:
   four weeks, the flag opens, its leader Olivia Chen acknowledges it the next day and plans an action,
   and two evaluations back within bounds resolve it automatically as a recovery.
 
+Erik Engel, who heads Engineering, sees both stories side by side on Engineering's roll-up. About a third
+of the people of the schedules that ask for a comment leave one; the first of each round pastes markup,
+which the pages show as text.
+
 Every other team stays steady with realistic noise; about 15% of people skip a round, so a small team
 sometimes falls below k and its numbers are withheld, as they would be. Deterministic (one seed).
 The schedules' start dates move back to the first history round, so the story is consistent.
@@ -109,6 +113,26 @@ def _item(rng: random.Random, mean: float, sd: float, low: int, high: int, step:
     return int(min(high, max(low, value)))
 
 
+# What some people write in the optional comment, in this order within a round: the first pastes markup,
+# which every page shows as the text it is (escaped), never as HTML.
+COMMENTS = (
+    'The incident template still says "<b>TODO: owner</b>" & nobody knows who fills it in.',
+    "On-call was quiet this week, thanks for the new runbooks.",
+    "Too many meetings on Thursdays.",
+    "Pairing on the migration helped a lot.",
+    "Handover notes between time zones keep getting lost.",
+)
+COMMENT_RATE = 0.3
+
+
+def comment_for(rng: random.Random, instruments: set[str], written: int) -> dict[str, str]:
+    """Sometimes a comment (the round's ``written``-th), drawn from a random stream of its own so that the
+    answers, and so the flags, are those of the history without comments."""
+    if "comment" not in instruments or rng.random() >= COMMENT_RATE:
+        return {}
+    return {"comment_1": COMMENTS[written % len(COMMENTS)]}
+
+
 def answers_for(rng: random.Random, instruments: set[str], goal: Targets) -> dict[str, int]:
     """One person's answers, by question key, drawn around the team's targets."""
     answers: dict[str, int] = {}
@@ -152,6 +176,7 @@ def demo_history_create(*, now: datetime | None = None) -> bool:
     if not any(plan.values()) or Round.objects.filter(made).exists():
         return False
     rng = random.Random(SEED)
+    comments = random.Random(SEED + 1)
     ring = KeyRing.from_settings()
     slug_of = dict(acme.teams.values_list("pk", "slug"))
     payments_leader = (
@@ -175,6 +200,7 @@ def demo_history_create(*, now: datetime | None = None) -> bool:
             round_ = round_open(schedule=schedule, opens_at=opens_at, closes_at=closes_at)
             rounds.append(round_)
             keys = {instrument.key for instrument in round_.instruments.all()}
+            written = 0  # comments in this round so far
             for invitation in Invitation.objects.filter(round=round_).order_by("person_id"):
                 slug = slug_of[invitation.teams[0]] if invitation.teams else ""
                 if rng.random() >= ANSWER_RATE.get(slug, DEFAULT_ANSWER_RATE):
@@ -184,8 +210,12 @@ def demo_history_create(*, now: datetime | None = None) -> bool:
                 answered_at = min(
                     opens_at + timedelta(hours=rng.uniform(1, 60)), closes_at - timedelta(minutes=1)
                 )
+                comment = comment_for(comments, keys, written)
+                written += len(comment)
                 response_submit(
-                    token=token, answers=answers_for(rng, keys, targets(slug, week)), now=answered_at
+                    token=token,
+                    answers={**answers_for(rng, keys, targets(slug, week)), **comment},
+                    now=answered_at,
                 )
             round_close(round_id=round_.pk, now=closes_at + timedelta(minutes=1))
             round_aggregate(round_id=round_.pk, now=closes_at + timedelta(minutes=2))

@@ -20,6 +20,8 @@ DEMO_ORGANISATION = "Acme"
 DEMO_PASSWORD = "pulse-demo"  # noqa: S105 - a published demo password, refused in production
 DEMO_ADMIN_EMAIL = "admin@acme.example"
 DEMO_LEADER_EMAIL = "lena.platform@acme.example"
+# Erik Engel heads Engineering, the top team: his roll-up shows every team of the demo side by side.
+DEMO_HEAD_EMAIL = "erik.engel@acme.example"
 DEMO_START = dt.date(2026, 1, 5)
 
 # (slug, name, parent slug, time zone, leader's name, number of members)

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from surveys.models import Membership, Organisation, Person, Schedule, Team
-from surveys.services.demo import DEMO_ADMIN_EMAIL, DEMO_LEADER_EMAIL, DEMO_PASSWORD
+from surveys.services.demo import DEMO_ADMIN_EMAIL, DEMO_HEAD_EMAIL, DEMO_LEADER_EMAIL, DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,9 @@ def test_demo_is_complete_and_idempotent(capsys: pytest.CaptureFixture[str]) -> 
     assert all(schedule.next_opening_at for schedule in schedules)
     out = capsys.readouterr().out
     assert DEMO_LEADER_EMAIL in out
+    assert DEMO_HEAD_EMAIL in out
     assert DEMO_ADMIN_EMAIL in out
+    assert Person.objects.get(email=DEMO_HEAD_EMAIL).memberships.get(role="leader").team.parent is None
 
 
 def test_demo_log_ins_work() -> None:

@@ -21,7 +21,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from surveys.models import Invitation, Schedule
-from surveys.services.demo import DEMO_ADMIN_EMAIL, DEMO_LEADER_EMAIL, DEMO_PASSWORD
+from surveys.services.demo import DEMO_ADMIN_EMAIL, DEMO_HEAD_EMAIL, DEMO_LEADER_EMAIL, DEMO_PASSWORD
 
 TICK_SECONDS = 60  # CELERY_BEAT_SCHEDULE's minute tick
 
@@ -74,6 +74,7 @@ class Command(BaseCommand):
             "",
             f"  Admin  : {DEMO_ADMIN_EMAIL} / {DEMO_PASSWORD}   ({base}/manage/ and {base}/admin/)",
             f"  Leader : {DEMO_LEADER_EMAIL} / {DEMO_PASSWORD}   ({base}/)",
+            f"  Head   : {DEMO_HEAD_EMAIL} / {DEMO_PASSWORD}   ({base}/, every team side by side)",
             "",
             *("  " + line for line in emails_when(now or timezone.now())),
             "",

@@ -7,7 +7,13 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from surveys.services.demo import DEMO_ADMIN_EMAIL, DEMO_LEADER_EMAIL, DEMO_PASSWORD, demo_create
+from surveys.services.demo import (
+    DEMO_ADMIN_EMAIL,
+    DEMO_HEAD_EMAIL,
+    DEMO_LEADER_EMAIL,
+    DEMO_PASSWORD,
+    demo_create,
+)
 
 
 class Command(BaseCommand):
@@ -32,6 +38,7 @@ class Command(BaseCommand):
                     f"  Pulse: {base}/",
                     f"  Admin  : {DEMO_ADMIN_EMAIL} / {DEMO_PASSWORD}   ({base}/admin/)",
                     f"  Leader : {DEMO_LEADER_EMAIL} / {DEMO_PASSWORD}   ({base}/)",
+                    f"  Head   : {DEMO_HEAD_EMAIL} / {DEMO_PASSWORD}   ({base}/, every team side by side)",
                     "",
                 ]
             )
