@@ -1,12 +1,15 @@
 """One heatmap cell as HTML. A filter, not an include: the home of a leader of 500 teams has thousands of
 cells, and a template include per cell costs more than the whole report selector (``pulse_bench dashboard``).
-The markup is the same: the value and, beside the colour, the words and the ▲ / ▲▲ / ⊘ mark."""
+The markup is the same: the value and, beside the colour, the words and the ▲ / ▲▲ / ⊘ mark. The band's
+words and a withheld cell's reason are written by ``pulse.disclosure`` and ``pulse.analysis`` in English, so
+they carry ``lang="en"`` (docs/languages.md §1); the answer count is translated."""
 
 from __future__ import annotations
 
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import ngettext
 
 from pulse.selectors.cells import ShownCell
 
@@ -20,13 +23,16 @@ def heat_cell(cell: ShownCell) -> SafeString:
         if cell.note:
             mark = "▲▲" if cell.level == "severe" else "▲"
             band = format_html(
-                '<span class="band"><span class="icon" aria-hidden="true">{}</span> {}</span>',
+                '<span class="band" lang="en"><span class="icon" aria-hidden="true">{}</span> {}</span>',
                 mark,
                 cell.note,
             )
         answers = ""
         if cell.n:
-            answers = format_html('<small class="n">{} answer{}</small>', cell.n, "" if cell.n == 1 else "s")
+            answers = format_html(
+                '<small class="n">{}</small>',
+                ngettext("%(n)s answer", "%(n)s answers", cell.n) % {"n": cell.n},
+            )
         return format_html(
             '<td class="cell level-{}"><span class="value">{}</span>{}{}</td>',
             cell.level,
@@ -36,7 +42,7 @@ def heat_cell(cell: ShownCell) -> SafeString:
         )
     if cell.status == "withheld":
         return format_html(
-            '<td class="cell level-withheld"><span class="withheld">'
+            '<td class="cell level-withheld"><span class="withheld" lang="en">'
             '<span class="icon" aria-hidden="true">⊘</span> {}</span></td>',
             cell.text,
         )

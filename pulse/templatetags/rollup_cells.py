@@ -1,12 +1,14 @@
 """One roll-up cell as HTML: the latest result as the home heatmap shows it (``leader_cells.heat_cell``'s
 markup), then the trend in words and a mark when an open flag is about it. A filter for the same reason as
-``heat_cell``: a roll-up of hundreds of teams has thousands of cells."""
+``heat_cell``: a roll-up of hundreds of teams has thousands of cells. As there, the words written by
+``pulse.disclosure`` and ``pulse.analysis`` (band, withheld reason, trend) carry ``lang="en"``."""
 
 from __future__ import annotations
 
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, ngettext
 
 from pulse.selectors.rollup import RollupCell
 
@@ -21,28 +23,35 @@ def rollup_cell(cell: RollupCell) -> SafeString:
         if latest.note:
             mark = "▲▲" if latest.level == "severe" else "▲"
             band = format_html(
-                '<span class="band"><span class="icon" aria-hidden="true">{}</span> {}</span>',
+                '<span class="band" lang="en"><span class="icon" aria-hidden="true">{}</span> {}</span>',
                 mark,
                 latest.note,
             )
         answers = (
-            format_html('<small class="n">{} answer{}</small>', latest.n, "" if latest.n == 1 else "s")
+            format_html(
+                '<small class="n">{}</small>',
+                ngettext("%(n)s answer", "%(n)s answers", latest.n) % {"n": latest.n},
+            )
             if latest.n
             else ""
         )
         value = format_html('<span class="value">{}</span>{}{}', latest.text, band, answers)
     elif latest.status == "withheld":
         value = format_html(
-            '<span class="withheld"><span class="icon" aria-hidden="true">⊘</span> {}</span>', latest.text
+            '<span class="withheld" lang="en"><span class="icon" aria-hidden="true">⊘</span> {}</span>',
+            latest.text,
         )
     else:
-        return SafeString(
+        return format_html(
             '<td class="cell level-none"><span class="na" aria-hidden="true">—</span>'
-            '<span class="visually-hidden">not asked</span></td>'
+            '<span class="visually-hidden">{}</span></td>',
+            gettext("not asked"),
         )
     trend = ""
     if cell.summary.text:
         # The words say which way it goes; the class only adds weight to "worse" (never colour alone).
-        trend = format_html('<span class="trend trend-{}">{}</span>', cell.summary.heading, cell.summary.text)
-    flag = SafeString('<span class="cell-flag">⚑ flagged</span>') if cell.flagged else ""
+        trend = format_html(
+            '<span class="trend trend-{}" lang="en">{}</span>', cell.summary.heading, cell.summary.text
+        )
+    flag = format_html('<span class="cell-flag">⚑ {}</span>', gettext("flagged")) if cell.flagged else ""
     return format_html('<td class="cell level-{}">{}{}{}</td>', latest.level, value, trend, flag)

@@ -23,6 +23,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from pulse.analysis import suggestions
@@ -55,33 +56,49 @@ from pulse.web import exports
 
 class AcknowledgeForm(forms.Form):
     note = forms.CharField(
-        label="Note",
+        label=gettext_lazy("Note"),
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="What you know so far.",
+        help_text=gettext_lazy("What you know so far."),
     )
+
+
+class _EnglishOptions(forms.Select):
+    """A select whose options (but the empty one) are ``pulse.analysis``'s English: each says so with
+    ``lang="en"`` on a page in another language (docs/languages.md §2)."""
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option: dict[str, Any] = super().create_option(*args, **kwargs)
+        if option["value"]:
+            option["attrs"] = {**option["attrs"], "lang": "en"}
+        return option
 
 
 class ActionForm(forms.Form):
     suggestion = forms.ChoiceField(
-        label="Start from a suggestion",
+        widget=_EnglishOptions,
+        label=gettext_lazy("Start from a suggestion"),
         required=False,
-        choices=[("", "None: I will write my own"), *((s.key, s.title) for s in suggestions.ALL)],
-        help_text="Its text becomes what will be done, if you leave that empty.",
+        # The suggestions are pulse.analysis.suggestions' English (not in the catalogue).
+        choices=[
+            ("", gettext_lazy("None: I will write my own")),
+            *((s.key, s.title) for s in suggestions.ALL),
+        ],
+        help_text=gettext_lazy("Its text becomes what will be done, if you leave that empty."),
     )
     what = forms.CharField(
-        label="What will be done",
+        label=gettext_lazy("What will be done"),
         max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
-    who = forms.CharField(label="Who", max_length=200)
-    due_on = forms.DateField(label="By when", widget=forms.DateInput(attrs={"type": "date"}))
+    who = forms.CharField(label=gettext_lazy("Who"), max_length=200)
+    due_on = forms.DateField(label=gettext_lazy("By when"), widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean_due_on(self) -> dt.date:
         due: dt.date = self.cleaned_data["due_on"]
         if due < timezone.localdate():
-            raise forms.ValidationError("Choose today or a later day.")
+            raise forms.ValidationError(gettext("Choose today or a later day."))
         return due
 
     def clean(self) -> dict[str, Any]:
@@ -91,7 +108,7 @@ class ActionForm(forms.Form):
         if not what and chosen is not None:
             what = f"{chosen.title}: {chosen.text}"
         if not what:
-            self.add_error("what", "Write what will be done, or start from a suggestion.")
+            self.add_error("what", gettext("Write what will be done, or start from a suggestion."))
         data["what"] = what
         return data
 
@@ -102,34 +119,50 @@ class ActionForm(forms.Form):
 
 class ResolveForm(forms.Form):
     note = forms.CharField(
-        label="Why it is resolved", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label=gettext_lazy("Why it is resolved"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
 
 
 class ReopenForm(forms.Form):
     reason = forms.CharField(
-        label="Why it is reopened", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label=gettext_lazy("Why it is reopened"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
 
 
 class InboxFilterForm(forms.Form):
     state = forms.ChoiceField(
+        label=gettext_lazy("State"),
         required=False,
         choices=[
-            ("", "Any state"),
-            ("open", "Waiting for a response"),
-            ("in_hand", "Acknowledged or action planned"),
-            ("resolved", "Resolved"),
+            ("", gettext_lazy("Any state")),
+            ("open", gettext_lazy("Waiting for a response")),
+            ("in_hand", gettext_lazy("Acknowledged or action planned")),
+            ("resolved", pgettext_lazy("a flag's state", "Resolved")),
         ],
     )
-    team = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, choices=[("", "Any team")])
-    severity = forms.ChoiceField(required=False, choices=[("", "Any severity"), *Flag.Severity.choices])
+    team = forms.TypedChoiceField(
+        label=gettext_lazy("Team"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", gettext_lazy("Any team"))],
+    )
+    severity = forms.ChoiceField(
+        label=gettext_lazy("Severity"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Any severity")),
+            (Flag.Severity.WATCH, pgettext_lazy("flag severity", "Watch")),
+            (Flag.Severity.WARNING, pgettext_lazy("flag severity", "Warning")),
+            (Flag.Severity.ALERT, pgettext_lazy("flag severity", "Alert")),
+        ],
+    )
 
     def __init__(self, *args: Any, teams: Iterable[TeamInfo] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["team"]
         assert isinstance(field, forms.TypedChoiceField)
-        field.choices = [("", "Any team"), *((t.pk, "· " * t.depth + t.name) for t in teams)]
+        field.choices = [("", gettext("Any team")), *((t.pk, "· " * t.depth + t.name) for t in teams)]
 
     def chosen(self) -> InboxFilter:
         if not self.is_valid():
@@ -350,7 +383,8 @@ def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
                 flag_acknowledge(flag_id=pk, by=caller.person, note=form.cleaned_data["note"])
                 messages.success(
                     request,
-                    f"Acknowledged: {flag.team.name}, {label}.",
+                    gettext("Acknowledged: %(team)s, %(metric)s.")
+                    % {"team": flag.team.name, "metric": label},
                 )
                 return _back(request, default)
         elif action == "plan":
@@ -358,13 +392,16 @@ def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             if form.is_valid():
                 assert isinstance(form, ActionForm)
                 flag_action_plan(flag_id=pk, by=caller.person, **form.plan())
-                messages.success(request, f"Action planned for {flag.team.name}.")
+                messages.success(request, gettext("Action planned for %(team)s.") % {"team": flag.team.name})
                 return _back(request, default)
         elif action == "reopen":
             form = ReopenForm(request.POST, prefix=f"reo{pk}")
             if form.is_valid():
                 flag_reopen(flag_id=pk, by=caller.person, reason=form.cleaned_data["reason"])
-                messages.success(request, f"Reopened: {flag.team.name}, {label}.")
+                messages.success(
+                    request,
+                    gettext("Reopened: %(team)s, %(metric)s.") % {"team": flag.team.name, "metric": label},
+                )
                 return _back(request, default)
         else:
             form = ResolveForm(request.POST, prefix=f"res{pk}")
@@ -372,7 +409,7 @@ def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
                 flag_resolve(flag_id=pk, by=caller.person, note=form.cleaned_data["note"])
                 messages.success(
                     request,
-                    f"Resolved: {flag.team.name}, {label}.",
+                    gettext("Resolved: %(team)s, %(metric)s.") % {"team": flag.team.name, "metric": label},
                 )
                 return _back(request, default)
     except FlagTransitionError as error:
