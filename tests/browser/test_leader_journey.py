@@ -67,7 +67,8 @@ def test_leader_sees_a_flag_acknowledges_it_and_plans_an_action(
     browser.find_element(By.ID, "id_username").send_keys(DEMO_LEADER_EMAIL)
     browser.find_element(By.ID, "id_password").send_keys(DEMO_PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "form[action='/login/'] button[type=submit]").click()
-    _wait_for(browser, "h1", "Your teams")
+    # Lena reads Pulse in German (docs/languages.md); what the trend run writes stays English (lang="en").
+    _wait_for(browser, "h1", "Ihre Teams")
 
     # Home: the heatmap of Platform and the teams below, with the open flags first.
     rows = browser.find_elements(By.CSS_SELECTOR, "table.heatmap tbody tr")
@@ -84,7 +85,7 @@ def test_leader_sees_a_flag_acknowledges_it_and_plans_an_action(
 
     # The inbox: one row per flag, in a leader's words; the flag's own page has the rest.
     browser.find_element(By.CSS_SELECTOR, "header a[href='/flags/']").click()
-    _wait_for(browser, "h1", "Flags")
+    _wait_for(browser, "h1", "Hinweise")
     first = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=needs-you] li.flag-row")
     row_id = first.get_attribute("id")
     assert row_id is not None
@@ -110,7 +111,7 @@ def test_leader_sees_a_flag_acknowledges_it_and_plans_an_action(
     note = browser.find_element(By.ID, f"id_ack{flag_id}-note")
     note.send_keys("Seen. Talking to the team at Thursday's retro.")
     note.find_element(By.XPATH, "./ancestor::form").find_element(By.CSS_SELECTOR, "button").click()
-    _wait_for(browser, "ul.messages", "Acknowledged")
+    _wait_for(browser, "ul.messages", "Zur Kenntnis genommen")
 
     # A suggestion starts the action; the leader edits it and says who and by when.
     browser.find_element(By.CSS_SELECTOR, "#suggestion-on_call button.use-suggestion").click()
@@ -121,7 +122,7 @@ def test_leader_sees_a_flag_acknowledges_it_and_plans_an_action(
     due = browser.find_element(By.ID, f"id_act{flag_id}-due_on")
     browser.execute_script("arguments[0].value = arguments[1]", due, "2026-12-08")
     due.find_element(By.XPATH, "./ancestor::form").find_element(By.CSS_SELECTOR, "button").click()
-    _wait_for(browser, "ul.messages", "Action planned")
+    _wait_for(browser, "ul.messages", "Maßnahme für SRE Americas geplant")
     article = browser.find_element(By.ID, f"flag-{flag_id}")
     assert "Move two on-call shifts to SRE Europe" in article.text
     assert "The action's date has not come yet." in article.text
@@ -139,12 +140,12 @@ def test_leader_sees_a_flag_acknowledges_it_and_plans_an_action(
     note = browser.find_element(By.ID, f"id_res{flag_id}-note")
     note.send_keys("Shifts moved; the team says nights are quieter.")
     note.find_element(By.XPATH, "./ancestor::form").find_element(By.CSS_SELECTOR, "button").click()
-    _wait_for(browser, "ul.messages", "Resolved")
+    _wait_for(browser, "ul.messages", "Erledigt")
     _wait_for(browser, ".resolution", "Shifts moved; the team says nights are quieter.")
     reason = browser.find_element(By.ID, f"id_reo{flag_id}-reason")
     reason.send_keys("Nights are loud again.")
     reason.find_element(By.XPATH, "./ancestor::form").find_element(By.CSS_SELECTOR, "button").click()
-    _wait_for(browser, "ul.messages", "Reopened")
+    _wait_for(browser, "ul.messages", "Wieder geöffnet")
     flag.refresh_from_db()
     assert (flag.state, flag.reopen_count) == (Flag.State.OPEN, 1)
     assert browser.execute_script(CONTRAST_JS) == []
@@ -154,7 +155,7 @@ def test_leader_sees_a_flag_acknowledges_it_and_plans_an_action(
     sre = Team.objects.get(slug="sre-americas")
     browser.get(f"{demo.url}/teams/{sre.pk}/")
     _wait_for(browser, "h1", "SRE Americas")
-    _wait_for(browser, "#changed", "What changed since the last round")
+    _wait_for(browser, "#changed", "Was sich seit der letzten Runde geändert hat")
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(browser, WAIT).until(

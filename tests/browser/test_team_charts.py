@@ -94,15 +94,19 @@ def test_a_chart_draws_its_axis_title_cutoff_and_the_leaders_action(
     assert axis_days  # the time axis writes the table's days, in the table's format
     assert axis_days[-1] == days[-1]  # the latest round is always labelled
     key = section.find_element(By.CSS_SELECTOR, ".chart-key").text
-    assert "Trend line" in key
+    with translation.override(lena.locale or "en"):  # the page speaks Lena's language, its days too
+        trend_line = translation.gettext("Trend line")
+        withheld = translation.pgettext("a result", "withheld")
+        due_day = day_text(dt.date(2026, 12, 8))
+        planned = translation.gettext("planned; due %(day)s") % {"day": due_day}
+    assert trend_line in key
     assert "withheld" not in key.lower()
+    assert withheld not in key.lower()
     assert "Cut-off (single-item burnout): burned out (≥ 3)" in key
     assert not browser.find_elements(By.CSS_SELECTOR, ".u-legend")  # uPlot's live legend is off
     actions = section.find_element(By.CSS_SELECTOR, ".chart-actions").text
     assert TITLE in actions
-    with translation.override(lena.locale or "en"):  # the page speaks Lena's language, its days too
-        due = day_text(dt.date(2026, 12, 8))
-    assert f"due {due}" in actions
+    assert f"({planned})" in actions
     _screenshot(browser, artifacts / "leader-team-charts-1280.png")
 
     # A phone: the same marks, and the chart fits the screen.
