@@ -98,7 +98,7 @@ def test_a_chart_draws_its_axis_title_cutoff_and_the_leaders_action(
         trend_line = translation.gettext("Trend line")
         withheld = translation.pgettext("a result", "withheld")
         due_day = day_text(dt.date(2026, 12, 8))
-        planned = translation.gettext("planned; due %(day)s") % {"day": due_day}
+        due_words = translation.gettext("planned; due %(day)s") % {"day": due_day}
     assert trend_line in key
     assert "withheld" not in key.lower()
     assert withheld not in key.lower()
@@ -106,7 +106,7 @@ def test_a_chart_draws_its_axis_title_cutoff_and_the_leaders_action(
     assert not browser.find_elements(By.CSS_SELECTOR, ".u-legend")  # uPlot's live legend is off
     actions = section.find_element(By.CSS_SELECTOR, ".chart-actions").text
     assert TITLE in actions
-    assert f"({planned})" in actions
+    assert f"({due_words})" in actions
     _screenshot(browser, artifacts / "leader-team-charts-1280.png")
 
     # A phone: the same marks, and the chart fits the screen.
