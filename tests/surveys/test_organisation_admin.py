@@ -56,7 +56,14 @@ def test_admin_edits_are_recorded_with_who_made_them(admin_client: Client) -> No
     organisation = OrganisationFactory()
     response = admin_client.post(
         f"/admin/surveys/organisation/{organisation.pk}/change/",
-        {"name": "Renamed", "min_group_size": 7, "time_zone": "Europe/Berlin", "locale": "en"},
+        {
+            "name": "Renamed",
+            "min_group_size": 7,
+            "time_zone": "Europe/Berlin",
+            "locale": "en",
+            "password_sign_in": "on",
+            "email_link_sign_in": "on",
+        },
     )
     assert response.status_code == 302
     latest = organisation.history.first()
