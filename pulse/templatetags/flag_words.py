@@ -63,3 +63,12 @@ def state_word(value: str) -> str:
 @register.filter
 def event_word(label: str) -> str:
     return str(EVENT.get(label, label))
+
+
+# Who a history entry names: a person's name as it was, or the trend run ("system", pulse.services.flags).
+SYSTEM = pgettext_lazy("who did it: the trend run", "system")
+
+
+@register.filter
+def actor_word(label: str) -> str:
+    return str(SYSTEM) if label == "system" else label
