@@ -15,8 +15,9 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from django.template.loader import render_to_string
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from pulse.models import Flag
 from surveys.models import Person
@@ -231,3 +232,32 @@ def _debug(html: str) -> list[str]:
         for lang, text in _pieces(html)
         if lang != "en" and set(re.findall(r"[a-zA-Z]+", STORED.sub(" ", text).lower())) & ENGLISH
     ]
+
+
+@pytest.mark.parametrize(
+    ("language", "button", "k_sentence"),
+    [
+        ("en", "Open Pulse to acknowledge it or plan an action", "only when at least 5 people answered"),
+        ("de", "Öffnen Sie Pulse, um ihn zur Kenntnis zu nehmen", "nur, wenn mindestens 5 Personen"),
+    ],
+)
+def test_the_flag_emails_own_words_follow_the_language_they_are_rendered_in(
+    language: str, button: str, k_sentence: str
+) -> None:
+    """The flag email's template is one for every language; the trend run's sentence in it is marked."""
+    context = {
+        "headline": "Alert",
+        "team": "SRE Americas",
+        "metric": "Burnout (single item)",
+        "sentence": "Burnout (single item) has risen over the last 8 rounds.",
+        "url": "https://pulse.example/flags/1/",
+        "k": 5,
+    }
+    with translation.override(language):
+        html = render_to_string("pulse/email/flag.html", context)
+        text = render_to_string("pulse/email/flag.txt", context)
+    assert f'<html lang="{language}">' in html
+    for body in (html, text):
+        assert button in body
+        assert k_sentence in body
+    assert '<span lang="en">Burnout (single item) has risen over the last 8 rounds.</span>' in html
