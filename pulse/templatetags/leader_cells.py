@@ -16,8 +16,9 @@ from pulse.selectors.cells import ShownCell
 register = template.Library()
 
 
-@register.filter
-def heat_cell(cell: ShownCell) -> SafeString:
+def cell_content(cell: ShownCell) -> SafeString | None:
+    """What a published or withheld cell shows inside its <td> (the roll-up's cells too), None for a cell
+    with nothing to show."""
     if cell.status == "published":
         band = ""
         if cell.note:
@@ -33,21 +34,27 @@ def heat_cell(cell: ShownCell) -> SafeString:
                 '<small class="n">{}</small>',
                 ngettext("%(n)s answer", "%(n)s answers", cell.n) % {"n": cell.n},
             )
-        return format_html(
-            '<td class="cell level-{}"><span class="value">{}</span>{}{}</td>',
-            cell.level,
-            cell.text,
-            band,
-            answers,
-        )
+        return format_html('<span class="value">{}</span>{}{}', cell.text, band, answers)
     if cell.status == "withheld":
         return format_html(
-            '<td class="cell level-withheld"><span class="withheld" lang="en">'
-            '<span class="icon" aria-hidden="true">⊘</span> {}</span></td>',
+            '<span class="withheld" lang="en"><span class="icon" aria-hidden="true">⊘</span> {}</span>',
             cell.text,
         )
+    return None
+
+
+def empty_cell(words: str) -> SafeString:
     return format_html(
         '<td class="cell level-none"><span class="na" aria-hidden="true">—</span>'
         '<span class="visually-hidden">{}</span></td>',
-        cell.note,
+        words,
     )
+
+
+@register.filter
+def heat_cell(cell: ShownCell) -> SafeString:
+    content = cell_content(cell)
+    if content is None:
+        return empty_cell(cell.note)
+    level = "withheld" if cell.status == "withheld" else cell.level
+    return format_html('<td class="cell level-{}">{}</td>', level, content)

@@ -8,9 +8,10 @@ from __future__ import annotations
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 
 from pulse.selectors.rollup import RollupCell
+from pulse.templatetags.leader_cells import cell_content, empty_cell
 
 register = template.Library()
 
@@ -18,35 +19,9 @@ register = template.Library()
 @register.filter
 def rollup_cell(cell: RollupCell) -> SafeString:
     latest = cell.latest
-    if latest.status == "published":
-        band = ""
-        if latest.note:
-            mark = "▲▲" if latest.level == "severe" else "▲"
-            band = format_html(
-                '<span class="band" lang="en"><span class="icon" aria-hidden="true">{}</span> {}</span>',
-                mark,
-                latest.note,
-            )
-        answers = (
-            format_html(
-                '<small class="n">{}</small>',
-                ngettext("%(n)s answer", "%(n)s answers", latest.n) % {"n": latest.n},
-            )
-            if latest.n
-            else ""
-        )
-        value = format_html('<span class="value">{}</span>{}{}', latest.text, band, answers)
-    elif latest.status == "withheld":
-        value = format_html(
-            '<span class="withheld" lang="en"><span class="icon" aria-hidden="true">⊘</span> {}</span>',
-            latest.text,
-        )
-    else:
-        return format_html(
-            '<td class="cell level-none"><span class="na" aria-hidden="true">—</span>'
-            '<span class="visually-hidden">{}</span></td>',
-            gettext("not asked"),
-        )
+    value = cell_content(latest)
+    if value is None:
+        return empty_cell(gettext("not asked"))
     trend = ""
     if cell.summary.text:
         # The words say which way it goes; the class only adds weight to "worse" (never colour alone).
