@@ -20,7 +20,11 @@ History loaded at once (the demo's twelve weeks) is not news: :func:`notificatio
 up in at most one digest per leader, of the flags still open, and skips the rest.
 
 The text is rendered from the flag's sentence, which ``pulse.trends`` builds only from published,
-coarsened team values: no notification carries a withheld number or anyone's answers.
+coarsened team values: no notification carries a withheld number or anyone's answers. Each leader's email
+is rendered in their own language (``surveys.language.language_of``; once per language, not per person),
+its headline and a digest's words through the catalogue; the flag's stored headline and explanation are
+the trend run's English and stay so, marked ``lang="en"`` in the HTML part. Slack and webhooks, which
+have no reader of their own, are written in ``settings.LANGUAGE_CODE`` (docs/languages.md §4).
 
 :func:`notifications_send_due` (a tick step) claims due rows with a conditional UPDATE (a fresh claim id on
 rows that are pending and unclaimed, or whose claim expired), sends them through ``pulse.transports``, and
@@ -50,13 +54,16 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 
 from pulse import transports
 from pulse.analysis.rules import SEVERITY_RANK, Severity
 from pulse.models import Flag, FlagEvent, Notification, NotificationChannel
 from pulse.models.notifications import EscalationClock
 from pulse.selectors.cells import metric_infos_for
+from surveys.language import language_of
 from surveys.models import DeliveryCount, Membership, Person, Team
 from surveys.services.delivery import (
     DeliveryFailure,
@@ -101,7 +108,7 @@ def flag_leader_chain(*, flag: Flag) -> list[tuple[Team, list[Person]]]:
     memberships = (
         Membership.objects.current()
         .filter(team_id__in=ids, role=Membership.Role.LEADER, person__is_active=True)
-        .select_related("person", "team")
+        .select_related("person__organisation", "team")
         .order_by("person__display_name", "person_id")
     )
     teams: dict[int, Team] = {}
@@ -151,21 +158,42 @@ def next_digest_at(moment: datetime, zone: str) -> datetime:
     return candidate.astimezone(UTC)
 
 
-def digest_cadence() -> str:
-    """How often the digest goes out (``"Daily"`` or ``"Weekly"``), for its subject and heading."""
-    return "Daily" if settings.PULSE_FLAG_DIGEST_WEEKDAY is None else "Weekly"
+def digest_cadence(counted: str) -> str:
+    """The digest's title, e.g. "Daily digest: 3 flag updates" (weekly when ``PULSE_FLAG_DIGEST_WEEKDAY``
+    is set), in the active language."""
+    if settings.PULSE_FLAG_DIGEST_WEEKDAY is None:
+        return gettext("Daily digest: %(counted)s") % {"counted": counted}
+    return gettext("Weekly digest: %(counted)s") % {"counted": counted}
 
 
 # -------------------------------------------------------------------------------------------- rendering
 
-_HEADLINES = {
-    FlagEvent.Kind.OPENED: "{severity}",
-    FlagEvent.Kind.REOPENED: "Reopened ({severity})",
-    FlagEvent.Kind.ESCALATED: "Escalated: not acknowledged ({severity})",
-    FlagEvent.Kind.RECOVERED: "Recovered",
-    FlagEvent.Kind.UPDATED: "Now an alert",
-    FlagEvent.Kind.REASON_ADDED: "New evidence ({severity})",
+# An email's headline in the language it is rendered in (the models' labels stay English on purpose:
+# pulse/templatetags/flag_words.py, whose severity words these are).
+_SEVERITY: dict[str, Promise] = {
+    Flag.Severity.WATCH: pgettext_lazy("flag severity", "Watch"),
+    Flag.Severity.WARNING: pgettext_lazy("flag severity", "Warning"),
+    Flag.Severity.ALERT: pgettext_lazy("flag severity", "Alert"),
 }
+_HEADLINES: dict[str, Promise] = {
+    FlagEvent.Kind.REOPENED: pgettext_lazy("flag email headline", "Reopened (%(severity)s)"),
+    FlagEvent.Kind.ESCALATED: pgettext_lazy(
+        "flag email headline", "Escalated: not acknowledged (%(severity)s)"
+    ),
+    FlagEvent.Kind.RECOVERED: pgettext_lazy("flag email headline", "Recovered"),
+    FlagEvent.Kind.UPDATED: pgettext_lazy("flag email headline", "Now an alert"),
+    FlagEvent.Kind.REASON_ADDED: pgettext_lazy("flag email headline", "New evidence (%(severity)s)"),
+}
+
+
+def headline(flag: Flag, event: FlagEvent) -> str:
+    """What happened to the flag, in the active language: "Alert", "Reopened (Warning)", "Recovered"."""
+    severity = str(_SEVERITY.get(flag.severity, flag.get_severity_display()))
+    if event.kind == FlagEvent.Kind.OPENED:
+        return severity
+    return str(_HEADLINES[event.kind]) % {"severity": severity}
+
+
 _SLACK_EMOJI = {"watch": ":eyes:", "warning": ":warning:", "alert": ":rotating_light:"}
 
 
@@ -190,7 +218,7 @@ def _email_context(flag: Flag, event: FlagEvent) -> dict[str, Any]:
     else:
         sentence = story
     return {
-        "headline": _HEADLINES[FlagEvent.Kind(event.kind)].format(severity=flag.get_severity_display()),
+        "headline": headline(flag, event),
         "team": flag.team.name,
         "metric": metric_label(flag.metric),
         "sentence": sentence,
@@ -208,7 +236,7 @@ def _message(flag: Flag, event: FlagEvent) -> tuple[str, str, str]:
 
 def _email_payload(flag: Flag, event: FlagEvent) -> dict[str, Any]:
     """An email row's payload: its HTML part, rendered now with its text (delivery sends only what is
-    stored), and the row as one update of a digest (:func:`digest_items`)."""
+    stored), and the row as one update of a digest (:func:`digest_items`), in the active language."""
     context = _email_context(flag, event)
     return {
         "html": render_to_string("pulse/email/flag.html", context),
@@ -309,13 +337,12 @@ def notifications_for_event(*, event: FlagEvent, now: datetime) -> int:
         escalation_clock_start(flag=flag, now=now)
     if event.kind not in NOTIFIED_EVENTS:
         return 0
-    headline, subject, body = _message(flag, event)
-    email_payload = _email_payload(flag, event)
     immediate = is_news_now(flag, event)
     digest_at = next_digest_at(now, flag.organisation.time_zone)
     rows: list[Notification] = []
+    rendered: dict[str, tuple[str, str, dict[str, Any]]] = {}  # language → (subject, body, payload)
 
-    def row(transport: str, key: str, **fields: Any) -> Notification:
+    def row(transport: str, key: str, subject: str, body: str, **fields: Any) -> Notification:
         return Notification(
             organisation_id=flag.organisation_id,
             flag=flag,
@@ -331,27 +358,42 @@ def notifications_for_event(*, event: FlagEvent, now: datetime) -> int:
     for person in _recipients(flag, event):
         if not person.email:
             continue
+        language = language_of(person)
+        if language not in rendered:
+            rendered[language] = _email_in(language, flag, event)
+        subject, body, email_payload = rendered[language]
         key = f"event-{event.pk}:email:-:person-{person.pk}"
         rows.append(
             row(
                 Notification.Transport.EMAIL,
                 key,
+                subject,
+                body,
                 recipient=person,
                 payload=email_payload,
                 digest=not immediate,
                 due_at=now if immediate else digest_at,
             )
         )
+    with translation.override(settings.LANGUAGE_CODE):
+        headline_text, subject, body = _message(flag, event)
     for channel in _channels(flag):
         key = f"event-{event.pk}:{channel.kind}:channel-{channel.pk}:-"
         payload = (
-            _slack_payload(flag, headline, body)
+            _slack_payload(flag, headline_text, body)
             if channel.kind == NotificationChannel.Kind.SLACK
             else _webhook_payload(flag, event, key, body)
         )
-        rows.append(row(channel.kind, key, channel=channel, payload=payload, due_at=now))
+        rows.append(row(channel.kind, key, subject, body, channel=channel, payload=payload, due_at=now))
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
+
+
+def _email_in(language: str, flag: Flag, event: FlagEvent) -> tuple[str, str, dict[str, Any]]:
+    """An email row's subject, text and payload in ``language``."""
+    with translation.override(language):
+        _headline, subject, body = _message(flag, event)
+        return subject, body, _email_payload(flag, event)
 
 
 def notifications_collapse_history(
@@ -371,7 +413,7 @@ def notifications_collapse_history(
         latest: dict[tuple[int, int], Notification] = {}
         for notification in (
             past.filter(transport=Notification.Transport.EMAIL, flag__state=Flag.State.OPEN)
-            .select_related("flag__team", "flag__organisation", "event")
+            .select_related("flag__team", "flag__organisation", "event", "recipient__organisation")
             .order_by("created_at", "pk")
         ):
             assert notification.recipient_id is not None
@@ -379,9 +421,10 @@ def notifications_collapse_history(
         kept = list(latest.values())
         for notification in kept:
             flag, event = notification.flag, notification.event
-            _headline, subject, body = _message(flag, event)
+            assert notification.recipient is not None
+            subject, body, payload = _email_in(language_of(notification.recipient), flag, event)
             notification.subject, notification.body = subject[:300], body
-            notification.payload = _email_payload(flag, event)
+            notification.payload = payload
             notification.digest = True
             notification.due_at = next_digest_at(now, flag.organisation.time_zone)
         Notification.objects.bulk_update(kept, ["subject", "body", "payload", "digest", "due_at"])
@@ -420,7 +463,7 @@ def notifications_claim(*, now: datetime, batch: int = SEND_BATCH) -> tuple[uuid
     )
     rows = list(
         Notification.objects.filter(claim=claim)
-        .select_related("channel", "recipient", "organisation")
+        .select_related("channel", "recipient__organisation", "organisation")
         .order_by("due_at", "pk")
     )
     return claim, rows
@@ -541,12 +584,15 @@ def digest_items(group: Sequence[Notification]) -> list[DigestFlag]:
 
 
 def digest_subject(group: Sequence[Notification], items: Sequence[DigestFlag]) -> str:
+    """The digest's subject in the active language: "[Pulse] Daily digest: 4 updates on 3 flags"."""
     updates, flags = len(group), len(items)
     if updates == flags:
-        counted = f"{updates} flag update{'s' if updates != 1 else ''}"
-    else:
-        counted = f"{updates} updates on {flags} flag{'s' if flags != 1 else ''}"
-    return f"[Pulse] {digest_cadence()} digest: {counted}"
+        counted = ngettext("%(count)d flag update", "%(count)d flag updates", updates) % {"count": updates}
+    else:  # more updates than flags: always several updates
+        counted = ngettext(
+            "%(updates)d updates on %(count)d flag", "%(updates)d updates on %(count)d flags", flags
+        ) % {"updates": updates, "count": flags}
+    return f"[Pulse] {digest_cadence(counted)}"
 
 
 def _send_digest(group: list[Notification], email: transports.EmailTransport) -> None:
@@ -558,20 +604,19 @@ def _send_digest(group: list[Notification], email: transports.EmailTransport) ->
         )
         return
     items = digest_items(group)
-    subject = digest_subject(group, items)
-    context = {
-        "summary": subject.removeprefix("[Pulse] "),
-        "flags": items,
-        "count": len(group),
-        "url": settings.PULSE_BASE_URL + reverse("flags"),  # where every flag of theirs is listed
-        "k": group[0].organisation.min_group_size,
-    }
-    email.send(
-        to=recipient.email,
-        subject=subject,
-        body=render_to_string("pulse/email/flag_digest.txt", context).rstrip("\n"),
-        html=render_to_string("pulse/email/flag_digest.html", context),
-    )
+    # In the recipient's language: each update's title was rendered in it when the row was queued.
+    with translation.override(language_of(recipient)):
+        subject = digest_subject(group, items)
+        context = {
+            "summary": subject.removeprefix("[Pulse] "),
+            "flags": items,
+            "count": len(group),
+            "url": settings.PULSE_BASE_URL + reverse("flags"),  # where every flag of theirs is listed
+            "k": group[0].organisation.min_group_size,
+        }
+        body = render_to_string("pulse/email/flag_digest.txt", context).rstrip("\n")
+        html = render_to_string("pulse/email/flag_digest.html", context)
+    email.send(to=recipient.email, subject=subject, body=body, html=html)
 
 
 def _stored_html(notification: Notification) -> str:
