@@ -1,0 +1,229 @@
+"""The two on-call CSV formats, ``shifts.csv`` and ``pages.csv``, parsed and checked field by field.
+
+Pure module: text in, :class:`~pulse.analysis.oncall.Shift` and :class:`~pulse.analysis.oncall.Page` rows
+and :class:`CellError` s out, no Django and no database. Every error names its row (the header is row 1, as
+a spreadsheet numbers it) and its column, and all of a file's errors are reported at once, so a file is
+fixed in one pass. A caller that stores rows stores none of them unless ``errors`` is empty.
+
+``shifts.csv`` columns: ``team``, ``responder``, ``start``, ``end``, ``level``, ``site``.
+``pages.csv`` columns: ``team``, ``responder``, ``responder_time_zone``, ``occurred_at``, ``incident``,
+``urgency``, ``channel``. The header row is required; the columns may come in any order; a column the format
+does not have is refused (a typo would otherwise drop data silently). Times are ISO 8601 with a date, a time
+and a UTC offset (``2026-03-29T01:30:00+01:00`` or ``…Z``); a time without an offset is refused, since the
+hour type of a page depends on it. ``level`` is 1 (primary) or 2 (secondary); ``site`` may be empty;
+``urgency`` is ``high`` or ``low``; ``channel`` is ``push``, ``phone``, ``sms`` or ``email`` (both read
+case-insensitively). A row that repeats an earlier row exactly is refused, naming the earlier row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar, cast
+
+from pulse.analysis.oncall import CHANNELS, URGENCIES, Channel, Page, Shift, Urgency, zone
+
+SHIFT_COLUMNS: tuple[str, ...] = ("team", "responder", "start", "end", "level", "site")
+PAGE_COLUMNS: tuple[str, ...] = (
+    "team",
+    "responder",
+    "responder_time_zone",
+    "occurred_at",
+    "incident",
+    "urgency",
+    "channel",
+)
+OPTIONAL_COLUMNS: frozenset[str] = frozenset({"site"})
+MAX_TEXT = 200
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+HAS_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CellError:
+    row: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, column {self.column}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Parsed(Generic[T]):
+    rows: tuple[T, ...]
+    errors: tuple[CellError, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class _Row:
+    """One record's cells by column, collecting the errors of the fields read from it."""
+
+    def __init__(self, number: int, cells: dict[str, str], errors: list[CellError]) -> None:
+        self.number = number
+        self.cells = cells
+        self.errors = errors
+        self.failed = False
+
+    def fail(self, column: str, message: str) -> None:
+        self.failed = True
+        self.errors.append(CellError(self.number, column, message))
+
+    def text(self, column: str, *, required: bool = True) -> str:
+        value = self.cells.get(column, "").strip()
+        if not value and required:
+            self.fail(column, "is empty")
+        elif len(value) > MAX_TEXT:
+            self.fail(column, f"is {len(value)} characters long; at most {MAX_TEXT}")
+        elif CONTROL.search(value):
+            self.fail(column, "contains a control character")
+        return value
+
+    def moment(self, column: str) -> datetime | None:
+        value = self.cells.get(column, "").strip()
+        if not value:
+            self.fail(column, "is empty")
+            return None
+        if not HAS_TIME.match(value):
+            self.fail(column, f"{value!r} is not a date and time like 2026-03-29T01:30:00+01:00")
+            return None
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(column, f"{value!r} is not a date and time like 2026-03-29T01:30:00+01:00")
+            return None
+        if parsed.tzinfo is None:
+            self.fail(column, f"{value!r} has no UTC offset (add one, such as +01:00 or Z)")
+            return None
+        return parsed
+
+    def choice(self, column: str, allowed: Sequence[str]) -> str | None:
+        value = self.cells.get(column, "").strip().lower()
+        if value not in allowed:
+            shown = self.cells.get(column, "").strip()
+            self.fail(column, f"{shown!r} is not one of {', '.join(allowed)}")
+            return None
+        return value
+
+
+def _parse(
+    text: str, columns: Sequence[str], build: Callable[[_Row], T | None], key: Callable[[T], object]
+) -> Parsed[T]:
+    errors: list[CellError] = []
+    records = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    try:
+        header = [name.strip().lower() for name in next(records)]
+    except StopIteration:
+        return Parsed(
+            (), (CellError(1, "(header)", f"the file is empty; its first row names {', '.join(columns)}"),)
+        )
+    except csv.Error as error:
+        return Parsed((), (CellError(1, "(header)", f"cannot be read as CSV ({error})"),))
+    for name in columns:
+        if name not in header and name not in OPTIONAL_COLUMNS:
+            errors.append(CellError(1, name, "is missing from the header"))
+    for name in header:
+        if name not in columns:
+            errors.append(
+                CellError(1, name or "(blank)", f"is not a column of this file ({', '.join(columns)})")
+            )
+    if len(set(header)) != len(header):
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        errors.append(CellError(1, ", ".join(repeated), "appears more than once in the header"))
+    if errors:
+        return Parsed((), tuple(errors))
+
+    rows: list[T] = []
+    seen: dict[object, int] = {}
+    number = 1
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            errors.append(CellError(number + 1, "(row)", f"cannot be read as CSV ({error})"))
+            break
+        number += 1
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(record) != len(header):
+            errors.append(
+                CellError(number, "(row)", f"has {len(record)} fields; the header has {len(header)}")
+            )
+            continue
+        row = _Row(number, dict(zip(header, record, strict=True)), errors)
+        try:
+            built = build(row)
+        except ValueError as error:  # a rule of the value objects the fields did not already catch
+            row.fail("(row)", str(error))
+            built = None
+        if built is None or row.failed:
+            continue
+        identity = key(built)
+        if identity in seen:
+            row.fail("(row)", f"repeats row {seen[identity]}")
+            continue
+        seen[identity] = number
+        rows.append(built)
+    return Parsed(tuple(rows), tuple(errors))
+
+
+def _shift(row: _Row) -> Shift | None:
+    team = row.text("team")
+    responder = row.text("responder")
+    start = row.moment("start")
+    end = row.moment("end")
+    level = row.choice("level", ("1", "2"))
+    site = row.text("site", required=False)
+    if start is not None and end is not None and end <= start:
+        row.fail("end", "is not after start")
+    if row.failed or start is None or end is None or level is None:
+        return None
+    return Shift(team, responder, start, end, int(level), site)
+
+
+def _page(row: _Row) -> Page | None:
+    team = row.text("team")
+    responder = row.text("responder")
+    zone_name = row.text("responder_time_zone")
+    if zone_name:
+        try:
+            zone(zone_name)
+        except ValueError:
+            row.fail("responder_time_zone", f"{zone_name!r} is not an IANA time zone such as Europe/Berlin")
+    occurred_at = row.moment("occurred_at")
+    incident = row.text("incident")
+    urgency = row.choice("urgency", URGENCIES)
+    channel = row.choice("channel", CHANNELS)
+    if row.failed or occurred_at is None or urgency is None or channel is None:
+        return None
+    return Page(
+        team, responder, zone_name, occurred_at, incident, cast(Urgency, urgency), cast(Channel, channel)
+    )
+
+
+def parse_shifts(text: str) -> Parsed[Shift]:
+    """The shifts of a ``shifts.csv`` text, and every error in it (module docstring)."""
+    return _parse(
+        text, SHIFT_COLUMNS, _shift, lambda s: (s.team, s.responder, s.start, s.end, s.level, s.site)
+    )
+
+
+def parse_pages(text: str) -> Parsed[Page]:
+    """The pages of a ``pages.csv`` text, and every error in it (module docstring)."""
+    return _parse(
+        text,
+        PAGE_COLUMNS,
+        _page,
+        lambda p: (p.team, p.responder, p.responder_zone, p.occurred_at, p.incident, p.urgency, p.channel),
+    )
