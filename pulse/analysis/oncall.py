@@ -4,7 +4,7 @@ Pure module: plain data in (:class:`Shift`, :class:`Page`), plain data out (:cla
 no ORM. A responder is an opaque reference string (the caller stores keyed hashes, never a name); nothing
 here needs to know who anyone is.
 
-The definitions, and the choices made where the sources leave room:
+The definitions (docs/oncall.md §2 and docs/oncall.md §3), and the choices made where the sources leave room:
 
 * **Week.** An ISO week (Monday 00:00 to the next Monday 00:00) in the *team's* time zone, so a week in
   which the clocks change is 167 or 169 hours long, not 168 (its bounds are kept as UTC instants). A page

@@ -1,4 +1,4 @@
-"""The two on-call CSV formats, ``shifts.csv`` and ``pages.csv``, parsed and checked field by field.
+"""The two on-call CSV formats, ``shifts.csv`` and ``pages.csv`` (docs/oncall.md §1), parsed field by field.
 
 Pure module: text in, :class:`~pulse.analysis.oncall.Shift` and :class:`~pulse.analysis.oncall.Page` rows
 and :class:`CellError` s out, no Django and no database. Every error names its row (the header is row 1, as
