@@ -9,13 +9,33 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.dates import WEEKDAYS
+from django.utils.functional import Promise, lazy
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from pulse.permissions import Caller, instruments_visible_to
 from surveys.forms import DEACTIVATE_HELP, DEACTIVATE_LABEL, MAX_IMPORT_BYTES
 from surveys.models import Instrument, Membership, Person, Schedule, Team
 from surveys.validators import validate_time_zone
 
-LOCALE_CHOICES = [("", "Organisation default"), *settings.LANGUAGES]
+
+def _filled(message: Promise, **values: object) -> str:
+    """``message % values`` in the language active when it is shown (a lazy string's ``%`` is not lazy)."""
+    fill: Any = lazy(lambda: str(message) % values, str)
+    result: str = fill()
+    return result
+
+
+LOCALE_CHOICES = [("", _("Organisation default")), *settings.LANGUAGES]
+# The models' choice labels stay English (the API and the site admin show them); the forms say them in the
+# page's language. Weekdays come from Django's own catalogue (Monday = 0, as in Schedule.Weekday).
+ROLE_CHOICES = [(Membership.Role.MEMBER, _("Member")), (Membership.Role.LEADER, _("Leader"))]
+CADENCE_CHOICES = [
+    (Schedule.Cadence.WEEKLY, _("Every N weeks")),
+    (Schedule.Cadence.MONTHLY, _("Monthly, on the n-th weekday")),
+]
+WEEKDAY_CHOICES = sorted(WEEKDAYS.items())
 
 
 class ServiceErrorsMixin:
@@ -42,40 +62,51 @@ class TimeZoneField(forms.CharField):
 
 
 class OrganisationForm(ServiceErrorsMixin, forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, label=_("Name"))
     min_group_size = forms.IntegerField(
-        label="Minimum group size (k)",
+        label=_("Minimum group size (k)"),
         min_value=settings.PULSE_MIN_GROUP_SIZE_FLOOR,
         max_value=1000,
-        help_text=(
-            "The fewest respondents a result is shown for. Never below "
-            f"{settings.PULSE_MIN_GROUP_SIZE_FLOOR}; a larger k protects small teams better and shows fewer "
-            "results."
+        help_text=_filled(
+            _(
+                "The fewest respondents a result is shown for. Never below %(floor)s; a larger k protects "
+                "small teams better and shows fewer results."
+            ),
+            floor=settings.PULSE_MIN_GROUP_SIZE_FLOOR,
         ),
     )
-    time_zone = TimeZoneField(help_text="IANA name, e.g. Europe/Berlin. Teams may set their own.")
-    locale = forms.ChoiceField(choices=settings.LANGUAGES, label="Language")
+    time_zone = TimeZoneField(
+        label=_("Time zone"), help_text=_("IANA name, e.g. Europe/Berlin. Teams may set their own.")
+    )
+    locale = forms.ChoiceField(choices=settings.LANGUAGES, label=_("Language"))
     password_sign_in = forms.BooleanField(
         required=False,
-        label="People may sign in with a password",
-        help_text="Off: only single sign-on or email links (operators' own accounts keep theirs at /admin/).",
+        label=_("People may sign in with a password"),
+        help_text=_(
+            "Off: only single sign-on or email links (operators' own accounts keep theirs at /admin/)."
+        ),
     )
     email_link_sign_in = forms.BooleanField(
         required=False,
-        label="People may sign in by a link sent by email",
-        help_text="Off: only single sign-on or passwords. Links already sent stop working.",
+        label=_("People may sign in by a link sent by email"),
+        help_text=_("Off: only single sign-on or passwords. Links already sent stop working."),
     )
 
 
 class TeamForm(ServiceErrorsMixin, forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, label=_("Name"))
     slug = forms.SlugField(
-        max_length=100, required=False, help_text="Short name for URLs and files. Empty: made from the name."
+        max_length=100,
+        required=False,
+        label=_("Short name"),
+        help_text=_("Short name for URLs and files. Empty: made from the name."),
     )
     parent = forms.ModelChoiceField(
-        queryset=Team.objects.none(), required=False, empty_label="(top level)", label="Part of"
+        queryset=Team.objects.none(), required=False, empty_label=_("(top level)"), label=_("Part of")
     )
-    time_zone = TimeZoneField(required=False, help_text="Empty: the organisation's time zone.")
+    time_zone = TimeZoneField(
+        required=False, label=_("Time zone"), help_text=_("Empty: the organisation's time zone.")
+    )
 
     def __init__(self, *args: Any, caller: Caller, team: Team | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -89,30 +120,35 @@ class TeamForm(ServiceErrorsMixin, forms.Form):
 
 
 class PersonForm(ServiceErrorsMixin, forms.Form):
-    email = forms.EmailField(max_length=254)
-    display_name = forms.CharField(max_length=200, label="Name")
-    locale = forms.ChoiceField(choices=LOCALE_CHOICES, required=False, label="Language")
+    email = forms.EmailField(max_length=254, label=_("Email"))
+    display_name = forms.CharField(max_length=200, label=_("Name"))
+    locale = forms.ChoiceField(choices=LOCALE_CHOICES, required=False, label=_("Language"))
     time_zone = TimeZoneField(
-        required=False, help_text="Empty: the team's. Used for reminders and quiet hours."
+        required=False,
+        label=_("Time zone"),
+        help_text=_("Empty: the team's. Used for reminders and quiet hours."),
     )
     is_admin = forms.BooleanField(
         required=False,
-        label="Organisation admin",
-        help_text="Admins configure the organisation. They get no extra access to anything anonymous.",
+        label=_("Organisation admin"),
+        help_text=_("Admins configure the organisation. They get no extra access to anything anonymous."),
     )
     can_sign_in = forms.BooleanField(
-        required=False, initial=True, label="Can sign in", help_text="Signs in with a link sent by email."
+        required=False,
+        initial=True,
+        label=_("Can sign in"),
+        help_text=_("Signs in with a link sent by email."),
     )
 
 
 class MembershipForm(ServiceErrorsMixin, forms.Form):
-    person = forms.ModelChoiceField(queryset=Person.objects.none())
-    team = forms.ModelChoiceField(queryset=Team.objects.none())
-    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER)
+    person = forms.ModelChoiceField(queryset=Person.objects.none(), label=_("Person"))
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), label=_("Team"))
+    role = forms.ChoiceField(choices=ROLE_CHOICES, initial=Membership.Role.MEMBER, label=_("Role"))
     starts_on = forms.DateField(
         required=False,
-        label="From",
-        help_text="YYYY-MM-DD; empty: today.",
+        label=pgettext_lazy("a membership: first day", "From"),
+        help_text=_("YYYY-MM-DD; empty: today."),
         widget=forms.DateInput({"type": "date"}),
     )
 
@@ -131,11 +167,13 @@ class MembershipEndForm(forms.Form):
 
 class PeopleImportForm(forms.Form):
     file = forms.FileField(
-        required=False, label="CSV file", help_text="Columns: email, name, team, role, locale, time_zone."
+        required=False,
+        label=_("CSV file"),
+        help_text=_("Columns: email, name, team, role, locale, time_zone."),
     )
     csv_text = forms.CharField(
         required=False,
-        label="Or paste the CSV",
+        label=_("Or paste the CSV"),
         widget=forms.Textarea({"rows": 8, "spellcheck": "false"}),
         max_length=MAX_IMPORT_BYTES,
     )
@@ -146,15 +184,15 @@ class PeopleImportForm(forms.Form):
         upload = data.get("file")
         if upload is not None:
             if upload.size > MAX_IMPORT_BYTES:
-                raise ValidationError({"file": "The file is larger than 5 MB; split it."})
+                raise ValidationError({"file": _("The file is larger than 5 MB; split it.")})
             try:
                 data["csv_text"] = upload.read().decode("utf-8-sig")
             except UnicodeDecodeError:
                 raise ValidationError(
-                    {"file": "The file is not UTF-8 text; export it as CSV UTF-8."}
+                    {"file": _("The file is not UTF-8 text; export it as CSV UTF-8.")}
                 ) from None
         elif not data.get("csv_text"):
-            raise ValidationError({"file": "Choose a file or paste the CSV."})
+            raise ValidationError({"file": _("Choose a file or paste the CSV.")})
         return data
 
 
@@ -171,60 +209,80 @@ class ScheduleForm(ServiceErrorsMixin, forms.Form):
         "reminder_2": "reminder_2_hours",
     }
 
-    name = forms.CharField(max_length=200)
-    team = forms.ModelChoiceField(queryset=Team.objects.none(), help_text="Who is asked.")
+    name = forms.CharField(max_length=200, label=_("Name"))
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), label=_("Team"), help_text=_("Who is asked."))
     include_subtree = forms.BooleanField(
         required=False,
         initial=True,
-        label="Include every team below it",
-        help_text="Otherwise the team's own members only.",
+        label=_("Include every team below it"),
+        help_text=_("Otherwise the team's own members only."),
     )
     instruments = forms.ModelMultipleChoiceField(
         queryset=Instrument.objects.none(),
         widget=forms.CheckboxSelectMultiple,
+        label=_("Instruments"),
     )
-    is_active = forms.BooleanField(required=False, initial=True, label="Active")
-    cadence = forms.ChoiceField(choices=Schedule.Cadence.choices, initial=Schedule.Cadence.WEEKLY)
+    is_active = forms.BooleanField(required=False, initial=True, label=_("Active"))
+    cadence = forms.ChoiceField(choices=CADENCE_CHOICES, initial=Schedule.Cadence.WEEKLY, label=_("Cadence"))
     every_n_weeks = forms.IntegerField(
         min_value=1,
         max_value=52,
         initial=1,
-        label="Every how many weeks",
-        help_text="Weekly only: 1 = every week.",
+        label=_("Every how many weeks"),
+        help_text=_("Weekly only: 1 = every week."),
     )
     nth_weekday = forms.TypedChoiceField(
         coerce=int,
-        choices=[(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (-1, "last")],
+        choices=[
+            (1, pgettext_lazy("the n-th weekday of a month", "1st")),
+            (2, pgettext_lazy("the n-th weekday of a month", "2nd")),
+            (3, pgettext_lazy("the n-th weekday of a month", "3rd")),
+            (4, pgettext_lazy("the n-th weekday of a month", "4th")),
+            (-1, pgettext_lazy("the n-th weekday of a month", "last")),
+        ],
         initial=1,
-        label="Which weekday of the month",
-        help_text="Monthly only.",
+        label=_("Which weekday of the month"),
+        help_text=_("Monthly only."),
     )
-    weekday = forms.TypedChoiceField(coerce=int, choices=Schedule.Weekday.choices, initial=0)
+    weekday = forms.TypedChoiceField(coerce=int, choices=WEEKDAY_CHOICES, initial=0, label=_("Weekday"))
     local_time = forms.TimeField(
         initial="10:00",
-        label="Opens at",
-        help_text="Local time, HH:MM.",
+        label=_("Opens at"),
+        help_text=_("Local time, HH:MM."),
         widget=forms.TimeInput({"type": "time"}),
     )
-    time_zone = TimeZoneField(required=False, help_text="Empty: the team's time zone.")
-    starts_on = forms.DateField(label="First day", widget=forms.DateInput({"type": "date"}))
+    time_zone = TimeZoneField(
+        required=False, label=_("Time zone"), help_text=_("Empty: the team's time zone.")
+    )
+    starts_on = forms.DateField(label=_("First day"), widget=forms.DateInput({"type": "date"}))
     ends_on = forms.DateField(
-        required=False, label="Last day", help_text="Empty: no end.", widget=forms.DateInput({"type": "date"})
+        required=False,
+        label=_("Last day"),
+        help_text=_("Empty: no end."),
+        widget=forms.DateInput({"type": "date"}),
     )
     open_for_hours = forms.IntegerField(
-        min_value=1, max_value=24 * 366, initial=72, label="Open for (hours)", help_text="72 = three days."
+        min_value=1,
+        max_value=24 * 366,
+        initial=72,
+        label=_("Open for (hours)"),
+        help_text=_("72 = three days."),
     )
     reminder_1_hours = forms.IntegerField(
-        min_value=1, max_value=24 * 366, required=False, initial=24, label="Reminder (hours before close)"
+        min_value=1, max_value=24 * 366, required=False, initial=24, label=_("Reminder (hours before close)")
     )
     reminder_2_hours = forms.IntegerField(
-        min_value=1, max_value=24 * 366, required=False, label="Second reminder (hours before close)"
+        min_value=1, max_value=24 * 366, required=False, label=_("Second reminder (hours before close)")
     )
     quiet_start = forms.TimeField(
-        initial="20:00", label="No email from", widget=forms.TimeInput({"type": "time"})
+        initial="20:00", label=_("No email from"), widget=forms.TimeInput({"type": "time"})
     )
-    quiet_end = forms.TimeField(initial="08:00", label="until", widget=forms.TimeInput({"type": "time"}))
-    quiet_weekends = forms.BooleanField(required=False, initial=True, label="No email at weekends")
+    quiet_end = forms.TimeField(
+        initial="08:00",
+        label=pgettext_lazy("quiet hours: end", "until"),
+        widget=forms.TimeInput({"type": "time"}),
+    )
+    quiet_weekends = forms.BooleanField(required=False, initial=True, label=_("No email at weekends"))
 
     def __init__(self, *args: Any, caller: Caller, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -273,12 +331,17 @@ class ScheduleForm(ServiceErrorsMixin, forms.Form):
 
 class ApiTokenForm(ServiceErrorsMixin, forms.Form):
     name = forms.CharField(
-        max_length=100, help_text="What the token is for, e.g. the script that will use it."
+        max_length=100,
+        label=_("Name"),
+        help_text=_("What the token is for, e.g. the script that will use it."),
     )
     expires_in_days = forms.IntegerField(
-        label="Expires after (days)",
+        label=_("Expires after (days)"),
         min_value=1,
         max_value=settings.PULSE_API_TOKEN_MAX_DAYS,
         initial=settings.PULSE_API_TOKEN_DAYS,
-        help_text=f"At most {settings.PULSE_API_TOKEN_MAX_DAYS} days. Make a new token before this one ends.",
+        help_text=_filled(
+            _("At most %(days)s days. Make a new token before this one ends."),
+            days=settings.PULSE_API_TOKEN_MAX_DAYS,
+        ),
     )
