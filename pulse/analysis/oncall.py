@@ -338,26 +338,64 @@ def sre_reasons(
     return tuple(reasons)
 
 
+def first_high_urgency_pages(pages: Iterable[Page]) -> dict[str, datetime]:
+    """Each incident's first high-urgency page, in UTC; an incident paged only at low urgency is absent."""
+    first: dict[str, datetime] = {}
+    for page in pages:
+        if page.urgency == "high":
+            moment = page.occurred_at.astimezone(UTC)
+            seen = first.get(page.incident)
+            if seen is None or moment < seen:
+                first[page.incident] = moment
+    return first
+
+
+@dataclass(frozen=True)
+class _TeamData:
+    """A team's rows and what depends on its whole history (interruptions, first pages), worked out once."""
+
+    tz: ZoneInfo
+    shifts: tuple[Shift, ...]
+    interruptions: tuple[Interruption, ...]
+    first_pages: Mapping[str, datetime]
+
+    @classmethod
+    def of(cls, team: str, team_zone: str, shifts: Sequence[Shift], pages: Sequence[Page]) -> _TeamData:
+        own_pages = [page for page in pages if page.team == team]
+        return cls(
+            zone(team_zone),
+            tuple(shift for shift in shifts if shift.team == team),
+            tuple(interruptions(own_pages)),
+            first_high_urgency_pages(own_pages),
+        )
+
+
 def week_load(
     team: str, team_zone: str, week: IsoWeek, shifts: Sequence[Shift], pages: Sequence[Page], *, k: int
 ) -> WeekLoad:
     """The on-call load of ``team`` in ``week`` (module docstring); other teams' rows are ignored."""
+    return _week_load(team, week, _TeamData.of(team, team_zone, shifts, pages), k=k)
+
+
+def _check_k(k: int) -> None:
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    tz = zone(team_zone)
-    shifts = [shift for shift in shifts if shift.team == team]
-    pages = [page for page in pages if page.team == team]
-    start, end = week.bounds(tz)
+
+
+def _week_load(team: str, week: IsoWeek, data: _TeamData, *, k: int) -> WeekLoad:
+    _check_k(k)
+    start, end = week.bounds(data.tz)
     week_seconds = (end - start).total_seconds()
 
-    in_week = [item for item in interruptions(pages) if start <= item.opened_at < end]
+    in_week = [item for item in data.interruptions if start <= item.opened_at < end]
     split = HourSplit(
         business=sum(1 for item in in_week if item.hour_type == "business"),
         off=sum(1 for item in in_week if item.hour_type == "off"),
         sleep=sum(1 for item in in_week if item.hour_type == "sleep"),
     )
 
-    rotation_start, _ = week.shifted(-(ROTATION_WEEKS - 1)).bounds(tz)
+    rotation_start, _ = week.shifted(-(ROTATION_WEEKS - 1)).bounds(data.tz)
+    shifts = [shift for shift in data.shifts if shift.start < end and shift.end > rotation_start]
     members = rotation(shifts, rotation_start, end)
     by_site: dict[str, int] = defaultdict(int)
     for site in members.values():
@@ -369,13 +407,7 @@ def week_load(
     share = {responder: _union_seconds(spans[responder], start, end) / week_seconds for responder in members}
     shares = sorted(share.values())
 
-    first_high_page: dict[str, datetime] = {}
-    for page in pages:
-        if page.urgency == "high":
-            seen = first_high_page.get(page.incident)
-            if seen is None or page.occurred_at < seen:
-                first_high_page[page.incident] = page.occurred_at
-    incidents = sum(1 for moment in first_high_page.values() if start <= moment < end)
+    incidents = sum(1 for moment in data.first_pages.values() if start <= moment < end)
     primary_seconds = _union_seconds(
         ((shift.start, shift.end) for shift in shifts if shift.level == 1), start, end
     )
@@ -411,16 +443,20 @@ def week_load(
 def weekly_load(
     team: str, team_zone: str, shifts: Sequence[Shift], pages: Sequence[Page], *, k: int
 ) -> list[WeekLoad]:
-    """:func:`week_load` for every ISO week from the team's first shift or page to its last."""
-    tz = zone(team_zone)
-    own = [s for s in shifts if s.team == team]
-    moments = [s.start for s in own] + [s.end - timedelta(microseconds=1) for s in own]
+    """:func:`week_load` for every ISO week from the team's first shift or page to its last.
+
+    The interruptions and each incident's first page depend on the team's whole history, so they are worked
+    out once for the series rather than once a week.
+    """
+    _check_k(k)
+    data = _TeamData.of(team, team_zone, shifts, pages)
+    moments = [s.start for s in data.shifts] + [s.end - timedelta(microseconds=1) for s in data.shifts]
     moments += [p.occurred_at for p in pages if p.team == team]
     if not moments:
         return []
-    week, last = IsoWeek.of(min(moments), tz), IsoWeek.of(max(moments), tz)
+    week, last = IsoWeek.of(min(moments), data.tz), IsoWeek.of(max(moments), data.tz)
     loads = []
     while week <= last:
-        loads.append(week_load(team, team_zone, week, shifts, pages, k=k))
+        loads.append(_week_load(team, week, data, k=k))
         week = week.shifted(1)
     return loads

@@ -351,6 +351,50 @@ def test_weekly_load_covers_every_week_of_the_team_and_ignores_other_teams() -> 
     assert weekly_load("nobody", BERLIN, shifts, pages, k=1) == []
 
 
+def test_an_interruption_opened_on_sunday_night_takes_monday_s_first_seconds_with_it() -> None:
+    # Sunday 21 June 23:59:30 CEST opens an interruption in week 25; a push 40 s later (Monday 00:00:10, week
+    # 26) falls inside its 60 s and is no interruption of week 26's. The incident counts in week 25 only.
+    pages = [page("2026-06-21T23:59:30+02:00"), page("2026-06-22T00:00:10+02:00")]
+    rota = [shift("2026-06-15T00:00:00+02:00", "2026-06-29T00:00:00+02:00")]
+    w25, w26 = weekly_load(TEAM, BERLIN, rota, pages, k=1)
+    assert (w25.interruptions.sleep, w26.interruptions.total) == (1, 0)
+    assert (w25.incidents, w26.incidents) == (1, 0)
+    assert week_load(TEAM, BERLIN, IsoWeek(2026, 26), rota, pages, k=1).interruptions.total == 0
+
+
+def test_a_series_says_what_each_week_says_on_its_own() -> None:
+    # Eight weeks across Berlin's spring change: a rota of three at two sites, pages every 7 hours to a
+    # responder in New York and one in Berlin, each incident paged twice (the second 5 minutes later).
+    rota = []
+    first_monday = IsoWeek(2026, 10).bounds(zone(BERLIN))[0]
+    for n in range(8):
+        start = first_monday + timedelta(weeks=n)
+        rota.append(Shift(TEAM, "abc"[n % 3], start, start + timedelta(days=7), 1, "ab"[n % 2]))
+        rota.append(Shift(TEAM, "abc"[(n + 1) % 3], start, start + timedelta(days=3), 2, "ab"[(n + 1) % 2]))
+    pages = []
+    for n in range(8 * 24):
+        moment = first_monday + timedelta(hours=7 * n)
+        for repeat in (0, 5):
+            pages.append(
+                Page(
+                    TEAM,
+                    "ny" if n % 2 else "a",
+                    NEW_YORK if n % 2 else BERLIN,
+                    moment + timedelta(minutes=repeat),
+                    f"i{n}",
+                    "high" if n % 5 else "low",
+                    "email" if n % 7 == 0 else "push",
+                )
+            )
+    series = weekly_load(TEAM, BERLIN, rota, pages, k=2)
+    # The shifts are 7 × 24 real hours from Monday 2 March 00:00 CET; after the spring change that is 01:00
+    # CEST, so the last one runs an hour into week 18.
+    assert [str(load.week) for load in series] == [f"2026-W{n}" for n in range(10, 19)]
+    assert series[-1].on_call_share == {"a": 0.0, "b": pytest.approx(1 / 168), "c": 0.0}
+    assert series == [week_load(TEAM, BERLIN, load.week, rota, pages, k=2) for load in series]
+    assert sum(load.interruptions.total for load in series) == 2 * (8 * 24 - len(range(0, 8 * 24, 7)))
+
+
 def test_iso_weeks_cross_the_year_boundary() -> None:
     assert str(IsoWeek(2026, 53).shifted(1)) == "2027-W01"
     assert IsoWeek.of(at("2027-01-03T12:00:00+00:00"), zone(BERLIN)) == IsoWeek(2026, 53)
@@ -379,3 +423,5 @@ def test_inputs_are_refused_when_they_cannot_be_measured(build: Callable[[], obj
 def test_k_must_be_positive() -> None:
     with pytest.raises(ValueError, match="k must be at least 1"):
         week_load(TEAM, BERLIN, IsoWeek(2026, 25), [], [], k=0)
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        weekly_load(TEAM, BERLIN, [], [], k=0)
