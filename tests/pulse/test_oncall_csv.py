@@ -19,7 +19,8 @@ def test_a_valid_shifts_file_is_read_with_its_offsets() -> None:
         "\ufeff"  # a spreadsheet's byte order mark
         + SHIFTS_HEADER
         + "sre,ref-a,2026-03-27T08:00:00+01:00,2026-03-29T08:00:00+02:00,1,dublin\n"
-        + "\n"  # blank lines are skipped
+        + "\n"  # blank lines are skipped, and so are a spreadsheet's empty rows
+        + ",,,,,\n"
         + "sre,ref-b,2026-03-27T07:00:00Z,2026-03-28T07:00:00Z,2,\n"
     )
     assert parsed.ok
@@ -45,6 +46,7 @@ def test_every_bad_field_of_a_shift_is_named_by_row_and_column() -> None:
         + "sre,,2026-01-01T00:00Z,2026-01-02T00:00Z,2,x\n"  # row 5: no responder
         + "sre,ref-a,2026-01-01T00:00Z,2026-01-02T00:00Z\n"  # row 6: too few fields
         + "sre,ref-c,2026-01-01T00:00Z,2026-01-02T00:00Z,1,\n"  # row 7: fine
+        + "sre,ref-d,2026-01-01T00:00Z,2026-01-01T01:00+01:00,1,\n"  # row 8: ends the instant it starts
     )
     assert where(parsed.errors) == [
         (2, "start"),
@@ -55,6 +57,7 @@ def test_every_bad_field_of_a_shift_is_named_by_row_and_column() -> None:
         (4, "end"),
         (5, "responder"),
         (6, "(row)"),
+        (8, "end"),
     ]
     messages = [str(error) for error in parsed.errors]
     assert (
