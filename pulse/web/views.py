@@ -23,6 +23,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from pulse.permissions import (
@@ -74,7 +75,7 @@ def admin_required(view: Callable[..., HttpResponse]) -> View:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         caller = caller_of_request(request)
         if caller is None or not caller.is_admin:
-            raise PermissionDenied("Only an admin of the organisation can open this page.")
+            raise PermissionDenied(gettext("Only an admin of the organisation can open this page."))
         return view(request, caller, *args, **kwargs)
 
     return wrapper
@@ -87,7 +88,7 @@ def tree_label(team: Any) -> str:
 def _one(queryset: QuerySet[Any], pk: int) -> Any:
     obj = queryset.filter(pk=pk).first()
     if obj is None:
-        raise Http404("Not found.")
+        raise Http404(gettext("Not found."))
     return obj
 
 
@@ -123,7 +124,7 @@ def organisation_settings(request: HttpRequest, caller: Caller) -> HttpResponse:
             except ValidationError as error:
                 form.add_service_errors(error)
             else:
-                messages.success(request, "Organisation settings saved.")
+                messages.success(request, gettext("Organisation settings saved."))
                 return redirect("web_organisation")
     else:
         form = OrganisationForm(
@@ -201,7 +202,7 @@ def person_new(request: HttpRequest, caller: Caller) -> HttpResponse:
             except ValidationError as error:
                 form.add_service_errors(error)
             else:
-                messages.success(request, f"{person.display_name} added.")
+                messages.success(request, gettext("%(name)s added.") % {"name": person.display_name})
                 return redirect("web_person", person.pk)
     else:
         form = PersonForm()
@@ -231,12 +232,14 @@ def person_edit(request: HttpRequest, caller: Caller, pk: int) -> HttpResponse:
                 if change is not None and change.new_email.lower() == form.cleaned_data["email"].lower():
                     messages.success(
                         request,
-                        f"{person.display_name} saved. The new address {change.new_email} takes effect when "
-                        f"its owner confirms it by the link just emailed to it; {change.old_email} has been "
-                        "told.",
+                        gettext(
+                            "%(name)s saved. The new address %(new)s takes effect when its owner confirms "
+                            "it by the link just emailed to it; %(old)s has been told."
+                        )
+                        % {"name": person.display_name, "new": change.new_email, "old": change.old_email},
                     )
                 else:
-                    messages.success(request, f"{person.display_name} saved.")
+                    messages.success(request, gettext("%(name)s saved.") % {"name": person.display_name})
                 return redirect("web_person", person.pk)
     else:
         form = PersonForm(
@@ -277,7 +280,10 @@ def person_deactivate_view(request: HttpRequest, caller: Caller, pk: int) -> Htt
         for message in error.messages:
             messages.error(request, message)
     else:
-        messages.success(request, f"{person.display_name} deactivated; their memberships ended today.")
+        messages.success(
+            request,
+            gettext("%(name)s deactivated; their memberships ended today.") % {"name": person.display_name},
+        )
     return redirect("web_person", person.pk)
 
 
@@ -344,7 +350,7 @@ def teams_tree(request: HttpRequest, caller: Caller) -> HttpResponse:
             except ValidationError as error:
                 form.add_service_errors(error)
             else:
-                messages.success(request, f"Team {team.name} created.")
+                messages.success(request, gettext("Team %(team)s created.") % {"team": team.name})
                 return redirect("web_teams")
     else:
         form = TeamForm(caller=caller)
@@ -371,7 +377,7 @@ def team_edit(request: HttpRequest, caller: Caller, pk: int) -> HttpResponse:
             except ValidationError as error:
                 form.add_service_errors(error)
             else:
-                messages.success(request, f"Team {team.name} saved.")
+                messages.success(request, gettext("Team %(team)s saved.") % {"team": team.name})
                 return redirect("web_team", team.pk)
     else:
         form = TeamForm(
@@ -410,7 +416,13 @@ def membership_new(request: HttpRequest, caller: Caller) -> HttpResponse:
             form.add_service_errors(error)
         else:
             messages.success(
-                request, f"{membership.person.display_name} is now {membership.role} of {membership.team}."
+                request,
+                (
+                    gettext("%(name)s is now a leader of %(team)s.")
+                    if membership.role == membership.Role.LEADER
+                    else gettext("%(name)s is now a member of %(team)s.")
+                )
+                % {"name": membership.person.display_name, "team": membership.team.name},
             )
             return _back(request, reverse("web_team", args=[membership.team_id]))
     return render(request, "pulse/admin_app/membership_form.html", {"form": form}, status=400)
@@ -428,9 +440,13 @@ def membership_end_view(request: HttpRequest, caller: Caller, pk: int) -> HttpRe
             for message in error.messages:
                 messages.error(request, message)
         else:
-            messages.success(request, f"{membership.person.display_name} left {membership.team}.")
+            messages.success(
+                request,
+                gettext("%(name)s left %(team)s.")
+                % {"name": membership.person.display_name, "team": membership.team.name},
+            )
     else:
-        messages.error(request, "The end date is not a valid date (YYYY-MM-DD).")
+        messages.error(request, gettext("The end date is not a valid date (YYYY-MM-DD)."))
     return _back(request, reverse("web_team", args=[membership.team_id]))
 
 
@@ -486,7 +502,7 @@ def _schedule_editor(request: HttpRequest, caller: Caller, schedule: Schedule | 
                 except ValidationError as error:
                     form.add_service_errors(error)
                 else:
-                    messages.success(request, f"Schedule {saved.name} saved.")
+                    messages.success(request, gettext("Schedule %(name)s saved.") % {"name": saved.name})
                     return redirect("web_schedule", saved.pk)
     else:
         form = ScheduleForm(caller=caller, initial=ScheduleForm.initial_from(schedule) if schedule else None)
@@ -532,14 +548,14 @@ def instrument_detail(request: HttpRequest, caller: Caller, pk: int) -> HttpResp
 def api_token(request: HttpRequest) -> HttpResponse:
     """The signed-in person's API tokens for scripts: make one (named, expiring; shown once), revoke one."""
     if caller_of_request(request) is None:
-        raise PermissionDenied("Your account is not linked to an active person of an organisation.")
+        raise PermissionDenied(gettext("Your account is not linked to an active person of an organisation."))
     new_key = None
     form = ApiTokenForm()
     if request.method == "POST":
         if request.POST.get("action") == "revoke":
             token_id = request.POST.get("token", "")
             if token_id.isdigit() and api_token_revoke(user=request.user, token_id=int(token_id)):
-                messages.success(request, "The token was revoked: it no longer works.")
+                messages.success(request, gettext("The token was revoked: it no longer works."))
             return redirect("web_api_token")
         form = ApiTokenForm(request.POST)
         if form.is_valid():
