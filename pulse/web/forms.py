@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.dates import WEEKDAYS
 from django.utils.functional import Promise, lazy
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -293,6 +294,8 @@ class ScheduleForm(ServiceErrorsMixin, forms.Form):
         team.label_from_instance = lambda option: f"{'— ' * option.depth}{option.name}"
         instruments: Any = self.fields["instruments"]
         instruments.queryset = instruments_visible_to(caller)
+        # An instrument's name is its data, in English: marked for a page in another language.
+        instruments.label_from_instance = lambda option: format_html('<span lang="en">{}</span>', option)
 
     @staticmethod
     def initial_from(schedule: Schedule) -> dict[str, Any]:
