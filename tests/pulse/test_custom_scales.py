@@ -89,7 +89,7 @@ def test_a_custom_scale_with_a_direction_shows_on_the_team_page_in_the_api_and_o
     assert rows["A"]["cells"]["focus.focus"]["text"] == "2.9"
     assert "Focus" in [column["label"] for column in home["columns"]]
     html = leader.get("/").content.decode()
-    assert '<th scope="col">Focus</th>' in html
+    assert '<th scope="col" lang="en">Focus</th>' in html  # labels come from the instrument's data
 
 
 def test_a_custom_scale_with_a_direction_is_evaluated_like_a_shipped_one() -> None:
