@@ -407,7 +407,7 @@ def notifications_collapse_history(
     or that someone acted on); every other row is skipped, Slack and webhooks included (a channel wants
     news, not the past). Returns (updates kept, rows skipped)."""
     with transaction.atomic():
-        past = Notification.objects.select_for_update().filter(
+        past = Notification.objects.select_for_update(of=("self",)).filter(
             organisation_id=organisation_id, status=Notification.Status.PENDING, created_at__lt=before
         )
         latest: dict[tuple[int, int], Notification] = {}
