@@ -199,31 +199,45 @@ def _unclaimed(now: datetime) -> Q:
     return unclaimed(now, until_field="email_claimed_until")
 
 
+#: Reads of fresh candidates a sender makes after losing every row of a batch to other senders.
+CLAIM_ATTEMPTS = 3
+
+
 def emails_claim(*, now: datetime, batch: int = SEND_BATCH) -> tuple[uuid.UUID, list[Invitation]]:
-    """Claim up to ``batch`` invitations whose next message is due; returns the claim id and those rows."""
-    candidates = list(
-        Invitation.objects.filter(_unclaimed(now), email_due_at__lte=now)
-        .order_by("email_due_at")
-        .values_list("pk", flat=True)[:batch]
-    )
-    if not candidates:
-        return uuid.uuid4(), []
-    claim = rows_claim(
-        Invitation.objects.filter(_unclaimed(now), pk__in=candidates, email_due_at__lte=now),
-        until=now + CLAIM_FOR,
-        claim_field="email_claim",
-        until_field="email_claimed_until",
-    )
-    rows: list[Invitation] = [
-        *Invitation.objects.filter(pk__in=candidates, email_claim=claim)
-        .select_related("person__organisation", "round__schedule")
-        .annotate(
-            answered=Exists(
-                Participation.objects.filter(round_id=OuterRef("round_id"), person_id=OuterRef("person_id"))
-            )
+    """Claim up to ``batch`` invitations whose next message is due; returns the claim id and those rows.
+
+    Senders that read the same candidates race for them, and the conditional UPDATE gives each row to one.
+    A sender that lost every row reads the next candidates instead of reporting nothing due: otherwise a
+    drain would stop while the backlog lasts, and more workers would not mean more throughput."""
+    claim = uuid.uuid4()
+    for _attempt in range(CLAIM_ATTEMPTS):
+        candidates = list(
+            Invitation.objects.filter(_unclaimed(now), email_due_at__lte=now)
+            .order_by("email_due_at")
+            .values_list("pk", flat=True)[:batch]
         )
-    ]
-    return claim, rows
+        if not candidates:
+            return claim, []
+        claim = rows_claim(
+            Invitation.objects.filter(_unclaimed(now), pk__in=candidates, email_due_at__lte=now),
+            until=now + CLAIM_FOR,
+            claim_field="email_claim",
+            until_field="email_claimed_until",
+        )
+        rows: list[Invitation] = [
+            *Invitation.objects.filter(pk__in=candidates, email_claim=claim)
+            .select_related("person__organisation", "round__schedule")
+            .annotate(
+                answered=Exists(
+                    Participation.objects.filter(
+                        round_id=OuterRef("round_id"), person_id=OuterRef("person_id")
+                    )
+                )
+            )
+        ]
+        if rows:
+            return claim, rows
+    return claim, []
 
 
 def _handled(outcome: Invitation.EmailOutcome) -> dict[str, Any]:
