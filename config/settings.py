@@ -55,24 +55,24 @@ else:
     REDIS_URL = env_str("REDIS_URL")
 
 
-def _token_keys() -> list[bytes]:
-    """The token key ring: 32-byte AES-GCM keys, urlsafe base64, newest first (rotation: prepend).
-
-    It seals the copies of invitation tokens that reminders reuse (erased when their round closes).
-    Ballots are not sealed with it: each round has its own key, destroyed at close (``surveys.round_keys``).
-    ``PULSE_BALLOT_KEYS`` is the variable's earlier name, still read when the new one is not set.
-    """
-    legacy_name = "PULSE_BALLOT_KEYS"
-    name = legacy_name if env_str(legacy_name) and not env_str("PULSE_TOKEN_KEYS") else "PULSE_TOKEN_KEYS"
+def _key_ring(
+    name: str, *, generated: Path, required: bool, legacy_name: str = "", legacy: Path | None = None
+) -> list[bytes]:
+    """A key ring from ``name``: 32-byte AES-GCM keys, urlsafe base64, comma-separated, newest first
+    (rotation: prepend). Outside production a missing ring is one key generated once into ``generated``
+    under var/; in production a ``required`` ring must be set. ``legacy_name`` is an earlier name of the
+    variable, read when the new one is not set; ``legacy`` an earlier generated file, kept when present."""
+    if legacy_name and env_str(legacy_name) and not env_str(name):
+        name = legacy_name
     raw = env_list(name)
     if not raw:
         if PRODUCTION:
-            raise ImproperlyConfigured("PULSE_TOKEN_KEYS is required when PULSE_ENV=production")
-        # A checkout made before the rename keeps its key file, so open rounds' reminders still open.
-        legacy = VAR_DIR / "ballot_key"
+            if required:
+                raise ImproperlyConfigured(f"{name} is required when PULSE_ENV=production")
+            return []
         raw = [
             generated_secret(
-                legacy if legacy.exists() else VAR_DIR / "token_key",
+                legacy if legacy is not None and legacy.exists() else generated,
                 lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
             )
         ]
@@ -91,7 +91,22 @@ def _token_keys() -> list[bytes]:
     return keys
 
 
-PULSE_TOKEN_KEYS = _token_keys()
+# The token key ring seals the copies of invitation tokens that reminders reuse (erased when their round
+# closes). Ballots are not sealed with it: each round has its own key, destroyed at close
+# (``surveys.round_keys``). ``PULSE_BALLOT_KEYS`` is its earlier name; a checkout made before the rename keeps
+# its key file, so open rounds' reminders still open.
+PULSE_TOKEN_KEYS = _key_ring(
+    "PULSE_TOKEN_KEYS",
+    generated=VAR_DIR / "token_key",
+    required=True,
+    legacy_name="PULSE_BALLOT_KEYS",
+    legacy=VAR_DIR / "ballot_key",
+)
+# The stored-secrets key ring seals the credentials of connections Pulse calls out to (PagerDuty API keys,
+# webhook and Slack signing secrets, bot tokens) in the database (``surveys.stored_secrets``). Kept apart from
+# the token ring because its keys live as long as the connections do, not as long as a round. Optional in
+# production until a connection is saved: saving one without it is refused with this variable's name.
+PULSE_SECRET_KEYS = _key_ring("PULSE_SECRET_KEYS", generated=VAR_DIR / "secret_keys", required=False)
 
 # The round key store (surveys/round_keys.py, docs/anonymity.md): each open round's private ballot key, on
 # storage whose retention is separate from the database's. Only the processes that open and close rounds
