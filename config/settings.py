@@ -107,6 +107,13 @@ PULSE_TOKEN_KEYS = _key_ring(
 # the token ring because its keys live as long as the connections do, not as long as a round. Optional in
 # production until a connection is saved: saving one without it is refused with this variable's name.
 PULSE_SECRET_KEYS = _key_ring("PULSE_SECRET_KEYS", generated=VAR_DIR / "secret_keys", required=False)
+# The reference key hashes on-call responders, incidents and people on leave (HMAC-SHA256,
+# pulse.models.oncall) so the database never holds an email or a tool's user id. One key, not a rotating
+# ring: the hash must stay the same for a re-import to find its rows, so a new key starts new references
+# (docs/operations.md §5). Optional in production until on-call data is stored: storing it without the key
+# is refused by name.
+_reference_ring = _key_ring("PULSE_REFERENCE_KEY", generated=VAR_DIR / "reference_key", required=False)
+PULSE_REFERENCE_KEY = _reference_ring[:1]
 
 # The round key store (surveys/round_keys.py, docs/anonymity.md): each open round's private ballot key, on
 # storage whose retention is separate from the database's. Only the processes that open and close rounds

@@ -2,7 +2,8 @@
 
 ``aggregates``: what closed rounds taught (``TeamAggregate``) and how rosters changed (``TeamRosterChange``);
 ``flags``: flags, their history, leaders' actions and trend runs; ``notifications``: the outbox;
-``auth``: sign-in links, email changes and their outbox; ``api_tokens``: scripts' API tokens (hashed).
+``auth``: sign-in links, email changes and their outbox; ``api_tokens``: scripts' API tokens (hashed);
+``oncall``: shifts, pages, time off (keyed hashes, no names) and the weekly team load.
 Django finds models through this module.
 """
 
@@ -11,6 +12,7 @@ from pulse.models.api_tokens import ApiToken
 from pulse.models.auth import AuthEmail, EmailChange, LoginLink
 from pulse.models.flags import Action, Flag, FlagEvent, TrendRun
 from pulse.models.notifications import Notification, NotificationChannel
+from pulse.models.oncall import OncallAbsence, OncallImport, OncallPage, OncallShift, OncallWeek
 
 __all__ = [
     "Action",
@@ -22,6 +24,11 @@ __all__ = [
     "LoginLink",
     "Notification",
     "NotificationChannel",
+    "OncallAbsence",
+    "OncallImport",
+    "OncallPage",
+    "OncallShift",
+    "OncallWeek",
     "TeamAggregate",
     "TeamRosterChange",
     "TrendRun",
