@@ -277,6 +277,7 @@ PULSE_QUEUES = ("tick", "sending", "closing", "trends")
 CELERY_TASK_QUEUES = [Queue(f"{PULSE_QUEUE_PREFIX}{name}") for name in PULSE_QUEUES]
 CELERY_TASK_ROUTES = {
     "pulse.tasks.send_auth_emails": {"queue": f"{PULSE_QUEUE_PREFIX}sending"},
+    "pulse.tasks.send_team_results_emails": {"queue": f"{PULSE_QUEUE_PREFIX}sending"},
     "pulse.tasks.aggregate_round": {"queue": f"{PULSE_QUEUE_PREFIX}closing"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -475,7 +476,11 @@ PULSE_TICK_STEPS = [
     # Trends after aggregation; escalations before delivery, so they go out in the same tick.
     "pulse.services.trends.trends_run_due",
     "pulse.services.escalation.flags_escalate_due",
+    # You said, we did: the team summaries and the no-action reminders, queued, then sent.
+    "pulse.services.team_results.team_summaries_queue_due",
+    "pulse.services.team_results.no_action_reminders_queue_due",
     "pulse.services.notifications.notifications_send_due",
+    "pulse.services.team_results.team_results_emails_send_due",
     # Sign-in links and email-change messages queued by requests (also sent at once by a woken worker).
     "pulse.services.auth_emails.auth_emails_send_due",
 ]
@@ -486,8 +491,13 @@ PULSE_STEP_QUEUES: dict[str, list[str]] = {
         "surveys.services.emails.emails_send_due",
         "pulse.services.notifications.notifications_send_due",
         "pulse.services.auth_emails.auth_emails_send_due",
+        "pulse.services.team_results.team_results_emails_send_due",
     ],
-    "trends": ["pulse.services.trends.trends_run_due", "pulse.services.escalation.flags_escalate_due"],
+    "trends": [
+        "pulse.services.trends.trends_run_due",
+        "pulse.services.escalation.flags_escalate_due",
+        "pulse.services.team_results.no_action_reminders_queue_due",
+    ],
 }
 # Drains each tick enqueues per queue: how many workers (processes × threads) may share that queue's work.
 # Set it to at least the total concurrency of the workers consuming the queue; extra drains find nothing
@@ -507,6 +517,9 @@ PULSE_TREND_WINDOW = env_int("PULSE_TREND_WINDOW", 12, minimum=6)
 PULSE_TREND_MIN_ROUNDS = 6  # docs/science.md §3.1: no trend test on fewer usable rounds; not configurable
 PULSE_TREND_FDR = 0.10
 PULSE_FLAG_ESCALATE_AFTER_DAYS = env_int("PULSE_FLAG_ESCALATE_AFTER_DAYS", 7, minimum=1)
+# A team's results summary goes to its members this long after the round's results are in: time for the
+# leader to write a note and plan actions (docs/operations.md §17). 0 sends it at the next tick.
+PULSE_TEAM_SUMMARY_DELAY_HOURS = env_int("PULSE_TEAM_SUMMARY_DELAY_HOURS", 48, minimum=0)
 # Flag emails below an alert wait for the leader's digest, at this hour in the organisation's time zone:
 # every day, or once a week when a weekday (0 = Monday … 6) is set.
 PULSE_FLAG_DIGEST_WEEKDAY: int | None = (

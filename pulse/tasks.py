@@ -28,3 +28,12 @@ def send_auth_emails() -> int:
     from pulse.services.auth_emails import auth_emails_send_due
 
     return auth_emails_send_due()
+
+
+@shared_task(name="pulse.tasks.send_team_results_emails", autoretry_for=(OperationalError,), max_retries=3)
+def send_team_results_emails() -> int:
+    """Send the team summaries and no-action reminders that are due (``team_results_emails_send_due``).
+    Woken on commit by the step that queued them; the minute tick runs the same step."""
+    from pulse.services.team_results import team_results_emails_send_due
+
+    return team_results_emails_send_due()

@@ -1,7 +1,7 @@
 from django.urls import include, path
 
 from pulse.web import auth_views as sign_in
-from pulse.web import leader, oidc
+from pulse.web import leader, oidc, team_results
 
 urlpatterns = [
     path("", leader.home, name="home"),
@@ -31,6 +31,10 @@ urlpatterns = [
     path("flags/<int:pk>/", leader.flag_detail, name="flag_detail"),
     path("flags/<int:pk>/reopen/", leader.flag_reopen_view, name="flag_reopen"),
     path("help/glossary/", leader.glossary, name="glossary"),
+    # A team member's own teams: results and what was done about them (you said, we did).
+    path("results/", team_results.my_results, name="team_results"),
+    path("results/<int:pk>/", team_results.team_results_detail, name="team_results_detail"),
+    path("teams/<int:pk>/rounds/<int:round_pk>/note/", leader.round_note_view, name="round_note"),
     path("flags/<int:pk>/acknowledge/", leader.flag_acknowledge_view, name="flag_acknowledge"),
     path("flags/<int:pk>/plan/", leader.flag_plan_view, name="flag_plan"),
     path("flags/<int:pk>/resolve/", leader.flag_resolve_view, name="flag_resolve"),

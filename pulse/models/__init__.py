@@ -3,7 +3,8 @@
 ``aggregates``: what closed rounds taught (``TeamAggregate``) and how rosters changed (``TeamRosterChange``);
 ``flags``: flags, their history, leaders' actions and trend runs; ``notifications``: the outbox;
 ``auth``: sign-in links, email changes and their outbox; ``api_tokens``: scripts' API tokens (hashed);
-``oncall``: shifts, pages, time off (keyed hashes, no names) and the weekly team load.
+``oncall``: shifts, pages, time off (keyed hashes, no names) and the weekly team load;
+``team_results``: what a team is told of its results (the leader's note, summaries, no-action reminders).
 Django finds models through this module.
 """
 
@@ -13,6 +14,13 @@ from pulse.models.auth import AuthEmail, EmailChange, LoginLink
 from pulse.models.flags import Action, Flag, FlagEvent, TrendRun
 from pulse.models.notifications import Notification, NotificationChannel
 from pulse.models.oncall import OncallAbsence, OncallImport, OncallPage, OncallShift, OncallWeek
+from pulse.models.team_results import (
+    NoActionReminder,
+    RoundNote,
+    RoundNoteRevision,
+    TeamResultsEmail,
+    TeamSummaryRun,
+)
 
 __all__ = [
     "Action",
@@ -22,6 +30,7 @@ __all__ = [
     "Flag",
     "FlagEvent",
     "LoginLink",
+    "NoActionReminder",
     "Notification",
     "NotificationChannel",
     "OncallAbsence",
@@ -29,7 +38,11 @@ __all__ = [
     "OncallPage",
     "OncallShift",
     "OncallWeek",
+    "RoundNote",
+    "RoundNoteRevision",
     "TeamAggregate",
+    "TeamResultsEmail",
     "TeamRosterChange",
+    "TeamSummaryRun",
     "TrendRun",
 ]

@@ -346,11 +346,20 @@ class TeamReport:
 def team_report_get(*, caller: Caller, team_id: int, today: date | None = None) -> TeamReport | None:
     """Everything the team page shows, or None when the caller may not see the team (a team of another
     organisation, or one they do not lead): the view answers 404 either way."""
-    organisation = caller.organisation
-    teams = TeamIndex.of(organisation.pk)
+    teams = TeamIndex.of(caller.organisation.pk)
     visible = visible_team_ids(caller, teams)
     if team_id not in visible or team_id not in teams.by_id:
         return None
+    return team_report_of(caller=caller, teams=teams, visible=visible, team_id=team_id, today=today)
+
+
+def team_report_of(
+    *, caller: Caller, teams: TeamIndex, visible: set[int], team_id: int, today: date | None = None
+) -> TeamReport:
+    """The team page of ``team_id`` with ``visible`` the teams the reader may see besides it (a leader's:
+    their teams and below; a team member's: the team alone, ``pulse.selectors.team_results``). The
+    release is the same whoever reads it: only what is filtered afterwards differs."""
+    organisation = caller.organisation
     team = teams.by_id[team_id]
     zone = organisation.time_zone
     # Only the rounds that asked the team: none from before it had members (pulse.selectors.team_rounds).

@@ -15,9 +15,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -42,6 +43,8 @@ from pulse.selectors.flags import (
 )
 from pulse.selectors.people import teams_led_by
 from pulse.selectors.rollup import team_rollup_get
+from pulse.selectors.team_results import may_write_note, round_note_get
+from pulse.services import team_results
 from pulse.services.flags import (
     FlagTransitionError,
     flag_acknowledge,
@@ -127,6 +130,27 @@ class ReopenForm(forms.Form):
     reason = forms.CharField(
         label=gettext_lazy("Why it is reopened"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class RoundNoteForm(forms.Form):
+    """The leader's note to the team on a round (the rule: ``team_results.round_note_clean``)."""
+
+    text = forms.CharField(
+        label=gettext_lazy("Note"),
+        max_length=team_results.NOTE_MAX_CHARACTERS + 500,  # the service's rule says how long, in words
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 5, "maxlength": team_results.NOTE_MAX_CHARACTERS}),
+        help_text=gettext_lazy(
+            "Shown to every member of the team with these results, and in their summary email. A few short "
+            "paragraphs at most; no names of people who answered or not (Pulse does not know them)."
+        ),
+    )
+
+    def clean_text(self) -> str:
+        try:
+            return team_results.round_note_clean(self.cleaned_data["text"])
+        except ValidationError as error:
+            raise forms.ValidationError(error.message_dict["text"]) from None
 
 
 class InboxFilterForm(forms.Form):
@@ -301,7 +325,12 @@ def _today(caller: Caller) -> dt.date:
 
 
 def _team_page(
-    request: HttpRequest, pk: int, bound: Bound = None, *, printable: bool = False
+    request: HttpRequest,
+    pk: int,
+    bound: Bound = None,
+    *,
+    printable: bool = False,
+    note_form: RoundNoteForm | None = None,
 ) -> HttpResponse:
     caller = _results_caller(request)
     report = reports.team_report_get(caller=caller, team_id=pk)
@@ -310,14 +339,45 @@ def _team_page(
     charts = {m.metric: m.chart for m in report.metrics}
     if report.response_rate is not None:
         charts[report.response_rate.metric] = report.response_rate.chart
+    latest = report.latest_round
+    note = round_note_get(round_id=latest.pk, team_id=pk) if latest else None
+    can_note = latest is not None and not printable and may_write_note(person=caller.person, team_id=pk)
     context = {
         "report": report,
         "charts": charts,
         "min_rounds": min_rounds(),
         "printable": printable,
         "has_rollup": bool(report.children),
+        "note": note,
+        "note_form": (note_form or RoundNoteForm(initial={"text": note.text if note else ""}))
+        if can_note
+        else None,
+        "summary_delay_hours": settings.PULSE_TEAM_SUMMARY_DELAY_HOURS,
     }
-    return render(request, "pulse/leader/team.html", context, status=400 if bound else 200)
+    invalid = bound is not None or (note_form is not None and not note_form.is_valid())
+    return render(request, "pulse/leader/team.html", context, status=400 if invalid else 200)
+
+
+@login_required
+@require_POST
+def round_note_view(request: HttpRequest, pk: int, round_pk: int) -> HttpResponse:
+    """Save the leader's note to the team on a round (``team_results.round_note_save``, which refuses
+    anyone but the team's leaders or leaders above it); errors are shown at the field."""
+    caller = _results_caller(request)
+    if reports.team_report_get(caller=caller, team_id=pk) is None:
+        raise Http404("Not found.")
+    form = RoundNoteForm(request.POST)
+    if form.is_valid():
+        try:
+            team_results.round_note_save(
+                round_id=round_pk, team_id=pk, by=caller.person, text=form.cleaned_data["text"]
+            )
+        except ValidationError as error:
+            form.add_error("text", error.message_dict.get("text", error.messages))
+        else:
+            messages.success(request, gettext("Your note is saved; the team sees it with the results."))
+            return redirect(reverse("team_report", args=[pk]) + "#note")
+    return _team_page(request, pk, note_form=form)
 
 
 @login_required

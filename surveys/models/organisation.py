@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Concat, Length, Lower, Substr
@@ -48,6 +49,20 @@ class Organisation(models.Model):
         "email-link sign-in",
         default=True,
         help_text="People of this organisation may ask for a sign-in link by email.",
+    )
+    # You said, we did (docs/operations.md §17): what the team is told after a round, and when leaders are
+    # reminded that a flag has no action yet.
+    team_summaries = models.BooleanField(
+        "team result summaries",
+        default=True,
+        help_text="After a round's results are published, each member of a team with results gets a short "
+        "summary email: the results, the leader's actions and note.",
+    )
+    no_action_reminder_days = models.PositiveSmallIntegerField(
+        "remind leaders after (days)",
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(90)],
+        help_text="A flag with no action this many days after it opened: its leaders are reminded once.",
     )
     history = HistoricalRecords()
 

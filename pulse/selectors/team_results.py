@@ -1,0 +1,312 @@
+"""What a team member sees of their own team ("you said, we did"): the team's published results of its
+latest round, the leaders' actions on the team's flags, and the leader's note; and the summary a member is
+sent of them.
+
+Nothing new is released here. The page is the leader's team page of the same team and round
+(``pulse.selectors.reports.team_report_of``, one release for the round's whole scope tree), filtered to
+the team alone, and then narrowed further: the latest round's scale results and the response rate (each as
+the leader sees it, withheld cells as their reason), the flags with their gated headline, and what was
+planned. Nothing per person: no comment texts, no distributions, no one's name but the leaders' own (an
+action's "who", a note's author). A team whose latest round shows nothing (fewer than k answers, or every
+cell withheld to protect a smaller group) shows only why (docs/anonymity.md §9).
+
+A person sees the teams they are a member of today (any role), never another: any other id is "not
+found", exactly like an id that does not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_lazy
+
+from pulse import dates
+from pulse.analysis.metrics import HIGHER_IS_BETTER
+from pulse.disclosure.release import RoundInfo, TeamIndex, TeamInfo
+from pulse.disclosure.rules import Withheld, WithheldCode
+from pulse.models import Flag, RoundNote
+from pulse.permissions import Caller
+from pulse.selectors.cells import ShownCell
+from pulse.selectors.people import teams_led_by
+from pulse.selectors.reports import MetricReport, TeamReport, team_report_of
+from surveys.models import Membership, Organisation, Person
+
+#: Why a result is not shown, in plain words (``%(k)s``: the organisation's minimum group size).
+WITHHELD_WORDS: dict[WithheldCode, Promise] = {
+    WithheldCode.TOO_FEW_ANSWERS: gettext_lazy("not shown: fewer than %(k)s answers"),
+    WithheldCode.PROTECTS_SMALLER_GROUP: gettext_lazy("not shown, to protect a smaller group"),
+    WithheldCode.OVERLAPPING_TEAMS: gettext_lazy("not shown: the team overlaps another one too closely"),
+    WithheldCode.CHANGED_SINCE_LAST_RESULT: gettext_lazy(
+        "not shown: too few people joined or left since the last result"
+    ),
+    WithheldCode.TOO_CLOSE_TO_LARGER_GROUP: gettext_lazy("not shown: too close to a larger group's result"),
+    WithheldCode.CONCENTRATED: gettext_lazy("not shown: the answers are too concentrated"),
+}
+
+
+def withheld_words(cell: ShownCell, k: int) -> str:
+    """Why a cell is not shown, in the active language."""
+    if isinstance(cell.verdict, Withheld):
+        words = WITHHELD_WORDS.get(cell.verdict.code, WITHHELD_WORDS[WithheldCode.PROTECTS_SMALLER_GROUP])
+        return str(words) % {"k": k}
+    return gettext("not asked in this round")
+
+
+@dataclass(frozen=True)
+class ResultLine:
+    """One scale of the latest round, as the leader's page shows it."""
+
+    label: str  # the instrument's own (English) name of the scale
+    shown: bool
+    value: str  # the published value, or why it is not shown
+    band: str  # the cut-off band the value lies in (English, from the instrument), or ""
+    higher_is_better: bool
+    previous: str  # the last earlier published value ("" when none)
+    previous_day: str
+
+
+@dataclass(frozen=True)
+class ActionLine:
+    what: str
+    who: str
+    due_on: date
+    due: bool  # its date has come
+    outcome: str  # how the metric moved since (pulse.selectors.flags._outcome; English), "" before its date
+
+
+@dataclass(frozen=True)
+class FlagLine:
+    flag_id: int
+    label: str
+    headline: str  # behind the leader page's gate (English: the trend run's sentence)
+    state: str
+    opened_at: datetime | None
+    actions: tuple[ActionLine, ...]  # empty: "No action recorded yet"
+    resolution_note: str
+
+
+@dataclass(frozen=True)
+class NoteView:
+    text: str
+    written_by: str
+    updated_at: datetime
+    edited: bool  # saved more than once
+
+
+@dataclass(frozen=True)
+class TeamResults:
+    organisation: Organisation
+    k: int
+    team: TeamInfo
+    round: RoundInfo | None
+    shown: bool  # the latest round has anything to show for the team
+    why_not: str  # when not shown, why, in plain words
+    results: tuple[ResultLine, ...]
+    response_rate: str  # "80%", or "" when not shown
+    flags: tuple[FlagLine, ...]
+    note: NoteView | None
+
+    @property
+    def closing_day(self) -> str:
+        return dates.day_text(self.round.closes_at, self.organisation.time_zone) if self.round else ""
+
+
+def member_team_ids(person: Person) -> list[int]:
+    """The teams a person is a member of today (any role), in the organisation's tree order."""
+    return list(
+        Membership.objects.current()
+        .filter(person=person, team__organisation_id=person.organisation_id)
+        .order_by("team__path")
+        .values_list("team_id", flat=True)
+        .distinct()
+    )
+
+
+def team_results_get(*, person: Person, team_id: int, today: date | None = None) -> TeamResults | None:
+    """The results page of one of the person's own teams, or None (the view: 404) for any other team."""
+    if team_id not in member_team_ids(person):
+        return None
+    return _team_results(Caller(person), TeamIndex.of(person.organisation_id), team_id, today)
+
+
+def my_team_results(*, person: Person, today: date | None = None) -> list[TeamResults]:
+    """Each of the person's teams, as :func:`team_results_get` shows it."""
+    teams = TeamIndex.of(person.organisation_id)
+    caller = Caller(person)
+    return [_team_results(caller, teams, team_id, today) for team_id in member_team_ids(person)]
+
+
+def team_results_of_team(
+    *, organisation: Organisation, team_id: int, reader: Person, today: date | None = None
+) -> TeamResults:
+    """A team's results as every member sees them (for its summary email): ``reader`` only supplies the
+    organisation's context, nothing of the page depends on who reads it."""
+    assert reader.organisation_id == organisation.pk
+    return _team_results(Caller(reader), TeamIndex.of(organisation.pk), team_id, today)
+
+
+def _team_results(caller: Caller, teams: TeamIndex, team_id: int, today: date | None) -> TeamResults:
+    report = team_report_of(caller=caller, teams=teams, visible={team_id}, team_id=team_id, today=today)
+    k, latest = report.k, report.latest_round
+    nothing = TeamResults(
+        organisation=report.organisation,
+        k=k,
+        team=report.team,
+        round=latest,
+        shown=False,
+        why_not="",
+        results=(),
+        response_rate="",
+        flags=(),
+        note=None,
+    )
+    if latest is None:
+        return replace(nothing, why_not=gettext("No check-in that asked this team has closed yet."))
+    rate_cell = report.response_rate.latest if report.response_rate else None
+    lines = tuple(_line(m, k) for m in report.metrics if m.points and m.points[-1].round.pk == latest.pk)
+    shown = any(line.shown for line in lines) or bool(rate_cell and rate_cell.published)
+    if not shown:
+        # Nothing of the team: not its flags, not the note (docs/anonymity.md §9).
+        return replace(nothing, why_not=_why_not(report, rate_cell))
+    return replace(
+        nothing,
+        shown=True,
+        results=lines,
+        response_rate=rate_cell.text if rate_cell and rate_cell.published else "",
+        flags=_flag_lines(report),
+        note=_note(latest.pk, report.team.pk),
+    )
+
+
+def _why_not(report: TeamReport, rate: ShownCell | None) -> str:
+    day = (
+        dates.day_text(report.latest_round.closes_at, report.organisation.time_zone)
+        if report.latest_round
+        else ""
+    )
+    if (
+        rate is not None
+        and isinstance(rate.verdict, Withheld)
+        and rate.verdict.code is WithheldCode.TOO_FEW_ANSWERS
+    ):
+        return gettext(
+            "Fewer than %(k)s people of this team answered the check-in that closed on %(day)s, so none of "
+            "its results are shown: with so few answers, a result could point to a person."
+        ) % {"k": report.k, "day": day}
+    return gettext(
+        "The results of the check-in that closed on %(day)s are not shown for this team, to protect a "
+        "smaller group: they could be worked out from another team's results."
+    ) % {"day": day}
+
+
+def _line(metric: MetricReport, k: int) -> ResultLine:
+    latest = metric.latest
+    earlier = [p for p in metric.points[:-1] if p.cell.published]
+    previous = earlier[-1] if earlier and latest.published else None
+    return ResultLine(
+        label=metric.label,
+        shown=latest.published,
+        value=latest.text if latest.published else withheld_words(latest, k),
+        band=latest.note if latest.published else "",
+        higher_is_better=metric.column.info.direction == HIGHER_IS_BETTER,
+        previous=previous.cell.text if previous else "",
+        previous_day=previous.day if previous else "",
+    )
+
+
+def _flag_lines(report: TeamReport) -> tuple[FlagLine, ...]:
+    lines = []
+    for view in report.flags:
+        actions = tuple(
+            ActionLine(o.action.what, o.action.who, o.action.due_on, o.due, o.sentence if o.due else "")
+            for o in view.outcomes
+        )
+        lines.append(
+            FlagLine(
+                flag_id=view.flag.pk,
+                label=view.label,
+                headline=view.headline,
+                state=view.flag.state,
+                opened_at=view.flag.opened_at,
+                actions=actions,
+                resolution_note=view.resolution_note if view.flag.state == Flag.State.RESOLVED else "",
+            )
+        )
+    return tuple(lines)
+
+
+def _note(round_id: int, team_id: int) -> NoteView | None:
+    note = RoundNote.objects.filter(round_id=round_id, team_id=team_id).select_related("written_by").first()
+    if note is None:
+        return None
+    return NoteView(
+        note.text, note.written_by.display_name, note.updated_at, note.updated_at != note.created_at
+    )
+
+
+def may_write_note(*, person: Person, team_id: int) -> bool:
+    """Whether a person writes a team's note: a leader of the team or of a team above it (``teams_led_by``
+    includes every team below the ones led). An admin who leads neither does not."""
+    return teams_led_by(person=person).filter(pk=team_id).exists()
+
+
+def round_note_get(*, round_id: int, team_id: int) -> RoundNote | None:
+    """The leader's note on a round for a team (for the leader's form), or None."""
+    return RoundNote.objects.filter(round_id=round_id, team_id=team_id).select_related("written_by").first()
+
+
+# ------------------------------------------------------------------------------------------ the summary
+
+
+@dataclass(frozen=True)
+class SummaryParts:
+    """What a summary says, as data (a Slack sender builds its blocks from these)."""
+
+    team: str
+    closing_day: str
+    results: tuple[ResultLine, ...]
+    response_rate: str
+    flags: tuple[FlagLine, ...]
+    note: str
+    url: str
+
+
+@dataclass(frozen=True)
+class TeamSummary:
+    subject: str
+    text: str  # the plain-text email
+    html: str  # its HTML part
+    parts: SummaryParts
+
+
+def team_results_url(team_id: int) -> str:
+    return settings.PULSE_BASE_URL + reverse("team_results_detail", args=[team_id])
+
+
+def team_summary(results: TeamResults) -> TeamSummary | None:
+    """The summary of a team's results in the active language: the same for every member (no name, no
+    greeting, nothing about whether they answered). None when the team has nothing shown."""
+    if not results.shown or results.round is None:
+        return None
+    parts = SummaryParts(
+        team=results.team.name,
+        closing_day=results.closing_day,
+        results=results.results,
+        response_rate=results.response_rate,
+        flags=results.flags,
+        note=results.note.text if results.note else "",
+        url=team_results_url(results.team.pk),
+    )
+    context = {"parts": parts, "k": results.k}
+    subject = gettext("[Pulse] Your team's results: %(team)s, check-in of %(day)s") % {
+        "team": parts.team,
+        "day": parts.closing_day,
+    }
+    text = render_to_string("pulse/email/team_summary.txt", context).rstrip("\n")
+    html = render_to_string("pulse/email/team_summary.html", context)
+    return TeamSummary(subject=subject, text=text, html=html, parts=parts)
