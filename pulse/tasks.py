@@ -37,3 +37,31 @@ def send_team_results_emails() -> int:
     from pulse.services.team_results import team_results_emails_send_due
 
     return team_results_emails_send_due()
+
+
+@shared_task(name="pulse.tasks.oncall_weeks_compute", autoretry_for=(OperationalError,), max_retries=5)
+def oncall_weeks_compute(team_id: int) -> int:
+    """Recompute one team's on-call weeks from its stored rows (``oncall_weeks_compute``). Idempotent: it
+    upserts the same weeks from the same rows, under the team's lock, so running it twice changes nothing."""
+    from pulse.services.oncall import oncall_weeks_compute as compute
+
+    return compute(team_id=team_id)
+
+
+@shared_task(name="pulse.tasks.sync_pagerduty_team", autoretry_for=(OperationalError,), max_retries=3)
+def sync_pagerduty_team(link_id: int) -> str:
+    """Sync one PagerDuty-linked team from its cursor (``pagerduty_team_sync``): a link's id in, never a key.
+    Safe twice or at once: a second run finds the sync leased and returns, and rows already stored are not
+    stored again. Queued on commit by a sync request (webhook, "Sync now", the hourly beat)."""
+    from pulse.services.pagerduty import pagerduty_team_sync
+
+    report = pagerduty_team_sync(link_id=link_id)
+    return report.outcome.value if report else "skipped"
+
+
+@shared_task(name="pulse.tasks.sync_pagerduty_all", autoretry_for=(OperationalError,), max_retries=3)
+def sync_pagerduty_all() -> int:
+    """The hourly beat entry: a (deduplicated) sync request for every PagerDuty-linked team."""
+    from pulse.services.pagerduty import pagerduty_syncs_request_all
+
+    return pagerduty_syncs_request_all()

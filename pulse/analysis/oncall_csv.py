@@ -22,10 +22,11 @@ import io
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Generic, TypeVar, cast
 
 from pulse.analysis.oncall import CHANNELS, URGENCIES, Channel, Page, Shift, Urgency, zone
+from pulse.analysis.time_off import Absence
 
 SHIFT_COLUMNS: tuple[str, ...] = ("team", "responder", "start", "end", "level", "site")
 PAGE_COLUMNS: tuple[str, ...] = (
@@ -37,10 +38,13 @@ PAGE_COLUMNS: tuple[str, ...] = (
     "urgency",
     "channel",
 )
+ABSENCE_COLUMNS: tuple[str, ...] = ("email", "first_day", "last_day")
 OPTIONAL_COLUMNS: frozenset[str] = frozenset({"site"})
 MAX_TEXT = 200
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 HAS_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_EMAIL = 254
 
 T = TypeVar("T")
 
@@ -59,6 +63,8 @@ class CellError:
 class Parsed(Generic[T]):
     rows: tuple[T, ...]
     errors: tuple[CellError, ...]
+    # The spreadsheet row of each of ``rows``, so a caller's own checks (an unknown team) name it too.
+    row_numbers: tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -106,6 +112,19 @@ class _Row:
             return None
         return parsed
 
+    def day(self, column: str) -> date | None:
+        value = self.cells.get(column, "").strip()
+        if not value:
+            self.fail(column, "is empty")
+            return None
+        try:
+            if not DAY.match(value):
+                raise ValueError(value)
+            return date.fromisoformat(value)
+        except ValueError:
+            self.fail(column, f"{value!r} is not a date like 2026-07-31")
+            return None
+
     def choice(self, column: str, allowed: Sequence[str]) -> str | None:
         value = self.cells.get(column, "").strip().lower()
         if value not in allowed:
@@ -143,6 +162,7 @@ def _parse(
         return Parsed((), tuple(errors))
 
     rows: list[T] = []
+    numbers: list[int] = []
     seen: dict[object, int] = {}
     number = 1
     while True:
@@ -175,7 +195,8 @@ def _parse(
             continue
         seen[identity] = number
         rows.append(built)
-    return Parsed(tuple(rows), tuple(errors))
+        numbers.append(number)
+    return Parsed(tuple(rows), tuple(errors), tuple(numbers))
 
 
 def _shift(row: _Row) -> Shift | None:
@@ -227,3 +248,25 @@ def parse_pages(text: str) -> Parsed[Page]:
         _page,
         lambda p: (p.team, p.responder, p.responder_zone, p.occurred_at, p.incident, p.urgency, p.channel),
     )
+
+
+def _absence(row: _Row) -> Absence | None:
+    email = row.cells.get("email", "").strip().lower()
+    if not email:
+        row.fail("email", "is empty")
+    elif len(email) > MAX_EMAIL or CONTROL.search(email) or "@" not in email.strip("@"):
+        row.fail("email", "is not an email address")
+    first_day = row.day("first_day")
+    last_day = row.day("last_day")
+    if first_day is not None and last_day is not None and last_day < first_day:
+        row.fail("last_day", "is before first_day")
+    if row.failed or first_day is None or last_day is None:
+        return None
+    return Absence(email, first_day, last_day)
+
+
+def parse_absences(text: str) -> Parsed[Absence]:
+    """The absences of a time-off CSV (``email``, ``first_day``, ``last_day``, days as ``2026-07-31``, both
+    inclusive), and every error in it. The email is read in lower case; the caller turns it into a person
+    of the organisation (an unknown email is the caller's error to report) and stores no email."""
+    return _parse(text, ABSENCE_COLUMNS, _absence, lambda a: (a.person, a.first_day, a.last_day))

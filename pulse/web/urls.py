@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from pulse.web import views
+from pulse.web import oncall_views, views
 
 urlpatterns = [
     path("manage/", views.overview, name="web_admin"),
@@ -23,5 +23,7 @@ urlpatterns = [
     path("manage/schedules/<int:pk>/", views.schedule_edit, name="web_schedule"),
     path("manage/instruments/", views.instruments_list, name="web_instruments"),
     path("manage/instruments/<int:pk>/", views.instrument_detail, name="web_instrument"),
+    path("manage/oncall/import/", oncall_views.oncall_import_view, name="web_oncall_import"),
+    path("manage/oncall/time-off/", oncall_views.time_off_import_view, name="web_time_off_import"),
     path("account/api-token/", views.api_token, name="web_api_token"),
 ]

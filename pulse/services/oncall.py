@@ -1,0 +1,584 @@
+"""On-call load: the one write path for shifts and pages, the weekly team metrics, and the CSV imports.
+
+* :func:`oncall_rows_store` stores a team's shifts and pages (from the CSV import here and from the
+  PagerDuty sync), skipping rows already stored, and recomputes the weeks they touch: the only writer of
+  ``OncallShift`` and ``OncallPage``.
+* :func:`oncall_weeks_compute` (re)computes a team's ``OncallWeek`` rows from what is stored, with
+  ``pulse.analysis.oncall.weekly_load`` in the team's time zone and the organisation's k.
+* :func:`oncall_csv_import` reads ``shifts.csv`` and ``pages.csv`` (docs/oncall.md §1) for a whole
+  organisation; :func:`oncall_time_off_import` reads a time-off CSV (§7). Both report field by field, store
+  nothing on any error, and store nothing on a dry run.
+
+Responders, incidents and people are hashed (``pulse.models.oncall.keyed_reference``) before anything is
+stored or compared; the clear references live only in the request that brought them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
+
+from celery import current_app
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from pulse.analysis.oncall import Page, Shift, weekly_load, zone
+from pulse.analysis.oncall_csv import CellError, Parsed, parse_absences, parse_pages, parse_shifts
+from pulse.analysis.time_off import Absence, share_without_break
+from pulse.models.oncall import (
+    OncallAbsence,
+    OncallImport,
+    OncallPage,
+    OncallShift,
+    OncallSource,
+    OncallWeek,
+    ReferenceKind,
+    keyed_reference,
+)
+from surveys.models import Membership, Person, Team
+
+logger = logging.getLogger(__name__)
+
+WEEK_FIELDS = (
+    "starts_at",
+    "ends_at",
+    "interruptions_business",
+    "interruptions_off",
+    "interruptions_sleep",
+    "max_on_call_share",
+    "median_on_call_share",
+    "incidents",
+    "incidents_per_shift",
+    "rotation_size",
+    "rotation_by_site",
+    "concentration",
+    "without_time_off_share",
+    "reasons",
+    "computed_at",
+)
+BULK_BATCH = 2000
+
+Row = TypeVar("Row", Shift, Page)
+ShiftKey = tuple[str, datetime, datetime, int]
+PageKey = tuple[str, datetime, str, str]
+
+
+@dataclass(frozen=True)
+class OncallStoreCounts:
+    """What one store did: rows new to the database, and rows it already had (a re-import)."""
+
+    shifts_new: int = 0
+    shifts_existing: int = 0
+    pages_new: int = 0
+    pages_existing: int = 0
+
+    def __add__(self, other: OncallStoreCounts) -> OncallStoreCounts:
+        return OncallStoreCounts(
+            self.shifts_new + other.shifts_new,
+            self.shifts_existing + other.shifts_existing,
+            self.pages_new + other.pages_new,
+            self.pages_existing + other.pages_existing,
+        )
+
+
+# --- hashing and the natural keys ------------------------------------------------------------------------
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def _shift_rows(team: Team, shifts: Iterable[Shift], source: str) -> dict[ShiftKey, OncallShift]:
+    """The shifts as unsaved rows by natural key (a key given twice is one row)."""
+    rows: dict[ShiftKey, OncallShift] = {}
+    for shift in shifts:
+        responder = keyed_reference(team.organisation_id, ReferenceKind.RESPONDER, shift.responder)
+        key = (responder, _utc(shift.start), _utc(shift.end), shift.level)
+        rows.setdefault(
+            key,
+            OncallShift(
+                team=team,
+                responder=responder,
+                starts_at=key[1],
+                ends_at=key[2],
+                level=shift.level,
+                site=shift.site,
+                source=source,
+            ),
+        )
+    return rows
+
+
+def _page_rows(team: Team, pages: Iterable[Page], source: str) -> dict[PageKey, OncallPage]:
+    rows: dict[PageKey, OncallPage] = {}
+    for page in pages:
+        responder = keyed_reference(team.organisation_id, ReferenceKind.RESPONDER, page.responder)
+        incident = keyed_reference(team.organisation_id, ReferenceKind.INCIDENT, page.incident)
+        key = (responder, _utc(page.occurred_at), incident, page.channel)
+        rows.setdefault(
+            key,
+            OncallPage(
+                team=team,
+                responder=responder,
+                responder_time_zone=page.responder_zone,
+                occurred_at=key[1],
+                incident=incident,
+                urgency=page.urgency,
+                channel=page.channel,
+                source=source,
+            ),
+        )
+    return rows
+
+
+def _stored_shift_keys(team: Team, keys: Iterable[ShiftKey]) -> set[ShiftKey]:
+    keys = list(keys)
+    if not keys:
+        return set()
+    stored = OncallShift.objects.filter(
+        team=team,
+        starts_at__gte=min(key[1] for key in keys),
+        starts_at__lte=max(key[1] for key in keys),
+    ).values_list("responder", "starts_at", "ends_at", "level")
+    return {(responder, _utc(start), _utc(end), level) for responder, start, end, level in stored} & set(keys)
+
+
+def _stored_page_keys(team: Team, keys: Iterable[PageKey]) -> set[PageKey]:
+    keys = list(keys)
+    if not keys:
+        return set()
+    stored = OncallPage.objects.filter(
+        team=team,
+        occurred_at__gte=min(key[1] for key in keys),
+        occurred_at__lte=max(key[1] for key in keys),
+    ).values_list("responder", "occurred_at", "incident", "channel")
+    return {(responder, _utc(at), incident, channel) for responder, at, incident, channel in stored} & set(
+        keys
+    )
+
+
+def _counts(
+    team: Team, shifts: Sequence[Shift], pages: Sequence[Page], source: str
+) -> tuple[OncallStoreCounts, list[OncallShift], list[OncallPage]]:
+    shift_rows = _shift_rows(team, shifts, source)
+    page_rows = _page_rows(team, pages, source)
+    stored_shifts = _stored_shift_keys(team, shift_rows)
+    stored_pages = _stored_page_keys(team, page_rows)
+    new_shifts = [row for key, row in shift_rows.items() if key not in stored_shifts]
+    new_pages = [row for key, row in page_rows.items() if key not in stored_pages]
+    counts = OncallStoreCounts(
+        shifts_new=len(new_shifts),
+        shifts_existing=len(shifts) - len(new_shifts),
+        pages_new=len(new_pages),
+        pages_existing=len(pages) - len(new_pages),
+    )
+    return counts, new_shifts, new_pages
+
+
+def _locked_team(team_id: int) -> Team:
+    """The team, its row locked until the transaction ends: one writer of a team's on-call rows at a time,
+    so the counts of new rows are exact and a recomputation never reads a half-stored batch."""
+    return Team.objects.select_for_update(of=("self",)).select_related("organisation").get(pk=team_id)
+
+
+# --- the write path ---------------------------------------------------------------------------------------
+
+
+def oncall_rows_store(
+    *,
+    team_id: int,
+    shifts: Sequence[Shift],
+    pages: Sequence[Page],
+    source: str,
+    imported_by: User | None = None,
+) -> OncallStoreCounts:
+    """Store a team's shifts and pages, skip those already stored, and recompute the weeks they touch.
+
+    Atomic: all rows or none. The ``team`` field of the rows is not read (``team_id`` says whose they are).
+    Idempotent: the natural keys (responder, start, end, level for a shift; responder, time, incident,
+    channel for a page) are unique, so storing the same rows again adds nothing and says so in the counts.
+    ``source`` is ``"csv"`` or ``"pagerduty"``; each call leaves an ``OncallImport`` record."""
+    if source not in OncallSource.values:
+        raise ValueError(f"unknown on-call source {source!r}")
+    with transaction.atomic():
+        team = _locked_team(team_id)
+        counts, new_shifts, new_pages = _counts(team, shifts, pages, source)
+        OncallShift.objects.bulk_create(new_shifts, batch_size=BULK_BATCH, ignore_conflicts=True)
+        OncallPage.objects.bulk_create(new_pages, batch_size=BULK_BATCH, ignore_conflicts=True)
+        OncallImport.objects.create(
+            organisation_id=team.organisation_id,
+            team=team,
+            kind=OncallImport.Kind.LOAD,
+            source=source,
+            imported_by=imported_by,
+            shifts_new=counts.shifts_new,
+            shifts_existing=counts.shifts_existing,
+            pages_new=counts.pages_new,
+            pages_existing=counts.pages_existing,
+        )
+        moments = [row.starts_at for row in new_shifts] + [row.occurred_at for row in new_pages]
+        if moments:
+            since = min(moments).astimezone(zone(team.effective_time_zone)).date()
+            oncall_weeks_compute(team_id=team.pk, since=since)
+    return counts
+
+
+# --- the weekly metrics -----------------------------------------------------------------------------------
+
+
+def _team_people_by_day(team: Team) -> list[tuple[int, date, date | None]]:
+    return list(
+        Membership.objects.filter(team=team, role=Membership.Role.MEMBER).values_list(
+            "person_id", "starts_on", "ends_on"
+        )
+    )
+
+
+def _members_on(memberships: Sequence[tuple[int, date, date | None]], day: date) -> set[int]:
+    return {person for person, starts, ends in memberships if starts <= day and (ends is None or ends > day)}
+
+
+def oncall_weeks_compute(*, team_id: int, since: date | None = None) -> int:
+    """(Re)compute the team's ``OncallWeek`` rows from its stored shifts, pages and time off; return how
+    many were written. ``since``: only the weeks from the one containing that day (in the team's zone) are
+    written; the computation still reads the whole history, which the rotation (four weeks back) and each
+    incident's first page need. Idempotent: the same rows give the same weeks, upserted on (team, week).
+
+    The per-person shares of time on call are used for the maximum and the median and then dropped: no
+    per-person figure is stored."""
+    with transaction.atomic():
+        team = _locked_team(team_id)
+        organisation = team.organisation
+        k = organisation.min_group_size
+        label = str(team.pk)
+        shifts = [
+            Shift(label, responder, start, end, level, site)
+            for responder, start, end, level, site in OncallShift.objects.filter(team=team).values_list(
+                "responder", "starts_at", "ends_at", "level", "site"
+            )
+        ]
+        pages = [
+            Page(label, responder, zone_name, at, incident, urgency, channel)  # type: ignore[arg-type]
+            for responder, zone_name, at, incident, urgency, channel in OncallPage.objects.filter(
+                team=team
+            ).values_list("responder", "responder_time_zone", "occurred_at", "incident", "urgency", "channel")
+        ]
+        loads = weekly_load(label, team.effective_time_zone, shifts, pages, k=k)
+        first_week = since - timedelta(days=since.weekday()) if since is not None else None
+
+        memberships = _team_people_by_day(team)
+        person_refs = {
+            person: keyed_reference(organisation.pk, ReferenceKind.PERSON, str(person))
+            for person in {person for person, _, _ in memberships}
+        }
+        absences = [
+            Absence(ref, first, last)
+            for ref, first, last in OncallAbsence.objects.filter(
+                organisation=organisation, person__in=person_refs.values()
+            ).values_list("person", "first_day", "last_day")
+        ]
+
+        now = timezone.now()
+        rows: list[OncallWeek] = []
+        for load in loads:
+            monday = date.fromisocalendar(load.week.year, load.week.week, 1)
+            if first_week is not None and monday < first_week:
+                continue
+            sunday = monday + timedelta(days=6)
+            people = {person_refs[person] for person in _members_on(memberships, sunday)}
+            rows.append(
+                OncallWeek(
+                    team=team,
+                    week_start=monday,
+                    starts_at=load.starts_at,
+                    ends_at=load.ends_at,
+                    interruptions_business=load.interruptions.business,
+                    interruptions_off=load.interruptions.off,
+                    interruptions_sleep=load.interruptions.sleep,
+                    max_on_call_share=load.max_on_call_share,
+                    median_on_call_share=load.median_on_call_share,
+                    incidents=load.incidents,
+                    incidents_per_shift=load.incidents_per_shift,
+                    rotation_size=load.rotation_size,
+                    rotation_by_site=dict(load.rotation_by_site),
+                    concentration=load.concentration,
+                    without_time_off_share=share_without_break(people, absences, sunday, k=k),
+                    reasons=[asdict(reason) for reason in load.reasons],
+                    computed_at=now,
+                )
+            )
+        OncallWeek.objects.bulk_create(
+            rows,
+            batch_size=BULK_BATCH,
+            update_conflicts=True,
+            unique_fields=["team", "week_start"],
+            update_fields=list(WEEK_FIELDS),
+        )
+    return len(rows)
+
+
+def oncall_weeks_compute_later(team_ids: Iterable[int]) -> None:
+    """Recompute these teams' weeks in a worker once the caller's transaction commits. When the broker
+    cannot take the task, the weeks are computed right there instead, so nothing waits on a lost message."""
+    ids = sorted(set(team_ids))
+
+    def enqueue() -> None:
+        for team_id in ids:
+            try:
+                # By name: a service enqueues a task without importing the task layer above it.
+                current_app.send_task("pulse.tasks.oncall_weeks_compute", args=[team_id], retry=False)
+            except Exception as error:  # the broker is down
+                logger.warning("on-call weeks: cannot enqueue (%s); computing now", type(error).__name__)
+                oncall_weeks_compute(team_id=team_id)
+
+    if ids:
+        transaction.on_commit(enqueue)
+
+
+# --- the CSV import of shifts and pages ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamImportLine:
+    """One team's part of an import: rows read from each file, and how many of them are new."""
+
+    team_id: int
+    team_name: str
+    shifts_read: int
+    pages_read: int
+    counts: OncallStoreCounts
+
+
+@dataclass(frozen=True)
+class OncallImportReport:
+    dry_run: bool
+    applied: bool
+    teams: tuple[TeamImportLine, ...] = ()
+    shift_errors: tuple[CellError, ...] = ()
+    page_errors: tuple[CellError, ...] = ()
+    shifts_read: int = 0
+    pages_read: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.shift_errors and not self.page_errors
+
+    @property
+    def total(self) -> OncallStoreCounts:
+        total = OncallStoreCounts()
+        for line in self.teams:
+            total += line.counts
+        return total
+
+
+class _TeamDirectory:
+    """The organisation's teams by slug and by name (case-insensitive); a name two teams share is refused
+    with their slugs, since a team's name is unique only under its parent."""
+
+    def __init__(self, organisation_id: int) -> None:
+        self.by_slug: dict[str, Team] = {}
+        self.by_name: dict[str, list[Team]] = defaultdict(list)
+        for team in Team.objects.filter(organisation_id=organisation_id).order_by("path"):
+            self.by_slug[team.slug.lower()] = team
+            self.by_name[team.name.lower()].append(team)
+
+    def find(self, reference: str) -> tuple[Team | None, str]:
+        key = reference.strip().lower()
+        if key in self.by_slug:
+            return self.by_slug[key], ""
+        named = self.by_name.get(key, [])
+        if len(named) == 1:
+            return named[0], ""
+        if named:
+            slugs = ", ".join(team.slug for team in named)
+            return None, f"{reference!r} names {len(named)} teams; write the team's slug instead ({slugs})"
+        return None, f"there is no team {reference!r} in this organisation (write its name or slug)"
+
+
+def _by_team(parsed: Parsed[Row], directory: _TeamDirectory) -> tuple[dict[int, list[Row]], list[CellError]]:
+    grouped: dict[int, list[Row]] = defaultdict(list)
+    errors: list[CellError] = []
+    for row, number in zip(parsed.rows, parsed.row_numbers, strict=True):
+        team, problem = directory.find(row.team)
+        if team is None:
+            errors.append(CellError(number, "team", problem))
+        else:
+            grouped[team.pk].append(row)
+    return grouped, errors
+
+
+def oncall_csv_import(
+    *,
+    organisation_id: int,
+    shifts_text: str,
+    pages_text: str,
+    dry_run: bool,
+    imported_by: User | None = None,
+) -> OncallImportReport:
+    """Read ``shifts.csv`` and ``pages.csv`` of an organisation and, unless ``dry_run``, store them.
+
+    The report has every error of both files (row and column, the header being row 1) and per team the rows
+    read, new and already stored. Nothing is stored when there is any error, in either file: a dry run and
+    a refused import show the same report; an applied one stores all teams' rows in one transaction.
+    Either text may be empty (only shifts, or only pages); both empty is an error."""
+    directory = _TeamDirectory(organisation_id)
+    parsed_shifts = parse_shifts(shifts_text) if shifts_text.strip() else Parsed[Shift]((), ())
+    parsed_pages = parse_pages(pages_text) if pages_text.strip() else Parsed[Page]((), ())
+    shifts_by_team, shift_team_errors = _by_team(parsed_shifts, directory)
+    pages_by_team, page_team_errors = _by_team(parsed_pages, directory)
+    shift_errors = sorted([*parsed_shifts.errors, *shift_team_errors], key=lambda e: e.row)
+    page_errors = sorted([*parsed_pages.errors, *page_team_errors], key=lambda e: e.row)
+    if not shifts_text.strip() and not pages_text.strip():
+        shift_errors.append(CellError(1, "(file)", "give shifts.csv, pages.csv or both"))
+    ok = not shift_errors and not page_errors
+    teams = {team.pk: team for team in directory.by_slug.values()}
+    team_ids = sorted(set(shifts_by_team) | set(pages_by_team), key=lambda pk: teams[pk].path)
+
+    def line(team_id: int, counts: OncallStoreCounts) -> TeamImportLine:
+        return TeamImportLine(
+            team_id=team_id,
+            team_name=teams[team_id].name,
+            shifts_read=len(shifts_by_team.get(team_id, [])),
+            pages_read=len(pages_by_team.get(team_id, [])),
+            counts=counts,
+        )
+
+    lines: list[TeamImportLine] = []
+    if dry_run or not ok:
+        for team_id in team_ids:
+            counts, _, _ = _counts(
+                teams[team_id],
+                shifts_by_team.get(team_id, []),
+                pages_by_team.get(team_id, []),
+                OncallSource.CSV,
+            )
+            lines.append(line(team_id, counts))
+    else:
+        with transaction.atomic():
+            for team_id in team_ids:
+                counts = oncall_rows_store(
+                    team_id=team_id,
+                    shifts=shifts_by_team.get(team_id, []),
+                    pages=pages_by_team.get(team_id, []),
+                    source=OncallSource.CSV,
+                    imported_by=imported_by,
+                )
+                lines.append(line(team_id, counts))
+    return OncallImportReport(
+        dry_run=dry_run,
+        applied=ok and not dry_run,
+        teams=tuple(lines),
+        shift_errors=tuple(shift_errors),
+        page_errors=tuple(page_errors),
+        shifts_read=len(parsed_shifts.rows),
+        pages_read=len(parsed_pages.rows),
+    )
+
+
+# --- the time-off import ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimeOffImportReport:
+    dry_run: bool
+    applied: bool
+    errors: tuple[CellError, ...] = ()
+    rows_read: int = 0
+    people: int = 0
+    absences_new: int = 0
+    absences_existing: int = 0
+    teams_recomputed: tuple[int, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def oncall_time_off_import(
+    *,
+    organisation_id: int,
+    csv_text: str,
+    dry_run: bool,
+    imported_by: User | None = None,
+) -> TimeOffImportReport:
+    """Read a time-off CSV (``email``, ``first_day``, ``last_day``) and, unless ``dry_run``, store it.
+
+    Each email must be a person of the organisation; the absence is stored under the keyed hash of that
+    person's id, never the email nor a link to the person. Nothing is stored on any error; a re-import adds
+    nothing. Once stored, the weeks of every team of the organisation that has on-call weeks are
+    recomputed (their time-off share) by a worker after commit."""
+    parsed = parse_absences(csv_text)
+    emails = {absence.person for absence in parsed.rows}
+    people = dict(
+        Person.objects.annotate(address=Lower("email"))
+        .filter(organisation_id=organisation_id, address__in=emails)
+        .values_list("address", "pk")
+    )
+    errors = list(parsed.errors)
+    rows: dict[tuple[str, date, date], OncallAbsence] = {}
+    for absence, number in zip(parsed.rows, parsed.row_numbers, strict=True):
+        person = people.get(absence.person)
+        if person is None:
+            errors.append(CellError(number, "email", "no person in this organisation has this email"))
+            continue
+        ref = keyed_reference(organisation_id, ReferenceKind.PERSON, str(person))
+        rows.setdefault(
+            (ref, absence.first_day, absence.last_day),
+            OncallAbsence(
+                organisation_id=organisation_id,
+                person=ref,
+                first_day=absence.first_day,
+                last_day=absence.last_day,
+            ),
+        )
+    errors.sort(key=lambda error: error.row)
+    stored = set(
+        OncallAbsence.objects.filter(
+            organisation_id=organisation_id, person__in={key[0] for key in rows}
+        ).values_list("person", "first_day", "last_day")
+    )
+    new = [row for key, row in rows.items() if key not in stored]
+    report = TimeOffImportReport(
+        dry_run=dry_run,
+        applied=False,
+        errors=tuple(errors),
+        rows_read=len(parsed.rows),
+        people=len({key[0] for key in rows}),
+        absences_new=len(new),
+        absences_existing=len(parsed.rows) - len(new) if not errors else 0,
+    )
+    if dry_run or errors:
+        return report
+    with transaction.atomic():
+        OncallAbsence.objects.bulk_create(new, batch_size=BULK_BATCH, ignore_conflicts=True)
+        OncallImport.objects.create(
+            organisation_id=organisation_id,
+            kind=OncallImport.Kind.TIME_OFF,
+            source=OncallSource.CSV,
+            imported_by=imported_by,
+            absences_new=len(new),
+            absences_existing=report.absences_existing,
+        )
+        teams = tuple(
+            OncallWeek.objects.filter(team__organisation_id=organisation_id)
+            .values_list("team_id", flat=True)
+            .distinct()
+            .order_by("team_id")
+        )
+        if new:
+            oncall_weeks_compute_later(teams)
+    return TimeOffImportReport(
+        dry_run=False,
+        applied=True,
+        rows_read=report.rows_read,
+        people=report.people,
+        absences_new=report.absences_new,
+        absences_existing=report.absences_existing,
+        teams_recomputed=teams if new else (),
+    )
