@@ -1,4 +1,5 @@
-"""``manage.py pulse_demo_history``: twelve weeks of rounds, trends and flags for the demo (idempotent)."""
+"""``manage.py pulse_demo_history``: twelve weeks of rounds, trends and flags for the demo, and the SRE teams'
+on-call load and time off (``pulse.devtools.demo_oncall``), each once (idempotent)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from pulse.devtools.demo_history import demo_history_create
+from pulse.devtools.demo_oncall import demo_oncall_create
+from surveys.models import Organisation
+from surveys.services.demo import DEMO_ORGANISATION
 
 
 class Command(BaseCommand):
@@ -22,3 +26,6 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo history created in {time.perf_counter() - started:.1f} s.")
         else:
             self.stdout.write("Demo history already present.")
+        started = time.perf_counter()
+        if demo_oncall_create(organisation=Organisation.objects.get(name=DEMO_ORGANISATION)):
+            self.stdout.write(f"Demo on-call load created in {time.perf_counter() - started:.1f} s.")
