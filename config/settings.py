@@ -279,12 +279,21 @@ CELERY_TASK_ROUTES = {
     "pulse.tasks.send_auth_emails": {"queue": f"{PULSE_QUEUE_PREFIX}sending"},
     "pulse.tasks.send_team_results_emails": {"queue": f"{PULSE_QUEUE_PREFIX}sending"},
     "pulse.tasks.aggregate_round": {"queue": f"{PULSE_QUEUE_PREFIX}closing"},
+    # A PagerDuty sync waits its turn at the API's rate limit: off the tick's queue, beside the trend runs.
+    "pulse.tasks.sync_pagerduty_team": {"queue": f"{PULSE_QUEUE_PREFIX}trends"},
+    "pulse.tasks.sync_pagerduty_all": {"queue": f"{PULSE_QUEUE_PREFIX}trends"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULER = "config.celery.Scheduler"  # makes the schedule file's directory first
 # One beat entry: a tick every minute. Due work lives in database rows with a due time; the tick claims it.
 CELERY_BEAT_SCHEDULE = {
     "pulse-tick": {"task": "surveys.tasks.tick", "schedule": 60.0, "options": {"expires": 55}},
+    # Every PagerDuty-linked team synced once an hour (webhooks bring a team's sync forward in between).
+    "pulse-pagerduty-sync": {
+        "task": "pulse.tasks.sync_pagerduty_all",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
 }
 
 # --- Email ---------------------------------------------------------------------------------------------
@@ -302,6 +311,26 @@ ANYMAIL = anymail_settings()
 # The port `make run` serves on (Procfile.dev); the default base URL follows it.
 PULSE_PORT = env_int("PULSE_PORT", 8000, minimum=1)
 PULSE_BASE_URL = env_str("PULSE_BASE_URL", f"http://127.0.0.1:{PULSE_PORT}").rstrip("/")
+
+# --- PagerDuty (docs/oncall.md §6) ----------------------------------------------------------------------
+# The REST API's service regions an admin may choose; tests add their local server. Pacing: requests a
+# minute per API key, below PagerDuty's 960; PULSE_PAGERDUTY_PACING_URL (default: the cache's Redis) holds
+# the shared limiter, so all workers together keep to it. Without Redis each process paces itself.
+PULSE_PAGERDUTY_API_URLS = ["https://api.pagerduty.com", "https://api.eu.pagerduty.com"]
+PULSE_PAGERDUTY_REQUESTS_PER_MINUTE = env_int("PULSE_PAGERDUTY_REQUESTS_PER_MINUTE", 940, minimum=1)
+PULSE_PAGERDUTY_PACING_URL = env_str("PULSE_PAGERDUTY_PACING_URL") or CACHE_URL
+# A CA bundle to trust instead of the system's (a TLS-inspecting proxy; the tests' local server).
+PULSE_PAGERDUTY_CA_BUNDLE = env_str("PULSE_PAGERDUTY_CA_BUNDLE")
+
+# --- Check-ins in Slack (docs/operations.md §16) --------------------------------------------------------
+# The Slack Web API's base URL (tests point it at a local server that speaks the same methods); the app's
+# signing secret for a multi-workspace app (a single-workspace app's secret is pasted on /manage/slack/ and
+# stored sealed); the app-level token (xapp-…) that `manage.py pulse_slack_socket` connects with.
+PULSE_SLACK_API_URL = env_str("PULSE_SLACK_API_URL", "https://slack.com/api/")
+PULSE_SLACK_SIGNING_SECRET = env_str("PULSE_SLACK_SIGNING_SECRET")
+PULSE_SLACK_APP_TOKEN = env_str("PULSE_SLACK_APP_TOKEN")
+# Seconds between two messages to one workspace (Slack allows about one a second per channel).
+PULSE_SLACK_PACE_SECONDS = float(env_str("PULSE_SLACK_PACE_SECONDS", "1.0"))
 
 # --- Auth and security ---------------------------------------------------------------------------------
 # Argon2id (RFC 9106; the Password Hashing Competition's winner, OWASP's first choice) for every new
@@ -468,7 +497,9 @@ PULSE_MIN_GROUP_SIZE_FLOOR = 3
 # What the minute tick does, in order. Each step claims its own due rows in bounded batches.
 PULSE_TICK_STEPS = [
     "surveys.services.rounds.rounds_open_due",
+    "surveys.services.slack_delivery.slack_messages_plan",
     "surveys.services.emails.emails_send_due",
+    "surveys.services.slack_delivery.slack_messages_send_due",
     "surveys.services.counting.rounds_close_due",
     "surveys.services.counting.round_keys_sweep",
     "pulse.services.aggregation.rounds_aggregate_due",
@@ -488,7 +519,9 @@ PULSE_TICK_STEPS = [
 # backlog on one queue never delays another: a slow mail server holds "sending" only.
 PULSE_STEP_QUEUES: dict[str, list[str]] = {
     "sending": [
+        "surveys.services.slack_delivery.slack_messages_plan",
         "surveys.services.emails.emails_send_due",
+        "surveys.services.slack_delivery.slack_messages_send_due",
         "pulse.services.notifications.notifications_send_due",
         "pulse.services.auth_emails.auth_emails_send_due",
         "pulse.services.team_results.team_results_emails_send_due",

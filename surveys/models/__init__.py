@@ -15,11 +15,13 @@ from surveys.models.rounds import (
     ScoreCount,
     SealedBallot,
 )
+from surveys.models.slack import CheckinChannel, SlackMessage, SlackUser, SlackWorkspace
 from surveys.models.tick import DeliveryCount, StepTiming, TickHeartbeat
 
 __all__ = [
     "ANSWER_BEARING_MODELS",
     "AnswerCount",
+    "CheckinChannel",
     "Comment",
     "DeliveryCount",
     "Instrument",
@@ -36,6 +38,9 @@ __all__ = [
     "SchedulePause",
     "ScoreCount",
     "SealedBallot",
+    "SlackMessage",
+    "SlackUser",
+    "SlackWorkspace",
     "StepTiming",
     "Team",
     "TickHeartbeat",

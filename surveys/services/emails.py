@@ -55,6 +55,7 @@ from surveys import cadence
 from surveys.language import language_of
 from surveys.models import DeliveryCount, Invitation, Participation, Round, Team
 from surveys.sealing import KeyRing, SealError, open_token
+from surveys.services.checkin_channels import slack_only_people
 from surveys.services.delivery import (
     SMTP_ERRORS,
     PermanentFailure,
@@ -321,6 +322,8 @@ def emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> 
         )
         return 0
     held = {invitation.pk for invitation in rows}
+    # Asked on Slack only (surveys.services.checkin_channels): the Slack sender sends their messages.
+    slack_only = slack_only_people([invitation.person_id for invitation in rows])
     extended = recorded = time.monotonic()
     unrecorded: list[int] = []
     try:
@@ -340,6 +343,7 @@ def emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> 
                 or not invitation.person.is_active
                 or invitation.person.emails_paused_at is not None  # paused from a List-Unsubscribe link
                 or invitation.sealed_token is None
+                or invitation.person_id in slack_only
             ):
                 skipped.append(invitation.pk)
                 continue
