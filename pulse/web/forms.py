@@ -92,6 +92,22 @@ class OrganisationForm(ServiceErrorsMixin, forms.Form):
         label=_("People may sign in by a link sent by email"),
         help_text=_("Off: only single sign-on or passwords. Links already sent stop working."),
     )
+    team_summaries = forms.BooleanField(
+        required=False,
+        label=_("Send each team a summary of its results"),
+        help_text=_(
+            "After a round, every member of a team with results gets one email: the results its leader "
+            "sees, the actions on its flags and the leader's note. Everyone sees them on their team's page "
+            "either way."
+        ),
+    )
+    no_action_reminder_days = forms.IntegerField(
+        required=False,  # a form posted without it (an older page, a script) keeps the stored value
+        min_value=1,
+        max_value=90,
+        label=_("Remind leaders of a flag with no action after (days)"),
+        help_text=_("Once per flag; the team sees “No action recorded yet” until there is one."),
+    )
 
 
 class TeamForm(ServiceErrorsMixin, forms.Form):

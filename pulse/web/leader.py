@@ -43,7 +43,7 @@ from pulse.selectors.flags import (
 )
 from pulse.selectors.people import teams_led_by
 from pulse.selectors.rollup import team_rollup_get
-from pulse.selectors.team_results import may_write_note, round_note_get
+from pulse.selectors.team_results import round_note_get
 from pulse.services import team_results
 from pulse.services.flags import (
     FlagTransitionError,
@@ -341,7 +341,8 @@ def _team_page(
         charts[report.response_rate.metric] = report.response_rate.chart
     latest = report.latest_round
     note = round_note_get(round_id=latest.pk, team_id=pk) if latest else None
-    can_note = latest is not None and not printable and may_write_note(person=caller.person, team_id=pk)
+    # Who may write it is may_write_note's rule: a leader of the team or above, i.e. among led_teams.
+    can_note = latest is not None and not printable and pk in {t.pk for t in caller.led_teams}
     context = {
         "report": report,
         "charts": charts,

@@ -120,7 +120,8 @@ def organisation_settings(request: HttpRequest, caller: Caller) -> HttpResponse:
         form = OrganisationForm(request.POST)
         if form.is_valid():
             try:
-                organisation_update(organisation=organisation, changes=form.cleaned_data)
+                changes = {k: v for k, v in form.cleaned_data.items() if v is not None}
+                organisation_update(organisation=organisation, changes=changes)
             except ValidationError as error:
                 form.add_service_errors(error)
             else:
@@ -135,6 +136,8 @@ def organisation_settings(request: HttpRequest, caller: Caller) -> HttpResponse:
                 "locale": organisation.locale,
                 "password_sign_in": organisation.password_sign_in,
                 "email_link_sign_in": organisation.email_link_sign_in,
+                "team_summaries": organisation.team_summaries,
+                "no_action_reminder_days": organisation.no_action_reminder_days,
             }
         )
     return _form_page(request, "pulse/admin_app/organisation.html", form, {"organisation": organisation})

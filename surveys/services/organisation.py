@@ -30,6 +30,8 @@ ORGANISATION_FIELDS = (
     "locale",
     "password_sign_in",
     "email_link_sign_in",
+    "team_summaries",
+    "no_action_reminder_days",
 )
 TEAM_FIELDS = ("name", "slug", "parent", "time_zone")
 PERSON_FIELDS = ("email", "display_name", "locale", "time_zone", "is_admin")
@@ -40,7 +42,8 @@ PERSON_FIELDS = ("email", "display_name", "locale", "time_zone", "is_admin")
 
 def organisation_update(*, organisation: Organisation, changes: Mapping[str, Any]) -> Organisation:
     """Change the organisation's name, minimum group size k (never below the floor, never above the
-    organisation's headcount), time zone or locale."""
+    organisation's headcount), time zone, locale, sign-in methods, or what teams are told of their results
+    (summaries, the no-action reminder's days)."""
     changes_assign(organisation, changes, ORGANISATION_FIELDS)
     model_validate(
         organisation, _min_group_size_errors(organisation) if "min_group_size" in changes else None

@@ -29,7 +29,8 @@ pytestmark = pytest.mark.django_db
 HOME_QUERIES = 20
 # The team page also asks which rounds asked the team (its memberships, and the aggregates of rounds from
 # before its people joined) and what it still needs (members, schedules): pulse.selectors.team_rounds.
-TEAM_QUERIES = 22
+# And the leader's note on the latest round (pulse.selectors.team_results.round_note_get).
+TEAM_QUERIES = 23
 
 
 def _client(person: Person) -> Client:
