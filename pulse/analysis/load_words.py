@@ -306,8 +306,11 @@ def _breach_clause(w: Words, breach: Mapping[str, Any]) -> str:
         )
     if code == "rotation_size":
         return w.fill(
-            w.gettext("the rotation is smaller than the SRE book's minimum of %(limit)s people per site"),
-            {"limit": w.number(float(breach["threshold"]), 0)},
+            w.gettext("the rotation has %(measured)s people, below the SRE book's minimum of %(limit)s"),
+            {
+                "measured": w.number(float(breach["measured"]), 0),
+                "limit": w.number(float(breach["threshold"]), 0),
+            },
         )
     return w.fill(
         w.gettext("one person carried %(share)s of the team's interruptions"),

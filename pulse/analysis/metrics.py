@@ -52,6 +52,48 @@ class MetricInfo:
 RESPONSE_RATE_INFO = MetricInfo("The response rate", HIGHER_IS_BETTER, "percent", 2.0)
 
 
+#: On-call load, per team and ISO week (docs/oncall.md §2): ``oncall:<measure>``, never a survey answer.
+ONCALL_PREFIX = "oncall:"
+
+
+@dataclass(frozen=True)
+class LoadMeasure:
+    """One weekly on-call measure a flag can be about: ``label`` in sentences, ``unit`` after a value ("a
+    week", "%"), ``practical`` the smallest worsening per week that matters, in shown units."""
+
+    key: str
+    label: str
+    direction: Direction
+    practical: float
+    decimals: int = 0
+    percent: bool = False  # stored as a fraction of 1, shown in percent
+
+    @property
+    def metric(self) -> str:
+        return ONCALL_PREFIX + self.key
+
+    @property
+    def info(self) -> MetricInfo:
+        # "0-100" only keeps the survey statistics' branches for rates out; load is written by its own
+        # sentences (pulse.analysis.load), never through the survey coarsening.
+        return MetricInfo(self.label, self.direction, "0-100", self.practical)
+
+
+LOAD_MEASURES: tuple[LoadMeasure, ...] = (
+    LoadMeasure("sleep_interruptions", "Sleep-hour interruptions", HIGHER_IS_WORSE, 0.5),
+    LoadMeasure("interruptions", "Interruptions", HIGHER_IS_WORSE, 1.0),
+    LoadMeasure(
+        "max_on_call_share", "The most time anyone spent on call", HIGHER_IS_WORSE, 1.0, percent=True
+    ),
+    LoadMeasure("incidents_per_shift", "Incidents per 12-hour shift", HIGHER_IS_WORSE, 0.05, decimals=1),
+    LoadMeasure("rotation_size", "The rotation", HIGHER_IS_BETTER, 0.1),
+    LoadMeasure(
+        "concentration", "The busiest person's share of the pages", HIGHER_IS_WORSE, 1.0, percent=True
+    ),
+)
+LOAD_BY_METRIC: dict[str, LoadMeasure] = {m.metric: m for m in LOAD_MEASURES}
+
+
 # Without its own practical change, a scale's smallest change that matters is that of the shipped scales
 # on the same display scale (docs/science.md §3).
 DEFAULT_PRACTICAL: dict[DisplayScale, float] = {"1-5": 0.05, "0-5": 0.05, "0-100": 2.0}
@@ -204,7 +246,8 @@ class MetricInfos:
         first; the metric's own name when it is not reported."""
         info = self.info(metric)
         if info is None:
-            return metric
+            load = LOAD_BY_METRIC.get(metric)
+            return load.label if load else metric
         parsed = Metric.parse(metric)
         version = parsed.version if parsed else 0
         return f"{info.label} (version {version})" if version > 1 else info.label
