@@ -1,9 +1,9 @@
-"""Time off per team: who in a team had a real break lately, counted per team only (docs/oncall.md §7).
+"""Time off per team: who in a team had a real break lately, counted per team only (docs/oncall.md §8).
 
 Pure module: dates in, a share out, no Django. A person is an opaque reference (the caller passes keyed
 hashes); an absence is a first and a last day, both inclusive.
 
-The rule (issue #20, docs/oncall.md §7): a person *had a break* when, inside the window of the last
+The rule (issue #20, docs/oncall.md §8): a person *had a break* when, inside the window of the last
 ``WINDOW_DAYS`` days, some ``BREAK_WORKING_DAYS`` or more consecutive working days (Monday to Friday) are all
 covered by their absences. Saturdays and Sundays neither count nor interrupt a run, so a Thursday-to-Wednesday
 week away is five consecutive working days, and so are two absences written as Monday-to-Wednesday and

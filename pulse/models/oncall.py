@@ -1,4 +1,4 @@
-"""On-call load: the shifts and pages of each team, time off, and the weekly team metrics (docs/oncall.md).
+"""On-call load: the shifts and pages of each team, time off, and the weekly team metrics (docs/oncall.md §6).
 
 Nothing here names a person. A responder, an incident and a person taking time off are stored only as
 keyed hashes (:func:`keyed_reference`: HMAC-SHA256 under ``PULSE_REFERENCE_KEY``, a key that lives outside

@@ -5,9 +5,9 @@
   ``OncallShift`` and ``OncallPage``.
 * :func:`oncall_weeks_compute` (re)computes a team's ``OncallWeek`` rows from what is stored, with
   ``pulse.analysis.oncall.weekly_load`` in the team's time zone and the organisation's k.
-* :func:`oncall_csv_import` reads ``shifts.csv`` and ``pages.csv`` (docs/oncall.md §1) for a whole
-  organisation; :func:`oncall_time_off_import` reads a time-off CSV (§7). Both report field by field, store
-  nothing on any error, and store nothing on a dry run.
+* :func:`oncall_csv_import` reads ``shifts.csv`` and ``pages.csv`` (docs/oncall.md §1, §7) for a whole
+  organisation; :func:`oncall_time_off_import` reads a time-off CSV (§8). Both report field by field,
+  store nothing on any error, and store nothing on a dry run.
 
 Responders, incidents and people are hashed (``pulse.models.oncall.keyed_reference``) before anything is
 stored or compared; the clear references live only in the request that brought them.

@@ -1,5 +1,5 @@
 """The admin pages that import on-call load (shifts.csv and pages.csv) and time off: a dry run first, a
-report field by field, then the same files applied (docs/oncall.md §6 and §7)."""
+report field by field, then the same files applied (docs/oncall.md §7 and §8)."""
 
 from __future__ import annotations
 

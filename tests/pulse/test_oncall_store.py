@@ -317,3 +317,39 @@ def test_the_task_recomputes_a_teams_weeks_and_is_safe_to_run_twice(team: Team) 
     assert week.interruptions_sleep == 1
     assert len(week.reasons) == 2
     assert OncallWeek.objects.count() == 1
+
+
+# --- in German -------------------------------------------------------------------------------------------
+
+COLUMN_LISTS = re.compile(
+    r"team, responder, start, end, level, site|"
+    r"team, responder, responder_time_zone, occurred_at, incident, urgency, channel|"
+    r"email, first_day, last_day"
+)
+
+FILES = re.compile(r"<textarea[^>]*>.*?</textarea>", re.S)
+
+
+def test_a_german_admin_reads_both_import_pages_and_their_reports_in_german(
+    admin: Client, team: Team, organisation: Organisation
+) -> None:
+    from tests.pulse.test_web_admin_languages import _english_words
+
+    Person.objects.filter(organisation=organisation, is_admin=True).update(locale="de")
+    bad_shifts = SHIFTS + "platform,dave,2026-01-12T00:00:00+01:00,2026-01-13T00:00:00+01:00,1,\n"
+    pages = [
+        admin.get("/manage/oncall/import/"),
+        _post(admin, "dry_run", SHIFTS, PAGES),
+        _post(admin, "dry_run", bad_shifts, PAGES),
+        admin.get("/manage/oncall/time-off/"),
+        _time_off(admin, "dry_run", "email,first_day,last_day\nnobody@example.org,2026-01-05,2026-01-09\n"),
+    ]
+    _post(admin, "apply", SHIFTS, PAGES)
+    pages.append(admin.get("/manage/oncall/import/"))  # the message and the recent imports
+    for response in pages:
+        page = COLUMN_LISTS.sub(" ", response.content.decode())  # type: ignore[attr-defined]
+        page = FILES.sub(" ", page)  # the files themselves (pasted, or sent back on apply) are data
+        assert '<html lang="de">' in page
+        assert not _english_words(page), (pages.index(response), _english_words(page))
+    assert "3 neue Schichten und 5 neue Alarmierungen gespeichert" in _text(pages[-1])
+    assert "Die Dateien haben Fehler: Nichts wurde gespeichert" in _text(pages[2])

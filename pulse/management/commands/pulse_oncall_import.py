@@ -1,6 +1,6 @@
 """Import on-call load from CSV: ``manage.py pulse_oncall_import --shifts shifts.csv --pages pages.csv``.
 
-The same service as the admin page (``pulse.services.oncall.oncall_csv_import``, docs/oncall.md §6): every
+The same service as the admin page (``pulse.services.oncall.oncall_csv_import``, docs/oncall.md §7): every
 error is printed by file, row and column and nothing is stored on any error; ``--dry-run`` stores nothing
 and prints the same report; a re-import stores nothing twice. ``--time-off absences.csv`` imports time off
 (``email``, ``first_day``, ``last_day``) the same way. ``--organisation`` names the organisation when there
