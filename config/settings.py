@@ -279,6 +279,8 @@ CELERY_TASK_ROUTES = {
     "pulse.tasks.send_auth_emails": {"queue": f"{PULSE_QUEUE_PREFIX}sending"},
     "pulse.tasks.send_team_results_emails": {"queue": f"{PULSE_QUEUE_PREFIX}sending"},
     "pulse.tasks.aggregate_round": {"queue": f"{PULSE_QUEUE_PREFIX}closing"},
+    # Recomputing a team's on-call weeks reads its whole history: CPU and database work, like a close.
+    "pulse.tasks.oncall_weeks_compute": {"queue": f"{PULSE_QUEUE_PREFIX}closing"},
     # A PagerDuty sync waits its turn at the API's rate limit: off the tick's queue, beside the trend runs.
     "pulse.tasks.sync_pagerduty_team": {"queue": f"{PULSE_QUEUE_PREFIX}trends"},
     "pulse.tasks.sync_pagerduty_all": {"queue": f"{PULSE_QUEUE_PREFIX}trends"},
