@@ -13,8 +13,15 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.utils import formats, timezone
+from django.utils.translation import pgettext
 
-DAY_FORMAT = "j M Y"  # "3 Dec 2026"
+DAY_FORMAT = "j M Y"  # "3 Dec 2026" in English; each catalogue says how its language writes it
+
+
+def day_format() -> str:
+    """The day's pattern in the active language (Django's date letters): "j M Y" in English, "j. N Y" in
+    German ("3. Dez. 2026"), from the catalogue."""
+    return pgettext("date format: a day on the leaders' pages and in flag sentences", "j M Y")
 
 
 def day_text(value: date | datetime, zone: str | None = None) -> str:
@@ -22,4 +29,4 @@ def day_text(value: date | datetime, zone: str | None = None) -> str:
     without one in the current time zone (a template's ``{% timezone %}``); a date is written as it is."""
     if isinstance(value, datetime) and timezone.is_aware(value):
         value = value.astimezone(ZoneInfo(zone)) if zone else timezone.localtime(value)
-    return formats.date_format(value, DAY_FORMAT)
+    return formats.date_format(value, day_format())

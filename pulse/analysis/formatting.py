@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from pulse.analysis.coarsening import coarsen_mean, coarsen_percent
@@ -40,12 +39,17 @@ def signed(value: float, decimals: int, *, zero: str | None = None) -> str:
     return f"{rounded:+.{decimals}f}".replace("-", "−")
 
 
-def format_value(value: float, scale: DisplayScale) -> str:
-    """A published mean as it may be shown: 0.1 on item scales, 1 point on 0–100, 5 % for rates
-    (docs/science.md §4.7, ``pulse.analysis.coarsening``). ``value`` is exact; it is coarsened here."""
+def shown_value(value: float, scale: DisplayScale) -> float:
+    """A published mean coarsened as it may be shown: 0.1 on item scales, 1 point on 0–100, 5 % for rates
+    (docs/science.md §4.7, ``pulse.analysis.coarsening``). ``value`` is exact."""
     if scale == "percent":
-        return f"{coarsen_percent(min(100.0, max(0.0, value)))}%"
-    return shown_text(coarsen_mean(value, scale=scale), scale)
+        return float(coarsen_percent(min(100.0, max(0.0, value))))
+    return coarsen_mean(value, scale=scale)
+
+
+def format_value(value: float, scale: DisplayScale) -> str:
+    """A published mean as it may be shown, as text ("3.4", "52", "85%"); coarsened here."""
+    return shown_text(shown_value(value, scale), scale)
 
 
 def shown_text(value: float, scale: DisplayScale) -> str:
@@ -98,11 +102,3 @@ def band_label(band: BandDef, info: MetricInfo | None = None) -> str:
     convention = ", a convention" if info is not None and info.cutoff_word == "convention" else ""
     threshold = format_number(to_fraction(band.threshold))
     return f"{band.name.replace('_', ' ')} ({_OPERATORS.get(band.op, band.op)} {threshold}{convention})"
-
-
-def cutoff_clause(info: MetricInfo, band: BandDef, last: str) -> str:
-    """ "54 is at or above the CBI 'high' convention of 50"."""
-    name = band.name.replace("_", " ")
-    threshold = format_number(Fraction(band.threshold))
-    instrument = f"{info.instrument} " if info.instrument else ""
-    return f"{last} is {OPERATOR_WORDS[band.op]} the {instrument}'{name}' {info.cutoff_word} of {threshold}"

@@ -1,6 +1,7 @@
 """Which team × metric series are worsening: the flag rules of docs/science.md §3 over a whole organisation.
 
-Pure module: plain data in, verdicts out, no ORM; their sentences are written by ``pulse.analysis.sentences``.
+Pure module: plain data in, verdicts out, no ORM; what their sentences say is data (``SeriesVerdict.said``),
+worded by ``pulse.analysis.sentences`` when read.
 ``pulse.services.trends`` loads the team
 aggregates, calls :func:`evaluate` once per organisation and hands the verdicts to the flag lifecycle
 (``pulse.services.flags``).
@@ -60,7 +61,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pulse.analysis import sentences, stats
-from pulse.analysis.formatting import cutoff_clause, day_text, format_change, format_q, format_value
+from pulse.analysis.formatting import format_change, format_value, shown_value, slope_decimals
 from pulse.analysis.metrics import MetricInfo
 from surveys.definitions import BandDef, format_number, to_fraction
 
@@ -78,10 +79,25 @@ class FlagKind(StrEnum):
     TREND = "trend"
     SHIFT = "shift"
     CUTOFF = "cutoff"
+    # On-call load only (``pulse.analysis.load``, docs/science.md §3.12): a Google SRE threshold breached in
+    # the latest week, one person carrying most of the pages, and, on a survey flag, load rising with it.
+    THRESHOLD = "threshold"
+    CONCENTRATION = (
+        "busiest"  # "the busiest person carries most of the pages" (Flag.kind holds 10 characters)
+    )
+    JOINT = "joint"
 
 
-#: Strongest first: a sustained trend, then a sudden shift (both mean worsening), then a cut-off alone.
-REASON_ORDER = (FlagKind.TREND, FlagKind.SHIFT, FlagKind.CUTOFF)
+#: Strongest first: a sustained trend, then a sudden shift (both mean worsening), then a cut-off alone; a
+#: load series' threshold and concentration like a cut-off; the joint reason is context, never alone.
+REASON_ORDER = (
+    FlagKind.TREND,
+    FlagKind.SHIFT,
+    FlagKind.CUTOFF,
+    FlagKind.THRESHOLD,
+    FlagKind.CONCENTRATION,
+    FlagKind.JOINT,
+)
 
 
 class Severity(StrEnum):
@@ -120,6 +136,9 @@ class SeriesInput:
     info: MetricInfo
     points: tuple[Point, ...]  # chronological
     bands: tuple[BandDef, ...] = ()
+    # One value per period (a week's on-call load), not a mean of answers: the CUSUM's standard error is
+    # the spread between periods, estimated from the baseline's moving ranges (docs/science.md §3.12).
+    individual: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,6 +171,8 @@ class SeriesVerdict:
     status: str
     details: Mapping[str, Any]
     headline: str = ""  # in a leader's words, for the reasons that hold (empty when none does)
+    # What the headline, reasons and status say, as data, worded when read (pulse.analysis.sentences.Said).
+    said: Mapping[str, Any] = field(default_factory=dict)
     # Unrounded statistics, for tests and the admin (never shown to leaders as such).
     usable_rounds: int = 0
     window_rounds: int = 0
@@ -211,8 +232,8 @@ def _band_for(bands: Sequence[BandDef], value: float) -> BandDef | None:
 
 
 @dataclass(frozen=True)
-class _Statistics:
-    """One series' row of the batch statistics of :func:`evaluate` (unrounded; NaN where not computed)."""
+class Statistics:
+    """One series' row of :func:`batch_statistics` (unrounded; NaN where not computed)."""
 
     usable_rounds: int
     tested: bool  # enough usable rounds for a trend (and the Benjamini–Hochberg family)
@@ -275,12 +296,28 @@ def evaluate(series: Sequence[SeriesInput], settings: TrendSettings | None = Non
     ``cusum_lower_batch``. See the module docstring for the rules.
     """
     cfg = settings or TrendSettings()
+    computed = batch_statistics(series, cfg)
+    return [
+        _verdict(s, window, cfg, st) if st is not None else _empty(s)
+        for s, (window, st) in zip(series, computed, strict=True)
+    ]
+
+
+#: d₂ for moving ranges of two: σ ≈ mean |x_t − x_{t−1}| / 1.128 (NIST/SEMATECH e-Handbook §6.3.2.2).
+MOVING_RANGE_D2 = 1.128
+
+
+def batch_statistics(
+    series: Sequence[SeriesInput], cfg: TrendSettings
+) -> list[tuple[Sequence[Point], Statistics | None]]:
+    """Each series' window and its statistics, computed for all series at once (one Benjamini–Hochberg
+    family: every series tested here); None when no series has a round at all."""
     if not series:
         return []
     windows = [_window(s.points, cfg.window) for s in series]
     all_times = [p.closes_at for w in windows for p in w]
     if not all_times:
-        return [_empty(s) for s in series]
+        return [(w, None) for w in windows]
     m = _matrix(windows, min(all_times))
     rows = len(series)
 
@@ -325,6 +362,12 @@ def evaluate(series: Sequence[SeriesInput], settings: TrendSettings | None = Non
     dof_total = dof.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         sigma_w = np.where(dof_total > 0, np.sqrt(pooled / np.maximum(dof_total, 1)), np.nan)
+    individual = np.array([s.individual for s in series])
+    if individual.any():
+        # One value per period: σ from the baseline's moving ranges, each value its own "mean of one".
+        sigma_w[individual] = _moving_range_sigma(np.where(base, m.values, np.nan))[individual]
+        m.n[individual] = np.where(usable[individual], 1.0, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
         z = (m.values - mu0[:, None]) / (sigma_w[:, None] / np.sqrt(m.n)) * direction[:, None]
     z[~np.isfinite(z)] = np.nan
     cusum = stats.cusum_lower_batch(z, k=cfg.cusum_k, h=cfg.cusum_h)
@@ -336,14 +379,12 @@ def evaluate(series: Sequence[SeriesInput], settings: TrendSettings | None = Non
     with np.errstate(invalid="ignore"):
         shift_hit = shift_tested & (cusum_last > cfg.cusum_h) & (_last_finite(z) <= -cfg.cusum_k)
 
-    verdicts = []
-    for i, s in enumerate(series):
-        verdicts.append(
-            _verdict(
-                s,
+    computed: list[tuple[Sequence[Point], Statistics | None]] = []
+    for i in range(rows):
+        computed.append(
+            (
                 windows[i],
-                cfg,
-                _Statistics(
+                Statistics(
                     usable_rounds=int(mk.n[i]),
                     tested=bool(tested[i]),
                     shift_tested=bool(shift_tested[i]),
@@ -361,7 +402,17 @@ def evaluate(series: Sequence[SeriesInput], settings: TrendSettings | None = Non
                 ),
             )
         )
-    return verdicts
+    return computed
+
+
+def _moving_range_sigma(rows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Per row, the mean absolute difference of consecutive finite values over d₂ (NaN below two)."""
+    out = np.full(rows.shape[0], np.nan)
+    for i, row in enumerate(rows):
+        values = row[~np.isnan(row)]
+        if len(values) >= 2:
+            out[i] = float(np.mean(np.abs(np.diff(values)))) / MOVING_RANGE_D2
+    return out
 
 
 def _empty(s: SeriesInput) -> SeriesVerdict:
@@ -391,7 +442,7 @@ def _severity(info: MetricInfo, *, worsening: bool, beyond_cutoff: bool) -> Seve
     return None
 
 
-def _verdict(s: SeriesInput, window: Sequence[Point], cfg: TrendSettings, st: _Statistics) -> SeriesVerdict:
+def _verdict(s: SeriesInput, window: Sequence[Point], cfg: TrendSettings, st: Statistics) -> SeriesVerdict:
     info = s.info
     zone = cfg.time_zone
     latest = window[-1] if window else None
@@ -425,23 +476,42 @@ def _verdict(s: SeriesInput, window: Sequence[Point], cfg: TrendSettings, st: _S
     first, last = format_value(first_value, info.scale), format_value(last_value, info.scale)
     band = _band_for(s.bands, last_value) if s.bands else None
     has_trend = st.tested and math.isfinite(st.per_round)
-    unit = " points" if info.scale == "percent" else ""
-    evidence = sentences.Evidence(
-        info=info,
-        first=first,
-        last=last,
-        latest_date=day_text(latest.closes_at, zone),
-        span=sentences.span_text(len(window), st.usable_rounds),
-        slope=f"{format_change(st.per_round, info.scale)}{unit} per round" if has_trend else "",
-        interval=(
-            f"{cfg.confidence:.0%} CI {format_change(st.low, info.scale)} to "
-            f"{format_change(st.high, info.scale)}; {format_q(st.q)}"
+    baseline = shown_value(st.mu0, info.scale) if math.isfinite(st.mu0) else None
+    # What the sentences may say, as data (pulse.analysis.sentences): published, coarsened values only.
+    said: dict[str, Any] = {
+        "v": sentences.SAID_VERSION,
+        "scale": info.scale,
+        "first": shown_value(first_value, info.scale),
+        "last": shown_value(last_value, info.scale),
+        "latest": latest.closes_at.isoformat(),
+        "window": len(window),
+        "usable": st.usable_rounds,
+        "trend": (
+            {
+                "slope": round(st.per_round, slope_decimals(info.scale)),
+                "low": round(st.low, slope_decimals(info.scale)),
+                "high": round(st.high, slope_decimals(info.scale)),
+                # q as it prints: below 0.01 it says only that (0.0 here), else two decimals.
+                "q": round(st.q, 2) if st.q >= 0.01 else 0.0,
+                "confidence": round(100 * cfg.confidence),
+            }
+            if has_trend
+            else None
         ),
-        cutoff=cutoff_clause(info, band, last) if band is not None else None,
-        notes=sentences.notes_text(excluded, withheld, zone),
-        band=band,
-        rounds=st.usable_rounds,
-    )
+        "band": (
+            {
+                "name": band.name,
+                "op": band.op,
+                "threshold": format_number(Fraction(band.threshold)),
+                "instrument": info.instrument,
+                "word": info.cutoff_word,
+            }
+            if band is not None
+            else None
+        ),
+        "excluded": [moment.isoformat() for moment in excluded],
+        "withheld": withheld,
+    }
 
     hits: dict[FlagKind, bool] = {}
     if st.tested:
@@ -451,28 +521,38 @@ def _verdict(s: SeriesInput, window: Sequence[Point], cfg: TrendSettings, st: _S
     if s.bands:
         hits[FlagKind.CUTOFF] = band is not None
 
-    explanations: dict[FlagKind, str] = {}
+    reasons: dict[str, dict[str, Any]] = {}
     if st.trend_hit:
-        explanations[FlagKind.TREND] = sentences.trend_sentence(evidence, rising=st.per_round > 0)
+        reasons[FlagKind.TREND.value] = {"code": FlagKind.TREND.value, "rising": st.per_round > 0}
     if st.shift_hit:
-        explanations[FlagKind.SHIFT] = sentences.shift_sentence(
-            evidence,
-            up=last_value > st.mu0,
-            baseline=format_value(st.mu0, info.scale),
-            baseline_rounds=st.baseline_rounds,
-            cusum=st.cusum,
-            limit=cfg.cusum_h,
-        )
+        reasons[FlagKind.SHIFT.value] = {
+            "code": FlagKind.SHIFT.value,
+            "up": last_value > st.mu0,
+            "baseline": baseline,
+            "baseline_rounds": st.baseline_rounds,
+            "cusum": round(st.cusum, 1),
+            "limit": cfg.cusum_h,
+        }
     if band is not None:
-        explanations[FlagKind.CUTOFF] = sentences.cutoff_sentence(evidence)
-    headline = sentences.headline_sentence(
-        evidence,
-        trend=st.trend_hit,
-        shift=st.shift_hit,
-        rising=st.per_round > 0,
-        up=last_value > st.mu0,
-        baseline=format_value(st.mu0, info.scale) if math.isfinite(st.mu0) else "",
-    )
+        reasons[FlagKind.CUTOFF.value] = {"code": FlagKind.CUTOFF.value}
+    said["reasons"] = reasons
+    said["headline"] = {
+        "code": "survey",
+        "trend": st.trend_hit,
+        "shift": st.shift_hit,
+        "rising": st.per_round > 0,
+        "up": last_value > st.mu0,
+        "baseline": baseline,
+    }
+    # The English fallback the flag keeps (pages word ``said`` in their reader's language).
+    english = sentences.PlainEnglish(zone)
+    explanations: dict[FlagKind, str] = {}
+    for kind in REASON_ORDER:
+        if kind.value in reasons:
+            text = sentences.reason_text(kind.value, said, english, info.label)
+            assert text is not None
+            explanations[kind] = text
+    headline = sentences.headline_text(said, english, info.label) or ""
 
     details: dict[str, Any] = {
         "first": first,
@@ -483,7 +563,7 @@ def _verdict(s: SeriesInput, window: Sequence[Point], cfg: TrendSettings, st: _S
         "withheld_rounds": withheld,
         "excluded_rounds": [moment.isoformat() for moment in excluded],
     }
-    if evidence.trend_numbers:
+    if has_trend:
         details.update(
             slope_per_round=format_change(st.per_round, info.scale),
             ci=[format_change(st.low, info.scale), format_change(st.high, info.scale)],
@@ -498,9 +578,10 @@ def _verdict(s: SeriesInput, window: Sequence[Point], cfg: TrendSettings, st: _S
         hits=hits,
         severity=_severity(info, worsening=st.trend_hit or st.shift_hit, beyond_cutoff=band is not None),
         explanations=explanations,
-        status=sentences.status_sentence(evidence),
+        status=sentences.status_text(said, english, info.label),
         details=details,
         headline=headline,
+        said=said,
         band=band.name if band else None,
         **common,
     )

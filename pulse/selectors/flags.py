@@ -11,19 +11,22 @@ by a sentence without numbers.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from django.db.models import Prefetch, Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
 
-from pulse.analysis.formatting import day_text, decimals_of, shown_text, signed
+from pulse.analysis.formatting import decimals_of
 from pulse.analysis.glossary import REASON_NAME, REASON_TERM
 from pulse.analysis.metrics import RESPONSE_RATE, DisplayScale, Metric
 from pulse.analysis.rules import REASON_ORDER, FlagKind
+from pulse.analysis.sentences import signed_text
 from pulse.analysis.stats import fit_trend
 from pulse.analysis.suggestions import Suggestion, suggestions_for
+from pulse.dates import day_text
 from pulse.disclosure.release import (
     RoundInfo,
     RoundRelease,
@@ -44,6 +47,13 @@ from pulse.selectors.cells import (
     shown_cell,
     visible_team_ids,
     window,
+)
+from pulse.selectors.flag_words import (
+    FlagWords,
+    ReaderWords,
+    escalation_words,
+    flag_words,
+    recovery_words,
 )
 from pulse.selectors.people import teams_led_by
 from surveys.models import Person
@@ -109,6 +119,7 @@ class EventView:
     actor: str
     why: str
     flag_label: str
+    lang: str = ""  # the language of ``why`` when not the page's ("en": stored before it was worded)
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,7 @@ class ReasonView:
     name: str
     sentence: str
     term: str
+    lang: str = ""  # the sentence's language when not the page's ("en": the stored English)
 
 
 @dataclass(frozen=True)
@@ -127,7 +139,7 @@ class FlagView:
     flag: Flag
     team: TeamInfo
     label: str
-    headline: str  # in a leader's words
+    headline: str  # in a leader's words, in the reader's language (pulse.selectors.flag_words)
     explanation: str  # the statistics, one sentence per reason
     reasons: tuple[ReasonView, ...]
     redacted: bool
@@ -137,29 +149,33 @@ class FlagView:
     suggestions: tuple[Suggestion, ...]
     resolution_note: str  # a leader's note when resolved by hand; what the system saw when recovered
     can_reopen: bool
+    lang: str = ""  # the headline's and explanation's language when not the page's (the stored English)
 
 
-def _reasons(flag: Flag, *, redacted: bool) -> tuple[ReasonView, ...]:
-    sentences: dict[str, str] = dict((flag.details or {}).get("reasons") or {})
+def _reasons(flag: Flag, said: FlagWords, *, redacted: bool) -> tuple[ReasonView, ...]:
     kinds = [kind for kind in REASON_ORDER if kind.value in (flag.reasons or [flag.kind])]
     return tuple(
         ReasonView(
             kind=kind.value,
-            name=REASON_NAME[kind],
-            sentence=""
-            if redacted
-            else sentences.get(kind.value, flag.explanation if len(kinds) == 1 else ""),
+            name=gettext(REASON_NAME[kind]),
+            sentence="" if redacted else said.reasons.get(kind.value, ""),
             term=REASON_TERM[kind],
+            lang="" if redacted else said.lang,
         )
         for kind in kinds
     )
+
+
+def suggestion_in_language(suggestion: Suggestion) -> Suggestion:
+    """A suggestion's title and text in the active language (its source is cited as published)."""
+    return replace(suggestion, title=gettext(suggestion.title), text=gettext(suggestion.text))
 
 
 def _resolution_note(flag: Flag) -> str:
     if flag.state != Flag.State.RESOLVED:
         return ""
     if flag.resolution == Flag.Resolution.RECOVERED:
-        return "Recovered on its own: back within bounds for two rounds in a row."
+        return gettext("Recovered on its own: back within bounds for two rounds in a row.")
     notes = [e for e in flag.events.all() if e.kind == FlagEvent.Kind.RESOLVED]
     if not notes:
         return ""
@@ -168,8 +184,26 @@ def _resolution_note(flag: Flag) -> str:
 
 
 def _event_view(event: FlagEvent, label: str) -> EventView:
-    says = event.actor_id is not None or event.kind == FlagEvent.Kind.ESCALATED
+    if event.kind == FlagEvent.Kind.ESCALATED:
+        why = escalation_words(event)
+        return EventView(event.at, event.get_kind_display(), event.actor_label, why.text, label, why.lang)
+    data = event.data or {}
+    if event.kind == FlagEvent.Kind.ACTION_PLANNED and {"what", "who", "due_on"} <= set(data):
+        planned = gettext("%(what)s — %(who)s, by %(due)s") % {
+            "what": data["what"],
+            "who": data["who"],
+            "due": day_text(date.fromisoformat(data["due_on"])),
+        }
+        return EventView(event.at, event.get_kind_display(), event.actor_label, planned, label)
+    says = event.actor_id is not None
     return EventView(event.at, event.get_kind_display(), event.actor_label, event.why if says else "", label)
+
+
+def recovered_text(event: FlagEvent, *, label: str, zone: str) -> tuple[str, str]:
+    """Why a flag recovered, in the active language, as plain text, with its language when it is the
+    stored English ("en")."""
+    words = recovery_words(event, label=label, zone=zone)
+    return words.text, words.lang
 
 
 def _redacted_explanation(
@@ -181,31 +215,58 @@ def _redacted_explanation(
     zone: str,
 ) -> str:
     """A flag's explanation rebuilt from published values only, for a flag whose own sentence may rest on
-    a result this report withholds."""
+    a result this report withholds. In the active language; the cell's band note and the trend words come
+    from the reports' English (``pulse.selectors.cells``) and are marked ``lang="en"`` on a page in
+    another language."""
+    words = ReaderWords(zone, html=True)
     parts = [
-        f"{label}: the trend run's sentences for this flag used a result that is withheld here to protect a "
-        "smaller group, so they are not shown."
+        words.fill(
+            gettext(
+                "%(metric)s: the trend run's sentences for this flag used a result that is withheld here to "
+                "protect a smaller group, so they are not shown."
+            ),
+            {"metric": words.term(label)},
+        )
     ]
     shown = [(r, shown_cell(releases[r.pk].verdict(flag.metric, flag.team_id))) for r in asked]
     published = [(r, c) for r, c in shown if c.published]
     if published:
         last_round, last = published[-1]
-        band = f", {last.note}" if last.note else ""
-        parts.append(
-            f"From the results shown here: the latest is {last.text}{band}, in the round closing "
-            f"{day_text(last_round.closes_at, zone)}."
-        )
+        values = {"value": last.text, "date": words.day(last_round.closes_at.isoformat())}
+        if last.note:
+            template = gettext(
+                "From the results shown here: the latest is %(value)s, %(band)s, in the round closing "
+                "%(date)s."
+            )
+            values["band"] = words.term(last.note)
+        else:
+            template = gettext(
+                "From the results shown here: the latest is %(value)s, in the round closing %(date)s."
+            )
+        parts.append(words.fill(template, values))
     if scale is not None and scale != "percent":
-        values = [(r.closes_at, v) for r, c in published[-window() :] if (v := _plain(c)) is not None]
-        parts.append(_trend_words(label, fit_trend(values, least=min_rounds()), scale, len(values)))
-    return " ".join(parts)
+        values_shown = [(r.closes_at, v) for r, c in published[-window() :] if (v := _plain(c)) is not None]
+        parts.append(
+            words.term(
+                _trend_words(label, fit_trend(values_shown, least=min_rounds()), scale, len(values_shown))
+            )
+        )
+    return words.join(" ", parts)
 
 
-def _redacted_headline(flag: Flag, label: str) -> str:
-    worse = (
-        "is beyond the instrument's cut-off" if flag.reasons == [FlagKind.CUTOFF.value] else "is worsening"
+def _redacted_headline(flag: Flag, label: str, zone: str) -> str:
+    words = ReaderWords(zone, html=True)
+    template = (
+        gettext(
+            "%(metric)s is beyond the instrument's cut-off. The figures behind this are withheld here to "
+            "protect a smaller group."
+        )
+        if flag.reasons == [FlagKind.CUTOFF.value]
+        else gettext(
+            "%(metric)s is worsening. The figures behind this are withheld here to protect a smaller group."
+        )
     )
-    return f"{label} {worse}. The figures behind this are withheld here to protect a smaller group."
+    return words.fill(template, {"metric": words.term(label)})
 
 
 def _flag_views(
@@ -244,8 +305,10 @@ def _flag_views(
         )
         label = infos.label(flag.metric)
         scale = info.scale if (info := infos.info(flag.metric)) else None
+        # Worded now, for this reader; the gate above decides whether it may be shown at all.
+        said = flag_words(flag, label=label, zone=zone, html=True)
         explanation = (
-            _redacted_explanation(flag, label, asked, releases, scale, zone) if redacted else flag.explanation
+            _redacted_explanation(flag, label, asked, releases, scale, zone) if redacted else said.explanation
         )
         series = [
             (r.closes_at, v)
@@ -261,16 +324,17 @@ def _flag_views(
                 flag=flag,
                 team=teams.by_id[flag.team_id],
                 label=label,
-                headline=_redacted_headline(flag, label) if redacted else (flag.headline or flag.explanation),
+                headline=_redacted_headline(flag, label, zone) if redacted else said.headline,
                 explanation=explanation,
-                reasons=_reasons(flag, redacted=redacted),
+                reasons=_reasons(flag, said, redacted=redacted),
                 redacted=redacted,
                 can_act=can_act and flag.state in _OPEN_STATES,
                 outcomes=outcomes,
                 events=tuple(_event_view(event, label) for event in flag.events.all()),
-                suggestions=suggestions_for(flag.metric),
+                suggestions=tuple(suggestion_in_language(s) for s in suggestions_for(flag.metric)),
                 resolution_note=_resolution_note(flag),
                 can_reopen=can_act and flag.state == Flag.State.RESOLVED,
+                lang="" if redacted else said.lang,
             )
         )
     return tuple(views)
@@ -299,7 +363,7 @@ def _outcome(
     before it was planned, and those of the rounds that closed after its date."""
     due = day >= action.due_on
     if not due or scale is None:
-        return OutcomeView(action, due, "The action's date has not come yet." if not due else "")
+        return OutcomeView(action, due, gettext("The action's date has not come yet.") if not due else "")
     before = [value for moment, value in series if moment <= action.created_at]
     after = [
         value
@@ -307,17 +371,46 @@ def _outcome(
         if moment >= datetime.combine(action.due_on, time.min, ZoneInfo(zone))
     ]
     if not before or not after:
-        return OutcomeView(action, due, "No round with a result to compare yet since the action's date.")
-    unit = " points" if scale == "percent" else ""
+        return OutcomeView(
+            action, due, gettext("No round with a result to compare yet since the action's date.")
+        )
+    words = ReaderWords(zone, html=True)
     decimals = decimals_of(scale)
-    rounds = "1 round" if len(after) == 1 else f"{len(after)} rounds"
-    return OutcomeView(
-        action,
-        due,
-        f"Since the action was planned, {label[0].lower() + label[1:]} moved from "
-        f"{shown_text(before[-1], scale)} to {shown_text(after[-1], scale)} "
-        f"({signed(after[-1] - before[-1], decimals)}{unit}) over {rounds} after its date.",
+    change = signed_text(words, after[-1] - before[-1], decimals)
+    values = {
+        # Mid-sentence, English writes the label in lower case ("burnout (single item)"); German keeps its
+        # nouns' capitals, and so does every other language until its catalogue says otherwise.
+        "metric": words.term(label[0].lower() + label[1:] if translation.get_language() == "en" else label),
+        "before": _shown(words, before[-1], scale),
+        "after": _shown(words, after[-1], scale),
+        "change": change,
+        "count": len(after),
+    }
+    template = (
+        ngettext(
+            "Since the action was planned, %(metric)s moved from %(before)s to %(after)s (%(change)s points) "
+            "over %(count)d round after its date.",
+            "Since the action was planned, %(metric)s moved from %(before)s to %(after)s (%(change)s points) "
+            "over %(count)d rounds after its date.",
+            len(after),
+        )
+        if scale == "percent"
+        else ngettext(
+            "Since the action was planned, %(metric)s moved from %(before)s to %(after)s (%(change)s) over "
+            "%(count)d round after its date.",
+            "Since the action was planned, %(metric)s moved from %(before)s to %(after)s (%(change)s) over "
+            "%(count)d rounds after its date.",
+            len(after),
+        )
     )
+    return OutcomeView(action, due, words.fill(template, values))
+
+
+def _shown(words: ReaderWords, value: float, scale: DisplayScale) -> str:
+    """A coarsened value in the reader's number format ("3,4", "52", "85 %")."""
+    if scale == "percent":
+        return words.fill(gettext("%(number)s%%"), {"number": words.number(value, 0)})
+    return words.number(value, decimals_of(scale))
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db.models import Q
+from django.utils import translation
+from django.utils.translation import gettext
 
 from pulse import dates
 from pulse.analysis.formatting import band_label, day_text, decimals_of, noise_shown, noise_text, signed
@@ -110,7 +112,9 @@ class FlagSummary:
     def reasons_text(self) -> str:
         """ "worsening trend, sudden shift": the flag's reasons in words, without their numbers."""
         kinds = [FlagKind(kind) for kind in self.flag.reasons or [self.flag.kind]]
-        return ", ".join(REASON_NAME[kind].lower() for kind in kinds)
+        names = [gettext(REASON_NAME[kind]) for kind in kinds]
+        # English lists them in lower case; German keeps its nouns' capitals.
+        return ", ".join(name.lower() if translation.get_language() == "en" else name for name in names)
 
 
 @dataclass(frozen=True)

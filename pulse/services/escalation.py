@@ -88,7 +88,7 @@ def flags_escalate_due(*, now: datetime | None = None, batch: int = ESCALATE_BAT
                 from_state=flag.state,
                 now=moment,
                 why=f"Not acknowledged within {days} days; escalated to the leaders of {team.name}.",
-                data={"level": level, "team": team.pk},
+                data={"level": level, "team": team.pk, "team_name": team.name, "days": days},
             )
             notifications_for_event(event=event, now=moment)
             escalated += 1

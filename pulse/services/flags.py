@@ -134,14 +134,21 @@ def flags_apply_verdicts(
 
 
 def _say(flag: Flag, verdict: SeriesVerdict) -> None:
-    """The verdict's reasons, severity and sentences onto the flag (not saved)."""
+    """The verdict's reasons, severity and what it says onto the flag (not saved): ``details["said"]`` is
+    the data that pages, emails and messages word in their reader's language (``pulse.selectors.
+    flag_words``); ``headline``, ``explanation`` and ``details["reasons"]`` keep the English wording, the
+    fallback for a reader that does not know a shape (and the admin's search)."""
     assert verdict.severity is not None
     flag.reasons = [kind.value for kind in verdict.reasons]
     flag.kind = flag.reasons[0]
     flag.severity = verdict.severity
     flag.headline = verdict.headline
     flag.explanation = " ".join(verdict.explanations[kind] for kind in verdict.reasons)
-    flag.details = {**verdict.details, "reasons": {k.value: verdict.explanations[k] for k in verdict.reasons}}
+    flag.details = {
+        **verdict.details,
+        "reasons": {k.value: verdict.explanations[k] for k in verdict.reasons},
+        "said": dict(verdict.said),
+    }
 
 
 def _on_hit(
@@ -252,6 +259,7 @@ def _on_clear(flag: Flag, verdict: SeriesVerdict, now: datetime, summary: ApplyS
             from_state=before,
             now=now,
             why="Did not hold for a second evaluation. " + verdict.status,
+            data={"said": dict(verdict.said)},
         )
         summary.lapsed += 1
         return
@@ -269,6 +277,8 @@ def _on_clear(flag: Flag, verdict: SeriesVerdict, now: datetime, summary: ApplyS
         from_state=before,
         now=now,
         why=f"Back within bounds for {PERSIST} evaluations in a row. {verdict.status}",
+        # The recovery's own words, worded for each reader (pulse.selectors.flag_words.recovery_text).
+        data={"said": dict(verdict.said), "evaluations": PERSIST},
     )
     summary.recovered += 1
     summary.notifications += notifications_for_event(event=event, now=now)
@@ -348,9 +358,9 @@ def flag_action_plan(
             FlagEvent.Kind.ACTION_PLANNED,
             from_state=before,
             now=moment,
-            why=f"{what} — {who}, by {due_on:%d %b %Y}",
+            why=f"{what} — {who}, by {due_on:%d %b %Y}",  # the English fallback; pages word ``data``
             by=by,
-            data={"action": action.pk},
+            data={"action": action.pk, "what": what, "who": who, "due_on": due_on.isoformat()},
         )
     return action
 

@@ -22,9 +22,11 @@ up in at most one digest per leader, of the flags still open, and skips the rest
 The text is rendered from the flag's sentence, which ``pulse.trends`` builds only from published,
 coarsened team values: no notification carries a withheld number or anyone's answers. Each leader's email
 is rendered in their own language (``surveys.language.language_of``; once per language, not per person),
-its headline and a digest's words through the catalogue; the flag's stored headline and explanation are
-the trend run's English and stay so, marked ``lang="en"`` in the HTML part. Slack and webhooks, which
-have no reader of their own, are written in ``settings.LANGUAGE_CODE`` (docs/languages.md §4).
+its headline and a digest's words through the catalogue, and the flag's headline and the event's reason
+worded then from the flag's stored data (``pulse.selectors.flag_words``; a flag whose words could not be
+derived keeps its stored English, marked ``lang="en"`` in the HTML part). Slack and webhooks, which have
+no reader of their own, are written in the organisation's default language (:func:`channel_language`;
+docs/languages.md §4).
 
 :func:`notifications_send_due` (a tick step) claims due rows with a conditional UPDATE (a fresh claim id on
 rows that are pending and unclaimed, or whose claim expired), sends them through ``pulse.transports``, and
@@ -56,15 +58,18 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.functional import Promise
+from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext, pgettext_lazy
 
 from pulse import transports
-from pulse.analysis.rules import SEVERITY_RANK, Severity
+from pulse.analysis.glossary import REASON_NAME
+from pulse.analysis.rules import SEVERITY_RANK, FlagKind, Severity
 from pulse.models import Flag, FlagEvent, Notification, NotificationChannel
 from pulse.models.notifications import EscalationClock
 from pulse.selectors.cells import metric_infos_for
-from surveys.language import language_of
-from surveys.models import DeliveryCount, Membership, Person, Team
+from pulse.selectors.flag_words import escalation_words, flag_words, recovery_words
+from surveys.language import language_of, supported
+from surveys.models import DeliveryCount, Membership, Organisation, Person, Team
 from surveys.services.delivery import (
     DeliveryFailure,
     PermanentFailure,
@@ -209,22 +214,40 @@ def flag_url(flag: Flag) -> str:
 
 def _email_context(flag: Flag, event: FlagEvent) -> dict[str, Any]:
     """What a message about an event says: the flag in a leader's words (its headline), the event's reason
-    and a link to the flag, whose page has the statistics one click away. Nothing else."""
-    story = flag.headline or flag.explanation
-    if event.kind == FlagEvent.Kind.RECOVERED:
-        sentence = event.why
-    elif event.kind == FlagEvent.Kind.ESCALATED:
-        sentence = f"{event.why} {story}"
-    else:
-        sentence = story
+    and a link to the flag, whose page has the statistics one click away. Nothing else. Worded now, in the
+    active language (``pulse.selectors.flag_words``); ``sentence_lang`` is "en" when the flag's stored
+    English stands in for words that could not be derived."""
+    label = metric_label(flag.metric)
+    sentence, lang = _story(flag, event, label, html=False)
     return {
         "headline": headline(flag, event),
         "team": flag.team.name,
-        "metric": metric_label(flag.metric),
+        "metric": label,
         "sentence": sentence,
+        # The HTML part's copy marks the (English) metric label inside a sentence in another language.
+        "sentence_html": _story(flag, event, label, html=True)[0],
+        "sentence_lang": lang,
         "url": flag_url(flag),
         "k": flag.organisation.min_group_size,
     }
+
+
+def _story(flag: Flag, event: FlagEvent, label: str, *, html: bool) -> tuple[str, str]:
+    """What happened, worded in the active language, and its language when it is the stored English."""
+    zone = flag.organisation.time_zone
+    said = flag_words(flag, label=label, zone=zone, html=html)
+    if event.kind == FlagEvent.Kind.RECOVERED:
+        recovered = recovery_words(event, label=label, zone=zone, html=html)
+        return recovered.text, recovered.lang
+    if event.kind == FlagEvent.Kind.ESCALATED:
+        escalated = escalation_words(event)
+        text = (
+            format_html("{} {}", escalated.text, said.headline)
+            if html
+            else f"{escalated.text} {said.headline}"
+        )
+        return text, escalated.lang or said.lang
+    return said.headline, said.lang
 
 
 def _message(flag: Flag, event: FlagEvent) -> tuple[str, str, str]:
@@ -247,15 +270,20 @@ def _email_payload(flag: Flag, event: FlagEvent) -> dict[str, Any]:
             "severity": flag.severity,
             "title": context["headline"],
             "text": context["sentence"],
+            "text_lang": context["sentence_lang"],
             "url": context["url"],
         },
     }
 
 
 def _slack_payload(flag: Flag, headline: str, body: str) -> dict[str, Any]:
+    """A Slack message in the active language (the organisation's, :func:`channel_language`)."""
     first = body.split("\n\n", 1)[0]
+    known = {kind.value: kind for kind in FlagKind}
+    reason = gettext(REASON_NAME[known[flag.kind]]) if flag.kind in known else flag.get_kind_display()
+    open_text = gettext("Open the flag")
     return {
-        "text": f"{headline}: {first} <{flag_url(flag)}|Open the flag>",
+        "text": f"{headline}: {first} <{flag_url(flag)}|{open_text}>",
         "blocks": [
             {
                 "type": "header",
@@ -264,16 +292,14 @@ def _slack_payload(flag: Flag, headline: str, body: str) -> dict[str, Any]:
             {"type": "section", "text": {"type": "mrkdwn", "text": f"{_SLACK_EMOJI[flag.severity]} {first}"}},
             {
                 "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": f"{metric_label(flag.metric)} · {flag.get_kind_display()}"}
-                ],
+                "elements": [{"type": "mrkdwn", "text": f"{metric_label(flag.metric)} · {reason}"}],
             },
             {
                 "type": "actions",
                 "elements": [
                     {
                         "type": "button",
-                        "text": {"type": "plain_text", "text": "Open the flag in Pulse"},
+                        "text": {"type": "plain_text", "text": gettext("Open the flag in Pulse")},
                         "url": flag_url(flag),
                     }
                 ],
@@ -283,6 +309,9 @@ def _slack_payload(flag: Flag, headline: str, body: str) -> dict[str, Any]:
 
 
 def _webhook_payload(flag: Flag, event: FlagEvent, key: str, body: str) -> dict[str, Any]:
+    """A JSON webhook's body: the flag's codes as they are, and its words in the active language (the
+    organisation's, :func:`channel_language`, named in ``language``)."""
+    said = flag_words(flag, label=metric_label(flag.metric), zone=flag.organisation.time_zone, html=False)
     return {
         "event": f"flag.{event.kind}",
         "delivery": key,
@@ -297,8 +326,9 @@ def _webhook_payload(flag: Flag, event: FlagEvent, key: str, body: str) -> dict[
             "metric_label": metric_label(flag.metric),
             "severity": flag.severity,
             "state": flag.state,
-            "headline": flag.headline,
-            "explanation": flag.explanation,
+            "headline": said.headline,
+            "explanation": said.explanation,
+            "language": said.lang or translation.get_language(),
             "url": flag_url(flag),
         },
         "text": body.split("\n\n", 1)[0],
@@ -375,18 +405,31 @@ def notifications_for_event(*, event: FlagEvent, now: datetime) -> int:
                 due_at=now if immediate else digest_at,
             )
         )
-    with translation.override(settings.LANGUAGE_CODE):
+    channels = _channels(flag)
+    with translation.override(channel_language(flag.organisation)):
         headline_text, subject, body = _message(flag, event)
-    for channel in _channels(flag):
+        payloads = {
+            channel.pk: (
+                _slack_payload(flag, headline_text, body)
+                if channel.kind == NotificationChannel.Kind.SLACK
+                else _webhook_payload(
+                    flag, event, f"event-{event.pk}:{channel.kind}:channel-{channel.pk}:-", body
+                )
+            )
+            for channel in channels
+        }
+    for channel in channels:
         key = f"event-{event.pk}:{channel.kind}:channel-{channel.pk}:-"
-        payload = (
-            _slack_payload(flag, headline_text, body)
-            if channel.kind == NotificationChannel.Kind.SLACK
-            else _webhook_payload(flag, event, key, body)
-        )
+        payload = payloads[channel.pk]
         rows.append(row(channel.kind, key, subject, body, channel=channel, payload=payload, due_at=now))
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
+
+
+def channel_language(organisation: Organisation) -> str:
+    """The language of a Slack channel's or a webhook's messages: they have no reader of their own, so
+    the organisation's default language, else ``settings.LANGUAGE_CODE`` (docs/languages.md §4)."""
+    return supported(organisation.locale) or settings.LANGUAGE_CODE
 
 
 def _email_in(language: str, flag: Flag, event: FlagEvent) -> tuple[str, str, dict[str, Any]]:
@@ -534,6 +577,7 @@ def _send_one(notification: Notification, email: transports.EmailTransport) -> N
 class DigestUpdate:
     title: str
     text: str
+    lang: str = ""  # the text's language when not the recipient's (the stored English)
 
 
 @dataclass
@@ -575,7 +619,10 @@ def digest_items(group: Sequence[Notification]) -> list[DigestFlag]:
             part["severity"] or item.severity,
             part["url"],
         )
-        item.updates.append(DigestUpdate(str(part["title"]), str(part["text"])))
+        # A row queued before its text was worded for its reader holds the trend run's English.
+        item.updates.append(
+            DigestUpdate(str(part["title"]), str(part["text"]), str(part.get("text_lang", "en")))
+        )
 
     rank = {severity.value: number for severity, number in SEVERITY_RANK.items()}
     return sorted(

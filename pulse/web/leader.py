@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from django import forms
@@ -41,8 +42,9 @@ from pulse.selectors.flags import (
     flag_views_for,
     flag_visible_get,
 )
+from pulse.selectors.oncall import RollupLoad, TeamLoad, rollup_load_get, team_load_get
 from pulse.selectors.people import teams_led_by
-from pulse.selectors.rollup import team_rollup_get
+from pulse.selectors.rollup import Rollup, team_rollup_get
 from pulse.selectors.team_results import round_note_get
 from pulse.services import team_results
 from pulse.services.flags import (
@@ -66,26 +68,14 @@ class AcknowledgeForm(forms.Form):
     )
 
 
-class _EnglishOptions(forms.Select):
-    """A select whose options (but the empty one) are ``pulse.analysis``'s English: each says so with
-    ``lang="en"`` on a page in another language (docs/languages.md §2)."""
-
-    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        option: dict[str, Any] = super().create_option(*args, **kwargs)
-        if option["value"]:
-            option["attrs"] = {**option["attrs"], "lang": "en"}
-        return option
-
-
 class ActionForm(forms.Form):
     suggestion = forms.ChoiceField(
-        widget=_EnglishOptions,
         label=gettext_lazy("Start from a suggestion"),
         required=False,
-        # The suggestions are pulse.analysis.suggestions' English (not in the catalogue).
+        # The suggestions' titles are marked in pulse.analysis.suggestions and translated here, lazily.
         choices=[
             ("", gettext_lazy("None: I will write my own")),
-            *((s.key, s.title) for s in suggestions.ALL),
+            *((s.key, gettext_lazy(s.title)) for s in suggestions.ALL),
         ],
         help_text=gettext_lazy("Its text becomes what will be done, if you leave that empty."),
     )
@@ -109,7 +99,7 @@ class ActionForm(forms.Form):
         what = (data.get("what") or "").strip()
         chosen = suggestions.BY_KEY.get(data.get("suggestion") or "")
         if not what and chosen is not None:
-            what = f"{chosen.title}: {chosen.text}"
+            what = f"{gettext(chosen.title)}: {gettext(chosen.text)}"
         if not what:
             self.add_error("what", gettext("Write what will be done, or start from a suggestion."))
         data["what"] = what
@@ -282,7 +272,26 @@ def team_export(request: HttpRequest, pk: int) -> HttpResponse:
     if report is None:
         raise Http404("Not found.")
     name = exports.filename(report.team.name, "team", _today(caller))
-    return exports.csv_response(exports.TEAM_HEADER, exports.team_rows(report), name)
+    rows = exports.team_rows(report, load=_team_load(caller, report))
+    return exports.csv_response(exports.TEAM_HEADER, rows, name)
+
+
+def _team_load(caller: Caller, report: reports.TeamReport) -> TeamLoad | None:
+    """The team's on-call load over the weeks of the page's rounds (``pulse.selectors.oncall``)."""
+    series = [*report.metrics, *([report.response_rate] if report.response_rate else [])]
+    earliest = min((p.round.closes_at for m in series for p in m.points), default=None)
+    return team_load_get(caller=caller, team_id=report.team.pk, since=earliest)
+
+
+def _one_time_axis(charts: dict[str, dict[str, Any]], load: TeamLoad) -> dict[str, dict[str, Any]]:
+    """The survey charts and the load charts over one span of dates, so that a week of pages and a round
+    of answers sit at the same place across the page."""
+    spans = [chart["x_range"] for chart in charts.values() if chart.get("x_range")]
+    weeks = [int(week.starts_at.timestamp()) for week in load.weeks]
+    span = [min([*weeks, *(s[0] for s in spans)]), max([*weeks, *(s[1] for s in spans)])]
+    together = {key: {**chart, "x_range": span} for key, chart in charts.items()}
+    together.update(load.chart_data(span))
+    return together
 
 
 @login_required
@@ -303,11 +312,18 @@ def _rollup_page(request: HttpRequest, pk: int, *, printable: bool = False) -> H
         raise Http404("Not found.")
     context = {
         "rollup": rollup,
+        "load_rows": _rollup_load_rows(caller, rollup),
         "printable": printable,
         "team_url": reverse("team_report", args=[0]).removesuffix("0/"),
         "min_rounds": min_rounds(),
     }
     return render(request, "pulse/leader/rollup.html", context)
+
+
+def _rollup_load_rows(caller: Caller, rollup: Rollup) -> list[tuple[TeamInfo, RollupLoad]]:
+    """Each team of the roll-up that has on-call data, with its load, in the roll-up's order."""
+    loads = rollup_load_get(caller=caller, team_ids=[row.team.pk for row in rollup.rows])
+    return [(row.team, loads[row.team.pk]) for row in rollup.rows if row.team.pk in loads]
 
 
 @login_required
@@ -317,7 +333,8 @@ def team_rollup_export(request: HttpRequest, pk: int) -> HttpResponse:
     if rollup is None:
         raise Http404("Not found.")
     name = exports.filename(rollup.team.name, "rollup", _today(caller))
-    return exports.csv_response(exports.ROLLUP_HEADER, exports.rollup_rows(rollup), name)
+    loads = rollup_load_get(caller=caller, team_ids=[row.team.pk for row in rollup.rows])
+    return exports.csv_response(exports.ROLLUP_HEADER, exports.rollup_rows(rollup, loads=loads), name)
 
 
 def _today(caller: Caller) -> dt.date:
@@ -339,6 +356,9 @@ def _team_page(
     charts = {m.metric: m.chart for m in report.metrics}
     if report.response_rate is not None:
         charts[report.response_rate.metric] = report.response_rate.chart
+    load = _team_load(caller, report)
+    if load is not None:
+        charts = _one_time_axis(charts, load)
     latest = report.latest_round
     note = round_note_get(round_id=latest.pk, team_id=pk) if latest else None
     # Who may write it is may_write_note's rule: a leader of the team or above, i.e. among led_teams.
@@ -346,6 +366,7 @@ def _team_page(
     context = {
         "report": report,
         "charts": charts,
+        "load": load,
         "min_rounds": min_rounds(),
         "printable": printable,
         "has_rollup": bool(report.children),
@@ -423,7 +444,9 @@ def _flag_page(request: HttpRequest, pk: int, bound: Bound = None) -> HttpRespon
 def glossary(request: HttpRequest) -> HttpResponse:
     """What the statistics in a flag's details mean, with their sources."""
     _results_caller(request)
-    return render(request, "pulse/leader/glossary.html", {"terms": TERMS})
+    # The terms in the page's language (pulse.analysis.catalogue marks them); sources as published.
+    terms = [replace(term, name=gettext(term.name), meaning=gettext(term.meaning)) for term in TERMS]
+    return render(request, "pulse/leader/glossary.html", {"terms": terms})
 
 
 # --- flag actions (POST only; the services guard the transitions) --------------------------------------

@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import slugify
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 
 from surveys.models import Membership, Organisation, Person, Team
 from surveys.services.organisation import membership_stop
@@ -57,6 +58,13 @@ COLUMN_ALIASES = {
 REQUIRED_COLUMNS = ("email", "name", "team")
 MAX_ROWS = 50_000
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
+# How the report names them, in the reader's language (the report is worded when it is made: the admin's
+# page in the admin's language, the command line in settings.LANGUAGE_CODE).
+DELIMITER_WORDS = {
+    ",": pgettext_lazy("a CSV file's separator", "comma"),
+    ";": pgettext_lazy("a CSV file's separator", "semicolon"),
+    "\t": pgettext_lazy("a CSV file's separator", "tab"),
+}
 
 
 @dataclass(frozen=True)
@@ -92,7 +100,8 @@ class ImportReport:
 
     @property
     def delimiter_name(self) -> str:
-        return DELIMITERS.get(self.delimiter, repr(self.delimiter))
+        known = DELIMITER_WORDS.get(self.delimiter)
+        return str(known) if known is not None else repr(self.delimiter)
 
     @property
     def ok(self) -> bool:
@@ -121,32 +130,97 @@ class ImportReport:
 
     @property
     def fingerprint(self) -> str:
-        """Names this exact outcome: apply writes only when its own outcome has the same fingerprint."""
-        digest = hashlib.sha256("\n".join(self.lines()).encode())
+        """Names this exact outcome: apply writes only when its own outcome has the same fingerprint (worded
+        in English whatever the reader's language, so a dry run and its apply agree across a switch)."""
+        with translation.override("en"):
+            digest = hashlib.sha256("\n".join(self.lines()).encode())
         digest.update(b"deactivate" if self.deactivate_missing else b"keep")
         return digest.hexdigest()[:16]
 
     def summary(self) -> str:
-        read = f"{self.rows} row(s) read, {self.delimiter_name}-separated"
+        """What the import did or would do, in the active language."""
+        rows = ngettext("%(count)d row", "%(count)d rows", self.rows) % {"count": self.rows}
         if self.errors:
-            return (
-                f"{len(self.errors)} error(s) in {self.rows} row(s) ({self.delimiter_name}-separated); "
-                "nothing was changed."
-            )
-        verb = "Applied" if self.applied else "Would apply"
+            count = len(self.errors)
+            errors = ngettext("%(count)d error", "%(count)d errors", count) % {"count": count}
+            return gettext("%(errors)s in %(rows)s (%(separator)s-separated); nothing was changed.") % {
+                "errors": errors,
+                "rows": rows,
+                "separator": self.delimiter_name,
+            }
+        read = gettext("%(rows)s read, %(separator)s-separated") % {
+            "rows": rows,
+            "separator": self.delimiter_name,
+        }
         if not self.change_count:
-            return f"{read}; everything is already up to date."
-        text = (
-            f"{verb}: {len(self.teams_created)} team(s) created, {len(self.people_created)} person(s) "
-            f"created, {len(self.people_updated)} updated, {len(self.people_reactivated)} reactivated, "
-            f"{len(self.memberships_started)} membership(s) started, {len(self.memberships_ended)} ended"
-        )
+            return gettext("%(read)s; everything is already up to date.") % {"read": read}
+
+        def counted(template: str, items: list[str]) -> str:
+            return template % {"count": len(items)}
+
+        parts = [
+            counted(
+                ngettext("%(count)d team created", "%(count)d teams created", len(self.teams_created)),
+                self.teams_created,
+            ),
+            counted(
+                ngettext("%(count)d person created", "%(count)d people created", len(self.people_created)),
+                self.people_created,
+            ),
+            counted(
+                ngettext("%(count)d person updated", "%(count)d people updated", len(self.people_updated)),
+                self.people_updated,
+            ),
+            counted(
+                ngettext(
+                    "%(count)d person reactivated",
+                    "%(count)d people reactivated",
+                    len(self.people_reactivated),
+                ),
+                self.people_reactivated,
+            ),
+            counted(
+                ngettext(
+                    "%(count)d membership started",
+                    "%(count)d memberships started",
+                    len(self.memberships_started),
+                ),
+                self.memberships_started,
+            ),
+            counted(
+                ngettext(
+                    "%(count)d membership ended", "%(count)d memberships ended", len(self.memberships_ended)
+                ),
+                self.memberships_ended,
+            ),
+        ]
         if self.deactivate_missing:
-            text += (
-                f"; {len(self.people_deactivated)} person(s) deactivated and "
-                f"{len(self.memberships_ended_by_deactivation)} of their membership(s) ended"
-            )
-        return f"{text} ({read})."
+            ended = self.memberships_ended_by_deactivation
+            parts += [
+                counted(
+                    ngettext(
+                        "%(count)d person deactivated",
+                        "%(count)d people deactivated",
+                        len(self.people_deactivated),
+                    ),
+                    self.people_deactivated,
+                ),
+                counted(
+                    ngettext(
+                        "%(count)d of their memberships ended",
+                        "%(count)d of their memberships ended",
+                        len(ended),
+                    ),
+                    ended,
+                ),
+            ]
+        changes = ", ".join(parts)
+        template = (
+            gettext("Applied: %(changes)s (%(read)s).")
+            if self.applied
+            else gettext("Would apply: %(changes)s (%(read)s).")
+        )
+        return template % {"changes": changes, "read": read}
 
     def lines(self) -> list[str]:
         """Every error and change, then the summary: what the dry run prints."""
@@ -157,22 +231,25 @@ class ImportReport:
         return self._lines(destructive=False)
 
     def _lines(self, *, destructive: bool) -> list[str]:
-        out = [f"line {line}: {message}" if line else message for line, message in self.errors]
+        out = [
+            gettext("line %(line)d: %(message)s") % {"line": line, "message": message} if line else message
+            for line, message in self.errors
+        ]
         sections = [
-            ("team created", self.teams_created),
-            ("person created", self.people_created),
-            ("person updated", self.people_updated),
-            ("person reactivated", self.people_reactivated),
-            ("membership started", self.memberships_started),
-            ("membership ended", self.memberships_ended),
+            (gettext("team created: %(item)s"), self.teams_created),
+            (gettext("person created: %(item)s"), self.people_created),
+            (gettext("person updated: %(item)s"), self.people_updated),
+            (gettext("person reactivated: %(item)s"), self.people_reactivated),
+            (gettext("membership started: %(item)s"), self.memberships_started),
+            (gettext("membership ended: %(item)s"), self.memberships_ended),
         ]
         if destructive:
             sections += [
-                ("person deactivated", self.people_deactivated),
-                ("membership ended (deactivated)", self.memberships_ended_by_deactivation),
+                (gettext("person deactivated: %(item)s"), self.people_deactivated),
+                (gettext("membership ended (deactivated): %(item)s"), self.memberships_ended_by_deactivation),
             ]
-        for label, items in sections:
-            out.extend(f"{label}: {item}" for item in items)
+        for template, items in sections:
+            out.extend(template % {"item": item} for item in items)
         out.append(self.summary())
         return out
 
@@ -180,7 +257,7 @@ class ImportReport:
 def _parse(csv_text: str, report: ImportReport) -> list[ImportRow]:
     """Read and validate every row; collect every error rather than stopping at the first."""
     if "\x00" in csv_text:
-        report.errors.append((0, "The file contains NUL bytes; is it really a CSV export?"))
+        report.errors.append((0, gettext("The file contains NUL bytes; is it really a CSV export?")))
         return []
     text = csv_text.lstrip("\ufeff")
     report.delimiter = _delimiter(text)
@@ -193,16 +270,23 @@ def _parse(csv_text: str, report: ImportReport) -> list[ImportRow]:
                 columns[column] = header[alias]
     missing = [column for column in REQUIRED_COLUMNS if column not in columns]
     if missing:
-        others = ", ".join(name for mark, name in DELIMITERS.items() if mark != report.delimiter)
-        report.errors.append(
-            (
-                0,
-                f"Missing column(s): {', '.join(missing)}. The file was read as "
-                f"{report.delimiter_name}-separated and its header has: "
-                f"{', '.join(repr(name) for name in header) or 'nothing'}. Columns must be separated by a "
-                f"comma, semicolon or tab ({others} also work) and named email, name, team.",
-            )
+        others = ", ".join(str(name) for mark, name in DELIMITER_WORDS.items() if mark != report.delimiter)
+        message = ngettext(
+            "Missing column: %(missing)s. The file was read as %(separator)s-separated and its header has: "
+            "%(header)s. Columns must be separated by a comma, semicolon or tab (%(others)s also work) and "
+            "named email, name, team.",
+            "Missing columns: %(missing)s. The file was read as %(separator)s-separated and its header has: "
+            "%(header)s. Columns must be separated by a comma, semicolon or tab (%(others)s also work) and "
+            "named email, name, team.",
+            len(missing),
         )
+        values = {
+            "missing": ", ".join(missing),
+            "separator": report.delimiter_name,
+            "header": ", ".join(repr(name) for name in header) or gettext("nothing"),
+            "others": others,
+        }
+        report.errors.append((0, message % values))
         return []
 
     rows: list[ImportRow] = []
@@ -210,7 +294,9 @@ def _parse(csv_text: str, report: ImportReport) -> list[ImportRow]:
     person_fields: dict[str, tuple[int, str, str, str]] = {}
     for line, record in enumerate(reader, start=2):
         if len(rows) >= MAX_ROWS:
-            report.errors.append((line, f"More than {MAX_ROWS} rows; split the file."))
+            report.errors.append(
+                (line, gettext("More than %(max)d rows; split the file.") % {"max": MAX_ROWS})
+            )
             break
 
         def value(column: str, record: dict[str, str | None] = record) -> str:
@@ -229,15 +315,18 @@ def _parse(csv_text: str, report: ImportReport) -> list[ImportRow]:
         try:
             validate_email(email)
         except ValidationError:
-            problems.append(f"email {email!r} is not a valid address")
+            problems.append(gettext("email %(email)s is not a valid address") % {"email": repr(email)})
         if not name:
-            problems.append("name is empty")
+            problems.append(gettext("name is empty"))
         elif len(name) > 200:
-            problems.append("name is longer than 200 characters")
+            problems.append(gettext("name is longer than 200 characters"))
         if not value("team") or any(not part for part in path):
-            problems.append("team is empty, or has an empty level between separators")
+            problems.append(gettext("team is empty, or has an empty level between separators"))
         if role not in Membership.Role.values:
-            problems.append(f"role {role!r} is not one of {', '.join(Membership.Role.values)}")
+            problems.append(
+                gettext("role %(role)s is not one of %(roles)s")
+                % {"role": repr(role), "roles": ", ".join(Membership.Role.values)}
+            )
         for check, raw, label in (
             (validate_locale, locale, "locale"),
             (validate_time_zone, time_zone, "time_zone"),
@@ -250,11 +339,16 @@ def _parse(csv_text: str, report: ImportReport) -> list[ImportRow]:
         if not problems:
             key = (email, tuple(part.lower() for part in path), role)
             if key in seen:
-                problems.append(f"repeats line {seen[key]} (same person, team and role)")
+                problems.append(
+                    gettext("repeats line %(line)d (same person, team and role)") % {"line": seen[key]}
+                )
             seen[key] = line
             previous = person_fields.get(email)
             if previous and previous[1:] != (name, locale, time_zone):
-                problems.append(f"{email} has a different name, locale or time zone on line {previous[0]}")
+                problems.append(
+                    gettext("%(email)s has a different name, locale or time zone on line %(line)d")
+                    % {"email": email, "line": previous[0]}
+                )
             person_fields.setdefault(email, (line, name, locale, time_zone))
         if problems:
             report.errors.extend((line, problem) for problem in problems)
@@ -445,8 +539,12 @@ def people_import_apply(
         return report, ""
     if report.destructive_count:
         count = len(report.people_deactivated)
-        who = "person is" if count == 1 else "people are"
-        return report, f"Tick this box to confirm that {count} {who} deactivated."
+        refusal = ngettext(
+            "Tick this box to confirm that %(count)d person is deactivated.",
+            "Tick this box to confirm that %(count)d people are deactivated.",
+            count,
+        )
+        return report, refusal % {"count": count}
     return (
         people_import(
             organisation=organisation,

@@ -64,7 +64,12 @@ def test_acknowledge_plan_resolve_each_leave_an_event_with_who_when_why() -> Non
     ]
     assert all(e.at == moment and e.actor_label == "Lead Payments" for e in events)
     assert events[0].why == "Seen; talking to the team on Thursday."
-    assert events[1].data == {"action": action.pk}
+    assert events[1].data == {
+        "action": action.pk,
+        "what": "Move the release freeze; pause on-call swaps",
+        "who": "Olivia",
+        "due_on": "2026-08-01",
+    }
     assert "Olivia" in events[1].why
 
 

@@ -74,7 +74,7 @@ def test_the_issue_example_sentence_with_numbers_from_scipy() -> None:
     expected = (
         f"Work-related burnout (CBI) rose from 38 to 54 over the last 8 rounds "
         f"({format_change(slope, '0-100')} per round, 95% CI {format_change(low, '0-100')} to "
-        f"{format_change(high, '0-100')}; q < 0.01); 54 is at or above the CBI 'high' convention of 50."
+        f"{format_change(high, '0-100')}; q < 0.01); 54 is at or above 50, the CBI convention for 'high'."
     )
     assert verdict.explanations[FlagKind.TREND] == expected
     assert verdict.hits[FlagKind.TREND] is True
@@ -206,11 +206,11 @@ def test_cutoffs_use_the_exact_mean_and_the_instrument_bands() -> None:
     assert v_at.hits == {FlagKind.CUTOFF: True}
     assert v_at.severity is Severity.WATCH
     assert v_at.explanations[FlagKind.CUTOFF] == (
-        "Well-being (WHO-5) was 50 in the round closing 2 Mar 2026: 50 is at or below the WHO-5 'poor "
-        "wellbeing' cut-off of 50."
+        "Well-being (WHO-5) was 50 in the round closing 2 Mar 2026: 50 is at or below 50, the WHO-5 cut-off "
+        "for 'poor wellbeing'."
     )
     assert v_above.hits == {FlagKind.CUTOFF: False}
-    assert "'likely depression' cut-off of 28" in v_low.explanations[FlagKind.CUTOFF]
+    assert "at or below 28, the WHO-5 cut-off for 'likely depression'" in v_low.explanations[FlagKind.CUTOFF]
     assert bands[0] == BandDef("likely_depression", "<=", Fraction(28))
 
 

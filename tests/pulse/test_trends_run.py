@@ -170,7 +170,7 @@ def test_recovery_resolves_after_two_evaluations_back_in_bounds_and_a_return_reo
     cutoff = Flag.objects.get(team=history.team["Payments"], kind=FlagKind.CUTOFF)
     assert cutoff.state == Flag.State.OPEN
     assert cutoff.severity == Flag.Severity.WATCH  # beyond the cut-off but not worsening
-    assert "3.5 is at or above the single-item burnout 'burned out' cut-off of 3" in cutoff.explanation
+    assert "3.5 is at or above 3, the single-item burnout cut-off for 'burned out'" in cutoff.explanation
 
     history.round({"Payments": {BURNOUT: 2.3}})
     trend_run(organisation_id=history.organisation.pk, now=history.now())

@@ -97,7 +97,7 @@ def test_any_row_error_changes_nothing_and_every_error_is_reported_by_line() -> 
 def test_missing_columns_and_conflicting_rows_are_errors() -> None:
     organisation = OrganisationFactory()
     assert (
-        "Missing column(s): team"
+        "Missing column: team"
         in people_import(organisation=organisation, csv_text="email,name\na@b.c,A\n").errors[0][1]
     )
     conflicting = "email,name,team\na@x.org,Ann,T\na@x.org,Anne,U\na@x.org,Ann,T\n"
@@ -136,7 +136,7 @@ def test_people_missing_from_a_file_are_deactivated_only_when_chosen_not_deleted
     assert report.people_deactivated == ["Cy Cole <cy@acme.example>"]
     assert report.memberships_ended_by_deactivation == ["cy@acme.example member of Data"]
     assert report.destructive_count == 2
-    assert "1 person(s) deactivated" in report.summary()
+    assert "1 person deactivated" in report.summary()
     cy = Person.objects.get(email="cy@acme.example")
     assert not cy.is_active
     assert not Membership.objects.current().filter(person=cy).exists()
@@ -194,7 +194,7 @@ def test_a_missing_column_error_names_the_delimiter_it_read() -> None:
     assert "'email|name|team'" in message
     assert "comma, semicolon or tab" in message
     report = people_import(organisation=organisation, csv_text="email;name\na@b.c;A\n")
-    assert "Missing column(s): team. The file was read as semicolon-separated" in report.errors[0][1]
+    assert "Missing column: team. The file was read as semicolon-separated" in report.errors[0][1]
 
 
 def test_the_command_is_a_dry_run_that_prints_how_to_apply_exactly_it(
@@ -255,7 +255,7 @@ def test_the_admin_import_page_shows_a_dry_run_then_applies_it() -> None:
     response = client.post(url, {"file": upload, "dry_run": "1"})
     assert response.status_code == 200
     page = response.content.decode()
-    assert "Would apply: 4 team(s) created, 3 person(s) created" in page
+    assert "Would apply: 4 teams created, 3 people created" in page
     assert not Person.objects.exists()
     fingerprint = page.split('name="fingerprint" value="')[1].split('"')[0]
     response = client.post(url, {"csv_text": GOOD, "fingerprint": fingerprint, "apply": "1"})
