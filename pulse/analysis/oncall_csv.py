@@ -199,8 +199,20 @@ def _parse(
     return Parsed(tuple(rows), tuple(errors), tuple(numbers))
 
 
-def _shift(row: _Row) -> Shift | None:
+TeamCheck = Callable[[str], str]
+"""Given a ``team`` cell, the problem with it ("" when the team is known): the caller's own check, run on
+every row, so a row refused for another field still has its unknown team named in the same pass."""
+
+
+def _team(row: _Row, check: TeamCheck | None) -> str:
     team = row.text("team")
+    if team and check is not None and (problem := check(team)):
+        row.fail("team", problem)
+    return team
+
+
+def _shift(row: _Row, check: TeamCheck | None = None) -> Shift | None:
+    team = _team(row, check)
     responder = row.text("responder")
     start = row.moment("start")
     end = row.moment("end")
@@ -213,8 +225,8 @@ def _shift(row: _Row) -> Shift | None:
     return Shift(team, responder, start, end, int(level), site)
 
 
-def _page(row: _Row) -> Page | None:
-    team = row.text("team")
+def _page(row: _Row, check: TeamCheck | None = None) -> Page | None:
+    team = _team(row, check)
     responder = row.text("responder")
     zone_name = row.text("responder_time_zone")
     if zone_name:
@@ -233,19 +245,24 @@ def _page(row: _Row) -> Page | None:
     )
 
 
-def parse_shifts(text: str) -> Parsed[Shift]:
-    """The shifts of a ``shifts.csv`` text, and every error in it (module docstring)."""
+def parse_shifts(text: str, team_check: TeamCheck | None = None) -> Parsed[Shift]:
+    """The shifts of a ``shifts.csv`` text, and every error in it (module docstring); ``team_check``, when
+    given, names the problem with a row's team (an unknown one) as an error of that row's ``team``."""
     return _parse(
-        text, SHIFT_COLUMNS, _shift, lambda s: (s.team, s.responder, s.start, s.end, s.level, s.site)
+        text,
+        SHIFT_COLUMNS,
+        lambda row: _shift(row, team_check),
+        lambda s: (s.team, s.responder, s.start, s.end, s.level, s.site),
     )
 
 
-def parse_pages(text: str) -> Parsed[Page]:
-    """The pages of a ``pages.csv`` text, and every error in it (module docstring)."""
+def parse_pages(text: str, team_check: TeamCheck | None = None) -> Parsed[Page]:
+    """The pages of a ``pages.csv`` text, and every error in it (module docstring); ``team_check`` as for
+    :func:`parse_shifts`."""
     return _parse(
         text,
         PAGE_COLUMNS,
-        _page,
+        lambda row: _page(row, team_check),
         lambda p: (p.team, p.responder, p.responder_zone, p.occurred_at, p.incident, p.urgency, p.channel),
     )
 

@@ -401,16 +401,14 @@ class _TeamDirectory:
         return None, f"there is no team {reference!r} in this organisation (write its name or slug)"
 
 
-def _by_team(parsed: Parsed[Row], directory: _TeamDirectory) -> tuple[dict[int, list[Row]], list[CellError]]:
+def _by_team(rows: Sequence[Row], directory: _TeamDirectory) -> dict[int, list[Row]]:
+    """The parsed rows by team (each row's team was checked while parsing)."""
     grouped: dict[int, list[Row]] = defaultdict(list)
-    errors: list[CellError] = []
-    for row, number in zip(parsed.rows, parsed.row_numbers, strict=True):
-        team, problem = directory.find(row.team)
-        if team is None:
-            errors.append(CellError(number, "team", problem))
-        else:
+    for row in rows:
+        team, _problem = directory.find(row.team)
+        if team is not None:
             grouped[team.pk].append(row)
-    return grouped, errors
+    return grouped
 
 
 def oncall_csv_import(
@@ -428,12 +426,16 @@ def oncall_csv_import(
     a refused import show the same report; an applied one stores all teams' rows in one transaction.
     Either text may be empty (only shifts, or only pages); both empty is an error."""
     directory = _TeamDirectory(organisation_id)
-    parsed_shifts = parse_shifts(shifts_text) if shifts_text.strip() else Parsed[Shift]((), ())
-    parsed_pages = parse_pages(pages_text) if pages_text.strip() else Parsed[Page]((), ())
-    shifts_by_team, shift_team_errors = _by_team(parsed_shifts, directory)
-    pages_by_team, page_team_errors = _by_team(parsed_pages, directory)
-    shift_errors = sorted([*parsed_shifts.errors, *shift_team_errors], key=lambda e: e.row)
-    page_errors = sorted([*parsed_pages.errors, *page_team_errors], key=lambda e: e.row)
+
+    def team_check(reference: str) -> str:
+        return directory.find(reference)[1]
+
+    parsed_shifts = parse_shifts(shifts_text, team_check) if shifts_text.strip() else Parsed[Shift]((), ())
+    parsed_pages = parse_pages(pages_text, team_check) if pages_text.strip() else Parsed[Page]((), ())
+    shifts_by_team = _by_team(parsed_shifts.rows, directory)
+    pages_by_team = _by_team(parsed_pages.rows, directory)
+    shift_errors = list(parsed_shifts.errors)
+    page_errors = list(parsed_pages.errors)
     if not shifts_text.strip() and not pages_text.strip():
         shift_errors.append(CellError(1, "(file)", "give shifts.csv, pages.csv or both"))
     ok = not shift_errors and not page_errors

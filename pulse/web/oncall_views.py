@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 
 from pulse.models.oncall import OncallImport
 from pulse.permissions import Caller
@@ -54,8 +54,7 @@ def oncall_import_view(request: HttpRequest, caller: Caller) -> HttpResponse:
             messages.success(
                 request,
                 gettext(
-                    "Stored %(shifts)s new shifts and %(pages)s new pages; "
-                    "%(existing)s rows were already stored."
+                    "Stored. New shifts: %(shifts)s. New pages: %(pages)s. Rows already stored: %(existing)s."
                 )
                 % {
                     "shifts": total.shifts_new,
@@ -110,11 +109,7 @@ def time_off_import_view(request: HttpRequest, caller: Caller) -> HttpResponse:
         if report.applied:
             messages.success(
                 request,
-                ngettext(
-                    "Stored %(count)s new absence; %(existing)s were already stored.",
-                    "Stored %(count)s new absences; %(existing)s were already stored.",
-                    report.absences_new,
-                )
+                gettext("Stored. New absences: %(count)s. Already stored: %(existing)s.")
                 % {"count": report.absences_new, "existing": report.absences_existing},
             )
             return redirect("web_time_off_import")

@@ -79,9 +79,9 @@ def test_a_dry_run_reports_per_team_and_stores_nothing(admin: Client, team: Team
     response = _post(admin, "dry_run", SHIFTS, PAGES)
     assert response.status_code == 200  # type: ignore[attr-defined]
     text = _text(response)
-    assert "Read 3 shifts and 5 pages." in text
+    assert "Shifts read: 3. Pages read: 5." in text
     assert re.search(r"SRE 3 3 0 5 5 0", text)  # read, new, already stored; per file
-    assert "Store 3 new shifts and 5 new pages" in text
+    assert "Store the new rows (shifts: 3, pages: 5)" in text
     assert not OncallShift.objects.exists()
     assert not OncallPage.objects.exists()
     assert not OncallWeek.objects.exists()
@@ -90,12 +90,13 @@ def test_a_dry_run_reports_per_team_and_stores_nothing(admin: Client, team: Team
 
 def test_errors_are_reported_field_by_field_and_nothing_is_stored(admin: Client, team: Team) -> None:
     bad_shifts = SHIFTS + "platform,dave,2026-01-12T00:00:00+01:00,2026-01-13T00:00:00+01:00,1,\n"  # row 5
+    bad_shifts += "platfrom,erin,2026-01-12T00:00:00,2026-01-13T00:00:00+01:00,3,\n"  # row 6: three problems
     bad_pages = PAGES + "sre,alice,Mars/Olympus,2026-01-12T04:00:00,INC-9,urgent,pigeon\n"  # row 7
     response = _post(admin, "dry_run", bad_shifts, bad_pages)
     assert response.status_code == 400  # type: ignore[attr-defined]
     page = response.content.decode()  # type: ignore[attr-defined]
     shift_rows = re.findall(r"<tr><td>(\d+)</td><td><code>([^<]+)</code>", page.split('id="page-errors"')[0])
-    assert shift_rows == [("5", "team")]
+    assert shift_rows == [("5", "team"), ("6", "team"), ("6", "start"), ("6", "level")]  # all in one pass
     assert "there is no team &#x27;platform&#x27; in this organisation" in page
     page_rows = re.findall(r"<tr><td>(\d+)</td><td><code>([^<]+)</code>", page.split('id="page-errors"')[1])
     assert page_rows == [
@@ -119,7 +120,7 @@ def test_apply_stores_the_rows_and_the_week_and_a_reimport_stores_nothing_twice(
     response = _post(admin, "apply", SHIFTS, PAGES)
     assert response.status_code == 302  # type: ignore[attr-defined]
     followed = admin.get("/manage/oncall/import/")
-    assert "Stored 3 new shifts and 5 new pages; 0 rows were already stored." in _text(followed)
+    assert "Stored. New shifts: 3. New pages: 5. Rows already stored: 0." in _text(followed)
     assert (OncallShift.objects.count(), OncallPage.objects.count()) == (3, 5)
 
     week = OncallWeek.objects.get(team=team)
@@ -242,7 +243,7 @@ def test_time_off_is_imported_with_field_errors_first_and_counted_per_team_at_k(
         f"{second.email},2025-12-18,2025-12-23\n"  # Thursday to Tuesday: four
     )
     response = _time_off(admin, "dry_run", good)
-    assert "Read 2 absences of 2 people: 2 new, 0 already stored." in _text(response)
+    assert "Absences read: 2, of 2 people. New: 2. Already stored: 0." in _text(response)
     assert not OncallAbsence.objects.exists()
     assert _time_off(admin, "apply", good).status_code == 302  # type: ignore[attr-defined]
     assert OncallAbsence.objects.count() == 2
@@ -251,7 +252,7 @@ def test_time_off_is_imported_with_field_errors_first_and_counted_per_team_at_k(
     # Of three members, only the first had a five-day break in the 90 days to Sunday 18 January.
     assert OncallWeek.objects.get(team=team).without_time_off_share == pytest.approx(2 / 3)
     response = _time_off(admin, "dry_run", good)
-    assert "Read 2 absences of 2 people: 0 new, 2 already stored." in _text(response)
+    assert "Absences read: 2, of 2 people. New: 0. Already stored: 2." in _text(response)
     assert _time_off(admin, "apply", good).status_code == 302  # type: ignore[attr-defined]
     assert OncallAbsence.objects.count() == 2
 
@@ -351,5 +352,5 @@ def test_a_german_admin_reads_both_import_pages_and_their_reports_in_german(
         page = FILES.sub(" ", page)  # the files themselves (pasted, or sent back on apply) are data
         assert '<html lang="de">' in page
         assert not _english_words(page), (pages.index(response), _english_words(page))
-    assert "3 neue Schichten und 5 neue Alarmierungen gespeichert" in _text(pages[-1])
+    assert "Gespeichert. Neue Schichten: 3. Neue Alarmierungen: 5." in _text(pages[-1])
     assert "Die Dateien haben Fehler: Nichts wurde gespeichert" in _text(pages[2])
