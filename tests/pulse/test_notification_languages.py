@@ -99,11 +99,11 @@ def test_an_alert_reaches_a_german_and_an_english_leader_each_in_their_language(
     assert '<html lang="en">' in english_html
     assert '<html lang="de">' in german_html
     assert "<strong>Alarm: Payments</strong>" in german_html
-    # The trend run's sentence is stored English: the same in both, marked in the HTML part.
-    story = flag.headline or flag.explanation
-    assert f"Payments: {story}" in english_text
-    assert f"Payments: {story}" in german_text
-    assert f'<span lang="en">{html_module.escape(story)}</span>' in german_html
+    # The flag's sentence is worded when each email is made, in its reader's language.
+    assert "Payments: Burnout (single item) " in english_text
+    assert "jumped to 3.6" in english_text
+    assert "sprang in der am" in german_text
+    assert "3,6" in german_text
     assert not _outside_english(german_html) & ENGLISH, _outside_english(german_html) & ENGLISH
     assert _outside_english(english_html) & {"open", "acknowledge", "answered"}
 
