@@ -29,8 +29,9 @@ pytestmark = pytest.mark.django_db
 HOME_QUERIES = 20
 # The team page also asks which rounds asked the team (its memberships, and the aggregates of rounds from
 # before its people joined) and what it still needs (members, schedules): pulse.selectors.team_rounds.
-# And the leader's note on the latest round (pulse.selectors.team_results.round_note_get).
-TEAM_QUERIES = 23
+# And the leader's note on the latest round (pulse.selectors.team_results.round_note_get), and the team's
+# weekly on-call load (pulse.selectors.oncall).
+TEAM_QUERIES = 24
 
 
 def _client(person: Person) -> Client:
