@@ -14,11 +14,13 @@ first week of its earliest shown round, and at least the last ``PULSE_TREND_WIND
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext, pgettext
 
 from pulse import dates
@@ -126,26 +128,22 @@ def load_week(row: OncallWeek) -> LoadWeek:
     )
 
 
-def load_weeks_for_trends(team_ids: Iterable[int], *, weeks: int) -> dict[int, list[LoadWeek]]:
-    """The latest ``weeks`` stored weeks of each team, oldest first (one query), for the trend run."""
+def load_weeks_for_trends(
+    team_ids: Iterable[int], *, weeks: int, until: datetime
+) -> dict[int, list[LoadWeek]]:
+    """Each team's latest ``weeks`` weeks that ended by ``until``, oldest first (one query), for the trend
+    run: a week still under way is not judged, and a run as of a past moment sees no later week."""
     wanted = list(team_ids)
     if not wanted:
         return {}
-    latest = (
-        OncallWeek.objects.filter(team_id__in=wanted)
-        .order_by("-week_start")
-        .values_list("week_start", flat=True)[:1]
-    )
-    newest = next(iter(latest), None)
-    if newest is None:
-        return {}
-    since = newest - timedelta(weeks=weeks + 1)
+    since = until - timedelta(weeks=weeks + 1)
     out: dict[int, list[LoadWeek]] = {}
-    for row in OncallWeek.objects.filter(team_id__in=wanted, week_start__gt=since).order_by(
+    rows = OncallWeek.objects.filter(team_id__in=wanted, ends_at__lte=until, ends_at__gt=since).order_by(
         "team_id", "week_start"
-    ):
+    )
+    for row in rows:
         out.setdefault(row.team_id, []).append(load_week(row))
-    return {team: rows[-weeks:] for team, rows in out.items()}
+    return {team: found[-weeks:] for team, found in out.items()}
 
 
 @dataclass(frozen=True)
@@ -216,7 +214,12 @@ class TeamLoad:
                     sum(column) for column in zip(*(values for _k, _l, values in chart.stack), strict=True)
                 ]
             high = max([*finite, *(t.value for t in chart.thresholds), 1.0])
-            top = 100.0 if chart.unit == "%" else float(int(high * 1.15) + 1)
+            # Room above the highest value and every limit; shares in steps of 10 points, up to 100 %.
+            top = (
+                min(100.0, 10.0 * math.ceil(high * 1.2 / 10))
+                if chart.unit == "%"
+                else float(int(high * 1.15) + 1)
+            )
             out[f"load-{chart.key}"] = {
                 "kind": "stacked" if chart.stack else "line",
                 "label": chart.title,
@@ -265,7 +268,7 @@ def _charts(weeks: Sequence[LoadWeekView]) -> tuple[LoadChart, ...]:
         LoadChart(
             "time-on-call",
             gettext("Time on call"),
-            gettext("% of the week on call, most-loaded person"),
+            gettext("% of the week on call"),
             "%",
             tuple(None if w.max_share is None else float(w.max_share) for w in weeks),
             thresholds=(
@@ -317,7 +320,11 @@ def _charts(weeks: Sequence[LoadWeekView]) -> tuple[LoadChart, ...]:
 
 
 def _weeks_of(team_ids: Sequence[int], *, since: date | None, at_least: int) -> dict[int, list[OncallWeek]]:
-    rows = OncallWeek.objects.filter(team_id__in=list(team_ids)).order_by("team_id", "week_start")
+    """Each team's weeks that have ended (a week under way would read as a sudden drop), from ``since``'s
+    week on and at least the last ``at_least``."""
+    rows = OncallWeek.objects.filter(team_id__in=list(team_ids), ends_at__lte=timezone.now()).order_by(
+        "team_id", "week_start"
+    )
     out: dict[int, list[OncallWeek]] = {}
     for row in rows:
         out.setdefault(row.team_id, []).append(row)
@@ -364,14 +371,12 @@ class RollupLoad:
 
 
 def rollup_load_get(*, caller: Caller, team_ids: Iterable[int]) -> dict[int, RollupLoad]:
-    """The load of each of these teams the caller may see and that has on-call data (one query)."""
-    organisation = caller.organisation
-    teams = TeamIndex.of(organisation.pk)
-    visible = visible_team_ids(caller, teams)
-    wanted = [t for t in team_ids if t in visible]
+    """The load of each of these teams that has on-call data (one query). ``team_ids`` are the rows of a
+    roll-up the caller was given (``pulse.selectors.rollup.team_rollup_get`` applied who sees what)."""
+    zone = caller.organisation.time_zone
     out: dict[int, RollupLoad] = {}
-    for team_id, rows in _weeks_of(wanted, since=None, at_least=ROLLUP_WEEKS).items():
-        views = [week_view(row, organisation.time_zone) for row in rows]
+    for team_id, rows in _weeks_of(list(team_ids), since=None, at_least=ROLLUP_WEEKS).items():
+        views = [week_view(row, zone) for row in rows]
         out[team_id] = RollupLoad(
             latest=views[-1],
             weeks=len(views),

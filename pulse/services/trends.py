@@ -30,12 +30,14 @@ from django.db import transaction
 from django.db.models import F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from pulse.analysis.load import evaluate_with_load
 from pulse.analysis.metrics import RESPONSE_RATE, MetricInfos, metric_key
-from pulse.analysis.rules import Point, SeriesInput, SeriesVerdict, TrendSettings, collapsed_rounds, evaluate
+from pulse.analysis.rules import Point, SeriesInput, SeriesVerdict, TrendSettings, collapsed_rounds
 from pulse.analysis.stats import variance_from_sums
 from pulse.disclosure.release import TeamIndex, instrument_definitions, release_all, round_infos
 from pulse.disclosure.rules import Published, aggregate_withheld
-from pulse.models import TeamAggregate, TrendRun
+from pulse.models import OncallWeek, TeamAggregate, TrendRun
+from pulse.selectors.oncall import load_weeks_for_trends
 from pulse.services.flags import ApplySummary, flags_apply_verdicts
 from surveys.models import Organisation, Round
 
@@ -204,13 +206,16 @@ def trend_run(*, organisation_id: int, now: datetime | None = None) -> TrendRunR
         ]
         cfg = trend_settings(time_zone=organisation.time_zone)
         series = trend_series_load(organisation=organisation, window=cfg.window)
-        verdicts = evaluate(series, cfg)
+        # On-call load per team (docs/science.md §3.12): judged in the same run, so one Benjamini–Hochberg
+        # family covers the survey and the load tests, and a wellbeing flag can say what load did meanwhile.
+        load = load_weeks_for_trends(TeamIndex.of(organisation.pk).by_id, weeks=cfg.window, until=moment)
+        verdicts = evaluate_with_load(series, load, settings=cfg)
         applied = flags_apply_verdicts(organisation=organisation, verdicts=verdicts, now=moment)
         run = TrendRun.objects.create(
             organisation=organisation,
             watermark=watermark,
             started_at=moment,
-            series=len(series),
+            series=len(verdicts),
             tested=sum(1 for v in verdicts if not math.isnan(v.q)),
             hits=sum(1 for v in verdicts if v.flagged),
             seconds=time.perf_counter() - started,
@@ -227,15 +232,30 @@ def trend_run(*, organisation_id: int, now: datetime | None = None) -> TrendRunR
 
 
 def trends_run_due(*, now: datetime | None = None, batch: int = DUE_BATCH) -> int:
-    """Tick step: a trend run for each organisation with a round aggregated since its last run."""
+    """Tick step: a trend run for each organisation with a round aggregated since its last run, or with
+    on-call weeks computed since it (a week's load is judged when it lands, not at the next round)."""
     last_run = (
         TrendRun.objects.filter(organisation=OuterRef("pk")).order_by("-watermark").values("watermark")[:1]
     )
+    last_started = (
+        TrendRun.objects.filter(organisation=OuterRef("pk")).order_by("-started_at").values("started_at")[:1]
+    )
+    load_computed = (
+        OncallWeek.objects.filter(team__organisation=OuterRef("pk"))
+        .order_by("-computed_at")
+        .values("computed_at")[:1]
+    )
+    rounds_due = Q(latest__isnull=False) & (Q(last__isnull=True) | Q(latest__gt=F("last")))
+    load_due = Q(load__isnull=False) & (Q(started__isnull=True) | Q(load__gt=F("started")))
     due = (
-        Organisation.objects.annotate(latest=Max("rounds__aggregated_at"), last=Subquery(last_run))
-        .filter(latest__isnull=False)
-        .filter(Q(last__isnull=True) | Q(latest__gt=F("last")))
-        .order_by("latest")
+        Organisation.objects.annotate(
+            latest=Max("rounds__aggregated_at"),
+            last=Subquery(last_run),
+            started=Subquery(last_started),
+            load=Subquery(load_computed),
+        )
+        .filter(rounds_due | load_due)
+        .order_by(F("latest").asc(nulls_last=True), "pk")
         .values_list("pk", flat=True)[:batch]
     )
     done = 0

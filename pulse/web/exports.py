@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from django.http import HttpResponse
 from django.utils.text import slugify
 
 from pulse.selectors.cells import ShownCell
+from pulse.selectors.oncall import LoadWeekView, RollupLoad, TeamLoad
 from pulse.selectors.reports import MetricReport, TeamReport
 from pulse.selectors.rollup import Rollup, RollupCell
 
@@ -79,15 +80,56 @@ def _series(section: str, report: MetricReport, zone: str) -> Iterator[tuple[str
         )
 
 
-def team_rows(report: TeamReport) -> Iterator[tuple[str, ...]]:
+def _load_measures(week: LoadWeekView) -> Iterator[tuple[str, str]]:
+    """(measure, value) of one week of on-call load, as the page's tables show it: team figures only, and
+    the busiest person's share and the time off only where they are stored (at least k people)."""
+    yield "interruptions, business hours", str(week.business)
+    yield "interruptions, off hours", str(week.off)
+    yield "interruptions, sleep hours", str(week.sleep)
+    yield "interruptions, all", str(week.interruptions)
+    if week.max_share is not None:
+        yield "most time on call, % of the week", f"{week.max_share}%"
+    if week.median_share is not None:
+        yield "median time on call, % of the week", f"{week.median_share}%"
+    yield "incidents", str(week.incidents)
+    if week.incidents_per_shift is not None:
+        yield "incidents per 12-hour shift", f"{week.incidents_per_shift:.1f}"
+    yield "rotation size", str(week.rotation_size)
+    if week.sites > 1:
+        yield "rotation, smallest site", str(week.smallest_site)
+    if week.concentration is not None:
+        yield "busiest person's share of the interruptions", f"{week.concentration}%"
+    if week.without_time_off is not None:
+        yield "share of the team without a week off in 90 days", f"{week.without_time_off}%"
+
+
+def load_rows(load: TeamLoad) -> Iterator[tuple[str, ...]]:
+    """The on-call section's tables: one row per week and measure, the SRE thresholds a week breaches as
+    its detail ("above the SRE limit")."""
+    for week in load.weeks:
+        breached = {
+            "most time on call, % of the week": "time_on_call",
+            "incidents per 12-hour shift": "incidents_per_shift",
+            "rotation size": "rotation_size",
+        }
+        for measure, value in _load_measures(week):
+            code = breached.get(measure)
+            detail = "beyond the SRE book's limit" if code and code in week.breaches else ""
+            yield ("on-call load", measure, detail, week.week_start.isoformat(), "shown", value, "", "")
+
+
+def team_rows(report: TeamReport, *, load: TeamLoad | None = None) -> Iterator[tuple[str, ...]]:
     """Everything of the team page that holds a result: the table beside each chart, the response rate,
-    the shares and answer spreads of the latest round, its comments and the flags with their sentences."""
+    the on-call load's weeks (``load``), the shares and answer spreads of the latest round, its comments and
+    the flags with their sentences. The week of a load row is in the "round closing" column (its Monday)."""
     zone = report.organisation.time_zone
     latest = _day(report.latest_round.closes_at, zone) if report.latest_round else ""
     for metric in report.metrics:
         yield from _series("trend", metric, zone)
     if report.response_rate is not None:
         yield from _series("response rate", report.response_rate, zone)
+    if load is not None:
+        yield from load_rows(load)
     for share in report.shares:
         status, result, answers = _cell_fields(share.cell)
         yield ("share at or beyond a cut-off", share.label, share.band, latest, status, result, answers, "")
@@ -145,9 +187,47 @@ def _rollup_cell(
     )
 
 
-def rollup_rows(rollup: Rollup) -> Iterator[tuple[str, ...]]:
+def _rollup_load(
+    row_fields: Sequence[str], load: RollupLoad, flags: Sequence[str]
+) -> Iterator[tuple[str, ...]]:
+    week = load.latest.week_start.isoformat()
+    sums = f"over the last {load.weeks} weeks"
+    yield (
+        *row_fields,
+        "on-call: interruptions",
+        week,
+        "shown",
+        str(load.interruptions),
+        sums,
+        "",
+        "",
+        "",
+        *flags,
+    )
+    yield (
+        *row_fields,
+        "on-call: sleep-hour interruptions",
+        week,
+        "shown",
+        str(load.sleep),
+        sums,
+        "",
+        "",
+        "",
+        *flags,
+    )
+    for measure, value in _load_measures(load.latest):
+        if measure.startswith("interruptions"):
+            continue
+        yield (*row_fields, f"on-call: {measure}", week, "shown", value, "latest week", "", "", "", *flags)
+
+
+def rollup_rows(
+    rollup: Rollup, *, loads: Mapping[int, RollupLoad] | None = None
+) -> Iterator[tuple[str, ...]]:
     """One row per team and measure, as the roll-up table shows them; the team's path from the highest
-    team the caller sees ("Engineering / Platform / SRE Americas")."""
+    team the caller sees ("Engineering / Platform / SRE Americas"). A team with on-call data (``loads``)
+    also has its load rows: the last weeks' interruptions, and its latest week's other figures."""
     zone = rollup.organisation.time_zone
     names = {t.pk: t.name for t in (*rollup.ancestors, rollup.team)}
     names.update((row.team.pk, row.team.name) for row in rollup.rows)
@@ -156,6 +236,8 @@ def rollup_rows(rollup: Rollup) -> Iterator[tuple[str, ...]]:
         flags = (str(row.open_flags), row.severity_label, str(row.resolved))
         for cell in (*row.cells, row.rate):
             yield _rollup_cell((row.team.name, path), cell, zone, flags)
+        if loads and row.team.pk in loads:
+            yield from _rollup_load((row.team.name, path), loads[row.team.pk], flags)
 
 
 def filename(team_name: str, what: str, day: date) -> str:

@@ -6,7 +6,11 @@
 
    Drawn on top of uPlot's lines (a draw hook): the instrument's cut-offs (a labelled line), leaders' actions
    (a labelled vertical line on the day each was planned), and rounds with no result (a grey column with ⊘).
-   The key is static HTML under the chart, so it never reads "withheld" while nothing is hovered. */
+   The key is static HTML under the chart, so it never reads "withheld" while nothing is hovered.
+
+   The script's own words (its series' names) come from the chart's data-words attribute, which the template
+   writes in the page's language; its axis numbers are written for the page's language (<html lang>) with
+   the browser's Intl.NumberFormat: "3,5" and "85 %" on a German page (docs/languages.md §1). */
 (function () {
   "use strict";
   var source = document.getElementById("pulse-charts");
@@ -14,8 +18,15 @@
   var charts = JSON.parse(source.textContent);
 
   var INK = "#1a1a1a", RESULT = "#0b5cad", CUTOFF = "#8a1c12", ACTION = "#5a2d82", GAP = "#595959";
+  // On-call interruptions by hour type (pulse/selectors/oncall.py), stacked bottom to top; the key under the
+  // chart and leader.css's .key-hour-* use the same colours.
+  var HOURS = { business: "#9cc3e6", off: "#3f7fbf", sleep: "#2b1a5e" };
   var FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
   var AXIS_FONT = "12px " + FONT; // uPlot scales its axes' fonts to the screen itself
+
+  var LANG = document.documentElement.lang || "en";
+  var NUMBER = new Intl.NumberFormat(LANG, { maximumFractionDigits: 2 });
+  var PERCENT = new Intl.NumberFormat(LANG, { style: "percent", maximumFractionDigits: 0 });
 
   function finite(values) { return values.filter(function (v) { return v !== null && isFinite(v); }); }
 
@@ -110,20 +121,45 @@
     };
   }
 
+  // Stacked bars (on-call interruptions by hour type): each layer's running total, the top drawn first so
+  // that each lower layer covers the rest of its bar. The layers' names come in the data, in the page's
+  // language.
+  function stackedSeries(data) {
+    var running = data.x.map(function () { return 0; });
+    var totals = data.stack.map(function (layer) {
+      running = running.map(function (sum, i) { return sum + (layer.values[i] || 0); });
+      return running.slice();
+    });
+    var series = [{}], columns = [data.x];
+    var bars = window.uPlot.paths.bars({ size: [0.7, 48] });
+    for (var i = totals.length - 1; i >= 0; i--) {
+      var colour = HOURS[data.stack[i].key] || RESULT;
+      series.push({ label: data.stack[i].label, stroke: colour, fill: colour, width: 0, paths: bars,
+        points: { show: false } });
+      columns.push(totals[i]);
+    }
+    return { series: series, columns: columns };
+  }
+
   function draw(el, data) {
-    var percent = data.scale === "percent";
+    var percent = data.scale === "percent" || data.unit === "%";
+    var words = JSON.parse(el.getAttribute("data-words") || "{}");
     var series = [{}, {
-      label: percent ? "Response rate" : "Team result",
+      label: (percent ? words.rate : words.result) || "",
       stroke: RESULT, width: 2, spanGaps: false,
       points: { show: true, size: 7, fill: RESULT }
     }];
     var columns = [data.x, data.values];
     var bands = [];
-    if (finite(data.trend).length) {
-      series.push({ label: "Trend", stroke: INK, dash: [6, 4], width: 1.5, points: { show: false } });
+    if (data.kind === "stacked") {
+      var stacked = stackedSeries(data);
+      series = stacked.series;
+      columns = stacked.columns;
+    } else if (finite(data.trend).length) {
+      series.push({ label: words.trend || "", stroke: INK, dash: [6, 4], width: 1.5, points: { show: false } });
       columns.push(data.trend);
       if (finite(data.low).length) {
-        series.push({ label: "Noise band", stroke: "rgba(0,0,0,0)", points: { show: false } });
+        series.push({ label: words.noise || "", stroke: "rgba(0,0,0,0)", points: { show: false } });
         series.push({ label: "", stroke: "rgba(0,0,0,0)", points: { show: false } });
         columns.push(data.low, data.high);
         bands.push({ series: [4, 3], fill: "rgba(11, 92, 173, 0.14)" });
@@ -155,7 +191,7 @@
         {
           stroke: INK, font: AXIS_FONT, label: data.axis, labelFont: "600 " + AXIS_FONT, labelSize: 20,
           size: percent ? 46 : 36,
-          values: function (u, ticks) { return ticks.map(function (t) { return percent ? t + "%" : t; }); }
+          values: function (u, ticks) { return ticks.map(function (t) { return percent ? PERCENT.format(t / 100) : NUMBER.format(t); }); }
         }
       ],
       hooks: { draw: [marks(data)] }
