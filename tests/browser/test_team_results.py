@@ -51,7 +51,8 @@ def _styled(driver: Any) -> bool:
     """The page's own stylesheet was served and applied (the body's font is not the browser default)."""
     return bool(
         driver.execute_script(
-            "return [...document.styleSheets].some(s => s.href && s.href.includes('/static/') && s.cssRules.length)"
+            "return [...document.styleSheets]"
+            ".some(s => s.href && s.href.includes('/static/') && s.cssRules.length)"
         )
     )
 
