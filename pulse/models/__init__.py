@@ -14,6 +14,7 @@ from pulse.models.auth import AuthEmail, EmailChange, LoginLink
 from pulse.models.flags import Action, Flag, FlagEvent, TrendRun
 from pulse.models.notifications import Notification, NotificationChannel
 from pulse.models.oncall import OncallAbsence, OncallImport, OncallPage, OncallShift, OncallWeek
+from pulse.models.pagerduty import PagerDutyConnection, PagerDutyTeamLink, PagerDutyWebhookSecret
 from pulse.models.team_results import (
     NoActionReminder,
     RoundNote,
@@ -38,6 +39,9 @@ __all__ = [
     "OncallPage",
     "OncallShift",
     "OncallWeek",
+    "PagerDutyConnection",
+    "PagerDutyTeamLink",
+    "PagerDutyWebhookSecret",
     "RoundNote",
     "RoundNoteRevision",
     "TeamAggregate",

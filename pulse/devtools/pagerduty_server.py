@@ -1,0 +1,380 @@
+"""A small, real HTTP server that answers like PagerDuty's REST API v2 for the endpoints Pulse reads.
+
+It follows the documented behaviour (developer.pagerduty.com; github.com/PagerDuty/developer-docs,
+docs/REST-API): ``Authorization: Token token=<key>`` (401 otherwise), classic pagination (``offset``,
+``limit`` at most 100, ``more``, and ``total`` only when ``total=true``; 400 when ``offset + limit`` passes
+10,000), ``since``/``until`` ranges (``GET /incidents``: at most 6 months, else 400), the array filters
+(``schedule_ids[]``, ``escalation_policy_ids[]``, ``service_ids[]``), 429 with ``Retry-After`` on demand, and
+the wrapped entities (``{"oncalls": [...]}``, ``{"user": {...}}``). It serves whatever fixtures a test puts
+in it, and records every request it answered (path, query, time) for the test to inspect.
+
+It speaks HTTPS, as PagerDuty does (PagerDuty's client refuses any other scheme), with a certificate for
+127.0.0.1 made on start; point ``PULSE_PAGERDUTY_CA_BUNDLE`` at ``server.ca_file`` to trust it.
+
+Ports: the first free one of PORTS (8120–8129 unless given), so parallel runs never collide. Used by the
+tests and by `pulse_bench oncall`; a development tool, never installed in production.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import ssl
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+PORTS = range(8120, 8130)
+MAX_LIMIT = 100
+MAX_RESULTS = 10_000
+SIX_MONTHS = timedelta(days=183)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace(" ", "+"))
+    if moment.tzinfo is None:
+        raise ValueError(text)
+    return moment.astimezone(UTC)
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    at: float
+    authorised: bool
+
+
+@dataclass
+class PagerDutyData:
+    api_key: str
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    oncalls: list[dict[str, Any]] = field(default_factory=list)
+    incidents: list[dict[str, Any]] = field(default_factory=list)
+    log_entries: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, as PEM files in ``directory``. Valid from 2000 to
+    2100: tests move Python's clock (time_machine), OpenSSL checks the real one, and both must agree."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime(2000, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2100, 1, 1, tzinfo=UTC))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "server.pem", directory / "server.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file
+
+
+class PagerDutyServer:
+    def __init__(self, api_key: str) -> None:
+        self.data = PagerDutyData(api_key)
+        self.seen: list[Seen] = []
+        self.lock = threading.Lock()
+        self.rate_limited = 0
+        self.retry_after = 1
+        self.httpd: ThreadingHTTPServer | None = None
+        self.directory = tempfile.TemporaryDirectory(prefix="pulse-pagerduty-")
+        self.ca_file, self.key_file = _certificate(Path(self.directory.name))
+
+    # --- fixtures ------------------------------------------------------------------------------------
+
+    def add_user(self, user_id: str, time_zone: str) -> None:
+        self.data.users[user_id] = {
+            "id": user_id,
+            "type": "user",
+            "summary": f"User {user_id}",
+            "name": f"User {user_id}",
+            "email": f"{user_id.lower()}@example.com",
+            "time_zone": time_zone,
+        }
+
+    def add_oncall(
+        self,
+        user_id: str,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        level: int = 1,
+        schedule_id: str | None = "PSCHED1",
+        policy_id: str = "PPOLICY1",
+    ) -> None:
+        self.data.oncalls.append(
+            {
+                "user": {"id": user_id, "type": "user_reference", "summary": f"User {user_id}"},
+                "schedule": {"id": schedule_id, "type": "schedule_reference"} if schedule_id else None,
+                "escalation_policy": {"id": policy_id, "type": "escalation_policy_reference"},
+                "escalation_level": level,
+                "start": iso(start) if start else None,
+                "end": iso(end) if end else None,
+            }
+        )
+
+    def add_incident(
+        self,
+        incident_id: str,
+        created_at: datetime,
+        *,
+        urgency: str = "high",
+        service_id: str = "PSERV1",
+        policy_id: str = "PPOLICY1",
+    ) -> None:
+        self.data.incidents.append(
+            {
+                "id": incident_id,
+                "type": "incident",
+                "incident_number": len(self.data.incidents) + 1,
+                "created_at": iso(created_at),
+                "status": "resolved",
+                "urgency": urgency,
+                "service": {"id": service_id, "type": "service_reference"},
+                "escalation_policy": {"id": policy_id, "type": "escalation_policy_reference"},
+            }
+        )
+
+    def add_notification(
+        self, incident_id: str, user_id: str, at: datetime, channel: str = "push_notification"
+    ) -> None:
+        self.data.log_entries.append(
+            {
+                "id": f"R{len(self.data.log_entries):08d}",
+                "type": "notify_log_entry",
+                "summary": f"Notified User {user_id}",
+                "created_at": iso(at),
+                "incident": {"id": incident_id, "type": "incident_reference"},
+                "user": {"id": user_id, "type": "user_reference", "summary": f"User {user_id}"},
+                "channel": {"type": "auto"},
+                "notification": {"type": channel, "status": "success", "address": "+15555550100"},
+            }
+        )
+
+    def add_log_entry(self, incident_id: str, kind: str, at: datetime) -> None:
+        self.data.log_entries.append(
+            {
+                "id": f"R{len(self.data.log_entries):08d}",
+                "type": kind,
+                "created_at": iso(at),
+                "incident": {"id": incident_id, "type": "incident_reference"},
+                "channel": {"type": "auto"},
+            }
+        )
+
+    def limit_next(self, count: int, retry_after: int = 1) -> None:
+        """The next ``count`` requests get 429 with ``Retry-After: retry_after``."""
+        with self.lock:
+            self.rate_limited, self.retry_after = count, retry_after
+
+    # --- running -------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        assert self.httpd is not None
+        return f"https://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def requests_to(self, path: str) -> list[Seen]:
+        with self.lock:
+            return [item for item in self.seen if item.path == path]
+
+    def start(self) -> None:
+        handler = _handler(self)
+        for port in PORTS:
+            try:
+                self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+                break
+            except OSError:
+                continue
+        else:
+            raise RuntimeError("no free port in 8120-8129 for the local PagerDuty server")
+        self.httpd.daemon_threads = True
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.ca_file, self.key_file)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+        self.directory.cleanup()
+
+    # --- answering -----------------------------------------------------------------------------------
+
+    def answer(
+        self, method: str, path: str, query: dict[str, list[str]], headers: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        authorised = headers.get("Authorization") == f"Token token={self.data.api_key}"
+        with self.lock:
+            self.seen.append(Seen(method, path, query, time.monotonic(), authorised))
+            if self.rate_limited > 0:
+                self.rate_limited -= 1
+                return 429, _error(2020, "Rate Limit Exceeded"), {"Retry-After": str(self.retry_after)}
+        if not authorised:
+            return 401, _error(2006, "Authentication failed"), {}
+        if method != "GET":
+            return 405, _error(2000, "Method not allowed"), {}
+        if path.startswith("/users/"):
+            user = self.data.users.get(path.removeprefix("/users/"))
+            return (200, {"user": user}, {}) if user else (404, _error(2100, "Not Found"), {})
+        listing = {
+            "/users": ("users", self._users),
+            "/oncalls": ("oncalls", self._oncalls),
+            "/incidents": ("incidents", self._incidents),
+            "/log_entries": ("log_entries", self._log_entries),
+        }.get(path)
+        if listing is None:
+            return 404, _error(2100, "Not Found"), {}
+        wrapper, select = listing
+        try:
+            offset = int(_one(query, "offset", "0"))
+            limit = min(int(_one(query, "limit", "25")), MAX_LIMIT)
+        except ValueError:
+            return 400, _error(2001, "Invalid Input Provided"), {}
+        if offset + limit > MAX_RESULTS:
+            return 400, _error(2001, "Offset must be less than 10000"), {}
+        try:
+            records = select(query)
+        except ValueError as error:
+            return 400, _error(2001, f"Invalid Input Provided: {error}"), {}
+        page = records[offset : offset + limit]
+        body = {
+            wrapper: page,
+            "limit": limit,
+            "offset": offset,
+            "more": offset + len(page) < len(records),
+            "total": len(records) if _one(query, "total", "false") == "true" else None,
+        }
+        return 200, body, {}
+
+    def _range(self, query: dict[str, list[str]]) -> tuple[datetime, datetime]:
+        now = datetime.now(UTC)
+        since = parse_time(_one(query, "since", iso(now - timedelta(days=30))))
+        until = parse_time(_one(query, "until", iso(now)))
+        if until < since:
+            raise ValueError("until before since")
+        return since, until
+
+    def _users(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        return list(self.data.users.values())
+
+    def _oncalls(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        since, until = self._range(query)
+        schedules = set(query.get("schedule_ids[]", []))
+        policies = set(query.get("escalation_policy_ids[]", []))
+        found = []
+        for oncall in self.data.oncalls:
+            start = parse_time(oncall["start"]) if oncall["start"] else None
+            end = parse_time(oncall["end"]) if oncall["end"] else None
+            if (start and start >= until) or (end and end <= since):
+                continue
+            if schedules and (oncall["schedule"] or {}).get("id") not in schedules:
+                continue
+            if policies and oncall["escalation_policy"]["id"] not in policies:
+                continue
+            found.append(oncall)
+        return found
+
+    def _incidents(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        since, until = self._range(query)
+        if until - since > SIX_MONTHS:
+            raise ValueError("the date range may not exceed 6 months")
+        services = set(query.get("service_ids[]", []))
+        return [
+            incident
+            for incident in self.data.incidents
+            if since <= parse_time(incident["created_at"]) < until
+            and (not services or incident["service"]["id"] in services)
+        ]
+
+    def _log_entries(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        since, until = self._range(query)
+        return sorted(
+            (entry for entry in self.data.log_entries if since <= parse_time(entry["created_at"]) < until),
+            key=lambda entry: entry["created_at"],
+            reverse=True,
+        )
+
+
+def _one(query: dict[str, list[str]], name: str, default: str) -> str:
+    values = query.get(name)
+    return values[0] if values else default
+
+
+def _error(code: int, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "errors": [message]}}
+
+
+def _handler(server: PagerDutyServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body in separate writes would wait on delayed ACKs
+
+        def do_GET(self) -> None:
+            self._answer("GET")
+
+        def do_POST(self) -> None:
+            self._answer("POST")
+
+        def _answer(self, method: str) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            status, body, extra = server.answer(method, parts.path, parse_qs(parts.query), self.headers)
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # quiet: the test reads ``server.seen``
+
+    return Handler
+
+
+@contextmanager
+def pagerduty_server(api_key: str) -> Iterator[PagerDutyServer]:
+    server = PagerDutyServer(api_key)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
