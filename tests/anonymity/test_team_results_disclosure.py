@@ -131,5 +131,5 @@ def test_summary_emails_hold_only_released_cells_and_are_the_same_for_every_memb
     for person in [*members, lena]:
         assert person.display_name.split()[0] not in body
     shown, words = _leader_release(worked, "Root")
-    assert _values_in(body, words) <= shown | {str(worked.k)}
+    assert _values_in(str(body), words) <= shown | {str(worked.k)}
     assert "3.7" not in body

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from pytest_django.fixtures import Settings
@@ -129,5 +129,5 @@ def test_a_member_sees_their_team_s_results_and_actions_not_another_s(
     assert "Burnout" not in text
     assert "%" not in text.split("Fewer than", 1)[1].split("Pulse shows", 1)[0]
     _screenshot(browser, artifacts / "team-results-below-k-1280.png")
-    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    errors = [entry for entry in cast(Any, browser).get_log("browser") if entry["level"] == "SEVERE"]
     assert [e for e in errors if "/results/" not in e["message"] or "404" not in e["message"]] == []
