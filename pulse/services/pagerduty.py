@@ -663,7 +663,7 @@ def pagerduty_webhook_receive(
     stale (400).
 
     The event itself is not stored: it names an incident and who acted on it, not who was notified by which
-    channel, so a sync reads the notifications from the REST API (docs/oncall.md §6.3)."""
+    channel, so a sync reads the notifications from the REST API (docs/oncall.md §9)."""
     moment = now or timezone.now()
     connection = PagerDutyConnection.objects.filter(webhook_token=token).first()
     if connection is None:
