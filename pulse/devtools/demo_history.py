@@ -31,7 +31,8 @@ Idempotent: if any of those rounds exists already (the history was made, or the 
 these schedules for weeks), nothing happens. The history's invitation emails are skipped and its flag
 notifications summed up, so starting the demo does not mail the past: each leader gets at most one
 digest, of the flags still open (``notifications_collapse_history``), and no flag escalates before it has
-been open a whole escalation period in real time (``pulse.services.escalation``).
+been open a whole escalation period in real time (``pulse.services.escalation``); its rounds are marked as
+summarised, so no team is mailed the results of the past (``team_summaries_skip_history``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from pulse.models import Flag
 from pulse.services.aggregation import round_aggregate
 from pulse.services.flags import flag_acknowledge, flag_action_plan
 from pulse.services.notifications import notifications_collapse_history
+from pulse.services.team_results import team_summaries_skip_history
 from pulse.services.trends import trend_run
 from surveys import cadence
 from surveys.models import (
@@ -226,6 +228,7 @@ def demo_history_create(*, now: datetime | None = None) -> bool:
         # else of it is sent, and the invitation emails are moot.
         notifications_collapse_history(organisation_id=acme.pk, before=moment, now=moment)
         emails_skip_remaining(round_ids=[round_.pk for round_ in rounds])
+        team_summaries_skip_history(round_ids=[round_.pk for round_ in rounds], now=moment)
     logger.info("demo history: %s rounds for %s", len(rounds), acme.name)
     return True
 

@@ -184,6 +184,14 @@ def _summary_rounds_due(now: datetime) -> list[Round]:
     )
 
 
+def team_summaries_skip_history(*, round_ids: list[int], now: datetime) -> int:
+    """Mark rounds loaded as history (the demo's past) as summarised without sending anything: the past is
+    not news, so a first start mails no team the results of rounds it never waited for. Returns how many
+    rounds were marked; a round already queued is left as it is."""
+    runs = [TeamSummaryRun(round_id=round_id, queued_at=now, messages=0) for round_id in round_ids]
+    return len(TeamSummaryRun.objects.bulk_create(runs, ignore_conflicts=True))
+
+
 def team_summaries_queue_due(*, now: datetime | None = None) -> int:
     """Tick step: queue the summaries of one due round (see the module docstring). Returns how many emails
     were queued (0 when no round was due; a round with nothing to send still counts as done)."""

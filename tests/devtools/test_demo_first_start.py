@@ -46,7 +46,7 @@ def test_loading_the_history_then_ticking_sends_no_escalation_and_at_most_one_di
         tick_run()
         tick_run()
     assert not FlagEvent.objects.filter(kind=FlagEvent.Kind.ESCALATED).exists()
-    assert flag_emails() == []
+    assert flag_emails() == [], sorted({m.subject for m in flag_emails()})
     # Nothing of the past is sent but one digest per leader, of the flags still open.
     pending = Notification.objects.filter(organisation=acme, status=Notification.Status.PENDING)
     assert pending.exists()
