@@ -63,6 +63,8 @@ def test_admin_edits_are_recorded_with_who_made_them(admin_client: Client) -> No
             "locale": "en",
             "password_sign_in": "on",
             "email_link_sign_in": "on",
+            "team_summaries": "on",
+            "no_action_reminder_days": 7,
         },
     )
     assert response.status_code == 302
