@@ -105,7 +105,7 @@ def test_leader_sees_a_flag_acknowledges_it_and_plans_an_action(
     numbers = browser.find_element(By.CSS_SELECTOR, "details.numbers")
     assert not numbers.get_attribute("open")
     numbers.find_element(By.TAG_NAME, "summary").click()
-    assert "per round" in numbers.text
+    assert "q = " in numbers.text  # the technical sentence, in the leader's language
     assert browser.find_element(By.CSS_SELECTOR, "ul.reasons a[href^='/help/glossary/#']")
 
     note = browser.find_element(By.ID, f"id_ack{flag_id}-note")
@@ -116,7 +116,7 @@ def test_leader_sees_a_flag_acknowledges_it_and_plans_an_action(
     # A suggestion starts the action; the leader edits it and says who and by when.
     browser.find_element(By.CSS_SELECTOR, "#suggestion-on_call button.use-suggestion").click()
     what = browser.find_element(By.ID, f"id_act{flag_id}-what")
-    assert (what.get_attribute("value") or "").startswith("Review the team's on-call load: ")
+    assert (what.get_attribute("value") or "").startswith("Die Bereitschaftsbelastung des Teams prüfen: ")
     what.send_keys(" Move two on-call shifts to SRE Europe.")
     browser.find_element(By.ID, f"id_act{flag_id}-who").send_keys("Lena with Maya")
     due = browser.find_element(By.ID, f"id_act{flag_id}-due_on")
@@ -125,7 +125,7 @@ def test_leader_sees_a_flag_acknowledges_it_and_plans_an_action(
     _wait_for(browser, "ul.messages", "Maßnahme für SRE Americas geplant")
     article = browser.find_element(By.ID, f"flag-{flag_id}")
     assert "Move two on-call shifts to SRE Europe" in article.text
-    assert "The action's date has not come yet." in article.text
+    assert "Das Datum der Maßnahme ist noch nicht erreicht." in article.text
     _screenshot(browser, artifacts / "leader-flag-action-planned.png")
 
     flag = Flag.objects.get(pk=flag_id)
@@ -133,7 +133,7 @@ def test_leader_sees_a_flag_acknowledges_it_and_plans_an_action(
     lena = Person.objects.get(email=DEMO_LEADER_EMAIL)
     assert FlagEvent.objects.get(flag=flag, kind=FlagEvent.Kind.ACKNOWLEDGED).actor_id == lena.pk
     action = Action.objects.get(flag=flag)
-    assert action.what.startswith("Review the team's on-call load: ")
+    assert action.what.startswith("Die Bereitschaftsbelastung des Teams prüfen: ")
     assert (action.who, action.due_on) == ("Lena with Maya", dt.date(2026, 12, 8))
 
     # Resolve with a note, which stays on the flag, then reopen it with a reason.
