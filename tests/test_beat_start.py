@@ -26,6 +26,8 @@ def _beat(var_dir: Path) -> subprocess.Popen[str]:
         "PULSE_TESTING": "1",
         "SECRET_KEY": "beat-test-" + "s" * 50,
         "PULSE_TOKEN_KEYS": base64.urlsafe_b64encode(b"t" * 32).decode(),
+        "PULSE_SECRET_KEYS": base64.urlsafe_b64encode(b"c" * 32).decode(),
+        "PULSE_REFERENCE_KEY": base64.urlsafe_b64encode(b"r" * 32).decode(),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO"],
