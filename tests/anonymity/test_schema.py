@@ -35,9 +35,9 @@ DERIVED_ANSWER_MODELS = ("pulse.TeamAggregate",)
 # Fields whose names look like answers but are not, each with the reason.
 NOT_ANSWERS: dict[tuple[str, str], str] = {
     ("surveys.Question", "text"): "the question's wording per language, written by admins",
-    ("pulse.PagerDutyConnection", "api_key_sealed"): "the organisation's PagerDuty key, sealed (stored_secrets)",
+    ("pulse.PagerDutyConnection", "api_key_sealed"): "the organisation's PagerDuty key, sealed",
     ("pulse.PagerDutyWebhookSecret", "secret_sealed"): "a webhook subscription's signing secret, sealed",
-    ("pulse.RoundNote", "text"): "the leader's note to the team on a round, written by a leader, not an answer",
+    ("pulse.RoundNote", "text"): "the leader's note to the team on a round, not an answer",
     ("pulse.RoundNoteRevision", "text"): "earlier versions of the leader's note",
     ("surveys.HistoricalQuestion", "text"): "the history of the question's wording",
     ("surveys.Scale", "bands"): "the scale's published cut-offs, not anybody's band",
