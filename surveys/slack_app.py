@@ -183,7 +183,9 @@ def build_app() -> App:
     """The App, with Pulse's listeners. Requests reach it verified (:func:`verified`; Socket Mode needs no
     signature: its connection is opened with the app-level token)."""
     app = App(
-        name="pulse",
+        # Bolt names its own logger after the app and gives it the base logger's level: named "pulse" it
+        # would set Pulse's own logger to ERROR and silence every warning of the service.
+        name="surveys.slack.bolt.app",
         logger=bolt_logger,
         client=slack_client(),
         authorize=_authorize,

@@ -96,3 +96,15 @@ def test_the_slack_library_logger_never_passes_debug_on() -> None:
 
     assert slack_library_logger.getEffectiveLevel() >= logging.INFO
     assert bolt_logger.getEffectiveLevel() >= logging.ERROR
+
+
+def test_building_the_slack_app_leaves_pulses_own_loggers_alone() -> None:
+    """Bolt gives the logger named after the app the level of its quiet base logger: the app must not be
+    named after a logger Pulse logs warnings through (the rate limiter's fail-open warning went silent)."""
+    from surveys.slack_app import build_app
+
+    before = {name: logging.getLogger(name).level for name in ("pulse", "surveys", "")}
+    build_app()
+    assert {name: logging.getLogger(name).level for name in before} == before
+    assert logging.getLogger("pulse.ratelimit").isEnabledFor(logging.WARNING)
+
