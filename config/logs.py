@@ -64,6 +64,9 @@ def logging_config(*, log_format: str, level: str) -> dict[str, object]:
         "loggers": {
             "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
             "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            # The HTTP client of PagerDuty's library logs every request's URL at INFO, and PagerDuty's URLs
+            # hold user ids (GET /users/{id}), which Pulse keeps only as keyed hashes (docs/oncall.md §6).
+            "httpx2": {"level": "WARNING"},
             # Redacted at the source, before any handler (mail_admins, an error tracker) sees the record.
             "django.request": {"filters": ["redact_tokens"]},
             "django.security": {"filters": ["redact_tokens"]},

@@ -20,6 +20,18 @@ Sources (PagerDuty developer documentation, github.com/PagerDuty/developer-docs)
 * REST API v2, "Rate Limits" (docs/REST-API/04-Rate-Limits.md): 960 requests a minute per API key, 429
   beyond, with ``Retry-After``. :func:`gcra_decision` paces below it.
 * ``GET /incidents``: a ``since``/``until`` range of at most 6 months (:data:`INCIDENT_WINDOW`).
+* REST API v2, Analytics, ``POST /analytics/metrics/responders/teams`` ("Get responder data aggregated by
+  team"; PagerDuty's OpenAPI description, github.com/PagerDuty/api-schema, reference/REST/openapiv3.json,
+  schemas ``AnalyticsResponderFilter`` and ``AnalyticsResponderMetrics``): a body of ``filters``
+  (``date_range_start``, ``date_range_end``: incidents *created* in [start, end), at most a year;
+  ``team_ids``, ``responder_ids``, ``urgency``, ``priority_ids``) with ``time_zone``, ``order`` and
+  ``order_by``. It has no ``aggregate_unit`` (the incident endpoints and ``/analytics/metrics/users/all``
+  have one, this endpoint does not), so one request asks for one week (:func:`analytics_request`). The
+  answer's ``data`` holds one row per responder and team with ``total_business_hour_interruptions``,
+  ``total_off_hour_interruptions`` and ``total_sleep_hour_interruptions``, which
+  :func:`analytics_team_interruptions` sums. "Errors" (docs/REST-API/14-Errors.md): 402 when "the PagerDuty
+  account does not have access to one or more abilities" (code 2014, "Missing Account Ability"), 403 when
+  the caller "is not authorized to view the requested resource".
 """
 
 from __future__ import annotations
@@ -29,10 +41,10 @@ import hmac
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pulse.analysis.oncall import Channel, Page, Shift, Urgency, zone
+from pulse.analysis.oncall import Channel, HourSplit, IsoWeek, Page, Shift, Urgency, zone
 
 SIGNATURE_VERSION = "v1"
 EVENT_MAX_AGE = timedelta(hours=1)
@@ -54,6 +66,19 @@ MAX_RESULTS = 10_000
 INCIDENT_WINDOW = timedelta(days=180)  # "6 months" read as the shortest six months there are (Feb–Jul: 181)
 ONCALL_WINDOW = timedelta(days=90)
 SMALLEST_WINDOW = timedelta(minutes=1)
+
+ANALYTICS_PATH = "/analytics/metrics/responders/teams"
+# "Data availability ... is generally within 24 hours" (the endpoint's description): a week is asked for once
+# it has been over that long, and its answer is kept once it was read that long after the week ended.
+ANALYTICS_DELAY = timedelta(hours=24)
+# Statuses with which PagerDuty says the account or key has no Analytics (docs/REST-API/14-Errors.md): 402
+# a missing ability, 403 a key not allowed to read it, 404 an endpoint this account does not have.
+ANALYTICS_UNAVAILABLE = frozenset({402, 403, 404})
+ANALYTICS_FIELDS = {
+    "business": "total_business_hour_interruptions",
+    "off": "total_off_hour_interruptions",
+    "sleep": "total_sleep_hour_interruptions",
+}
 
 REQUESTS_PER_MINUTE = 960
 # The pacing of :func:`gcra_decision`: one request every 60/940 s with a burst of 10, so that any 60 seconds
@@ -308,3 +333,103 @@ def pages_from_log_entries(
             ),
         )
     return sorted(found.values(), key=lambda page: (page.occurred_at, page.responder, page.channel))
+
+
+# --- Analytics: a team's interruptions per week ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnalyticsWeek:
+    """An ISO week of the team's zone, as Analytics is asked about it: local midnights to local midnights."""
+
+    week: IsoWeek
+    monday: date
+    starts_at: datetime
+    ends_at: datetime
+
+
+def analytics_weeks(since: datetime, settled_by: datetime, team_zone: str) -> list[AnalyticsWeek]:
+    """The ISO weeks (in ``team_zone``) that end after ``since`` and no later than ``settled_by``, oldest
+    first: the weeks whose Analytics figures are complete by then (``settled_by`` = now less
+    :data:`ANALYTICS_DELAY`)."""
+    tz = zone(team_zone)
+    found: list[AnalyticsWeek] = []
+    week = IsoWeek.of(since, tz)
+    while True:
+        start, end = week.bounds(tz)
+        if end > settled_by:
+            return found
+        if end > since:
+            found.append(AnalyticsWeek(week, date.fromisocalendar(week.year, week.week, 1), start, end))
+        week = week.shifted(1)
+
+
+def _local_iso(moment: datetime, tz: str) -> str:
+    return moment.astimezone(zone(tz)).isoformat(timespec="seconds")
+
+
+def analytics_request(team_id: str, week: AnalyticsWeek, team_zone: str) -> dict[str, Any]:
+    """The body asking Analytics for ``team_id``'s responders over one week: incidents created from the week's
+    first local midnight to the next week's, both written with the team's offset, in the team's zone."""
+    return {
+        "filters": {
+            "date_range_start": _local_iso(week.starts_at, team_zone),
+            "date_range_end": _local_iso(week.ends_at, team_zone),
+            "team_ids": [team_id],
+        },
+        "time_zone": team_zone,
+    }
+
+
+def _count(value: object, name: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} is not a count: {value!r}")
+    return value
+
+
+def analytics_team_interruptions(answer: object, team_id: str) -> HourSplit:
+    """The team's interruptions by hour type: the sum of ``answer["data"]``'s rows of ``team_id``.
+
+    Only the team's id and the three counts of each row are read; the responder's id and name are never
+    looked at, so nothing here could keep them. A row of another team (a responder in two teams answers
+    for each) is left out; a row whose count is missing counts 0; anything else malformed is a
+    ``ValueError``."""
+    if not isinstance(answer, Mapping) or not isinstance(answer.get("data"), list):
+        raise ValueError("an Analytics answer has a data list")
+    sums = dict.fromkeys(ANALYTICS_FIELDS, 0)
+    for row in answer["data"]:
+        if not isinstance(row, Mapping):
+            raise ValueError("an Analytics row is an object")
+        if row.get("team_id") != team_id:
+            continue
+        for hour_type, field_name in ANALYTICS_FIELDS.items():
+            sums[hour_type] += _count(row.get(field_name), field_name)
+    return HourSplit(**sums)
+
+
+@dataclass(frozen=True)
+class WeekCheck:
+    """One week's interruptions from the log entries (what Pulse shows) beside Analytics' figures."""
+
+    week_start: date
+    log_entries: HourSplit
+    analytics: HourSplit
+
+    @property
+    def agrees(self) -> bool:
+        return self.log_entries == self.analytics
+
+
+def interruption_checks(
+    log_entries: Mapping[date, HourSplit], analytics: Mapping[date, HourSplit]
+) -> list[WeekCheck]:
+    """The weeks both sources have, oldest first, each with whether they agree on all three hour types.
+
+    A week only one side has is not compared: Analytics is asked only about settled weeks, and the log
+    entries hold no week before the team's first shift or page."""
+    return [
+        WeekCheck(monday, log_entries[monday], analytics[monday])
+        for monday in sorted(set(log_entries) & set(analytics))
+    ]

@@ -6,7 +6,19 @@ docs/REST-API): ``Authorization: Token token=<key>`` (401 otherwise), classic pa
 10,000), ``since``/``until`` ranges (``GET /incidents``: at most 6 months, else 400), the array filters
 (``schedule_ids[]``, ``escalation_policy_ids[]``, ``service_ids[]``), 429 with ``Retry-After`` on demand, and
 the wrapped entities (``{"oncalls": [...]}``, ``{"user": {...}}``). It serves whatever fixtures a test puts
-in it, and records every request it answered (path, query, time) for the test to inspect.
+in it, and records every request it answered (path, query, body, time) for the test to inspect.
+
+Analytics: ``POST /analytics/metrics/responders/teams`` (PagerDuty's OpenAPI description,
+github.com/PagerDuty/api-schema, ``AnalyticsResponderFilter`` in, ``AnalyticsResponderMetrics`` rows out)
+answers from the server's own incidents and notifications: the incidents *created* in
+[``date_range_start``, ``date_range_end``) (both required here, at most a year apart, else 400) of the
+teams asked for (``team_ids``; all teams when absent) and of the ``urgency`` asked for, one row per team and
+notified responder, with the interruptions counted as PagerDuty's Insights pages define them
+(``pulse.analysis.oncall.interruptions``: push, phone and SMS, one destination, 60 seconds; hour type on the
+user's clock). The server fills the fields it can compute from its data (the interruptions, notifications
+and incidents); the engagement and on-call seconds fields are left out. An account without Analytics is
+``analytics_error`` 402 (code 2014, "Missing Account Ability"), 403 or 404, as "Errors"
+(docs/REST-API/14-Errors.md) describes them; 400 and 500 are the other errors it may answer.
 
 It speaks HTTPS, as PagerDuty does (PagerDuty's client refuses any other scheme), with a certificate for
 127.0.0.1 made on start; point ``PULSE_PAGERDUTY_CA_BUNDLE`` at ``server.ca_file`` to trust it.
@@ -31,16 +43,28 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from pulse.analysis.oncall import Page, interruptions
+from pulse.analysis.pagerduty import ANALYTICS_PATH, NOTIFICATION_CHANNELS
+
 PORTS = range(8120, 8130)
 MAX_LIMIT = 100
 MAX_RESULTS = 10_000
 SIX_MONTHS = timedelta(days=183)
+ONE_YEAR = timedelta(days=366)
+ERRORS = {
+    400: (2001, "Invalid Input Provided"),
+    402: (2014, "Missing Account Ability"),
+    403: (2010, "Access Denied"),
+    404: (2100, "Not Found"),
+    500: (2000, "An internal error has occurred. PagerDuty team has been notified."),
+}
 
 
 def iso(moment: datetime) -> str:
@@ -61,12 +85,14 @@ class Seen:
     query: dict[str, list[str]]
     at: float
     authorised: bool
+    body: Any = None
 
 
 @dataclass
 class PagerDutyData:
     api_key: str
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    teams: dict[str, dict[str, Any]] = field(default_factory=dict)
     oncalls: list[dict[str, Any]] = field(default_factory=list)
     incidents: list[dict[str, Any]] = field(default_factory=list)
     log_entries: list[dict[str, Any]] = field(default_factory=list)
@@ -108,6 +134,9 @@ class PagerDutyServer:
         self.lock = threading.Lock()
         self.rate_limited = 0
         self.retry_after = 1
+        # Analytics' answer: None computes it; 402, 403 or 404 is an account without Analytics; 400 or 500 an
+        # error of another kind.
+        self.analytics_error: int | None = None
         self.httpd: ThreadingHTTPServer | None = None
         self.directory = tempfile.TemporaryDirectory(prefix="pulse-pagerduty-")
         self.ca_file, self.key_file = _certificate(Path(self.directory.name))
@@ -123,6 +152,9 @@ class PagerDutyServer:
             "email": f"{user_id.lower()}@example.com",
             "time_zone": time_zone,
         }
+
+    def add_team(self, team_id: str, name: str) -> None:
+        self.data.teams[team_id] = {"id": team_id, "type": "team", "summary": name, "name": name}
 
     def add_oncall(
         self,
@@ -153,6 +185,7 @@ class PagerDutyServer:
         urgency: str = "high",
         service_id: str = "PSERV1",
         policy_id: str = "PPOLICY1",
+        team_ids: tuple[str, ...] = (),
     ) -> None:
         self.data.incidents.append(
             {
@@ -164,6 +197,7 @@ class PagerDutyServer:
                 "urgency": urgency,
                 "service": {"id": service_id, "type": "service_reference"},
                 "escalation_policy": {"id": policy_id, "type": "escalation_policy_reference"},
+                "teams": [{"id": team, "type": "team_reference"} for team in team_ids],
             }
         )
 
@@ -235,16 +269,30 @@ class PagerDutyServer:
     # --- answering -----------------------------------------------------------------------------------
 
     def answer(
-        self, method: str, path: str, query: dict[str, list[str]], headers: Any
+        self, method: str, path: str, query: dict[str, list[str]], headers: Any, body: bytes = b""
     ) -> tuple[int, Any, dict[str, str]]:
         authorised = headers.get("Authorization") == f"Token token={self.data.api_key}"
+        try:
+            document = json.loads(body) if body else None
+        except ValueError:
+            document = body.decode(errors="replace")
         with self.lock:
-            self.seen.append(Seen(method, path, query, time.monotonic(), authorised))
+            self.seen.append(Seen(method, path, query, time.monotonic(), authorised, document))
             if self.rate_limited > 0:
                 self.rate_limited -= 1
                 return 429, _error(2020, "Rate Limit Exceeded"), {"Retry-After": str(self.retry_after)}
         if not authorised:
             return 401, _error(2006, "Authentication failed"), {}
+        if path == ANALYTICS_PATH:
+            if method != "POST":
+                return 405, _error(2000, "Method not allowed"), {}
+            if self.analytics_error is not None:
+                code, message = ERRORS[self.analytics_error]
+                return self.analytics_error, _error(code, message), {}
+            try:
+                return 200, self._responders_by_team(document), {}
+            except ValueError as error:
+                return 400, _error(2001, f"Invalid Input Provided: {error}"), {}
         if method != "GET":
             return 405, _error(2000, "Method not allowed"), {}
         if path.startswith("/users/"):
@@ -271,14 +319,14 @@ class PagerDutyServer:
         except ValueError as error:
             return 400, _error(2001, f"Invalid Input Provided: {error}"), {}
         page = records[offset : offset + limit]
-        body = {
+        listed = {
             wrapper: page,
             "limit": limit,
             "offset": offset,
             "more": offset + len(page) < len(records),
             "total": len(records) if _one(query, "total", "false") == "true" else None,
         }
-        return 200, body, {}
+        return 200, listed, {}
 
     def _range(self, query: dict[str, list[str]]) -> tuple[datetime, datetime]:
         now = datetime.now(UTC)
@@ -320,6 +368,102 @@ class PagerDutyServer:
             and (not services or incident["service"]["id"] in services)
         ]
 
+    def _responders_by_team(self, request: Any) -> dict[str, Any]:
+        """``AnalyticsResponderMetrics`` rows for the request (module docstring); ``ValueError`` → 400."""
+        if not isinstance(request, dict):
+            raise ValueError("the body is a JSON object")
+        filters = request.get("filters") or {}
+        if (
+            not isinstance(filters, dict)
+            or "date_range_start" not in filters
+            or "date_range_end" not in filters
+        ):
+            raise ValueError("filters.date_range_start and filters.date_range_end are required")
+        start, end = parse_time(filters["date_range_start"]), parse_time(filters["date_range_end"])
+        if not start < end <= start + ONE_YEAR:
+            raise ValueError("the date range is empty or longer than one year")
+        time_zone = request.get("time_zone") or "Etc/UTC"
+        try:
+            ZoneInfo(time_zone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise ValueError(f"unknown time_zone {time_zone!r}") from None
+        urgency = filters.get("urgency")
+        if urgency not in (None, "high", "low"):
+            raise ValueError("urgency is high or low")
+        asked = filters.get("team_ids")
+        if asked is not None and not (isinstance(asked, list) and all(isinstance(t, str) for t in asked)):
+            raise ValueError("team_ids is an array of team ids")
+
+        incidents = [
+            incident
+            for incident in self.data.incidents
+            if start <= parse_time(incident["created_at"]) < end
+            and (urgency is None or incident["urgency"] == urgency)
+        ]
+        team_ids = asked if asked is not None else sorted(self.data.teams)
+        rows: list[dict[str, Any]] = []
+        for team_id in team_ids:
+            own = {
+                incident["id"]: incident["urgency"]
+                for incident in incidents
+                if any(team["id"] == team_id for team in incident.get("teams", []))
+            }
+            pages: list[Page] = []
+            notifications: dict[str, int] = {}
+            incidents_of: dict[str, set[str]] = {}
+            for entry in self.data.log_entries:
+                incident_id = entry["incident"]["id"]
+                if entry["type"] != "notify_log_entry" or incident_id not in own:
+                    continue
+                user = entry["user"]["id"]
+                notifications[user] = notifications.get(user, 0) + 1
+                incidents_of.setdefault(user, set()).add(incident_id)
+                channel = NOTIFICATION_CHANNELS.get(entry["notification"]["type"])
+                if channel is not None:
+                    user_zone = (self.data.users.get(user) or {}).get("time_zone", "Etc/UTC")
+                    pages.append(
+                        Page(
+                            team_id,
+                            user,
+                            user_zone,
+                            parse_time(entry["created_at"]),
+                            incident_id,
+                            own[incident_id],
+                            channel,
+                        )
+                    )
+            by_user: dict[str, dict[str, int]] = {
+                user: {"business": 0, "off": 0, "sleep": 0} for user in notifications
+            }
+            for interruption in interruptions(pages):
+                by_user[interruption.responder][interruption.hour_type] += 1
+            team_name = (self.data.teams.get(team_id) or {}).get("name", team_id)
+            for user, hours in by_user.items():
+                rows.append(
+                    {
+                        "team_id": team_id,
+                        "team_name": team_name,
+                        "responder_id": user,
+                        "responder_name": (self.data.users.get(user) or {}).get("name", user),
+                        "total_interruptions": sum(hours.values()),
+                        "total_business_hour_interruptions": hours["business"],
+                        "total_off_hour_interruptions": hours["off"],
+                        "total_sleep_hour_interruptions": hours["sleep"],
+                        "total_notifications": notifications[user],
+                        "total_incident_count": len(incidents_of[user]),
+                    }
+                )
+        order = request.get("order") or "asc"
+        order_by = request.get("order_by") or "responder_id"
+        rows.sort(key=lambda row: (str(row.get(order_by, "")), row["team_id"]), reverse=order == "desc")
+        return {
+            "data": rows,
+            "filters": filters,
+            "time_zone": time_zone,
+            "order": order,
+            "order_by": order_by,
+        }
+
     def _log_entries(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
         since, until = self._range(query)
         return sorted(
@@ -352,9 +496,10 @@ def _handler(server: PagerDutyServer) -> type[BaseHTTPRequestHandler]:
         def _answer(self, method: str) -> None:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
-            status, body, extra = server.answer(method, parts.path, parse_qs(parts.query), self.headers)
+            received = self.rfile.read(length) if length else b""
+            status, body, extra = server.answer(
+                method, parts.path, parse_qs(parts.query), self.headers, received
+            )
             payload = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -1,6 +1,6 @@
 """An organisation's PagerDuty connection: its REST API key and webhook signing secrets (sealed), which Pulse
 team reads which PagerDuty schedules, escalation policies and services, and how far each team is synced
-(docs/oncall.md §6).
+(docs/oncall.md §6), and what PagerDuty Analytics says of each team's weekly interruptions (§9.1).
 
 The key and the secrets are sealed with the stored-secrets key ring (``surveys.stored_secrets``, bound to
 their purpose and the connection's id), so a dump or a backup holds ciphertext only; what a page may show of
@@ -70,6 +70,14 @@ class SyncOutcome(models.TextChoices):
     KEY_UNREADABLE = "key_unreadable", "The stored key cannot be opened (PULSE_SECRET_KEYS)"
 
 
+class AnalyticsState(models.TextChoices):
+    """Whether the last request to PagerDuty Analytics for a team was answered (docs/oncall.md §9.1)."""
+
+    AVAILABLE = "available", "Analytics answered"
+    UNAVAILABLE = "unavailable", "The account or key has no Analytics (402, 403 or 404)"
+    FAILED = "failed", "Analytics answered with another error; asked again on the next sync"
+
+
 class PagerDutyTeamLink(models.Model):
     """Which PagerDuty objects are one Pulse team's on-call, and the team's sync state.
 
@@ -84,6 +92,11 @@ class PagerDutyTeamLink(models.Model):
     schedule_ids = models.JSONField(default=list, blank=True)
     escalation_policy_ids = models.JSONField(default=list, blank=True)
     service_ids = models.JSONField(default=list, blank=True)
+    pagerduty_team_id = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="The PagerDuty team Analytics is asked about (empty: not asked).",
+    )
     synced_until = models.DateTimeField(
         null=True, blank=True, help_text="The sync cursor: synced up to here."
     )
@@ -96,6 +109,11 @@ class PagerDutyTeamLink(models.Model):
     )
     last_shifts_new = models.PositiveIntegerField(default=0)
     last_pages_new = models.PositiveIntegerField(default=0)
+    analytics_state = models.CharField(max_length=16, choices=AnalyticsState.choices, blank=True)
+    analytics_status = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The HTTP status of Analytics' last refusal."
+    )
+    analytics_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["connection", "team"]
@@ -113,3 +131,35 @@ class PagerDutyTeamLink(models.Model):
     @property
     def names_anything(self) -> bool:
         return bool(self.schedule_ids or self.escalation_policy_ids or self.service_ids)
+
+
+class PagerDutyAnalyticsWeek(models.Model):
+    """PagerDuty Analytics' interruptions of a team in one ISO week of the team's zone, by hour type: the sum
+    over the responder rows of ``POST /analytics/metrics/responders/teams`` (docs/oncall.md §9.1).
+
+    Team sums only: the rows' responder ids and names are added up as they are read and never stored, not
+    even hashed. The figures cross-check ``OncallWeek``'s, which stay the ones shown (why: §9.1)."""
+
+    team = models.ForeignKey(
+        "surveys.Team", on_delete=models.CASCADE, related_name="pagerduty_analytics_weeks"
+    )
+    week_start = models.DateField(help_text="The Monday of the ISO week, in the team's time zone.")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    interruptions_business = models.PositiveIntegerField()
+    interruptions_off = models.PositiveIntegerField()
+    interruptions_sleep = models.PositiveIntegerField()
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["team", "week_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "week_start"], name="pagerduty_analytics_one_per_week"),
+        ]
+
+    def __str__(self) -> str:
+        return f"PagerDuty Analytics week {self.week_start} of team {self.team_id}"
+
+    @property
+    def interruptions(self) -> int:
+        return self.interruptions_business + self.interruptions_off + self.interruptions_sleep

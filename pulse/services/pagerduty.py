@@ -17,6 +17,13 @@ installation stays under PagerDuty's 960 requests a minute per key). A 429 is ho
 pauses that key for every worker, and the client retries with its own growing back-off, at most
 :data:`RATE_LIMIT_RETRIES` times, after which the sync stops with the reason ``rate_limited``.
 
+Analytics (docs/oncall.md §9.1): a team linked to a PagerDuty team is also asked about at
+``POST /analytics/metrics/responders/teams``, one settled week at a time, after its log entries are stored;
+the answer's responder rows are summed to the team's interruptions by hour type at once
+(``pulse.analysis.pagerduty.analytics_team_interruptions``) and stored beside the weeks computed from the log
+entries, which stay the figures shown. An account without Analytics (402, 403, 404) changes nothing else and
+is asked again a day later.
+
 The API key is opened only inside :func:`_client` and handed to the client; it is never logged, never in a
 task's arguments (tasks take a link's id) and never in a stored reason (:class:`SyncOutcome` codes).
 """
@@ -50,10 +57,17 @@ from pagerduty import HttpError, RestApiV2Client
 
 from pulse.analysis.oncall import Page, Shift
 from pulse.analysis.pagerduty import (
+    ANALYTICS_DELAY,
+    ANALYTICS_PATH,
+    ANALYTICS_UNAVAILABLE,
     INCIDENT_WINDOW,
     ONCALL_WINDOW,
     SYNCED_EVENT_TYPES,
+    AnalyticsWeek,
     WebhookRefused,
+    analytics_request,
+    analytics_team_interruptions,
+    analytics_weeks,
     gcra_decision,
     incident_facts,
     notified_users,
@@ -63,9 +77,12 @@ from pulse.analysis.pagerduty import (
     webhook_event,
     windows,
 )
+from pulse.models.oncall import OncallWeek
 from pulse.models.pagerduty import (
     API_KEY_PURPOSE,
     WEBHOOK_SECRET_PURPOSE,
+    AnalyticsState,
+    PagerDutyAnalyticsWeek,
     PagerDutyConnection,
     PagerDutyTeamLink,
     PagerDutyWebhookSecret,
@@ -87,6 +104,7 @@ FIRST_SYNC_SPAN = timedelta(days=365)
 SYNC_LEASE = timedelta(minutes=30)  # longer than a task may run (CELERY_TASK_TIME_LIMIT)
 REQUEST_STALE = timedelta(minutes=10)  # a queued sync not started by then was lost: queue it again
 RATE_LIMIT_RETRIES = 4
+ANALYTICS_RETRY = timedelta(days=1)  # an account that had no Analytics is asked again after this
 MAX_RETRY_AFTER = 60.0
 MAX_IDS = 50
 MAX_ID_LENGTH = 32
@@ -513,12 +531,19 @@ def pagerduty_team_link_save(
     schedule_ids: Sequence[str],
     escalation_policy_ids: Sequence[str],
     service_ids: Sequence[str],
+    pagerduty_team_id: str = "",
 ) -> PagerDutyTeamLink:
-    """Say which PagerDuty schedules, escalation policies and services are the team's. Changing them starts
-    the team's sync afresh (a new schedule's past is read too); what is stored stays."""
+    """Say which PagerDuty schedules, escalation policies and services are the team's, and which PagerDuty
+    team Analytics is asked about (empty: Analytics is not asked). Changing the objects starts the team's
+    sync afresh (a new schedule's past is read too); what is stored stays. Changing the PagerDuty team drops
+    the Analytics figures of the one before (they were another team's) and asks again."""
     schedules = _ids(schedule_ids, "schedule_ids")
     policies = _ids(escalation_policy_ids, "escalation_policy_ids")
     services = _ids(service_ids, "service_ids")
+    pagerduty_teams = _ids(pagerduty_team_id.replace(",", " ").split(), "pagerduty_team_id")
+    if len(pagerduty_teams) > 1:
+        raise ValidationError({"pagerduty_team_id": _("Name one PagerDuty team.")})
+    pagerduty_team = pagerduty_teams[0] if pagerduty_teams else ""
     if not (schedules or policies):
         raise ValidationError(
             {"schedule_ids": _("Name at least one schedule or escalation policy: they say who is on call.")}
@@ -535,6 +560,7 @@ def pagerduty_team_link_save(
                 "schedule_ids": schedules,
                 "escalation_policy_ids": policies,
                 "service_ids": services,
+                "pagerduty_team_id": pagerduty_team,
             },
         )
         if not created and (link.schedule_ids, link.escalation_policy_ids, link.service_ids) != (
@@ -544,6 +570,11 @@ def pagerduty_team_link_save(
         ):
             link.schedule_ids, link.escalation_policy_ids, link.service_ids = schedules, policies, services
             link.synced_until = None
+            link.save()
+        if not created and link.pagerduty_team_id != pagerduty_team:
+            PagerDutyAnalyticsWeek.objects.filter(team=team).delete()
+            link.pagerduty_team_id = pagerduty_team
+            link.analytics_state, link.analytics_status, link.analytics_checked_at = "", None, None
             link.save()
     return link
 
@@ -616,6 +647,7 @@ def pagerduty_team_sync(
         fallback_zone = link.team.effective_time_zone
         shifts, pages = _fetch(client, link, start, moment, fallback_zone)
         stored = oncall_rows_store(team_id=link.team_id, shifts=shifts, pages=pages, source="pagerduty")
+        _analytics_check(client, link, moment)
         report = SyncReport(
             SyncOutcome.OK,
             start,
@@ -648,6 +680,89 @@ def pagerduty_team_sync(
     if again:  # a webhook came while this ran: what it announced may be after ``moment``
         transaction.on_commit(lambda: _enqueue(link_id))
     return report
+
+
+# --- Analytics -------------------------------------------------------------------------------------------
+
+
+def _analytics_due(link: PagerDutyTeamLink, moment: datetime) -> list[AnalyticsWeek]:
+    """The weeks to ask Analytics about: settled weeks (ended :data:`ANALYTICS_DELAY` ago) from the team's
+    first stored week (none before can be compared) within :data:`FIRST_SYNC_SPAN`, not asked yet. A week
+    is asked once, so each sync after the first asks about one new week at most."""
+    first = (
+        OncallWeek.objects.filter(team_id=link.team_id)
+        .order_by("starts_at")
+        .values_list("starts_at", flat=True)
+        .first()
+    )
+    if first is None:
+        return []
+    weeks = analytics_weeks(
+        max(first, moment - FIRST_SYNC_SPAN), moment - ANALYTICS_DELAY, link.team.effective_time_zone
+    )
+    asked = set(
+        PagerDutyAnalyticsWeek.objects.filter(
+            team_id=link.team_id, week_start__in=[week.monday for week in weeks]
+        ).values_list("week_start", flat=True)
+    )
+    return [week for week in weeks if week.monday not in asked]
+
+
+def _analytics_check(client: _PacedClient, link: PagerDutyTeamLink, moment: datetime) -> None:
+    """Ask Analytics about the team's due weeks and store each week's team sums (docs/oncall.md §9.1).
+
+    Never fails the sync: the log entries are stored already and stay the figures shown. A 402, 403 or 404
+    says the account or key has no Analytics (asked again after :data:`ANALYTICS_RETRY`); any other error
+    stops at that week, which the next sync asks again. The responder rows are summed as they are read;
+    no responder id leaves :func:`analytics_team_interruptions`."""
+    if not link.pagerduty_team_id:
+        return
+    if (
+        link.analytics_state == AnalyticsState.UNAVAILABLE
+        and link.analytics_checked_at is not None
+        and link.analytics_checked_at > moment - ANALYTICS_RETRY
+    ):
+        return
+    due = _analytics_due(link, moment)
+    if not due:
+        return
+    zone_name = link.team.effective_time_zone
+    state, status = AnalyticsState.AVAILABLE, None
+    for week in due:
+        try:
+            answer = client.rpost(
+                ANALYTICS_PATH, json=analytics_request(link.pagerduty_team_id, week, zone_name)
+            )
+            split = analytics_team_interruptions(answer, link.pagerduty_team_id)
+        except HttpError as error:
+            status = error.response.status_code if error.response is not None else None
+            state = AnalyticsState.UNAVAILABLE if status in ANALYTICS_UNAVAILABLE else AnalyticsState.FAILED
+            break
+        except (PagerDutyClientError, httpx2.HTTPError, OSError, ValueError, KeyError, TypeError):
+            state = AnalyticsState.FAILED
+            break
+        PagerDutyAnalyticsWeek.objects.update_or_create(
+            team_id=link.team_id,
+            week_start=week.monday,
+            defaults={
+                "starts_at": week.starts_at,
+                "ends_at": week.ends_at,
+                "interruptions_business": split.business,
+                "interruptions_off": split.off,
+                "interruptions_sleep": split.sleep,
+                "fetched_at": timezone.now(),
+            },
+        )
+    if state != AnalyticsState.AVAILABLE:
+        logger.info(
+            "pagerduty: Analytics for team %s: %s (%s); interruptions from log entries only",
+            link.team_id,
+            state,
+            status,
+        )
+    PagerDutyTeamLink.objects.filter(pk=link.pk).update(
+        analytics_state=state, analytics_status=status, analytics_checked_at=moment
+    )
 
 
 # --- Webhooks ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """PagerDuty in the admin app (save the key, the webhook's signing secrets, link teams, sync now) and the
-webhook endpoint PagerDuty posts to (docs/oncall.md §6).
+webhook endpoint PagerDuty posts to (docs/oncall.md §6). Each linked team's row says where its interruption
+counts come from: the log entries, cross-checked with PagerDuty Analytics where the account has it (§9.1).
 
 The admin page shows a saved key or secret only by its hint (last four characters); the forms' password
 inputs never render a value back. The webhook view reads the raw body (the signature is over its exact
@@ -27,6 +28,7 @@ from django.views.decorators.http import require_POST
 from pulse.analysis.pagerduty import WEBHOOK_MAX_BYTES, WebhookRefused
 from pulse.models.pagerduty import PagerDutyConnection, PagerDutyTeamLink, SyncOutcome
 from pulse.permissions import Caller, teams_visible_to
+from pulse.selectors.pagerduty import interruption_sources
 from pulse.services.pagerduty import (
     pagerduty_connection_save,
     pagerduty_sync_request,
@@ -120,6 +122,15 @@ class TeamLinkForm(ServiceErrorsMixin, forms.Form):
             "escalation policies' incidents)."
         ),
     )
+    pagerduty_team_id = forms.CharField(
+        label=_("PagerDuty team id"),
+        required=False,
+        max_length=32,
+        help_text=_(
+            "Optional. Where the PagerDuty account has Analytics, Pulse cross-checks the interruptions it "
+            "counts from the log entries with Analytics' figures for this PagerDuty team."
+        ),
+    )
 
     def __init__(self, *args: object, caller: Caller, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -139,12 +150,14 @@ def _context(caller: Caller, **forms_by_name: forms.Form) -> dict[str, object]:
         if connection
         else []
     )
+    sources = interruption_sources(links)
     rows = [
         {
             "link": link,
             "outcome": OUTCOME_TEXTS.get(SyncOutcome(link.last_sync_outcome))
             if link.last_sync_outcome
             else None,
+            "interruptions": sources[link.pk],
         }
         for link in links
     ]
@@ -223,6 +236,7 @@ def pagerduty_settings(request: HttpRequest, caller: Caller) -> HttpResponse:
                     schedule_ids=_id_list(data["schedule_ids"]),
                     escalation_policy_ids=_id_list(data["escalation_policy_ids"]),
                     service_ids=_id_list(data["service_ids"]),
+                    pagerduty_team_id=data["pagerduty_team_id"],
                 )
             except ValidationError as error:
                 link_form.add_service_errors(error)
