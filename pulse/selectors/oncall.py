@@ -369,6 +369,15 @@ class RollupLoad:
     def breaches(self) -> tuple[str, ...]:
         return self.latest.breaches
 
+    @property
+    def sleep_per_week(self) -> float:
+        """Sleep-hour interruptions a week, the mean over these weeks, to 0.1 (as the roll-up shows it)."""
+        return round(self.sleep / self.weeks, 1)
+
+    @property
+    def interruptions_per_week(self) -> float:
+        return round(self.interruptions / self.weeks, 1)
+
 
 def rollup_load_get(*, caller: Caller, team_ids: Iterable[int]) -> dict[int, RollupLoad]:
     """The load of each of these teams that has on-call data (one query). ``team_ids`` are the rows of a

@@ -216,6 +216,12 @@ def _rollup_load(
         "",
         *flags,
     )
+    # The means a week the roll-up page shows, to its 0.1.
+    for measure, mean in (
+        ("on-call: interruptions per week", load.interruptions_per_week),
+        ("on-call: sleep-hour interruptions per week", load.sleep_per_week),
+    ):
+        yield (*row_fields, measure, week, "shown", f"{mean:.1f}", sums, "", "", "", *flags)
     for measure, value in _load_measures(load.latest):
         if measure.startswith("interruptions"):
             continue

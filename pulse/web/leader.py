@@ -42,9 +42,15 @@ from pulse.selectors.flags import (
     flag_views_for,
     flag_visible_get,
 )
-from pulse.selectors.oncall import RollupLoad, TeamLoad, rollup_load_get, team_load_get
+from pulse.selectors.oncall import (
+    ROLLUP_WEEKS,
+    RollupLoad,
+    TeamLoad,
+    rollup_load_get,
+    team_load_get,
+)
 from pulse.selectors.people import teams_led_by
-from pulse.selectors.rollup import Rollup, team_rollup_get
+from pulse.selectors.rollup import Rollup, RollupRow, team_rollup_get
 from pulse.selectors.team_results import round_note_get
 from pulse.services import team_results
 from pulse.services.flags import (
@@ -310,9 +316,12 @@ def _rollup_page(request: HttpRequest, pk: int, *, printable: bool = False) -> H
     rollup = team_rollup_get(caller=caller, team_id=pk)
     if rollup is None:
         raise Http404("Not found.")
+    load_rows = _rollup_load_rows(caller, rollup)
     context = {
         "rollup": rollup,
-        "load_rows": _rollup_load_rows(caller, rollup),
+        "load_rows": load_rows,
+        "load_weeks": ROLLUP_WEEKS,
+        "missing_load": len(rollup.rows) - len(load_rows) if load_rows else 0,
         "printable": printable,
         "team_url": reverse("team_report", args=[0]).removesuffix("0/"),
         "min_rounds": min_rounds(),
@@ -320,10 +329,11 @@ def _rollup_page(request: HttpRequest, pk: int, *, printable: bool = False) -> H
     return render(request, "pulse/leader/rollup.html", context)
 
 
-def _rollup_load_rows(caller: Caller, rollup: Rollup) -> list[tuple[TeamInfo, RollupLoad]]:
-    """Each team of the roll-up that has on-call data, with its load, in the roll-up's order."""
+def _rollup_load_rows(caller: Caller, rollup: Rollup) -> list[tuple[RollupRow, RollupLoad]]:
+    """Each team of the roll-up that has on-call data, with its load, in the roll-up's order (the row
+    gives the load table the same indentation as the results table)."""
     loads = rollup_load_get(caller=caller, team_ids=[row.team.pk for row in rollup.rows])
-    return [(row.team, loads[row.team.pk]) for row in rollup.rows if row.team.pk in loads]
+    return [(row, loads[row.team.pk]) for row in rollup.rows if row.team.pk in loads]
 
 
 @login_required
