@@ -35,7 +35,7 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -128,7 +128,8 @@ def _certificate(directory: Path) -> tuple[Path, Path]:
 
 
 class PagerDutyServer:
-    def __init__(self, api_key: str) -> None:
+    def __init__(self, api_key: str, *, ports: Iterable[int] = PORTS) -> None:
+        self.ports = tuple(ports)
         self.data = PagerDutyData(api_key)
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
@@ -246,14 +247,16 @@ class PagerDutyServer:
 
     def start(self) -> None:
         handler = _handler(self)
-        for port in PORTS:
+        for port in self.ports:
             try:
                 self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
                 break
             except OSError:
                 continue
         else:
-            raise RuntimeError("no free port in 8120-8129 for the local PagerDuty server")
+            raise RuntimeError(
+                f"no free port in {self.ports[0]}-{self.ports[-1]} for the local PagerDuty server"
+            )
         self.httpd.daemon_threads = True
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.ca_file, self.key_file)
@@ -516,8 +519,8 @@ def _handler(server: PagerDutyServer) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def pagerduty_server(api_key: str) -> Iterator[PagerDutyServer]:
-    server = PagerDutyServer(api_key)
+def pagerduty_server(api_key: str, *, ports: Iterable[int] = PORTS) -> Iterator[PagerDutyServer]:
+    server = PagerDutyServer(api_key, ports=ports)
     server.start()
     try:
         yield server
