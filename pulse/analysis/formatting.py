@@ -15,7 +15,7 @@ from pulse.analysis.coarsening import coarsen_mean, coarsen_percent
 from pulse.analysis.metrics import DisplayScale, MetricInfo
 from surveys.definitions import BandDef, format_number, to_fraction
 
-_OPERATORS = {"<=": "≤", "<": "<", ">=": "≥", ">": ">"}
+OPERATOR_SIGNS = {"<=": "≤", "<": "<", ">=": "≥", ">": ">"}
 
 OPERATOR_WORDS = {"<=": "at or below", "<": "below", ">=": "at or above", ">": "above"}
 
@@ -101,4 +101,4 @@ def band_label(band: BandDef, info: MetricInfo | None = None) -> str:
     """ "poor wellbeing (≤ 50)", "high (≥ 50, a convention)"."""
     convention = ", a convention" if info is not None and info.cutoff_word == "convention" else ""
     threshold = format_number(to_fraction(band.threshold))
-    return f"{band.name.replace('_', ' ')} ({_OPERATORS.get(band.op, band.op)} {threshold}{convention})"
+    return f"{band.name.replace('_', ' ')} ({OPERATOR_SIGNS.get(band.op, band.op)} {threshold}{convention})"

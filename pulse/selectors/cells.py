@@ -15,7 +15,7 @@ from typing import Literal
 from django.conf import settings
 from django.db.models import Q
 
-from pulse.analysis.formatting import signed, slope_decimals
+from pulse.analysis.formatting import slope_decimals
 from pulse.analysis.metrics import (
     RESPONSE_RATE,
     RESPONSE_RATE_INFO,
@@ -25,6 +25,7 @@ from pulse.analysis.metrics import (
     MetricInfos,
     metric_info,
 )
+from pulse.analysis.sentences import Words, signed_text
 from pulse.analysis.stats import TrendLine
 from pulse.disclosure.release import Level, Mean, Rate, Share, TeamIndex, Verdict
 from pulse.disclosure.rules import Published, Withheld
@@ -162,29 +163,53 @@ def sees_results(caller: Caller | None) -> bool:
     return caller is not None and (caller.is_admin or caller.is_leader)
 
 
-def _slope_text(value: float, scale: DisplayScale) -> str:
-    return signed(value, slope_decimals(scale))
+def _slope_text(words: Words, value: float, scale: DisplayScale) -> str:
+    """ "+0.12", "−0,12": a change per round with its sign, in the reader's number format ("0" for none)."""
+    decimals = slope_decimals(scale)
+    if round(value, decimals) == 0:
+        return words.number(0.0, 0)
+    return signed_text(words, value, decimals)
 
 
-def _trend_words(label: str, trend: TrendLine | None, scale: DisplayScale, usable: int) -> str:
+def _trend_words(words: Words, metric: str, trend: TrendLine | None, scale: DisplayScale, usable: int) -> str:
+    """What a team's trend line says, in the reader's language (``words``: their catalogue and number
+    format, ``pulse.selectors.flag_words.ReaderWords``); ``metric`` the metric's name as ``words.term``
+    marked it. Empty for a response rate, which has no trend line."""
     if scale == "percent":
         return ""
     if trend is None:
-        return (
-            f"A trend needs at least {min_rounds()} rounds with a result; this team has {usable} so far, so "
-            "single rounds are shown without a trend line."
+        least = min_rounds()
+        return words.fill(
+            words.ngettext(
+                "A trend needs at least %(least)d round with a result; this team has %(usable)d so far, so "
+                "single rounds are shown without a trend line.",
+                "A trend needs at least %(least)d rounds with a result; this team has %(usable)d so far, so "
+                "single rounds are shown without a trend line.",
+                least,
+            ),
+            {"least": least, "usable": usable},
         )
-    slope = _slope_text(trend.slope_per_round, scale)
-    if math.isfinite(trend.low_per_round) and math.isfinite(trend.high_per_round):
-        low, high = _slope_text(trend.low_per_round, scale), _slope_text(trend.high_per_round, scale)
-        interval = f" (95% CI {low} to {high})"
-        if trend.low_per_round > 0 or trend.high_per_round < 0:
-            verdict = "the rounds show a trend"
-        else:
-            verdict = "the interval includes no change, so this is not a clear trend"
+    values: dict[str, object] = {
+        "rounds": trend.rounds,
+        "metric": metric,
+        "slope": _slope_text(words, trend.slope_per_round, scale),
+    }
+    if not (math.isfinite(trend.low_per_round) and math.isfinite(trend.high_per_round)):
+        template = words.gettext(
+            "Over the last %(rounds)d rounds with a result, %(metric)s moved %(slope)s per round: too many "
+            "ties to give an interval."
+        )
+        return words.fill(template, values)
+    values["low"] = _slope_text(words, trend.low_per_round, scale)
+    values["high"] = _slope_text(words, trend.high_per_round, scale)
+    if trend.low_per_round > 0 or trend.high_per_round < 0:
+        template = words.gettext(
+            "Over the last %(rounds)d rounds with a result, %(metric)s moved %(slope)s per round (95%% CI "
+            "%(low)s to %(high)s): the rounds show a trend."
+        )
     else:
-        interval, verdict = "", "too many ties to give an interval"
-    return (
-        f"Over the last {trend.rounds} rounds with a result, {label} moved {slope} per round{interval}: "
-        f"{verdict}."
-    )
+        template = words.gettext(
+            "Over the last %(rounds)d rounds with a result, %(metric)s moved %(slope)s per round (95%% CI "
+            "%(low)s to %(high)s): the interval includes no change, so this is not a clear trend."
+        )
+    return words.fill(template, values)

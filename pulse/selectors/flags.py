@@ -215,9 +215,8 @@ def _redacted_explanation(
     zone: str,
 ) -> str:
     """A flag's explanation rebuilt from published values only, for a flag whose own sentence may rest on
-    a result this report withholds. In the active language; the cell's band note and the trend words come
-    from the reports' English (``pulse.selectors.cells``) and are marked ``lang="en"`` on a page in
-    another language."""
+    a result this report withholds. In the active language, the trend words too (``pulse.selectors.cells``);
+    the cell's band note is the release's English, marked ``lang="en"`` on a page in another language."""
     words = ReaderWords(zone, html=True)
     parts = [
         words.fill(
@@ -246,11 +245,8 @@ def _redacted_explanation(
         parts.append(words.fill(template, values))
     if scale is not None and scale != "percent":
         values_shown = [(r.closes_at, v) for r, c in published[-window() :] if (v := _plain(c)) is not None]
-        parts.append(
-            words.term(
-                _trend_words(label, fit_trend(values_shown, least=min_rounds()), scale, len(values_shown))
-            )
-        )
+        trend = fit_trend(values_shown, least=min_rounds())
+        parts.append(_trend_words(words, words.term(label), trend, scale, len(values_shown)))
     return words.join(" ", parts)
 
 

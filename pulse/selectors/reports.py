@@ -27,10 +27,18 @@ from typing import Any
 
 from django.db.models import Q
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 
 from pulse import dates
-from pulse.analysis.formatting import band_label, day_text, decimals_of, noise_shown, noise_text, signed
+from pulse.analysis.formatting import (
+    OPERATOR_SIGNS,
+    band_label,
+    day_text,
+    decimals_of,
+    noise_shown,
+    noise_text,
+    signed,
+)
 from pulse.analysis.glossary import REASON_NAME
 from pulse.analysis.metrics import (
     HIGHER_IS_BETTER,
@@ -41,6 +49,7 @@ from pulse.analysis.metrics import (
     MetricInfos,
 )
 from pulse.analysis.rules import FlagKind
+from pulse.analysis.sentences import Words
 from pulse.analysis.stats import (
     TrendLine,
     fit_trend,
@@ -77,6 +86,7 @@ from pulse.selectors.cells import (
     visible_team_ids,
     window,
 )
+from pulse.selectors.flag_words import DATA_LANGUAGE, ReaderWords
 from pulse.selectors.flags import (
     _OPEN_STATES,
     EventView,
@@ -86,7 +96,7 @@ from pulse.selectors.flags import (
     _flags_visible,
 )
 from pulse.selectors.team_rounds import TeamSetup, rounds_asking, team_setup_get
-from surveys.definitions import DISPLAY_RANGES, text_for
+from surveys.definitions import DISPLAY_RANGES, BandDef, format_number, text_for, to_fraction
 from surveys.models import Comment, Organisation
 
 
@@ -209,12 +219,15 @@ class SeriesPoint:
 @dataclass(frozen=True)
 class CutoffMark:
     """One band of the instrument's scale, drawn as a line at its threshold: ``label`` beside the line
-    ("burned out (≥ 3)"), ``legend`` in the key ("Cut-off (single-item burnout): burned out (≥ 3)")."""
+    ("burned out (≥ 3)"), ``legend`` in the key ("Cut-off (single-item burnout): burned out (≥ 3)"), both
+    plain text in the reader's language; ``legend_html`` the key's line for a page, where the instrument's
+    own data (its short name, a custom band's name) carries its ``lang``."""
 
     value: float
     op: str
     label: str
     legend: str
+    legend_html: str = ""
 
 
 @dataclass(frozen=True)
@@ -245,7 +258,7 @@ class MetricReport:
     trend: TrendLine | None
     detectable: float | None  # the minimum detectable change between two typical rounds (unrounded)
     detectable_text: str | None
-    trend_text: str
+    trend_text: str  # plain text, in the reader's language (the API's)
     change_text: str
     latest: ShownCell
     rollup_note: str | None
@@ -255,6 +268,11 @@ class MetricReport:
     cutoffs: tuple[CutoffMark, ...] = ()
     actions: tuple[ActionMark, ...] = ()
     gaps: tuple[GapMark, ...] = ()
+    trend_html: str = ""  # ``trend_text`` for a page: the metric's name marked with its language
+    # The chart's title: a scale's label is its instrument's data, in its language ("en"); the response
+    # rate is Pulse's own and is named in the reader's language ("" then).
+    heading: str = ""
+    heading_lang: str = DATA_LANGUAGE
 
     @property
     def gap_lines(self) -> tuple[str, ...]:
@@ -510,6 +528,8 @@ def _metric_report(
                 )
     detectable_text = noise_text(detectable, scale) if detectable is not None else None
     noise = noise_shown(detectable, scale) if detectable is not None else None
+    # The chart's words in the reader's language: plain text for the chart and the API, and for the page.
+    plain, page = ReaderWords(zone, html=False), ReaderWords(zone, html=True)
     return MetricReport(
         column=column,
         metric=metric,
@@ -518,14 +538,17 @@ def _metric_report(
         trend=trend,
         detectable=detectable,
         detectable_text=detectable_text,
-        trend_text=_trend_words(label, trend, scale, len(values)),
+        trend_text=_trend_words(plain, plain.term(label), trend, scale, len(values)),
+        trend_html=_trend_words(page, page.term(label), trend, scale, len(values)),
+        heading=gettext("Response rate") if scale == "percent" else label,
+        heading_lang="" if scale == "percent" else DATA_LANGUAGE,
         change_text=_change_words(label, asked, cells, zone, scale, noise, detectable_text, published),
         latest=latest_cell,
         rollup_note=rollup,
         direction_text=_direction_words(column.info),
-        axis_title=_axis_title(column),
+        axis_title=_axis_title(column, plain),
         value_range=(0, 100) if scale == "percent" else DISPLAY_RANGES[scale],
-        cutoffs=_cutoffs(column, metric, asked, releases),
+        cutoffs=_cutoffs(column, metric, asked, releases, plain=plain, page=page),
         gaps=tuple(
             GapMark(p.round.closes_at, p.day, p.cell.text if p.cell.status == "withheld" else p.cell.note)
             for p in points
@@ -535,22 +558,75 @@ def _metric_report(
 
 
 def _direction_words(info: MetricInfo) -> str:
-    return "higher is better" if info.direction == HIGHER_IS_BETTER else "higher is worse"
+    return gettext("higher is better") if info.direction == HIGHER_IS_BETTER else gettext("higher is worse")
 
 
-def _axis_title(column: Column) -> str:
+def _axis_title(column: Column, words: Words) -> str:
     """The y axis of a chart, with the way to read it: "Score (1–5), higher is worse"."""
+    direction = _direction_words(column.info)
     if column.scale == "percent":
-        return f"% answered, {_direction_words(column.info)}"
+        return words.fill(
+            pgettext("a chart's y axis", "%% answered, %(direction)s"), {"direction": direction}
+        )
     low, high = DISPLAY_RANGES[column.scale]
-    return f"Score ({low}–{high}), {_direction_words(column.info)}"
+    return words.fill(
+        pgettext("a chart's y axis", "Score (%(low)s–%(high)s), %(direction)s"),
+        {"low": words.number(low, 0), "high": words.number(high, 0), "direction": direction},
+    )
+
+
+def _threshold_text(words: Words, band: BandDef) -> str:
+    """A band's threshold as the instrument gives it ("28", "62.5"), in the reader's number format."""
+    text = format_number(to_fraction(band.threshold))
+    try:
+        return words.number(float(text), len(text.partition(".")[2]))
+    except ValueError:  # "p/q": a threshold with no decimal form, written as the instrument has it
+        return text
+
+
+def _band_words(words: Words, band: BandDef) -> str:
+    """ "burned out (≥ 3)": a band's name (translated where the catalogue has it) and its threshold."""
+    return words.fill(
+        pgettext("a band and its threshold", "%(band)s (%(operator)s %(threshold)s)"),
+        {
+            "band": words.band(band.name),
+            "operator": OPERATOR_SIGNS.get(band.op, band.op),
+            "threshold": _threshold_text(words, band),
+        },
+    )
+
+
+def _legend_words(words: Words, info: MetricInfo, band: BandDef) -> str:
+    """ "Cut-off (single-item burnout): burned out (≥ 3)", "Convention (CBI): high (≥ 50)"."""
+    convention = info.cutoff_word == "convention"
+    values = {"instrument": words.term(info.instrument), "band": _band_words(words, band)}
+    if info.instrument:
+        template = (
+            pgettext("a chart's key", "Convention (%(instrument)s): %(band)s")
+            if convention
+            else pgettext("a chart's key", "Cut-off (%(instrument)s): %(band)s")
+        )
+    else:
+        template = (
+            pgettext("a chart's key", "Convention: %(band)s")
+            if convention
+            else pgettext("a chart's key", "Cut-off: %(band)s")
+        )
+    return words.fill(template, values)
 
 
 def _cutoffs(
-    column: Column, metric: str, asked: Sequence[RoundInfo], releases: Mapping[int, RoundRelease]
+    column: Column,
+    metric: str,
+    asked: Sequence[RoundInfo],
+    releases: Mapping[int, RoundRelease],
+    *,
+    plain: Words,
+    page: Words,
 ) -> tuple[CutoffMark, ...]:
     """The bands of the scale's own definition (``surveys.definitions.ScaleDef.bands``: the CBI's "high" at
-    50, the WHO-5's 28 and 50), each a line at its threshold (docs/science.md §1)."""
+    50, the WHO-5's 28 and 50), each a line at its threshold (docs/science.md §1), worded for the reader:
+    ``plain`` for the chart and its accessible name, ``page`` for the key under it."""
     parsed = Metric.parse(metric)
     if not asked or parsed is None or parsed.kind != "scale" or parsed.instrument_key is None:
         return ()
@@ -559,14 +635,13 @@ def _cutoffs(
     scale_def = definition.scale(parsed.scale_key or "") if definition else None
     if scale_def is None:
         return ()
-    word = column.info.cutoff_word
-    where = f" ({column.info.instrument})" if column.info.instrument else ""
     return tuple(
         CutoffMark(
             float(band.threshold),
             band.op,
-            band_label(band),
-            f"{word[0].upper()}{word[1:]}{where}: {band_label(band)}",
+            _band_words(plain, band),
+            _legend_words(plain, column.info, band),
+            _legend_words(page, column.info, band),
         )
         for band in scale_def.bands
     )
