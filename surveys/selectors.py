@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from surveys.models import Invitation, Person, Round, TickHeartbeat
+from surveys.models import Invitation, Organisation, Person, Round, SlackUser, SlackWorkspace, TickHeartbeat
+from surveys.services.checkin_channels import channels_of
 
 
 def person_for_user(user: AbstractBaseUser | AnonymousUser) -> Person | None:
@@ -34,4 +36,69 @@ def tick_last_started_at() -> datetime | None:
     """When the minute tick last started (``surveys.services.tick``), or None if it never ran."""
     return (
         TickHeartbeat.objects.filter(name=TickHeartbeat.MINUTE).values_list("started_at", flat=True).first()
+    )
+
+
+def slack_workspace_of(organisation: Organisation | int) -> SlackWorkspace | None:
+    """The Slack workspace the organisation connected, or None."""
+    organisation_id = organisation if isinstance(organisation, int) else organisation.pk
+    return SlackWorkspace.objects.filter(organisation_id=organisation_id).first()
+
+
+@dataclass(frozen=True)
+class SlackPeople:
+    """How an organisation's active people stand with Slack, as the last matching left them."""
+
+    active: int
+    matched: int  # a Slack user has their email address
+    not_found: list[Person]  # looked up, and Slack knows no user with their address: asked by email
+    not_looked_up: int  # never looked up (new since the last matching, or it stopped at a 429)
+
+
+def slack_people_of(organisation: Organisation) -> SlackPeople:
+    """The active people's Slack matching, in one counting query and one query for those Slack does not
+    know (named: the admin can correct an address or invite them to the workspace)."""
+    people = Person.objects.filter(organisation=organisation, is_active=True)
+    counts = people.aggregate(
+        active=Count("pk"),
+        matched=Count("pk", filter=Q(slack_user__user_id__gt="")),
+        looked_up=Count("pk", filter=Q(slack_user__looked_up_at__isnull=False)),
+    )
+    not_found = list(
+        people.filter(slack_user__looked_up_at__isnull=False, slack_user__user_id="").order_by(
+            "display_name", "pk"
+        )
+    )
+    return SlackPeople(
+        active=counts["active"],
+        matched=counts["matched"],
+        not_found=not_found,
+        not_looked_up=counts["active"] - counts["looked_up"],
+    )
+
+
+@dataclass(frozen=True)
+class SlackChoice:
+    """A person's own view of how they are asked: what they chose (empty: the organisation's default), the
+    default, whether Slack knows them, and so the channels they are asked on now."""
+
+    workspace: SlackWorkspace
+    choice: str
+    matched: bool
+    channels: frozenset[str]
+
+
+def slack_choice_of(person: Person) -> SlackChoice | None:
+    """The person's Slack choice, or None while their organisation has connected no workspace."""
+    workspace = slack_workspace_of(person.organisation_id)
+    if workspace is None:
+        return None
+    slack_user = SlackUser.objects.filter(person=person).first()
+    choice = slack_user.channel if slack_user else ""
+    matched = bool(slack_user and slack_user.user_id)
+    return SlackChoice(
+        workspace=workspace,
+        choice=choice,
+        matched=matched,
+        channels=channels_of(choice=choice, default=workspace.default_channel, matched=matched),
     )

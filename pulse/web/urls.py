@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from pulse.web import oncall_views, pagerduty, views
+from pulse.web import oncall_views, pagerduty, slack, views
 
 urlpatterns = [
     path("manage/", views.overview, name="web_admin"),
@@ -26,6 +26,7 @@ urlpatterns = [
     path("manage/oncall/import/", oncall_views.oncall_import_view, name="web_oncall_import"),
     path("manage/oncall/time-off/", oncall_views.time_off_import_view, name="web_time_off_import"),
     path("manage/oncall/pagerduty/", pagerduty.pagerduty_settings, name="web_pagerduty"),
+    path("manage/slack/", slack.slack_settings, name="web_slack"),
     # PagerDuty's webhook deliveries (v3); the token names the connection, the signature proves the sender.
     path("integrations/pagerduty/<str:token>/", pagerduty.pagerduty_webhook, name="pagerduty_webhook"),
     path("account/api-token/", views.api_token, name="web_api_token"),
