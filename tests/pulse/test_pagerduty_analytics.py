@@ -182,8 +182,8 @@ def test_the_admin_page_says_the_counts_are_the_log_entries_cross_checked_and_wh
     assert "cross-checked with PagerDuty Analytics of team <code>PTEAM1</code>" in page
     assert "they agree in 0 of 2 weeks" in page
     assert (
-        "Week of 2026-03-09: 2 in the log entries (business hours 1, off hours 0, sleep hours 1), "
-        "3 in Analytics (business hours 1, off hours 0, sleep hours 2)"
+        "Week of 2026-03-09: log entries 2 (1 business, 0 off, 1 sleep hours), "
+        "Analytics 3 (1 business, 0 off, 2 sleep hours)"
     ) in page
 
 
