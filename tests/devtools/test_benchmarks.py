@@ -79,6 +79,7 @@ def test_the_benchmarks_on_offer() -> None:
         "email",
         "flags",
         "invitations",
+        "oncall",
         "submit",
         "trends",
     ]
