@@ -1,9 +1,11 @@
-"""Forms of the surveys app (admin pages)."""
+"""Forms of the surveys app: the admin's people import, and a person's choice of where they are asked."""
 
 from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy
+
+from surveys.models import CheckinChannel
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 DEACTIVATE_LABEL = gettext_lazy("Also deactivate the people who are not in this file")
@@ -46,3 +48,20 @@ class PeopleImportApplyForm(forms.Form):
     deactivate_missing = forms.BooleanField(required=False)
     fingerprint = forms.CharField(max_length=64)
     confirm_deactivation = forms.BooleanField(required=False)
+
+
+class CheckinChannelForm(forms.Form):
+    """Where a person is asked to check in: their own choice, or (empty) their organisation's default."""
+
+    channel = forms.ChoiceField(
+        label=gettext_lazy("Where Pulse asks you to check in"),
+        required=False,
+        widget=forms.RadioSelect,
+        choices=[
+            ("", gettext_lazy("As your organisation chose")),
+            (CheckinChannel.EMAIL, gettext_lazy("By email")),
+            (CheckinChannel.SLACK, gettext_lazy("In Slack (a direct message)")),
+            (CheckinChannel.BOTH, gettext_lazy("Both, by email and in Slack")),
+        ],
+        error_messages={"invalid_choice": gettext_lazy("Choose one of the ways listed.")},
+    )

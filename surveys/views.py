@@ -14,6 +14,7 @@ from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -30,10 +31,11 @@ from django.views.decorators.http import require_POST
 
 from surveys import scoring
 from surveys.definitions import FALLBACK_LOCALE
+from surveys.forms import CheckinChannelForm
 from surveys.language import REQUEST_PERSON, activate_for, supported, time_zone_of
-from surveys.models import Round
+from surveys.models import Person, Round
 from surveys.sealing import KeyRing, open_token
-from surveys.selectors import checkins_of, person_for_user
+from surveys.selectors import checkins_of, person_for_user, slack_choice_of
 from surveys.services.answering import (
     COMMENT_MAX_CHARS,
     AnswersInvalid,
@@ -45,6 +47,7 @@ from surveys.services.answering import (
 from surveys.services.email_pause import checkin_emails_pause as pause_emails
 from surveys.services.email_pause import checkin_emails_resume, person_for_pause_token
 from surveys.services.language import person_language_set
+from surveys.services.slack import SlackRefused, slack_channel_choose
 
 SUPPORT_RESOURCES = [
     (gettext_lazy("Your organisation's employee assistance programme (EAP)"), ""),
@@ -292,8 +295,40 @@ def privacy(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def my_checkins(request: HttpRequest) -> HttpResponse:
-    """The signed-in person's own open rounds, answered or not. Never anyone else's."""
+    """The signed-in person's own open rounds, answered or not. Never anyone else's. Once their
+    organisation has connected Slack, also where they are asked (:func:`my_checkin_channel`)."""
+    return _my_checkins_page(request, person_for_user(request.user))
+
+
+@login_required
+@require_POST
+def my_checkin_channel(request: HttpRequest) -> HttpResponse:
+    """The signed-in person's own choice of where they are asked: email, Slack, both, or (empty) their
+    organisation's default. Only while the organisation has connected Slack; a refused choice is the page
+    again with the error at the choice (400), and nothing changes."""
     person = person_for_user(request.user)
+    choice = slack_choice_of(person) if person is not None else None
+    if person is None or choice is None:
+        return redirect("my_checkins")
+    form = CheckinChannelForm(request.POST)
+    if form.is_valid():
+        try:
+            slack_channel_choose(person=person, channel=form.cleaned_data["channel"])
+        except SlackRefused as refused:
+            form.add_error("channel", refused.errors.get("channel", ""))
+        else:
+            messages.success(request, gettext("Saved: where Pulse asks you to check in."))
+            return redirect("my_checkins")
+    return _my_checkins_page(request, person, channel_form=form, status=400)
+
+
+def _my_checkins_page(
+    request: HttpRequest,
+    person: Person | None,
+    *,
+    channel_form: CheckinChannelForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     rows = []
     if person is not None:
         invitations = checkins_of(person)
@@ -310,10 +345,15 @@ def my_checkins(request: HttpRequest) -> HttpResponse:
             }
             for invitation in invitations
         ]
+    context: dict[str, Any] = {"rows": rows, "person": person}
     if person is None:
-        return render(request, "surveys/my_checkins.html", {"rows": rows, "person": person})
+        return render(request, "surveys/my_checkins.html", context, status=status)
+    slack = slack_choice_of(person)
+    if slack is not None:
+        context["slack"] = slack
+        context["channel_form"] = channel_form or CheckinChannelForm(initial={"channel": slack.choice})
     with timezone.override(time_zone_of(person)):  # the closing times in the person's own zone
-        return render(request, "surveys/my_checkins.html", {"rows": rows, "person": person})
+        return render(request, "surveys/my_checkins.html", context, status=status)
 
 
 @require_POST
