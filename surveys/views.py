@@ -35,7 +35,7 @@ from surveys.forms import CheckinChannelForm
 from surveys.language import REQUEST_PERSON, activate_for, supported, time_zone_of
 from surveys.models import Person, Round
 from surveys.sealing import KeyRing, open_token
-from surveys.selectors import checkins_of, person_for_user, slack_choice_of
+from surveys.selectors import checkins_of, person_for_user, slack_choice_of, slack_workspace_of
 from surveys.services.answering import (
     COMMENT_MAX_CHARS,
     AnswersInvalid,
@@ -290,7 +290,11 @@ def _no_referrer(response: HttpResponse) -> HttpResponse:
 
 
 def privacy(request: HttpRequest) -> HttpResponse:
-    return render(request, "surveys/privacy.html")
+    """What Pulse keeps and who sees what; for a signed-in person whose organisation connected Slack, also
+    which Slack mode it uses (everyone else reads what each mode means)."""
+    person = person_for_user(request.user)
+    workspace = slack_workspace_of(person.organisation_id) if person is not None else None
+    return render(request, "surveys/privacy.html", {"slack_mode": workspace.mode if workspace else ""})
 
 
 @login_required
