@@ -278,6 +278,7 @@ CELERY_TASK_QUEUES = [Queue(f"{PULSE_QUEUE_PREFIX}{name}") for name in PULSE_QUE
 CELERY_TASK_ROUTES = {
     "pulse.tasks.send_auth_emails": {"queue": f"{PULSE_QUEUE_PREFIX}sending"},
     "pulse.tasks.send_team_results_emails": {"queue": f"{PULSE_QUEUE_PREFIX}sending"},
+    "pulse.tasks.send_team_summary_slack_messages": {"queue": f"{PULSE_QUEUE_PREFIX}sending"},
     "pulse.tasks.aggregate_round": {"queue": f"{PULSE_QUEUE_PREFIX}closing"},
     # Recomputing a team's on-call weeks reads its whole history: CPU and database work, like a close.
     "pulse.tasks.oncall_weeks_compute": {"queue": f"{PULSE_QUEUE_PREFIX}closing"},
@@ -514,6 +515,7 @@ PULSE_TICK_STEPS = [
     "pulse.services.team_results.no_action_reminders_queue_due",
     "pulse.services.notifications.notifications_send_due",
     "pulse.services.team_results.team_results_emails_send_due",
+    "pulse.services.team_summary_slack.team_summary_slack_send_due",
     # Sign-in links and email-change messages queued by requests (also sent at once by a woken worker).
     "pulse.services.auth_emails.auth_emails_send_due",
 ]
@@ -527,6 +529,7 @@ PULSE_STEP_QUEUES: dict[str, list[str]] = {
         "pulse.services.notifications.notifications_send_due",
         "pulse.services.auth_emails.auth_emails_send_due",
         "pulse.services.team_results.team_results_emails_send_due",
+        "pulse.services.team_summary_slack.team_summary_slack_send_due",
     ],
     "trends": [
         "pulse.services.trends.trends_run_due",

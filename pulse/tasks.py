@@ -39,6 +39,18 @@ def send_team_results_emails() -> int:
     return team_results_emails_send_due()
 
 
+@shared_task(
+    name="pulse.tasks.send_team_summary_slack_messages", autoretry_for=(OperationalError,), max_retries=3
+)
+def send_team_summary_slack_messages() -> int:
+    """Send the team summaries' Slack DMs that are due (``team_summary_slack_send_due``). Woken on commit by
+    the step that queued them; the minute tick runs the same step. Safe twice or at once: each sender
+    claims its rows, so a DM is sent once."""
+    from pulse.services.team_summary_slack import team_summary_slack_send_due
+
+    return team_summary_slack_send_due()
+
+
 @shared_task(name="pulse.tasks.oncall_weeks_compute", autoretry_for=(OperationalError,), max_retries=5)
 def oncall_weeks_compute(team_id: int) -> int:
     """Recompute one team's on-call weeks from its stored rows (``oncall_weeks_compute``). Idempotent: it

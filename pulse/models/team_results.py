@@ -1,5 +1,5 @@
 """What a team sees of its own results ("you said, we did"): the leader's note on a round, the team's
-summary emails and the leaders' reminders when a flag has no action yet.
+summaries (by email and as Slack DMs) and the leaders' reminders when a flag has no action yet.
 
 Nothing here holds an answer or a number: the note is what a leader wrote to the team, the summary rows
 hold a text rendered from the published release (``pulse.selectors.team_results``), the same for every
@@ -119,3 +119,38 @@ class TeamResultsEmail(OutboxRow):
 
     def __str__(self) -> str:
         return f"{self.kind} email {self.pk} ({self.status})"
+
+
+class TeamSummarySlackMessage(OutboxRow):
+    """The Slack outbox of the team summaries: one DM per member asked on Slack
+    (``surveys.services.checkin_channels``), rendered when queued from the same parts as the email
+    (``pulse.selectors.team_results.slack_summary``), sent by ``pulse.services.team_summary_slack`` with the
+    check-in DMs' claims, pace and 429 pauses.
+
+    It stores the message, never a Slack user id, channel or timestamp: the recipient's Slack user is read
+    from ``surveys.SlackUser`` when sending. ``idempotency_key`` is unique (round × team × person)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed permanently"
+
+    organisation = models.ForeignKey("surveys.Organisation", on_delete=models.CASCADE, related_name="+")
+    workspace = models.ForeignKey("surveys.SlackWorkspace", on_delete=models.CASCADE, related_name="+")
+    recipient = models.ForeignKey("surveys.Person", on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey("surveys.Team", on_delete=models.CASCADE, related_name="+")
+    round = models.ForeignKey("surveys.Round", on_delete=models.CASCADE, related_name="+")
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    text = models.TextField(help_text="The notification's text (Slack shows it where blocks cannot be).")
+    blocks = models.JSONField(default=list)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["due_at"], condition=Q(status="pending"), name="team_summary_slack_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Team summary Slack message {self.pk} ({self.status})"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -35,6 +36,7 @@ from pulse.selectors.cells import ShownCell
 from pulse.selectors.people import teams_led_by
 from pulse.selectors.reports import MetricReport, TeamReport, team_report_of
 from surveys.models import Membership, Organisation, Person
+from surveys.services.slack_delivery import mrkdwn_escape
 
 #: Why a result is not shown, in plain words (``%(k)s``: the organisation's minimum group size).
 WITHHELD_WORDS: dict[WithheldCode, Promise] = {
@@ -264,16 +266,56 @@ def round_note_get(*, round_id: int, team_id: int) -> RoundNote | None:
 
 
 @dataclass(frozen=True)
+class SummaryResult:
+    """One scale of the latest round in the summary."""
+
+    label: str  # the instrument's own (English) name of the scale
+    value: str  # the published value, or why it is not shown
+    shown: bool
+    band: str  # the cut-off band the value lies in (English, from the instrument), or ""
+    before: str  # "before: 3.4 (2 Mar 2026)", or "" when no earlier value was shown
+
+
+@dataclass(frozen=True)
+class SummaryAction:
+    planned: str  # "Planned: Fewer pages at night (Lena, by 1 Apr 2026)"
+    outcome: str  # how the metric moved since (English), "" before its date
+
+
+@dataclass(frozen=True)
+class SummaryFlag:
+    label: str
+    headline: str  # behind the leader page's gate (English: the trend run's sentence)
+    actions: tuple[SummaryAction, ...]  # empty: ``SummaryParts.no_action``
+
+
+@dataclass(frozen=True)
 class SummaryParts:
-    """What a summary says, as data (a Slack sender builds its blocks from these)."""
+    """What a team's summary says, worded once in the active language. The email (text and HTML) and the
+    Slack message only lay these parts out, so every channel says the same; each adds its own footer
+    about anonymity and nothing else."""
 
     team: str
     closing_day: str
-    results: tuple[ResultLine, ...]
-    response_rate: str
-    flags: tuple[FlagLine, ...]
-    note: str
+    k: int
+    heading: str  # "Results of A from the check-in that closed on 9 Mar 2026"
+    results: tuple[SummaryResult, ...]
+    response_rate: str  # "90% of the team answered.", or "" when not shown
+    flags_heading: str
+    flags: tuple[SummaryFlag, ...]
+    no_action: str  # "No action recorded yet"
+    note_heading: str
+    note: str  # the leader's note as written (plain text), or ""
+    link_label: str
     url: str
+
+
+@dataclass(frozen=True)
+class SlackSummary:
+    """The summary as a Slack message: the notification's text and the Block Kit blocks."""
+
+    text: str
+    blocks: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -281,6 +323,7 @@ class TeamSummary:
     subject: str
     text: str  # the plain-text email
     html: str  # its HTML part
+    slack: SlackSummary
     parts: SummaryParts
 
 
@@ -288,25 +331,128 @@ def team_results_url(team_id: int) -> str:
     return settings.PULSE_BASE_URL + reverse("team_results_detail", args=[team_id])
 
 
-def team_summary(results: TeamResults) -> TeamSummary | None:
-    """The summary of a team's results in the active language: the same for every member (no name, no
-    greeting, nothing about whether they answered). None when the team has nothing shown."""
+def summary_parts(results: TeamResults) -> SummaryParts | None:
+    """What the summary of a team's results says, in the active language: the same for every member (no
+    name, no greeting, nothing about whether they answered). None when the team has nothing shown."""
     if not results.shown or results.round is None:
         return None
-    parts = SummaryParts(
-        team=results.team.name,
-        closing_day=results.closing_day,
-        results=results.results,
-        response_rate=results.response_rate,
-        flags=results.flags,
+    team, day = results.team.name, results.closing_day
+    return SummaryParts(
+        team=team,
+        closing_day=day,
+        k=results.k,
+        heading=gettext("Results of %(team)s from the check-in that closed on %(day)s")
+        % {"team": team, "day": day},
+        results=tuple(_summary_result(line) for line in results.results),
+        response_rate=gettext("%(rate)s of the team answered.") % {"rate": results.response_rate}
+        if results.response_rate
+        else "",
+        flags_heading=gettext("What the leaders are doing about it"),
+        flags=tuple(
+            SummaryFlag(flag.label, flag.headline, tuple(_summary_action(a) for a in flag.actions))
+            for flag in results.flags
+        ),
+        no_action=gettext("No action recorded yet"),
+        note_heading=gettext("A note from your team's leader"),
         note=results.note.text if results.note else "",
+        link_label=gettext("See your team's results"),
         url=team_results_url(results.team.pk),
     )
-    context = {"parts": parts, "k": results.k}
+
+
+def _summary_result(line: ResultLine) -> SummaryResult:
+    before = (
+        gettext("before: %(value)s (%(day)s)") % {"value": line.previous, "day": line.previous_day}
+        if line.previous
+        else ""
+    )
+    return SummaryResult(line.label, line.value, line.shown, line.band, before)
+
+
+def _summary_action(action: ActionLine) -> SummaryAction:
+    planned = gettext("Planned: %(what)s (%(who)s, by %(due)s)") % {
+        "what": action.what,
+        "who": action.who,
+        "due": dates.day_text(action.due_on),
+    }
+    return SummaryAction(planned, action.outcome)
+
+
+def team_summary(results: TeamResults) -> TeamSummary | None:
+    """The summary of a team's results in the active language, as an email and as a Slack message, both
+    laid out from one :class:`SummaryParts`. None when the team has nothing shown."""
+    parts = summary_parts(results)
+    if parts is None:
+        return None
     subject = gettext("[Pulse] Your team's results: %(team)s, check-in of %(day)s") % {
         "team": parts.team,
         "day": parts.closing_day,
     }
+    context = {"parts": parts}
     text = render_to_string("pulse/email/team_summary.txt", context).rstrip("\n")
     html = render_to_string("pulse/email/team_summary.html", context)
-    return TeamSummary(subject=subject, text=text, html=html, parts=parts)
+    return TeamSummary(subject=subject, text=text, html=html, slack=slack_summary(parts), parts=parts)
+
+
+# Slack's limits (docs.slack.dev, "Block Kit"): 3,000 characters in a section's text, 50 blocks a message.
+SLACK_SECTION_CHARS = 3000
+SLACK_MAX_FLAGS = 40
+
+
+def _section(text: str) -> dict[str, Any]:
+    if len(text) > SLACK_SECTION_CHARS:
+        text = text[: SLACK_SECTION_CHARS - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def slack_summary(parts: SummaryParts) -> SlackSummary:
+    """The summary as a Slack DM laid out from ``parts``: the heading, the results, the flags with their
+    actions (or "No action recorded yet"), the leader's note as a quote, a button to the team's page and
+    the line on anonymity. Every number in it is one of the parts' (the release's)."""
+    lines = []
+    for result in parts.results:
+        value = f"*{mrkdwn_escape(result.value)}*" if result.shown else f"_{mrkdwn_escape(result.value)}_"
+        line = f"• {mrkdwn_escape(result.label)}: {value}"
+        if result.band:
+            line += f" ({mrkdwn_escape(result.band)})"
+        if result.before:
+            line += f"; {mrkdwn_escape(result.before)}"
+        lines.append(line)
+    if parts.response_rate:
+        lines.append(f"• {mrkdwn_escape(parts.response_rate)}")
+    blocks: list[dict[str, Any]] = [_section(f"*{mrkdwn_escape(parts.heading)}*")]
+    if lines:
+        blocks.append(_section("\n".join(lines)))
+    if parts.flags:
+        blocks.append(_section(f"*{mrkdwn_escape(parts.flags_heading)}*"))
+        for flag in parts.flags[:SLACK_MAX_FLAGS]:
+            flag_lines = [f"• {mrkdwn_escape(flag.label)}: {mrkdwn_escape(flag.headline)}"]
+            for action in flag.actions:
+                flag_lines.append(f"    ◦ {mrkdwn_escape(action.planned)}")
+                if action.outcome:
+                    flag_lines.append(f"       {mrkdwn_escape(action.outcome)}")
+            if not flag.actions:
+                flag_lines.append(f"    ◦ _{mrkdwn_escape(parts.no_action)}_")
+            blocks.append(_section("\n".join(flag_lines)))
+    if parts.note:
+        quoted = "\n".join(f"> {mrkdwn_escape(line)}" if line else ">" for line in parts.note.split("\n"))
+        blocks.append(_section(f"*{mrkdwn_escape(parts.note_heading)}*\n{quoted}"))
+    blocks.append(
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "pulse_team_results",
+                    "text": {"type": "plain_text", "text": parts.link_label[:75]},
+                    "url": parts.url,
+                }
+            ],
+        }
+    )
+    anonymity = gettext(
+        "Pulse shows a team's results only when at least %(k)s people answered; nobody's own answers are "
+        "ever in a message."
+    ) % {"k": parts.k}
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn_escape(anonymity)}]})
+    return SlackSummary(text=parts.heading, blocks=blocks)

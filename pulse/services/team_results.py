@@ -1,16 +1,19 @@
-"""You said, we did: the leader's note on a round, the team's summary emails and the no-action reminders.
+"""You said, we did: the leader's note on a round, the team's summaries and the no-action reminders.
 
 * :func:`round_note_save`: a leader of the team (or of a team above it) writes or edits a short note to the
   team on a round's results; every saved text is kept (``RoundNoteRevision``). The rule for what a note may
   be is :func:`round_note_clean`, which the form uses too.
 * :func:`team_summaries_queue_due` (a tick step): ``PULSE_TEAM_SUMMARY_DELAY_HOURS`` after a round's
   results are aggregated (time for the leader to write a note and plan actions), each member of each team
-  of the round that has something shown gets one summary email, in their language
-  (``surveys.language.language_of``), rendered once per language by
-  ``pulse.selectors.team_results.team_summary`` from exactly what the team's page shows: the same text for
-  every member, whether or not they answered. Only the latest round of a schedule, and only within
-  ``SUMMARY_WINDOW`` after it was due, so switching the feature on (or restoring a backup) never mails
-  old rounds. The organisation's ``team_summaries`` switch turns it off.
+  of the round that has something shown gets one summary, in their language
+  (``surveys.language.language_of``), on the channels they are asked to check in on (the check-ins' rule,
+  ``surveys.services.checkin_channels``): an email, a Slack DM (``TeamSummarySlackMessage``, sent by
+  ``pulse.services.team_summary_slack``) or both. Each team's summary is rendered once per language by
+  ``pulse.selectors.team_results.team_summary`` from exactly what the team's page shows, email and Slack
+  from the same parts: the same message for every member, whether or not they answered. Only the latest
+  round of a schedule, and only within ``SUMMARY_WINDOW`` after it was due, so switching the feature on
+  (or restoring a backup) never mails old rounds. The organisation's ``team_summaries`` switch turns it
+  off.
 * :func:`no_action_reminders_queue_due` (a tick step): a flag still open or only acknowledged, with no
   action, ``Organisation.no_action_reminder_days`` after it opened (counted, like escalation, from when the
   system really saw it open: its ``EscalationClock``), reminds the team's leaders once per opening.
@@ -19,8 +22,8 @@
   a row twice and a broker outage only delays.
 
 Every queueing step claims its work by inserting a row with a unique key (``TeamSummaryRun`` per round,
-``NoActionReminder`` per flag opening, the email's ``idempotency_key``) in the transaction that queues the
-emails, so a second tick, or two at once, queue nothing more.
+``NoActionReminder`` per flag opening, each message's ``idempotency_key``) in the transaction that queues
+the messages, so a second tick, or two at once, queue nothing more.
 """
 
 from __future__ import annotations
@@ -50,10 +53,13 @@ from pulse.models import (
     TeamResultsEmail,
     TeamSummaryRun,
 )
+from pulse.models.team_results import TeamSummarySlackMessage
 from pulse.selectors.team_results import TeamSummary, may_write_note, team_results_of_team, team_summary
 from pulse.services.notifications import flag_leader_chain, flag_url, metric_label
+from pulse.services.team_summary_slack import team_summary_slack_wake
 from surveys.language import language_of
-from surveys.models import Membership, Organisation, Person, Round, Team
+from surveys.models import CheckinChannel, Membership, Organisation, Person, Round, SlackWorkspace, Team
+from surveys.services.checkin_channels import channels_of_people
 from surveys.services.delivery import DeliveryFailure, TemporaryFailure, retry_wait, rows_claim, unclaimed
 
 logger = logging.getLogger(__name__)
@@ -193,25 +199,29 @@ def team_summaries_skip_history(*, round_ids: list[int], now: datetime) -> int:
 
 
 def team_summaries_queue_due(*, now: datetime | None = None) -> int:
-    """Tick step: queue the summaries of one due round (see the module docstring). Returns how many emails
-    were queued (0 when no round was due; a round with nothing to send still counts as done)."""
+    """Tick step: queue the summaries of one due round (see the module docstring). Returns how many
+    messages (emails and Slack DMs) were queued (0 when no round was due; a round with nothing to send
+    still counts as done)."""
     moment = now or timezone.now()
     for round_ in _summary_rounds_due(moment):
         try:
             with transaction.atomic():
                 run = TeamSummaryRun.objects.create(round=round_, queued_at=moment)
-                queued = _queue_round_summaries(round_, moment)
-                run.messages = queued
+                emails, dms = _queue_round_summaries(round_, moment)
+                run.messages = emails + dms
                 run.save(update_fields=["messages"])
         except IntegrityError:
             continue  # another tick queued this round first
-        if queued:
+        if emails:
             transaction.on_commit(_wake_worker)
-        return max(queued, 1)
+        if dms:
+            transaction.on_commit(team_summary_slack_wake)
+        return max(emails + dms, 1)
     return 0
 
 
-def _queue_round_summaries(round_: Round, now: datetime) -> int:
+def _queue_round_summaries(round_: Round, now: datetime) -> tuple[int, int]:
+    """Queue the round's summaries; returns how many emails and how many Slack DMs."""
     teams = TeamIndex.of(round_.organisation_id)
     covered = teams.subtree(round_.team.path)
     if not (round_.schedule and round_.schedule.include_subtree):
@@ -227,7 +237,11 @@ def _queue_round_summaries(round_: Round, now: datetime) -> int:
         people = members.setdefault(membership.team_id, [])
         if membership.person not in people:
             people.append(membership.person)
+    channels = channels_of_people(sorted({p.pk for people in members.values() for p in people}))
+    workspace = SlackWorkspace.objects.filter(organisation_id=round_.organisation_id)
+    workspace_id = workspace.values_list("pk", flat=True).first()
     rows: list[TeamResultsEmail] = []
+    dms: list[TeamSummarySlackMessage] = []
     for team in covered:
         people = members.get(team.pk, [])
         if not people:
@@ -247,6 +261,24 @@ def _queue_round_summaries(round_: Round, now: datetime) -> int:
             summary = rendered[language]
             if summary is None:
                 continue
+            asked_on = channels.get(person.pk, frozenset({CheckinChannel.EMAIL}))
+            if CheckinChannel.SLACK in asked_on and workspace_id is not None:
+                dms.append(
+                    TeamSummarySlackMessage(
+                        organisation_id=round_.organisation_id,
+                        workspace_id=workspace_id,
+                        recipient=person,
+                        team_id=team.pk,
+                        round=round_,
+                        idempotency_key=f"summary-slack:round-{round_.pk}:team-{team.pk}:person-{person.pk}",
+                        text=summary.slack.text,
+                        blocks=summary.slack.blocks,
+                        due_at=now,
+                        created_at=now,
+                    )
+                )
+            if CheckinChannel.EMAIL not in asked_on:
+                continue
             rows.append(
                 TeamResultsEmail(
                     organisation_id=round_.organisation_id,
@@ -263,7 +295,8 @@ def _queue_round_summaries(round_: Round, now: datetime) -> int:
                 )
             )
     TeamResultsEmail.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(rows)
+    TeamSummarySlackMessage.objects.bulk_create(dms, ignore_conflicts=True)
+    return len(rows), len(dms)
 
 
 # ------------------------------------------------------------------------------------ the reminder

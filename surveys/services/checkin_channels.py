@@ -3,7 +3,8 @@
 :func:`channels_of` is the rule: the person's own choice (``SlackUser.channel``), else their organisation's
 default (``SlackWorkspace.default_channel``), and email only while no Slack user is matched to them, so
 nobody is left unasked. :func:`slack_asked` and :func:`slack_only_people` are the same rule as database
-conditions, for the queries that plan DMs and that keep Slack-only people off email.
+conditions, for the queries that plan DMs and that keep Slack-only people off email;
+:func:`channels_of_people` applies it to many people at once (the team summaries go by the same rule).
 """
 
 from __future__ import annotations
@@ -58,3 +59,23 @@ def slack_only_people(person_ids: list[int]) -> set[int]:
         .exclude(_chooses(EMAIL_CHOICES, ""))
         .values_list("pk", flat=True)
     )
+
+
+def channels_of_people(person_ids: list[int]) -> dict[int, frozenset[str]]:
+    """:func:`channels_of` for each of these people (one query). A person of an organisation without a
+    connected workspace is not matched: email only."""
+    if not person_ids:
+        return {}
+    rows = Person.objects.filter(pk__in=person_ids).values_list(
+        "pk",
+        "slack_user__channel",
+        "slack_user__user_id",
+        "organisation__slack_workspace__pk",
+        "organisation__slack_workspace__default_channel",
+    )
+    return {
+        pk: channels_of(
+            choice=choice or "", default=default or "", matched=bool(user_id and workspace_id is not None)
+        )
+        for pk, choice, user_id, workspace_id, default in rows
+    }

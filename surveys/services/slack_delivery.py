@@ -19,6 +19,12 @@ keeps off email (:func:`slack_only_people`).
 
 Nothing here logs or stores a Slack user id, channel id or message timestamp anywhere but on the outbox
 row, and the Slack client's own logger is held at INFO (its DEBUG lines print request bodies).
+
+Every Slack DM Pulse sends goes through the helpers of this module, so one workspace has one pace and one
+429 pause for all of them: the client (:func:`slack_client`, :func:`workspace_token`), what an error means
+(:func:`slack_failure`, :data:`SLACK_ERRORS`), the pace (:func:`workspace_slot_take`,
+:func:`workspace_wait_out`) and the DM itself (:func:`dm_post`, :func:`mrkdwn_escape`). The team summaries'
+outbox in ``pulse.services.team_summary_slack`` uses them too (pulse imports surveys, never the reverse).
 """
 
 from __future__ import annotations
@@ -120,6 +126,10 @@ class RateLimited(TemporaryFailure):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"slack: rate limited for {retry_after:g} s")
         self.retry_after = retry_after
+
+
+#: What a Web API call may raise: :func:`slack_failure` says what each means for the row.
+SLACK_ERRORS = (SlackApiError, SlackClientError, URLError, OSError, TimeoutError, ValueError)
 
 
 def slack_failure(error: Exception) -> DeliveryFailure:
@@ -271,7 +281,7 @@ def _work(rows: list[SlackMessage], claim: uuid.UUID, moment: datetime) -> int:
         if action == "finish":
             _finish(row, claim, thanked=False)
             continue
-        if not _still_mine(row, claim) or not _take_slot(row.workspace_id):
+        if not _still_mine(row, claim) or not workspace_slot_take(row.workspace_id):
             if _still_mine(row, claim):
                 paused.add(row.workspace_id)
                 _release(row, claim)
@@ -291,7 +301,7 @@ def _work(rows: list[SlackMessage], claim: uuid.UUID, moment: datetime) -> int:
             done += 1
         except SealError:
             _fail(row, claim, PermanentFailure("the link's key is no longer in the key ring"), moment, counts)
-        except (SlackApiError, SlackClientError, URLError, OSError, TimeoutError, ValueError) as error:
+        except SLACK_ERRORS as error:
             failure = slack_failure(error)
             if isinstance(failure, RateLimited):
                 _rate_limited(row, claim, failure)
@@ -339,9 +349,10 @@ def _still_mine(row: SlackMessage, claim: uuid.UUID) -> bool:
     return SlackMessage.objects.filter(pk=row.pk, claim=claim).update(claimed_until=until) == 1
 
 
-def _take_slot(workspace_id: int) -> bool:
+def workspace_slot_take(workspace_id: int) -> bool:
     """Take the workspace's next sending slot, waiting for it up to ``MAX_PACE_WAIT``; False when it is
-    further off (a 429's Retry-After): the row is left for a later drain."""
+    further off (a 429's Retry-After): the row is left for a later drain. Every sender of DMs to the
+    workspace takes its slots here, so they share one pace."""
     pace = timedelta(seconds=settings.PULSE_SLACK_PACE_SECONDS)
     deadline = time.monotonic() + MAX_PACE_WAIT
     while True:
@@ -368,7 +379,7 @@ def _closes_text(invitation: Invitation, locale: str) -> str:
     return f"<!date^{int(closes.timestamp())}^{{date_short_pretty}} {{time}}|{html.escape(fallback)}>"
 
 
-def _escape(text: str) -> str:
+def mrkdwn_escape(text: str) -> str:
     """Text for Slack's mrkdwn: &, < and > escaped (Slack's own rule), nothing else."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -383,8 +394,8 @@ def dm_content(
     closes = _closes_text(invitation, locale)
     with translation.override(locale):
         context = {
-            "name": _escape(person.display_name),
-            "schedule": _escape(invitation.round.schedule.name),
+            "name": mrkdwn_escape(person.display_name),
+            "schedule": mrkdwn_escape(invitation.round.schedule.name),
             "closes": closes,
         }
         if reminder:
@@ -417,14 +428,19 @@ def thanks_content(person: Person) -> tuple[str, list[dict[str, Any]]]:
     return text, [{"type": "section", "text": {"type": "plain_text", "text": text}}]
 
 
-def _post(client: WebClient, row: SlackMessage, token: str) -> tuple[str, str]:
-    invitation = row.invitation
-    user_id = invitation.person.slack_user.user_id
+def dm_post(client: WebClient, *, user_id: str, text: str, blocks: list[dict[str, Any]]) -> tuple[str, str]:
+    """Post a DM to a Slack user (``conversations.open``, then ``chat.postMessage``); returns the DM's
+    channel and the message's timestamp. Raises what the client raises (:data:`SLACK_ERRORS`)."""
     opened = client.conversations_open(users=user_id)
     channel = str(opened["channel"]["id"])
-    text, blocks = dm_content(invitation, token=token, mode=row.workspace.mode, reminder=row.handled > 0)
     posted = client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
     return str(posted["channel"]), str(posted["ts"])
+
+
+def _post(client: WebClient, row: SlackMessage, token: str) -> tuple[str, str]:
+    invitation = row.invitation
+    text, blocks = dm_content(invitation, token=token, mode=row.workspace.mode, reminder=row.handled > 0)
+    return dm_post(client, user_id=invitation.person.slack_user.user_id, text=text, blocks=blocks)
 
 
 def _thank(client: WebClient, row: SlackMessage) -> None:
@@ -476,17 +492,24 @@ def _release(row: SlackMessage, claim: uuid.UUID) -> None:
     SlackMessage.objects.filter(pk=row.pk, claim=claim).update(claim=None, claimed_until=None)
 
 
-def _rate_limited(row: SlackMessage, claim: uuid.UUID, failure: RateLimited) -> None:
-    """Slack said 429: the workspace sends nothing until Retry-After has passed, the row waits as long;
-    the row's attempts are not counted (nothing is lost)."""
+def workspace_wait_out(workspace_id: int, failure: RateLimited) -> datetime:
+    """Slack said 429: the workspace sends nothing (no DM of any outbox) until Retry-After has passed.
+    Returns that moment, for the row to wait as long."""
     until = timezone.now() + timedelta(seconds=failure.retry_after)
-    SlackWorkspace.objects.filter(pk=row.workspace_id).filter(
+    SlackWorkspace.objects.filter(pk=workspace_id).filter(
         Q(next_send_at__isnull=True) | Q(next_send_at__lt=until)
     ).update(next_send_at=until)
+    logger.warning("slack: rate limited, the workspace waits %s s", f"{failure.retry_after:g}")
+    return until
+
+
+def _rate_limited(row: SlackMessage, claim: uuid.UUID, failure: RateLimited) -> None:
+    """Slack said 429: the workspace waits out Retry-After, the row waits as long; the row's attempts are
+    not counted (nothing is lost)."""
+    until = workspace_wait_out(row.workspace_id, failure)
     SlackMessage.objects.filter(pk=row.pk, claim=claim).update(
         due_at=until, claim=None, claimed_until=None, error=str(failure)
     )
-    logger.warning("slack: rate limited, the workspace waits %s s", f"{failure.retry_after:g}")
 
 
 def _fail(

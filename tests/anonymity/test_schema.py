@@ -39,6 +39,10 @@ NOT_ANSWERS: dict[tuple[str, str], str] = {
     ("pulse.PagerDutyWebhookSecret", "secret_sealed"): "a webhook subscription's signing secret, sealed",
     ("pulse.RoundNote", "text"): "the leader's note to the team on a round, not an answer",
     ("pulse.RoundNoteRevision", "text"): "earlier versions of the leader's note",
+    ("pulse.TeamSummarySlackMessage", "text"): (
+        "a team summary DM's notification line (the team and the round's closing day), rendered from the "
+        "published release, the same for every member of the team"
+    ),
     ("surveys.HistoricalQuestion", "text"): "the history of the question's wording",
     ("surveys.Scale", "bands"): "the scale's published cut-offs, not anybody's band",
     ("surveys.HistoricalScale", "bands"): "the history of a scale's cut-offs",
