@@ -580,6 +580,48 @@ def missing_translations(instrument: InstrumentDef, locales: Collection[str]) ->
     return missing
 
 
+@dataclass(frozen=True)
+class UntranslatedItem:
+    """A question shown in English on a page in another language: its place in the instrument (1-based),
+    key and English text, and what lacks the language (its text, its answer options, or both)."""
+
+    number: int
+    key: str
+    text: str
+    text_missing: bool
+    options_missing: bool
+
+
+def untranslated_items(
+    instrument: InstrumentDef, locales: Collection[str]
+) -> dict[str, list[UntranslatedItem]]:
+    """Per locale other than English, the questions that fall back to English, in the instrument's order:
+    what the admin's instrument page lists, item by item (``missing_translations`` names the same gaps by
+    key, for the API)."""
+    found: dict[str, list[UntranslatedItem]] = {}
+    questions = sorted(instrument.questions, key=lambda q: q.order)
+    for locale in sorted(locales):
+        if locale == FALLBACK_LOCALE:
+            continue
+        items = []
+        for number, question in enumerate(questions, start=1):
+            text_missing = not question.text.get(locale)
+            options_missing = any(not option.label.get(locale) for option in question.options)
+            if text_missing or options_missing:
+                items.append(
+                    UntranslatedItem(
+                        number,
+                        question.key,
+                        question.text.get(FALLBACK_LOCALE, ""),
+                        text_missing,
+                        options_missing,
+                    )
+                )
+        if items:
+            found[locale] = items
+    return found
+
+
 # --- score resolution -------------------------------------------------------------------------------------
 
 

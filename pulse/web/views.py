@@ -49,8 +49,10 @@ from pulse.web.forms import (
     ScheduleForm,
     TeamForm,
 )
+from surveys.definitions import FALLBACK_LOCALE, untranslated_items
 from surveys.forms import PeopleImportApplyForm
 from surveys.models import Membership, Person, Schedule
+from surveys.models.instruments import configured_locales
 from surveys.services.organisation import (
     membership_create,
     membership_end,
@@ -527,8 +529,10 @@ def instruments_list(request: HttpRequest, caller: Caller) -> HttpResponse:
     instruments = (
         instruments_visible_to(caller).prefetch_related("questions", "scales").order_by("key", "version")
     )
+    locales = configured_locales()
     rows = [
-        {"instrument": instrument, "missing": instrument.missing_translations()} for instrument in instruments
+        {"instrument": instrument, "untranslated": untranslated_items(instrument.definition(), locales)}
+        for instrument in instruments
     ]
     return render(request, "pulse/admin_app/instruments.html", {"rows": rows})
 
@@ -537,10 +541,24 @@ def instruments_list(request: HttpRequest, caller: Caller) -> HttpResponse:
 def instrument_detail(request: HttpRequest, caller: Caller, pk: int) -> HttpResponse:
     instrument = _one(instruments_visible_to(caller).prefetch_related("questions", "scales"), pk)
     definition = instrument.definition()
+    # Per language offered, the items a page in it shows in English (docs/languages.md §7).
+    untranslated = untranslated_items(definition, configured_locales())
+    stem_missing = [
+        locale
+        for locale in configured_locales()
+        if definition.stem.get(FALLBACK_LOCALE) and not definition.stem.get(locale)
+    ]
+    for locale in stem_missing:
+        untranslated.setdefault(locale, [])
     return render(
         request,
         "pulse/admin_app/instrument.html",
-        {"instrument": instrument, "definition": definition, "missing": instrument.missing_translations()},
+        {
+            "instrument": instrument,
+            "definition": definition,
+            "untranslated": untranslated,
+            "stem_missing": stem_missing,
+        },
     )
 
 

@@ -254,7 +254,7 @@ def test_instrument_library_pages(admin: Client, world: World) -> None:
     assert "WHO-5 Well-Being Index" in listing
     assert "Team mood mood_a" in listing
     assert "Team mood mood_b" not in listing
-    assert "de: 14 texts" in listing  # the CBI work scale has no German items yet
+    assert "German: 7 items in English" in listing  # the CBI work scale has no German items yet
     who5 = Instrument.objects.get(key="who5", version=1)
     detail = text(admin.get(f"/manage/instruments/{who5.pk}/"))
     assert "Topp CW" in detail
