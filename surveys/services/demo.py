@@ -2,6 +2,11 @@
 
 Deterministic (no randomness), so screenshots and docs stay stable, and idempotent: it creates the
 organisation only if it does not exist yet. Later parts of Pulse extend it with schedules and history.
+
+Acme has no Slack workspace connected: connecting needs a real Slack app's token, checked with Slack, and
+a stand-in would send direct messages nobody receives. Everyone is asked by email, the admin's page
+``/manage/slack/`` shows how to make the app and connect it, and the people's own pages offer the choice
+of Slack once a workspace is connected (docs/operations.md §16).
 """
 
 from __future__ import annotations

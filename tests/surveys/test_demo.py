@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from surveys.models import Membership, Organisation, Person, Schedule, Team
+from surveys.models import Membership, Organisation, Person, Schedule, SlackWorkspace, Team
 from surveys.services.demo import DEMO_ADMIN_EMAIL, DEMO_HEAD_EMAIL, DEMO_LEADER_EMAIL, DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -48,3 +48,18 @@ def test_demo_log_ins_work() -> None:
     admin = Client()
     assert admin.login(username=DEMO_ADMIN_EMAIL, password=DEMO_PASSWORD)
     assert admin.get("/admin/surveys/schedule/").status_code == 200
+
+
+def test_the_demo_asks_by_email_and_shows_how_to_connect_slack() -> None:
+    call_command("pulse_demo")
+    assert not SlackWorkspace.objects.exists(), "no stand-in Slack: the demo is asked by email"
+    admin = Client()
+    assert admin.login(username=DEMO_ADMIN_EMAIL, password=DEMO_PASSWORD)
+    page = admin.get("/manage/slack/").content.decode()
+    assert "No workspace is connected: everyone is asked by email." in page
+    assert "From an app manifest" in page
+    assert "/slack/events/" in page
+    assert "Check-ins in Slack</a>: not connected" in admin.get("/manage/").content.decode()
+    leader = Client()
+    assert leader.login(username=DEMO_LEADER_EMAIL, password=DEMO_PASSWORD)
+    assert 'name="channel"' not in leader.get("/me/checkins/").content.decode()
