@@ -51,28 +51,27 @@ class SlackPeople:
 
     active: int
     matched: int  # a Slack user has their email address
-    not_found: list[Person]  # looked up, and Slack knows no user with their address: asked by email
+    not_found: int  # looked up, and Slack knows no user with their address: asked by email
+    not_found_first: list[Person]  # the first of those by name, for the admin to correct
     not_looked_up: int  # never looked up (new since the last matching, or it stopped at a 429)
 
 
-def slack_people_of(organisation: Organisation) -> SlackPeople:
-    """The active people's Slack matching, in one counting query and one query for those Slack does not
-    know (named: the admin can correct an address or invite them to the workspace)."""
+def slack_people_of(organisation: Organisation, *, named: int = 50) -> SlackPeople:
+    """The active people's Slack matching: one counting query, and one for the first ``named`` people
+    Slack does not know (named: the admin can correct an address or invite them to the workspace)."""
     people = Person.objects.filter(organisation=organisation, is_active=True)
+    not_found = Q(slack_user__looked_up_at__isnull=False, slack_user__user_id="")
     counts = people.aggregate(
         active=Count("pk"),
         matched=Count("pk", filter=Q(slack_user__user_id__gt="")),
+        not_found=Count("pk", filter=not_found),
         looked_up=Count("pk", filter=Q(slack_user__looked_up_at__isnull=False)),
-    )
-    not_found = list(
-        people.filter(slack_user__looked_up_at__isnull=False, slack_user__user_id="").order_by(
-            "display_name", "pk"
-        )
     )
     return SlackPeople(
         active=counts["active"],
         matched=counts["matched"],
-        not_found=not_found,
+        not_found=counts["not_found"],
+        not_found_first=list(people.filter(not_found).order_by("display_name", "pk")[:named]),
         not_looked_up=counts["active"] - counts["looked_up"],
     )
 

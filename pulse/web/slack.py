@@ -187,12 +187,11 @@ def _page(
 ) -> HttpResponse:
     socket_mode = bool(settings.PULSE_SLACK_APP_TOKEN)
     base_url = settings.PULSE_BASE_URL
-    people = slack_people_of(caller.organisation) if workspace else None
+    people = slack_people_of(caller.organisation, named=NOT_FOUND_SHOWN) if workspace else None
     context: dict[str, Any] = {
         "workspace": workspace,
         "people": people,
-        "not_found_shown": people.not_found[:NOT_FOUND_SHOWN] if people else [],
-        "not_found_more": max(0, len(people.not_found) - NOT_FOUND_SHOWN) if people else 0,
+        "not_found_more": people.not_found - len(people.not_found_first) if people else 0,
         "manifest": manifest_for(base_url=base_url, socket_mode=socket_mode),
         "socket_mode": socket_mode,
         "events_url": base_url + reverse("slack_events"),

@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from surveys.models import SlackUser, SlackWorkspace
 from surveys.services.slack import slack_people_match, slack_workspace_connect
+from tests.factories import PersonFactory
 from tests.pulse.config_world import World, build_world
 from tests.surveys.slack_server import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, SlackState, slack_server
 
@@ -378,3 +381,27 @@ def test_the_admin_overview_says_whether_slack_is_connected(
     assert f'<a href="{PAGE}">Check-ins in Slack</a>: not connected' in text(admin.get("/manage/"))
     connect(world)
     assert f'<a href="{PAGE}">Check-ins in Slack</a>: connected to Pulse Test' in text(admin.get("/manage/"))
+
+
+def test_the_page_names_a_bounded_few_and_its_queries_do_not_grow_with_the_people(
+    admin: Client, slack: SlackState, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect(world)
+    slack_people_match(organisation=world.a.organisation)  # Slack knows none of the three
+    monkeypatch.setattr("pulse.web.slack.NOT_FOUND_SHOWN", 1)
+    with CaptureQueriesContext(connection) as few:
+        page = text(admin.get(PAGE))
+    assert "<strong>3</strong> not found in Slack" in page
+    names = re.search(r'<details id="slack-not-found">(.*?)</details>', page)
+    assert names
+    assert names.group(1).count("<li>") == 1
+    assert "and 2 more" in names.group(1)
+
+    for number in range(20):
+        PersonFactory(organisation=world.a.organisation, email=f"new{number}@a.example")
+    slack_people_match(organisation=world.a.organisation)
+    with CaptureQueriesContext(connection) as many:
+        page = text(admin.get(PAGE))
+    assert "<strong>23</strong> not found in Slack" in page
+    assert "and 22 more" in page
+    assert len(many) == len(few)
