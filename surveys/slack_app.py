@@ -2,7 +2,7 @@
 
 HTTP mode by default: Slack posts interactivity to ``/slack/events/`` (:func:`slack_events`, through Bolt's
 Django adapter). ``manage.py pulse_slack_socket`` runs the same App over Socket Mode where Pulse has no
-public URL. The manifest is docs/slack-manifest.yml; setting it up is docs/operations.md §10.
+public URL. The manifest is docs/slack-manifest.yml; setting it up is docs/operations.md §16.
 
 * Every HTTP request is verified before Bolt sees it (:func:`verified`): ``X-Slack-Signature`` is Slack's
   v0 HMAC-SHA256 over ``v0:{timestamp}:{body}``, checked by slack_sdk's ``SignatureVerifier`` (the one Bolt
