@@ -3,7 +3,7 @@
 Slack then sends the button clicks and modal submissions over a WebSocket that this command opens with the
 app-level token (``PULSE_SLACK_APP_TOKEN``, xapp-…, scope ``connections:write``); no request needs a
 signature. Run one of these next to the web servers; the DMs are still sent by the tick (docs/operations.md
-§10).
+§16).
 """
 
 from __future__ import annotations
