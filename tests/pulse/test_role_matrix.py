@@ -77,8 +77,8 @@ PAGES = [
     ),
     Row("instruments", "GET", lambda w: "/manage/instruments/", statuses(LOGIN, 403, 403, 403, 200, 200)),
     Row("slack", "GET", lambda w: "/manage/slack/", statuses(LOGIN, 403, 403, 403, 200, 200)),
-    Row("on-call import", "GET", lambda w: "/manage/oncall/import/", statuses(LOGIN, 403, 403, 403, 200, 200)),
-    Row("time off import", "GET", lambda w: "/manage/oncall/time-off/", statuses(LOGIN, 403, 403, 403, 200, 200)),
+    Row("on-call CSV", "GET", lambda w: "/manage/oncall/import/", statuses(LOGIN, 403, 403, 403, 200, 200)),
+    Row("time off", "GET", lambda w: "/manage/oncall/time-off/", statuses(LOGIN, 403, 403, 403, 200, 200)),
     Row("pagerduty", "GET", lambda w: "/manage/oncall/pagerduty/", statuses(LOGIN, 403, 403, 403, 200, 200)),
     Row("team results", "GET", lambda w: "/results/", statuses(LOGIN, 200, 200, 200, 200, 200)),
     Row(
