@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from pulse.analysis.catalogue import gettext_noop
 from surveys import library
 from surveys.definitions import HIGHER_IS_BETTER as READ_HIGHER_IS_BETTER
 from surveys.definitions import InstrumentDef, ScaleDef, display_scale
@@ -79,16 +80,29 @@ class LoadMeasure:
         return MetricInfo(self.label, self.direction, "0-100", self.practical)
 
 
+# The labels are Pulse's own words (an instrument's labels are its definition's English data): marked for
+# the catalogue here and translated where they are shown (pulse.selectors.flag_words.metric_label); the
+# trend run's stored English sentences use them as they are.
 LOAD_MEASURES: tuple[LoadMeasure, ...] = (
-    LoadMeasure("sleep_interruptions", "Sleep-hour interruptions", HIGHER_IS_WORSE, 0.5),
-    LoadMeasure("interruptions", "Interruptions", HIGHER_IS_WORSE, 1.0),
+    LoadMeasure("sleep_interruptions", gettext_noop("Sleep-hour interruptions"), HIGHER_IS_WORSE, 0.5),
+    LoadMeasure("interruptions", gettext_noop("Interruptions"), HIGHER_IS_WORSE, 1.0),
     LoadMeasure(
-        "max_on_call_share", "The most time anyone spent on call", HIGHER_IS_WORSE, 1.0, percent=True
+        "max_on_call_share",
+        gettext_noop("The most time anyone spent on call"),
+        HIGHER_IS_WORSE,
+        1.0,
+        percent=True,
     ),
-    LoadMeasure("incidents_per_shift", "Incidents per 12-hour shift", HIGHER_IS_WORSE, 0.05, decimals=1),
-    LoadMeasure("rotation_size", "The rotation", HIGHER_IS_BETTER, 0.1),
     LoadMeasure(
-        "concentration", "The busiest person's share of the pages", HIGHER_IS_WORSE, 1.0, percent=True
+        "incidents_per_shift", gettext_noop("Incidents per 12-hour shift"), HIGHER_IS_WORSE, 0.05, decimals=1
+    ),
+    LoadMeasure("rotation_size", gettext_noop("The rotation"), HIGHER_IS_BETTER, 0.1),
+    LoadMeasure(
+        "concentration",
+        gettext_noop("The busiest person's share of the pages"),
+        HIGHER_IS_WORSE,
+        1.0,
+        percent=True,
     ),
 )
 LOAD_BY_METRIC: dict[str, LoadMeasure] = {m.metric: m for m in LOAD_MEASURES}

@@ -13,6 +13,11 @@ and a UTC offset (``2026-03-29T01:30:00+01:00`` or ``…Z``); a time without an 
 hour type of a page depends on it. ``level`` is 1 (primary) or 2 (secondary); ``site`` may be empty;
 ``urgency`` is ``high`` or ``low``; ``channel`` is ``push``, ``phone``, ``sms`` or ``email`` (both read
 case-insensitively). A row that repeats an earlier row exactly is refused, naming the earlier row.
+
+The error messages are English with named placeholders, marked for the translation catalogue with
+``gettext_noop`` (``pulse.analysis.catalogue``; this module imports no Django): :attr:`CellError.message`
+is the English sentence (the command line's, the tests'), and a page shows ``gettext(error.text) %
+error.values`` in its reader's language (``pulse.templatetags.oncall_words``).
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Generic, TypeVar, cast
 
+from pulse.analysis.catalogue import gettext_noop
 from pulse.analysis.oncall import CHANNELS, URGENCIES, Channel, Page, Shift, Urgency, zone
 from pulse.analysis.time_off import Absence
 
@@ -51,12 +57,30 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class CellError:
+    """What is wrong with one cell: ``text`` is the English message with ``%(name)s`` placeholders (a
+    catalogue entry), ``values`` the words that fill them (a cell's value, a list of columns), as given."""
+
     row: int
     column: str
-    message: str
+    text: str
+    values: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def message(self) -> str:
+        """The message in English."""
+        return self.text % dict(self.values) if self.values else self.text
 
     def __str__(self) -> str:
         return f"row {self.row}, column {self.column}: {self.message}"
+
+
+def cell_error(row: int, column: str, text: str, /, **values: object) -> CellError:
+    """A :class:`CellError` whose placeholders are filled by ``values`` (each written as ``str`` of it)."""
+    return CellError(row, column, text, tuple((name, str(value)) for name, value in values.items()))
+
+
+Problem = tuple[str, Mapping[str, object]]
+"""A message with placeholders and the values that fill them, as a caller's check gives it."""
 
 
 @dataclass(frozen=True)
@@ -80,56 +104,73 @@ class _Row:
         self.errors = errors
         self.failed = False
 
-    def fail(self, column: str, message: str) -> None:
+    def fail(self, column: str, text: str, /, **values: object) -> None:
         self.failed = True
-        self.errors.append(CellError(self.number, column, message))
+        self.errors.append(cell_error(self.number, column, text, **values))
 
     def text(self, column: str, *, required: bool = True) -> str:
         value = self.cells.get(column, "").strip()
         if not value and required:
-            self.fail(column, "is empty")
+            # Translators: an on-call CSV error, shown beside its row and its column's name, so it begins
+            # with the verb ("is empty", "contains a control character"); %(value)s is the cell as written.
+            self.fail(column, gettext_noop("is empty"))
         elif len(value) > MAX_TEXT:
-            self.fail(column, f"is {len(value)} characters long; at most {MAX_TEXT}")
+            self.fail(
+                column,
+                gettext_noop("is %(length)s characters long; at most %(limit)s"),
+                length=len(value),
+                limit=MAX_TEXT,
+            )
         elif CONTROL.search(value):
-            self.fail(column, "contains a control character")
+            self.fail(column, gettext_noop("contains a control character"))
         return value
 
     def moment(self, column: str) -> datetime | None:
         value = self.cells.get(column, "").strip()
+        not_a_moment = gettext_noop("%(value)s is not a date and time like 2026-03-29T01:30:00+01:00")
         if not value:
-            self.fail(column, "is empty")
+            self.fail(column, gettext_noop("is empty"))
             return None
         if not HAS_TIME.match(value):
-            self.fail(column, f"{value!r} is not a date and time like 2026-03-29T01:30:00+01:00")
+            self.fail(column, not_a_moment, value=repr(value))
             return None
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            self.fail(column, f"{value!r} is not a date and time like 2026-03-29T01:30:00+01:00")
+            self.fail(column, not_a_moment, value=repr(value))
             return None
         if parsed.tzinfo is None:
-            self.fail(column, f"{value!r} has no UTC offset (add one, such as +01:00 or Z)")
+            self.fail(
+                column,
+                gettext_noop("%(value)s has no UTC offset (add one, such as +01:00 or Z)"),
+                value=repr(value),
+            )
             return None
         return parsed
 
     def day(self, column: str) -> date | None:
         value = self.cells.get(column, "").strip()
         if not value:
-            self.fail(column, "is empty")
+            self.fail(column, gettext_noop("is empty"))
             return None
         try:
             if not DAY.match(value):
                 raise ValueError(value)
             return date.fromisoformat(value)
         except ValueError:
-            self.fail(column, f"{value!r} is not a date like 2026-07-31")
+            self.fail(column, gettext_noop("%(value)s is not a date like 2026-07-31"), value=repr(value))
             return None
 
     def choice(self, column: str, allowed: Sequence[str]) -> str | None:
         value = self.cells.get(column, "").strip().lower()
         if value not in allowed:
             shown = self.cells.get(column, "").strip()
-            self.fail(column, f"{shown!r} is not one of {', '.join(allowed)}")
+            self.fail(
+                column,
+                gettext_noop("%(value)s is not one of %(allowed)s"),
+                value=repr(shown),
+                allowed=", ".join(allowed),
+            )
             return None
         return value
 
@@ -142,22 +183,29 @@ def _parse(
     try:
         header = [name.strip().lower() for name in next(records)]
     except StopIteration:
-        return Parsed(
-            (), (CellError(1, "(header)", f"the file is empty; its first row names {', '.join(columns)}"),)
-        )
+        empty = gettext_noop("the file is empty; its first row names %(columns)s")
+        return Parsed((), (cell_error(1, "(header)", empty, columns=", ".join(columns)),))
     except csv.Error as error:
-        return Parsed((), (CellError(1, "(header)", f"cannot be read as CSV ({error})"),))
+        unreadable = gettext_noop("cannot be read as CSV (%(error)s)")
+        return Parsed((), (cell_error(1, "(header)", unreadable, error=error),))
     for name in columns:
         if name not in header and name not in OPTIONAL_COLUMNS:
-            errors.append(CellError(1, name, "is missing from the header"))
+            errors.append(cell_error(1, name, gettext_noop("is missing from the header")))
     for name in header:
         if name not in columns:
             errors.append(
-                CellError(1, name or "(blank)", f"is not a column of this file ({', '.join(columns)})")
+                cell_error(
+                    1,
+                    name or "(blank)",
+                    gettext_noop("is not a column of this file (%(columns)s)"),
+                    columns=", ".join(columns),
+                )
             )
     if len(set(header)) != len(header):
         repeated = sorted({name for name in header if header.count(name) > 1})
-        errors.append(CellError(1, ", ".join(repeated), "appears more than once in the header"))
+        errors.append(
+            cell_error(1, ", ".join(repeated), gettext_noop("appears more than once in the header"))
+        )
     if errors:
         return Parsed((), tuple(errors))
 
@@ -171,27 +219,39 @@ def _parse(
         except StopIteration:
             break
         except csv.Error as error:
-            errors.append(CellError(number + 1, "(row)", f"cannot be read as CSV ({error})"))
+            errors.append(
+                cell_error(
+                    number + 1, "(row)", gettext_noop("cannot be read as CSV (%(error)s)"), error=error
+                )
+            )
             break
         number += 1
         if not any(cell.strip() for cell in record):
             continue
         if len(record) != len(header):
             errors.append(
-                CellError(number, "(row)", f"has {len(record)} fields; the header has {len(header)}")
+                cell_error(
+                    number,
+                    "(row)",
+                    gettext_noop("has %(fields)s fields; the header has %(columns)s"),
+                    fields=len(record),
+                    columns=len(header),
+                )
             )
             continue
         row = _Row(number, dict(zip(header, record, strict=True)), errors)
         try:
             built = build(row)
         except ValueError as error:  # a rule of the value objects the fields did not already catch
-            row.fail("(row)", str(error))
+            # The value objects' own reason is English (pulse.analysis.oncall); the fields above catch
+            # every rule a file can break, so this is a guard rather than a message people read.
+            row.fail("(row)", gettext_noop("cannot be stored: %(reason)s"), reason=error)
             built = None
         if built is None or row.failed:
             continue
         identity = key(built)
         if identity in seen:
-            row.fail("(row)", f"repeats row {seen[identity]}")
+            row.fail("(row)", gettext_noop("repeats row %(row)s"), row=seen[identity])
             continue
         seen[identity] = number
         rows.append(built)
@@ -199,15 +259,16 @@ def _parse(
     return Parsed(tuple(rows), tuple(errors), tuple(numbers))
 
 
-TeamCheck = Callable[[str], str]
-"""Given a ``team`` cell, the problem with it ("" when the team is known): the caller's own check, run on
+TeamCheck = Callable[[str], Problem | None]
+"""Given a ``team`` cell, the problem with it (None when the team is known): the caller's own check, run on
 every row, so a row refused for another field still has its unknown team named in the same pass."""
 
 
 def _team(row: _Row, check: TeamCheck | None) -> str:
     team = row.text("team")
-    if team and check is not None and (problem := check(team)):
-        row.fail("team", problem)
+    if team and check is not None and (problem := check(team)) is not None:
+        text, values = problem
+        row.fail("team", text, **values)
     return team
 
 
@@ -219,7 +280,7 @@ def _shift(row: _Row, check: TeamCheck | None = None) -> Shift | None:
     level = row.choice("level", ("1", "2"))
     site = row.text("site", required=False)
     if start is not None and end is not None and end <= start:
-        row.fail("end", "is not after start")
+        row.fail("end", gettext_noop("is not after start"))
     if row.failed or start is None or end is None or level is None:
         return None
     return Shift(team, responder, start, end, int(level), site)
@@ -233,7 +294,11 @@ def _page(row: _Row, check: TeamCheck | None = None) -> Page | None:
         try:
             zone(zone_name)
         except ValueError:
-            row.fail("responder_time_zone", f"{zone_name!r} is not an IANA time zone such as Europe/Berlin")
+            row.fail(
+                "responder_time_zone",
+                gettext_noop("%(value)s is not an IANA time zone such as Europe/Berlin"),
+                value=repr(zone_name),
+            )
     occurred_at = row.moment("occurred_at")
     incident = row.text("incident")
     urgency = row.choice("urgency", URGENCIES)
@@ -270,13 +335,13 @@ def parse_pages(text: str, team_check: TeamCheck | None = None) -> Parsed[Page]:
 def _absence(row: _Row) -> Absence | None:
     email = row.cells.get("email", "").strip().lower()
     if not email:
-        row.fail("email", "is empty")
+        row.fail("email", gettext_noop("is empty"))
     elif len(email) > MAX_EMAIL or CONTROL.search(email) or "@" not in email.strip("@"):
-        row.fail("email", "is not an email address")
+        row.fail("email", gettext_noop("is not an email address"))
     first_day = row.day("first_day")
     last_day = row.day("last_day")
     if first_day is not None and last_day is not None and last_day < first_day:
-        row.fail("last_day", "is before first_day")
+        row.fail("last_day", gettext_noop("is before first_day"))
     if row.failed or first_day is None or last_day is None:
         return None
     return Absence(email, first_day, last_day)

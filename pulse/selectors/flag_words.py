@@ -11,6 +11,10 @@ A flag whose data this module cannot word (stored before the data existed and no
 0013, or a shape or reason code it does not know) keeps its stored English: :attr:`FlagWords.lang` is then
 "en", which the pages put on the element (docs/languages.md §8). The disclosure gate on what a page may
 show (``pulse.selectors.flags``) applies to the worded text as it did to the stored one.
+
+A flag's metric is named by :func:`metric_label`: an instrument's scale by its definition's label (English
+data, marked ``lang="en"`` where it is shown: :func:`label_lang`), an on-call load measure in the reader's
+language (Pulse's own words, ``pulse.analysis.metrics.LOAD_MEASURES``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
 
 from pulse.analysis import sentences
+from pulse.analysis.metrics import LOAD_BY_METRIC, MetricInfos
 from pulse.analysis.rules import REASON_ORDER
 from pulse.dates import day_text
 from pulse.models import Flag, FlagEvent
@@ -40,6 +45,19 @@ BAND_NAMES = {
     "poor_wellbeing": pgettext_lazy("an instrument's band", "poor wellbeing"),
     "likely_depression": pgettext_lazy("an instrument's band", "likely depression"),
 }
+
+
+def metric_label(infos: MetricInfos, metric: str) -> str:
+    """How ``metric`` is named to the reader: a load measure in the active language, anything else as
+    ``infos`` names it (an instrument's English label, with its version when not the first)."""
+    load = LOAD_BY_METRIC.get(metric)
+    return gettext(load.label) if load is not None else infos.label(metric)
+
+
+def label_lang(metric: str) -> str:
+    """The language of :func:`metric_label`'s text for a page to mark: "" for a load measure (the page's
+    own), else :data:`DATA_LANGUAGE` (an instrument's data)."""
+    return "" if metric in LOAD_BY_METRIC else DATA_LANGUAGE
 
 
 def _reading_language() -> str:
@@ -76,6 +94,13 @@ class ReaderWords:
         if not text or _reading_language() == DATA_LANGUAGE:
             return conditional_escape(text)
         return format_html('<span lang="{}">{}</span>', DATA_LANGUAGE, text)
+
+    def label(self, text: str, metric: str) -> str:
+        """A metric's label inside a sentence: marked as data (:meth:`term`) unless it is in the reader's
+        language already (a load measure's, :func:`label_lang`)."""
+        if label_lang(metric):
+            return self.term(text)
+        return conditional_escape(text) if self.html else text
 
     def band(self, name: str) -> str:
         known = BAND_NAMES.get(name)
@@ -133,7 +158,7 @@ def flag_words(flag: Flag, *, label: str, zone: str, html: bool) -> FlagWords:
     if not said:
         return _stored(flag)
     words = ReaderWords(zone, html=html)
-    metric = words.term(label)
+    metric = words.label(label, flag.metric)
     codes = [str(code) for code in (flag.reasons or [flag.kind])]
     worded = {code: sentences.reason_text(code, said, words, metric) for code in codes}
     headline = sentences.headline_text(said, words, metric)
@@ -144,12 +169,15 @@ def flag_words(flag: Flag, *, label: str, zone: str, html: bool) -> FlagWords:
     return FlagWords(headline or explanation, reasons, explanation, "")
 
 
-def status_words(said: Mapping[str, Any], *, label: str, zone: str, html: bool) -> str | None:
-    """Where a series stood (a recovery's or a lapse's evidence), or None for a shape not known here."""
+def status_words(
+    said: Mapping[str, Any], *, label: str, zone: str, html: bool, metric: str = ""
+) -> str | None:
+    """Where a series stood (a recovery's or a lapse's evidence), or None for a shape not known here.
+    ``metric``: the flag's, so a load measure's label is not marked as English data."""
     if said.get("v") != sentences.SAID_VERSION:
         return None
     words = ReaderWords(zone, html=html)
-    return sentences.status_text(said, words, words.term(label))
+    return sentences.status_text(said, words, words.label(label, metric))
 
 
 @dataclass(frozen=True)
@@ -161,7 +189,7 @@ class EventWords:
 def recovery_words(event: FlagEvent, *, label: str, zone: str, html: bool = False) -> EventWords:
     """Why a flag recovered: "Back within bounds for 2 evaluations in a row." and where it stands."""
     data = event.data or {}
-    status = status_words(data.get("said") or {}, label=label, zone=zone, html=html)
+    status = status_words(data.get("said") or {}, label=label, zone=zone, html=html, metric=event.flag.metric)
     if status is None:
         return EventWords(event.why, _fallback_lang())
     count = int(data.get("evaluations") or 2)

@@ -49,10 +49,13 @@ from pulse.selectors.cells import (
     window,
 )
 from pulse.selectors.flag_words import (
+    DATA_LANGUAGE,
     FlagWords,
     ReaderWords,
     escalation_words,
     flag_words,
+    label_lang,
+    metric_label,
     recovery_words,
 )
 from pulse.selectors.people import teams_led_by
@@ -120,6 +123,7 @@ class EventView:
     why: str
     flag_label: str
     lang: str = ""  # the language of ``why`` when not the page's ("en": stored before it was worded)
+    flag_label_lang: str = DATA_LANGUAGE  # "" for a load measure's label, worded in the page's language
 
 
 @dataclass(frozen=True)
@@ -183,7 +187,12 @@ def _resolution_note(flag: Flag) -> str:
     return f"{last.why} ({last.actor_label})"
 
 
-def _event_view(event: FlagEvent, label: str) -> EventView:
+def _event_view(event: FlagEvent, label: str, metric: str) -> EventView:
+    """One history entry, with the language of the flag's label (``metric``'s) for the page to mark."""
+    return replace(_event_view_of(event, label), flag_label_lang=label_lang(metric))
+
+
+def _event_view_of(event: FlagEvent, label: str) -> EventView:
     if event.kind == FlagEvent.Kind.ESCALATED:
         why = escalation_words(event)
         return EventView(event.at, event.get_kind_display(), event.actor_label, why.text, label, why.lang)
@@ -224,7 +233,7 @@ def _redacted_explanation(
                 "%(metric)s: the trend run's sentences for this flag used a result that is withheld here to "
                 "protect a smaller group, so they are not shown."
             ),
-            {"metric": words.term(label)},
+            {"metric": words.label(label, flag.metric)},
         )
     ]
     shown = [(r, shown_cell(releases[r.pk].verdict(flag.metric, flag.team_id))) for r in asked]
@@ -299,7 +308,7 @@ def _flag_views(
             and not isinstance(releases[r.pk].verdict(flag.metric, flag.team_id), Published)
             for r in evidence
         )
-        label = infos.label(flag.metric)
+        label = metric_label(infos, flag.metric)
         scale = info.scale if (info := infos.info(flag.metric)) else None
         # Worded now, for this reader; the gate above decides whether it may be shown at all.
         said = flag_words(flag, label=label, zone=zone, html=True)
@@ -326,7 +335,7 @@ def _flag_views(
                 redacted=redacted,
                 can_act=can_act and flag.state in _OPEN_STATES,
                 outcomes=outcomes,
-                events=tuple(_event_view(event, label) for event in flag.events.all()),
+                events=tuple(_event_view(event, label, flag.metric) for event in flag.events.all()),
                 suggestions=tuple(suggestion_in_language(s) for s in suggestions_for(flag.metric)),
                 resolution_note=_resolution_note(flag),
                 can_reopen=can_act and flag.state == Flag.State.RESOLVED,

@@ -67,7 +67,8 @@ from pulse.analysis.rules import SEVERITY_RANK, FlagKind, Severity
 from pulse.models import Flag, FlagEvent, Notification, NotificationChannel
 from pulse.models.notifications import EscalationClock
 from pulse.selectors.cells import metric_infos_for
-from pulse.selectors.flag_words import escalation_words, flag_words, recovery_words
+from pulse.selectors.flag_words import escalation_words, flag_words, label_lang, recovery_words
+from pulse.selectors.flag_words import metric_label as metric_label_of
 from surveys.language import language_of, supported
 from surveys.models import DeliveryCount, Membership, Organisation, Person, Team
 from surveys.services.delivery import (
@@ -203,8 +204,9 @@ _SLACK_EMOJI = {"watch": ":eyes:", "warning": ":warning:", "alert": ":rotating_l
 
 
 def metric_label(metric: str) -> str:
-    """The metric's label from its instrument version's definition (no query for the default library)."""
-    return metric_infos_for([metric]).label(metric)
+    """The metric's label from its instrument version's definition (no query for the default library), or
+    a load measure's in the active language."""
+    return metric_label_of(metric_infos_for([metric]), metric)
 
 
 def flag_url(flag: Flag) -> str:
@@ -223,6 +225,7 @@ def _email_context(flag: Flag, event: FlagEvent) -> dict[str, Any]:
         "headline": headline(flag, event),
         "team": flag.team.name,
         "metric": label,
+        "metric_lang": label_lang(flag.metric),  # "en": an instrument's label; "": a load measure's, worded
         "sentence": sentence,
         # The HTML part's copy marks the (English) metric label inside a sentence in another language.
         "sentence_html": _story(flag, event, label, html=True)[0],
@@ -267,6 +270,7 @@ def _email_payload(flag: Flag, event: FlagEvent) -> dict[str, Any]:
             "flag": flag.pk,
             "team": context["team"],
             "metric": context["metric"],
+            "metric_lang": context["metric_lang"],
             "severity": flag.severity,
             "title": context["headline"],
             "text": context["sentence"],
@@ -590,6 +594,7 @@ class DigestFlag:
     severity: str
     url: str
     updates: list[DigestUpdate] = field(default_factory=list)
+    metric_lang: str = "en"  # a row stored before it said so named its metric in English
 
 
 def digest_items(group: Sequence[Notification]) -> list[DigestFlag]:
@@ -619,6 +624,8 @@ def digest_items(group: Sequence[Notification]) -> list[DigestFlag]:
             part["severity"] or item.severity,
             part["url"],
         )
+        if part["metric"]:
+            item.metric_lang = str(part.get("metric_lang", "en"))
         # A row queued before its text was worded for its reader holds the trend run's English.
         item.updates.append(
             DigestUpdate(str(part["title"]), str(part["text"]), str(part.get("text_lang", "en")))

@@ -27,9 +27,18 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from pulse.analysis.oncall import Page, Shift, weekly_load, zone
-from pulse.analysis.oncall_csv import CellError, Parsed, parse_absences, parse_pages, parse_shifts
+from pulse.analysis.oncall_csv import (
+    CellError,
+    Parsed,
+    Problem,
+    cell_error,
+    parse_absences,
+    parse_pages,
+    parse_shifts,
+)
 from pulse.analysis.time_off import Absence, share_without_break
 from pulse.models.oncall import (
     OncallAbsence,
@@ -388,17 +397,24 @@ class _TeamDirectory:
             self.by_slug[team.slug.lower()] = team
             self.by_name[team.name.lower()].append(team)
 
-    def find(self, reference: str) -> tuple[Team | None, str]:
+    def find(self, reference: str) -> tuple[Team | None, Problem | None]:
+        """The team ``reference`` names, or None and the problem (a message for the catalogue, its values)."""
         key = reference.strip().lower()
         if key in self.by_slug:
-            return self.by_slug[key], ""
+            return self.by_slug[key], None
         named = self.by_name.get(key, [])
         if len(named) == 1:
-            return named[0], ""
+            return named[0], None
         if named:
             slugs = ", ".join(team.slug for team in named)
-            return None, f"{reference!r} names {len(named)} teams; write the team's slug instead ({slugs})"
-        return None, f"there is no team {reference!r} in this organisation (write its name or slug)"
+            return None, (
+                gettext_noop("%(team)s names %(count)s teams; write the team's slug instead (%(slugs)s)"),
+                {"team": repr(reference), "count": len(named), "slugs": slugs},
+            )
+        return None, (
+            gettext_noop("there is no team %(team)s in this organisation (write its name or slug)"),
+            {"team": repr(reference)},
+        )
 
 
 def _by_team(rows: Sequence[Row], directory: _TeamDirectory) -> dict[int, list[Row]]:
@@ -427,7 +443,7 @@ def oncall_csv_import(
     Either text may be empty (only shifts, or only pages); both empty is an error."""
     directory = _TeamDirectory(organisation_id)
 
-    def team_check(reference: str) -> str:
+    def team_check(reference: str) -> Problem | None:
         return directory.find(reference)[1]
 
     parsed_shifts = parse_shifts(shifts_text, team_check) if shifts_text.strip() else Parsed[Shift]((), ())
@@ -437,7 +453,7 @@ def oncall_csv_import(
     shift_errors = list(parsed_shifts.errors)
     page_errors = list(parsed_pages.errors)
     if not shifts_text.strip() and not pages_text.strip():
-        shift_errors.append(CellError(1, "(file)", "give shifts.csv, pages.csv or both"))
+        shift_errors.append(cell_error(1, "(file)", gettext_noop("give shifts.csv, pages.csv or both")))
     ok = not shift_errors and not page_errors
     teams = {team.pk: team for team in directory.by_slug.values()}
     team_ids = sorted(set(shifts_by_team) | set(pages_by_team), key=lambda pk: teams[pk].path)
@@ -527,7 +543,9 @@ def oncall_time_off_import(
     for absence, number in zip(parsed.rows, parsed.row_numbers, strict=True):
         person = people.get(absence.person)
         if person is None:
-            errors.append(CellError(number, "email", "no person in this organisation has this email"))
+            errors.append(
+                cell_error(number, "email", gettext_noop("no person in this organisation has this email"))
+            )
             continue
         ref = keyed_reference(organisation_id, ReferenceKind.PERSON, str(person))
         rows.setdefault(

@@ -1,5 +1,6 @@
 """A flag's severity, state and history entries in the page's language: ``{{ flag.severity|severity_word }}``,
-``{{ flag.state|state_word }}``, ``{{ event.kind|event_word }}``.
+``{{ flag.state|state_word }}``, ``{{ event.kind|event_word }}``; and the language of a flag's metric label,
+``<span{% with lang=flag.metric|label_lang %}{% if lang %} lang="{{ lang }}"{% endif %}{% endwith %}>``.
 
 The models' choice labels stay untranslated English on purpose: the notification outbox writes them into
 messages inside whatever request raised the event (a German leader resolving a flag must not put German
@@ -14,6 +15,7 @@ from django.utils.functional import Promise
 from django.utils.translation import pgettext_lazy
 
 from pulse.models import Flag, FlagEvent
+from pulse.selectors import flag_words
 
 register = template.Library()
 
@@ -72,3 +74,10 @@ SYSTEM = pgettext_lazy("who did it: the trend run", "system")
 @register.filter
 def actor_word(label: str) -> str:
     return str(SYSTEM) if label == "system" else label
+
+
+@register.filter
+def label_lang(metric: str) -> str:
+    """The language to mark a flag's label with: "en" for an instrument's (English data), "" for an on-call
+    load measure's, which is shown in the page's language (``pulse.selectors.flag_words.label_lang``)."""
+    return flag_words.label_lang(metric)

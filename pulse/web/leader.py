@@ -35,6 +35,7 @@ from pulse.models import Flag
 from pulse.permissions import Caller, caller_of_request
 from pulse.selectors import reports
 from pulse.selectors.cells import metric_infos_for, min_rounds, sees_results
+from pulse.selectors.flag_words import metric_label
 from pulse.selectors.flags import (
     FlagView,
     InboxFilter,
@@ -468,7 +469,7 @@ def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if flag is None:
         raise Http404("Not found.")
     default = reverse("flag_detail", args=[pk])
-    label = metric_infos_for([flag.metric]).label(flag.metric)
+    label = metric_label(metric_infos_for([flag.metric]), flag.metric)
     form: forms.Form
     try:
         if action == "acknowledge":
