@@ -210,3 +210,97 @@ def test_the_rollup_csv_holds_the_pages_load_figures(world: World) -> None:
     assert ("Thin", "on-call: share of the team without a week off in 90 days") not in load
     assert {r["round closing"] for r in rows if r["measure"].startswith("on-call")} == {"2026-03-16"}
     assert json.dumps(rows).count("on-call") == len(load)
+
+
+# --- the team page ----------------------------------------------------------------------------------------
+
+
+def _charts(page: str) -> dict[str, dict[str, object]]:
+    found = re.search(r'<script id="pulse-charts" type="application/json">(.*?)</script>', page, re.S)
+    assert found is not None
+    charts: dict[str, dict[str, object]] = json.loads(found.group(1))
+    return charts
+
+
+def test_a_leader_sees_the_teams_load_beside_its_burnout_on_one_time_axis(world: World) -> None:
+    with time_machine.travel(NOW, tick=False):
+        page = _page(world.client, f"/teams/{world.team_id('Wide')}/")
+    # The burnout trend first, then the load, in the page's order.
+    assert page.index('id="trends"') < page.index('id="load-title"')
+    charts = _charts(page)
+    assert {BURNOUT, "load-interruptions", "load-time-on-call", "load-incidents", "load-rotation"} <= set(
+        charts
+    )
+    assert len({json.dumps(chart["x_range"]) for chart in charts.values()}) == 1  # one time axis
+    load = _section(page, "load-title")
+    text = _text(load)
+    assert "In the week of 16 Mar 2026 the pager interrupted the team 3 times (3 in sleep hours)." in text
+    assert "Sleep-hour interruptions went from 1 in the week of 23 Feb 2026 to 3." in text
+    assert "Someone on the rota was on call 26% of the week, above the SRE book's limit of 25%." in text
+    assert "The rotation is too thin: 6 people where the SRE book asks for at least 8." in text
+    # Each limit is labelled with its source, on its chart's key.
+    assert "Limit: 25% of the time on call (SRE book, ch. 11)" in text
+    assert "Limit: 2 incidents per 12-hour shift (SRE book, ch. 11)" in text
+    assert "Minimum: 8 people at one site (SRE book, ch. 11)" in text
+    weeks = [row[0] for row in table_rows(load, "load-table") if row and row[0][:1].isdigit()]
+    assert set(weeks) == {"23 Feb 2026", "2 Mar 2026", "9 Mar 2026", "16 Mar 2026"}
+    # Wide's rotation of six is at least k = 5: the busiest share is shown; 5 of its 6 had no week off.
+    people = table_rows(_section(page, "load-people"), "load-table")
+    assert people[-1] == ["16 Mar 2026", "33%", "83%"]
+
+
+def test_at_a_rotation_below_k_the_busiest_share_and_the_time_off_are_hidden_and_the_page_says_why(
+    world: World,
+) -> None:
+    with time_machine.travel(NOW, tick=False):
+        page = _page(world.client, f"/teams/{world.team_id('Thin')}/")
+    people = table_rows(_section(page, "load-people"), "load-table")
+    assert people[0] == [
+        "Week of",
+        "Busiest person's share of the interruptions",
+        "Share of the team without a week off in 90 days",
+    ]
+    assert people[1:] == [
+        [day, "not shown: rotation below 5", "not shown: team below 5"]
+        for day in ("23 Feb 2026", "2 Mar 2026", "9 Mar 2026", "16 Mar 2026")
+    ]
+    text = _text(_section(page, "load-title"))
+    assert "Team figures only, shown for groups of 5 or more people" in text
+    assert "One person carried" not in text
+    # The CSV holds what the page shows: no busiest share and no time off for Thin, in any week.
+    with time_machine.travel(NOW, tick=False):
+        rows = _csv(world.client, f"/teams/{world.team_id('Thin')}/export.csv")
+    measures = {r["measure"] for r in rows if r["section"] == "on-call load"}
+    assert "interruptions, sleep hours" in measures
+    assert not {m for m in measures if "busiest" in m or "week off" in m}
+
+
+def test_no_per_person_figure_appears_in_the_page_the_csv_or_the_api(world: World) -> None:
+    wide = world.team_id("Wide")
+    client = world.client
+    with time_machine.travel(NOW, tick=False):
+        page = _page(client, f"/teams/{wide}/")
+        export = client.get(f"/teams/{wide}/export.csv").content.decode("utf-8-sig")
+        response = client.get(f"/api/v1/reports/teams/{wide}/")
+        assert response.status_code == 200
+        api = response.content.decode()
+    load = _text(_section(page, "load-title"))
+    load_rows = "\n".join(line for line in export.splitlines() if line.startswith("on-call load"))
+    # The most-loaded person's share (26 %) and the median (15 %) are the team's figures; nobody else's
+    # share of the week (7, 12, 13, 18 and 24 %) is shown anywhere.
+    others = [
+        WIDE.share(ref) for ref in ("wide-ref-1", "wide-ref-2", "wide-ref-3", "wide-ref-4", "wide-ref-5")
+    ]
+    assert sorted(others) == [7, 12, 13, 18, 24]
+    for share in others:
+        assert f"{share}%" not in load
+        assert f"{share}%" not in load_rows
+    # The team's maximum and median are shown.
+    assert "26%" in load
+    assert "15%" in load
+    assert "26%" in load_rows
+    # No responder is named, by the reference the tool gave or otherwise; the API has no on-call figures.
+    for output in (page, export, api):
+        assert "ref-" not in output
+    assert "oncall" not in api.lower()
+    assert "interruption" not in api.lower()
