@@ -61,6 +61,7 @@ from pulse.disclosure.release import (
     Distribution,
     Mean,
     Rate,
+    ReleaseMemo,
     RoundInfo,
     RoundRelease,
     TeamIndex,
@@ -86,7 +87,7 @@ from pulse.selectors.cells import (
     visible_team_ids,
     window,
 )
-from pulse.selectors.flag_words import DATA_LANGUAGE, ReaderWords
+from pulse.selectors.flag_words import DATA_LANGUAGE, ReaderWords, metric_label
 from pulse.selectors.flags import (
     _OPEN_STATES,
     EventView,
@@ -196,7 +197,7 @@ def leader_home_get(*, caller: Caller) -> Home:
         led=led,
         columns=columns,
         rows=tuple(rows),
-        flags=tuple(FlagSummary(f, teams.by_id[f.team_id], infos.label(f.metric)) for f in flags),
+        flags=tuple(FlagSummary(f, teams.by_id[f.team_id], metric_label(infos, f.metric)) for f in flags),
         latest_close=max((r.closes_at for r in used.values()), default=None),
         is_admin=caller.is_admin,
     )
@@ -273,6 +274,7 @@ class MetricReport:
     # rate is Pulse's own and is named in the reader's language ("" then).
     heading: str = ""
     heading_lang: str = DATA_LANGUAGE
+    noise_words: str | None = None  # ``detectable_text`` in the reader's language ("0,7", "5 Punkte")
 
     @property
     def gap_lines(self) -> tuple[str, ...]:
@@ -376,18 +378,32 @@ def team_report_get(*, caller: Caller, team_id: int, today: date | None = None) 
 
 
 def team_report_of(
-    *, caller: Caller, teams: TeamIndex, visible: set[int], team_id: int, today: date | None = None
+    *,
+    caller: Caller,
+    teams: TeamIndex,
+    visible: set[int],
+    team_id: int,
+    today: date | None = None,
+    memo: ReleaseMemo | None = None,
+    rounds: Sequence[RoundInfo] | None = None,
+    details: bool = True,
 ) -> TeamReport:
     """The team page of ``team_id`` with ``visible`` the teams the reader may see besides it (a leader's:
     their teams and below; a team member's: the team alone, ``pulse.selectors.team_results``). The
-    release is the same whoever reads it: only what is filtered afterwards differs."""
+    release is the same whoever reads it: only what is filtered afterwards differs, so a ``memo`` shared by
+    the reports of one unit of work (``release_all``) releases each round once for all of them.
+    ``rounds``: the rounds that asked the team, when the caller listed them for many teams at once
+    (``rounds_asking``). ``details=False`` leaves out what only a leader's page shows: the latest round's
+    distributions, shares and comments (and their release), and the team's set-up steps."""
     organisation = caller.organisation
     team = teams.by_id[team_id]
     zone = organisation.time_zone
     # Only the rounds that asked the team: none from before it had members (pulse.selectors.team_rounds).
-    rounds = rounds_asking(organisation.pk, [team], limit=horizon())[team.pk]
+    if rounds is None:
+        rounds = rounds_asking(organisation.pk, [team], limit=horizon())[team.pk]
     latest = rounds[0] if rounds else None
-    definitions = instrument_definitions(i for r in rounds for i, _ in r.instruments.values())
+    versions = (i for r in rounds for i, _ in r.instruments.values())
+    definitions = memo.definitions(versions) if memo else instrument_definitions(versions)
     columns = columns_of(definitions.values())
     infos = MetricInfos(definitions.values())
     condition = Q(kind__in=[TeamAggregate.Kind.SCALE, TeamAggregate.Kind.RESPONSE_RATE])
@@ -396,10 +412,11 @@ def team_report_of(
         teams,
         organisation=organisation,
         condition=condition,
-        histograms_for=latest.pk if latest else None,
+        histograms_for=latest.pk if latest and details else None,
         extra_metrics=lambda r: [*_scale_metrics(r, columns), RESPONSE_RATE],
-        comments_for=latest.pk if latest and "comment" in latest.instruments else None,
+        comments_for=latest.pk if latest and details and "comment" in latest.instruments else None,
         definitions=definitions,
+        memo=memo,
     )
     chronological = sorted(rounds, key=lambda r: (r.closes_at, r.pk))
     names = {t.pk: t.name for t in teams.ordered}
@@ -427,7 +444,9 @@ def team_report_of(
                 rate_report = report
             else:
                 metrics.append(report)
-    distributions, shares, comment_cell, texts = _latest_details(latest, releases, team, caller)
+    distributions, shares, comment_cell, texts = (
+        _latest_details(latest, releases, team, caller) if details else ((), (), None, ())
+    )
     flags = _flag_views(
         caller,
         Flag.objects.filter(team_id=team.pk, organisation_id=organisation.pk, state__in=Flag.VISIBLE_STATES),
@@ -456,7 +475,7 @@ def team_report_of(
         comment_texts=texts,
         flags=flags,
         events=events,
-        setup=team_setup_get(organisation_id=organisation.pk, team=team, today=today),
+        setup=team_setup_get(organisation_id=organisation.pk, team=team, today=today) if details else None,
     )
 
 
@@ -540,6 +559,7 @@ def _metric_report(
         detectable_text=detectable_text,
         trend_text=_trend_words(plain, plain.term(label), trend, scale, len(values)),
         trend_html=_trend_words(page, page.term(label), trend, scale, len(values)),
+        noise_words=_noise_words(plain, noise, scale) if noise is not None else None,
         heading=gettext("Response rate") if scale == "percent" else label,
         heading_lang="" if scale == "percent" else DATA_LANGUAGE,
         change_text=_change_words(label, asked, cells, zone, scale, noise, detectable_text, published),
@@ -555,6 +575,18 @@ def _metric_report(
             if not p.cell.published
         ),
     )
+
+
+def _noise_words(words: Words, shown: float, scale: DisplayScale) -> str:
+    """The smallest change two rounds tell apart from chance, as the page's key and caption write it: "0.7"
+    on item scales, "5 points" for rates, in the reader's number format (``noise_shown`` coarsened it)."""
+    if scale == "percent":
+        points = round(shown)
+        return words.fill(
+            words.ngettext("%(points)s point", "%(points)s points", points),
+            {"points": words.number(points, 0)},
+        )
+    return words.number(shown, decimals_of(scale))
 
 
 def _direction_words(info: MetricInfo) -> str:

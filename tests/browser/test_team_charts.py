@@ -3,8 +3,9 @@
 The demo organisation with its history; Lena has planned an action on SRE Americas' burnout flag. The page
 is opened at a desktop's width and at a phone's, and what the chart script drew on its canvas is recorded
 (each ``fillText`` of a 2D canvas, wrapped before the page loads): the y axis title with the direction,
-the instrument's cut-off label and the action's title beside its mark, and, under the time axis, the days
-in the same format as the table beside the chart. The static key under it never reads "withheld".
+in Lena's German, the instrument's cut-off label and the action's title beside its mark, and, under the
+time axis, the days in the same format as the table beside the chart. The static key under it never reads
+"withheld".
 """
 
 from __future__ import annotations
@@ -85,9 +86,10 @@ def test_a_chart_draws_its_axis_title_cutoff_and_the_leaders_action(
     _sign_in(browser, demo.url, DEMO_LEADER_EMAIL)
     url = f"{demo.url}/teams/{sre.pk}/"
 
+    assert lena.locale == "de"  # the demo's Lena reads Pulse in German: the chart's words are German
     drawn, section = _burnout_chart(browser, url)
-    assert "Score (1–5), higher is worse" in drawn  # the y axis title, with the direction
-    assert "burned out (≥ 3)" in drawn  # the single-item burnout cut-off, labelled on its line
+    assert "Wert (1–5), höher ist schlechter" in drawn  # the y axis title, with the direction
+    assert "ausgebrannt (≥ 3)" in drawn  # the single-item burnout cut-off, labelled on its line
     assert f"▼ {TITLE}" in drawn  # the action's mark, with its title
     days = [th.text for th in section.find_elements(By.CSS_SELECTOR, "table.series tbody th")]
     axis_days = [text for text in drawn if text in days]
@@ -102,7 +104,7 @@ def test_a_chart_draws_its_axis_title_cutoff_and_the_leaders_action(
     assert trend_line in key
     assert "withheld" not in key.lower()
     assert withheld not in key.lower()
-    assert "Cut-off (single-item burnout): burned out (≥ 3)" in key
+    assert "Grenzwert (single-item burnout): ausgebrannt (≥ 3)" in key
     assert not browser.find_elements(By.CSS_SELECTOR, ".u-legend")  # uPlot's live legend is off
     actions = section.find_element(By.CSS_SELECTOR, ".chart-actions").text
     assert TITLE in actions
@@ -112,8 +114,8 @@ def test_a_chart_draws_its_axis_title_cutoff_and_the_leaders_action(
     # A phone: the same marks, and the chart fits the screen.
     _phone(browser)
     drawn, section = _burnout_chart(browser, url)
-    assert "Score (1–5), higher is worse" in drawn
-    assert "burned out (≥ 3)" in drawn
+    assert "Wert (1–5), höher ist schlechter" in drawn
+    assert "ausgebrannt (≥ 3)" in drawn
     assert any(text.startswith("▼ ") for text in drawn)  # the title may be shortened to fit, never dropped
     canvas = section.find_element(By.CSS_SELECTOR, ".chart canvas")
     assert canvas.rect["x"] >= 0

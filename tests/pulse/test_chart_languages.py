@@ -86,7 +86,7 @@ def test_the_chart_payload_is_worded_in_german_for_a_german_leader() -> None:
         "In den letzten 7 Runden mit Ergebnis hat sich Burnout (single item) um +"
     )
     assert re.search(
-        r"um \+0,\d\d pro Runde verändert \(95-%-KI [+−]?\d,\d\d bis \+\d,\d\d\)", burnout.trend_text
+        r"um \+0,\d\d pro Runde verändert \(95 %-KI [+−]?\d,\d\d bis \+\d,\d\d\)", burnout.trend_text
     )
     assert burnout.trend_text.endswith("Die Runden zeigen einen Trend.")
     assert '<span lang="en">Burnout (single item)</span>' in burnout.trend_html
