@@ -7,14 +7,17 @@ busiest person's share, ISO dates. These functions word it for one reader with a
 message is a whole clause with named placeholders, called as ``w.gettext(...)`` / ``w.ngettext(...)`` /
 ``w.pgettext(...)`` with a literal so that ``makemessages`` extracts it.
 
-A leaf module: it imports nothing of ``pulse.analysis.sentences`` at run time (that module imports this one
-to register the entries), only its types. Pure, no ORM.
+It imports nothing of ``pulse.analysis.sentences`` at run time (that module imports this one to register
+the entries; the joint headline imports it when called), only its types; the headline's movement is the
+survey headline's own (``pulse.analysis.headline_words``). Pure, no ORM.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from pulse.analysis.headline_words import MovementWords, movement_headline
 
 if TYPE_CHECKING:
     from pulse.analysis.sentences import Said, Words
@@ -319,7 +322,8 @@ def _breach_clause(w: Words, breach: Mapping[str, Any]) -> str:
 
 
 def load_headline(headline: Mapping[str, Any], said: Said, w: Words, metric: str) -> str:
-    """What happened, in a leader's words: the movement, then the first breach, or the breach alone."""
+    """What happened, in a leader's words: the movement, then the first breach, or the breach alone. The
+    movement is worded by ``pulse.analysis.headline_words``, as the survey headline's is, in weeks."""
     key = str(said["measure"])
     values = {
         "measure": measure_name(w, key),
@@ -327,54 +331,40 @@ def load_headline(headline: Mapping[str, Any], said: Said, w: Words, metric: str
         "last": quantity(w, key, float(said["last"])),
         "date": w.day(str(said["latest"])),
     }
-    lead = ""
-    if headline["trend"]:
-        values["span"] = weeks_span(w, said)
-        lead = w.fill(
-            w.gettext("%(measure)s has risen over %(span)s, from %(first)s to %(last)s")
-            if headline["rising"]
-            else w.gettext("%(measure)s has fallen over %(span)s, from %(first)s to %(last)s"),
-            values,
-        )
-        if headline["shift"]:
-            lead = w.join(
-                "",
-                [
-                    lead,
-                    w.fill(
-                        w.gettext(", with a sudden jump in the week of %(date)s")
-                        if headline["up"]
-                        else w.gettext(", with a sudden drop in the week of %(date)s"),
-                        values,
-                    ),
-                ],
-            )
-    elif headline["shift"]:
-        values["baseline"] = quantity(w, key, float(headline["baseline"]))
-        lead = w.fill(
-            w.gettext(
-                "%(measure)s jumped to %(last)s in the week of %(date)s, away from the team's usual level "
-                "of %(baseline)s"
-            )
-            if headline["up"]
-            else w.gettext(
-                "%(measure)s dropped to %(last)s in the week of %(date)s, away from the team's usual level "
-                "of %(baseline)s"
-            ),
-            values,
-        )
-    breach = headline.get("breach")
-    if breach:
-        clause = _breach_clause(w, breach)
+    weeks = MovementWords(
+        risen=w.gettext("%(measure)s has risen over %(span)s, from %(first)s to %(last)s"),
+        fallen=w.gettext("%(measure)s has fallen over %(span)s, from %(first)s to %(last)s"),
+        jump=w.gettext(", with a sudden jump in the week of %(date)s"),
+        drop=w.gettext(", with a sudden drop in the week of %(date)s"),
+        jumped=w.gettext(
+            "%(measure)s jumped to %(last)s in the week of %(date)s, away from the team's usual level "
+            "of %(baseline)s"
+        ),
+        dropped=w.gettext(
+            "%(measure)s dropped to %(last)s in the week of %(date)s, away from the team's usual level "
+            "of %(baseline)s"
+        ),
+    )
+
+    def breach(lead: str) -> str | None:
+        found = headline.get("breach")
+        if not found:
+            return None
+        clause = _breach_clause(w, found)
         if lead:
             return w.fill(w.gettext("%(lead)s, and %(breach)s."), {"lead": lead, "breach": clause})
         return w.fill(
             w.gettext("In the week of %(date)s, %(breach)s."), {"date": values["date"], "breach": clause}
         )
-    return (
-        w.fill(w.pgettext("clauses joined into a sentence", "%(clauses)s."), {"clauses": lead})
-        if lead
-        else ""
+
+    return movement_headline(
+        headline,
+        w,
+        values,
+        weeks,
+        span=lambda: weeks_span(w, said),
+        baseline=lambda: quantity(w, key, float(headline["baseline"])),
+        ending=breach,
     )
 
 

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 from pulse.analysis import load_words
 from pulse.analysis.formatting import day_text, decimals_of, slope_decimals
+from pulse.analysis.headline_words import MovementWords, movement_headline
 
 #: The structured form of what a flag (or a series' status) says: JSON, see the module docstring.
 Said = Mapping[str, Any]
@@ -407,55 +408,42 @@ def status_text(said: Said, w: Words, metric: str) -> str:
 def survey_headline(headline: Mapping[str, Any], said: Said, w: Words, metric: str) -> str:
     """What happened, in a leader's words, for the reasons that hold (``trend``, ``shift``, a cut-off when
     ``said["band"]`` is set). ``rising``: the trend's direction; ``up``: the shift's; ``baseline``: the
-    team's usual level before the shift."""
+    team's usual level before the shift. The movement is worded by ``pulse.analysis.headline_words``, as
+    the load headline's is, in rounds."""
     values = {"metric": metric, "first": value_text(w, said, said["first"]), **_latest(w, said)}
-    lead = ""
-    if headline["trend"]:
-        values["span"] = span_text(w, said)
-        lead = w.fill(
-            w.gettext("%(metric)s has risen over %(span)s, from %(first)s to %(last)s")
-            if headline["rising"]
-            else w.gettext("%(metric)s has fallen over %(span)s, from %(first)s to %(last)s"),
-            values,
-        )
-        if headline["shift"]:
-            lead = w.join(
-                "",
-                [
-                    lead,
-                    w.fill(
-                        w.gettext(", with a sudden jump in the round closing %(date)s")
-                        if headline["up"]
-                        else w.gettext(", with a sudden drop in the round closing %(date)s"),
-                        values,
-                    ),
-                ],
-            )
-    elif headline["shift"]:
-        values["baseline"] = value_text(w, said, headline["baseline"])
-        lead = w.fill(
-            w.gettext(
-                "%(metric)s jumped to %(last)s in the round closing %(date)s, away from the team's usual "
-                "level of %(baseline)s"
-            )
-            if headline["up"]
-            else w.gettext(
-                "%(metric)s dropped to %(last)s in the round closing %(date)s, away from the team's usual "
-                "level of %(baseline)s"
-            ),
-            values,
-        )
-    if said.get("band"):
+    rounds = MovementWords(
+        risen=w.gettext("%(metric)s has risen over %(span)s, from %(first)s to %(last)s"),
+        fallen=w.gettext("%(metric)s has fallen over %(span)s, from %(first)s to %(last)s"),
+        jump=w.gettext(", with a sudden jump in the round closing %(date)s"),
+        drop=w.gettext(", with a sudden drop in the round closing %(date)s"),
+        jumped=w.gettext(
+            "%(metric)s jumped to %(last)s in the round closing %(date)s, away from the team's usual "
+            "level of %(baseline)s"
+        ),
+        dropped=w.gettext(
+            "%(metric)s dropped to %(last)s in the round closing %(date)s, away from the team's usual "
+            "level of %(baseline)s"
+        ),
+    )
+
+    def cutoff(lead: str) -> str | None:
+        if not said.get("band"):
+            return None
         values["cutoff"] = band_words(w, said)
         if lead:
             return w.fill(
                 w.gettext("%(lead)s, and is now %(cutoff)s."), {"lead": lead, "cutoff": values["cutoff"]}
             )
         return w.fill(w.gettext("%(metric)s is %(last)s, %(cutoff)s, in the round closing %(date)s."), values)
-    return (
-        w.fill(w.pgettext("clauses joined into a sentence", "%(clauses)s."), {"clauses": lead})
-        if lead
-        else ""
+
+    return movement_headline(
+        headline,
+        w,
+        values,
+        rounds,
+        span=lambda: span_text(w, said),
+        baseline=lambda: value_text(w, said, headline["baseline"]),
+        ending=cutoff,
     )
 
 
