@@ -15,15 +15,27 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from pulse.analysis import rules as trends
 
 
 class Flag(models.Model):
     class Kind(models.TextChoices):
-        TREND = trends.FlagKind.TREND.value, "Worsening trend"
-        SHIFT = trends.FlagKind.SHIFT.value, "Sudden shift"
-        CUTOFF = trends.FlagKind.CUTOFF.value, "Beyond a cut-off"
+        """Every reason ``pulse.analysis.rules.FlagKind`` has, the survey rules' and on-call load's
+        (``pulse.analysis.load``). The labels are the reason names the pages, emails and Slack show
+        (``pulse.analysis.glossary.REASON_NAME``, a test keeps them equal), translated when shown: in the
+        admin, the API schema and wherever a flag's kind is displayed."""
+
+        TREND = trends.FlagKind.TREND.value, gettext_lazy("Worsening trend")
+        SHIFT = trends.FlagKind.SHIFT.value, gettext_lazy("Sudden shift")
+        CUTOFF = trends.FlagKind.CUTOFF.value, gettext_lazy("Beyond the instrument's cut-off")
+        THRESHOLD = trends.FlagKind.THRESHOLD.value, gettext_lazy("Beyond the SRE book's on-call limit")
+        CONCENTRATION = (
+            trends.FlagKind.CONCENTRATION.value,
+            gettext_lazy("One person carries most of the pages"),
+        )
+        JOINT = trends.FlagKind.JOINT.value, gettext_lazy("On-call load rose at the same time")
 
     class Severity(models.TextChoices):
         WATCH = trends.Severity.WATCH.value, "Watch"
