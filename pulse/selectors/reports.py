@@ -37,7 +37,6 @@ from pulse.analysis.formatting import (
     decimals_of,
     noise_shown,
     noise_text,
-    signed,
 )
 from pulse.analysis.glossary import REASON_NAME
 from pulse.analysis.metrics import (
@@ -49,7 +48,7 @@ from pulse.analysis.metrics import (
     MetricInfos,
 )
 from pulse.analysis.rules import FlagKind
-from pulse.analysis.sentences import Words
+from pulse.analysis.sentences import Words, signed_text
 from pulse.analysis.stats import (
     TrendLine,
     fit_trend,
@@ -260,7 +259,7 @@ class MetricReport:
     detectable: float | None  # the minimum detectable change between two typical rounds (unrounded)
     detectable_text: str | None
     trend_text: str  # plain text, in the reader's language (the API's)
-    change_text: str
+    change_text: str  # "what changed since the last round", plain text in the reader's language
     latest: ShownCell
     rollup_note: str | None
     direction_text: str = ""  # "higher is worse" / "higher is better"
@@ -275,6 +274,7 @@ class MetricReport:
     heading: str = ""
     heading_lang: str = DATA_LANGUAGE
     noise_words: str | None = None  # ``detectable_text`` in the reader's language ("0,7", "5 Punkte")
+    change_html: str = ""  # ``change_text`` for a page: the metric's name and a withheld reason marked
 
     @property
     def gap_lines(self) -> tuple[str, ...]:
@@ -562,7 +562,12 @@ def _metric_report(
         noise_words=_noise_words(plain, noise, scale) if noise is not None else None,
         heading=gettext("Response rate") if scale == "percent" else label,
         heading_lang="" if scale == "percent" else DATA_LANGUAGE,
-        change_text=_change_words(label, asked, cells, zone, scale, noise, detectable_text, published),
+        change_text=_change_words(
+            plain, _metric_name(plain, column, label), asked, cells, zone, scale, noise, published
+        ),
+        change_html=_change_words(
+            page, _metric_name(page, column, label), asked, cells, zone, scale, noise, published
+        ),
         latest=latest_cell,
         rollup_note=rollup,
         direction_text=_direction_words(column.info),
@@ -695,60 +700,119 @@ def _marked(report: MetricReport, flags: Sequence[FlagView], zone: str) -> Metri
     return replace(report, actions=marks)
 
 
+def _metric_name(words: Words, column: Column, label: str) -> str:
+    """The metric as a sentence names it: a scale by its label, its instrument's data in its own language
+    (marked by ``words.term``); the response rate, Pulse's own, in the reader's language."""
+    if column.key == RESPONSE_RATE:
+        return pgettext("a metric, starting a sentence", "The response rate")
+    return words.term(label)
+
+
+def _value_words(words: Words, value: float, scale: DisplayScale) -> str:
+    """A published (coarsened) value in the reader's number format: "3,4", "52", "85 %"."""
+    if scale == "percent":
+        return words.fill(pgettext("a percentage", "%(number)s%%"), {"number": words.number(value, 0)})
+    return words.number(value, decimals_of(scale))
+
+
 def _change_words(
-    label: str,
+    words: Words,
+    metric: str,
     asked: Sequence[RoundInfo],
     cells: Sequence[ShownCell],
     zone: str,
     scale: DisplayScale,
     noise: float | None,
-    detectable_text: str | None,
     published: Sequence[tuple[RoundInfo, Verdict]],
 ) -> str:
-    """ "What changed since the last round", in words: never a single pair read as a trend."""
+    """ "What changed since the last round", in words: never a single pair read as a trend. ``metric`` is
+    the metric's name as ``words.term`` marked it; a withheld round's reason is the release's English and
+    is marked the same way."""
     if not asked:
-        return f"{label} has not been asked of this team yet."
+        return words.fill(gettext("%(metric)s has not been asked of this team yet."), {"metric": metric})
     if not published:
-        return f"No round has a result for {label} that can be shown for this team yet."
+        return words.fill(
+            gettext("No round has a result for %(metric)s that can be shown for this team yet."),
+            {"metric": metric},
+        )
     last_round, last = published[-1]
     assert isinstance(last, Published)
-    last_text = shown_cell(last).text
+    last_value = _plain(shown_cell(last))
+    assert last_value is not None
+    latest = {
+        "metric": metric,
+        "last": _value_words(words, last_value, scale),
+        "day": dates.day_text(last_round.closes_at, zone),
+    }
     if cells[-1].status == "withheld":
-        return (
-            f"The latest round's {label} is {cells[-1].text}; the last result shown is {last_text}, from the "
-            f"round closing {dates.day_text(last_round.closes_at, zone)}."
+        return words.fill(
+            gettext(
+                "The latest round's %(metric)s is %(reason)s; the last result shown is %(last)s, from the "
+                "round closing %(day)s."
+            ),
+            {**latest, "reason": words.term(cells[-1].text)},
         )
     if len(published) < 2:
-        return (
-            f"{label} was {last_text} in the round closing {dates.day_text(last_round.closes_at, zone)}; "
-            "there is no earlier result to compare it with."
+        return words.fill(
+            gettext(
+                "%(metric)s was %(last)s in the round closing %(day)s; there is no earlier result to compare "
+                "it with."
+            ),
+            latest,
         )
     prev_round, prev = published[-2]
     assert isinstance(prev, Published)
-    a, b = _plain(shown_cell(prev)), _plain(shown_cell(last))
+    a, b = _plain(shown_cell(prev)), last_value
     assert a is not None
-    assert b is not None
-    unit = " points" if scale == "percent" else ""
     delta = b - a
     decimals = decimals_of(scale)
-    between = (
-        f"from {shown_cell(prev).text} ({dates.day_text(prev_round.closes_at, zone)}) to {last_text} "
-        f"({dates.day_text(last_round.closes_at, zone)})"
-    )
-    moved = "did not change" if round(delta, decimals) == 0 else f"moved {signed(delta, decimals)}{unit}"
-    sentence = f"{label} {moved}, {between}."
-    gap = "" if prev_round is asked[-2] else " (the rounds between had no result that can be shown)"
-    if noise is None or detectable_text is None:
-        return f"{sentence}{gap} There is not enough data yet to tell how much two rounds differ by chance."
-    if abs(delta) < noise:
-        return (
-            f"{sentence}{gap} That is within the noise between two rounds of this size: only a change of "
-            f"about {detectable_text} or more can be told apart from chance."
+    values = {
+        "metric": metric,
+        "previous": _value_words(words, a, scale),
+        "previous_day": dates.day_text(prev_round.closes_at, zone),
+        "last": latest["last"],
+        "last_day": latest["day"],
+        "change": signed_text(words, delta, decimals),
+    }
+    if round(delta, decimals) == 0:
+        template = gettext(
+            "%(metric)s did not change, from %(previous)s (%(previous_day)s) to %(last)s (%(last_day)s)."
         )
-    return (
-        f"{sentence}{gap} That is at least the noise between two rounds (about {detectable_text}), but one "
-        "pair of rounds is not a trend: read it with the rounds before it."
-    )
+    elif scale == "percent":
+        template = gettext(
+            "%(metric)s moved %(change)s points, from %(previous)s (%(previous_day)s) to %(last)s "
+            "(%(last_day)s)."
+        )
+    else:
+        template = gettext(
+            "%(metric)s moved %(change)s, from %(previous)s (%(previous_day)s) to %(last)s (%(last_day)s)."
+        )
+    parts = [words.fill(template, values)]
+    if prev_round is not asked[-2]:
+        parts.append(gettext("(the rounds between had no result that can be shown)"))
+    if noise is None:
+        parts.append(gettext("There is not enough data yet to tell how much two rounds differ by chance."))
+    elif abs(delta) < noise:
+        parts.append(
+            words.fill(
+                gettext(
+                    "That is within the noise between two rounds of this size: only a change of about "
+                    "%(noise)s or more can be told apart from chance."
+                ),
+                {"noise": _noise_words(words, noise, scale)},
+            )
+        )
+    else:
+        parts.append(
+            words.fill(
+                gettext(
+                    "That is at least the noise between two rounds (about %(noise)s), but one pair of rounds "
+                    "is not a trend: read it with the rounds before it."
+                ),
+                {"noise": _noise_words(words, noise, scale)},
+            )
+        )
+    return words.join(" ", parts)
 
 
 def _latest_details(

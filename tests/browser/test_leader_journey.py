@@ -165,7 +165,7 @@ def test_leader_sees_a_flag_acknowledges_it_and_plans_an_action(
     tables = browser.find_elements(By.CSS_SELECTOR, "table.series")
     assert len(charts) == len(tables) >= 3  # burnout, workload and the response rate
     changes = browser.find_element(By.CSS_SELECTOR, "ul.changes").text
-    assert "the noise between two rounds" in changes
+    assert "Rauschen zwischen zwei Runden" in changes  # in Lena's German, like the rest of the page
     assert browser.execute_script(CONTRAST_JS) == []
     _screenshot(browser, artifacts / "leader-team-page.png")
     assert time.monotonic() - started < 60

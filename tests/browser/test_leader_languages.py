@@ -4,10 +4,10 @@ German translation (docs/languages.md §1, §8; issue #19).
 The demo organisation with its history; Lena (``locale="de"``) signs in and opens the first flag of her
 inbox, its numbers unfolded, then the team's page. Every visible text and accessible name on the pages is
 read with the language it is marked with: text in a German context may contain no phrase of the English
-source of the catalogue; what is marked ``lang="en"`` is the instruments' own data (a metric's label, an
-instrument's short name) and the suggestions' sources, which are citations. The chart script draws the
-axis title and the cut-off in German. Screenshots: test-artifacts/leader-flag-german.png and
-leader-team-german.png.
+source of the catalogue; what is marked ``lang="en"`` on the flag's page is the instruments' own data (a
+metric's label, an instrument's short name) and the suggestions' sources, which are citations. The chart
+script draws the axis title and the cut-off in German; what changed since the last round is German too.
+Screenshots: test-artifacts/leader-flag-german.png and leader-team-german.png.
 """
 
 from __future__ import annotations
@@ -136,4 +136,7 @@ def test_a_german_leader_reads_a_flag_and_its_charts_in_german(
     assert all(p.text.startswith(("In den letzten", "Ein Trend braucht")) for p in trend), [
         p.text for p in trend
     ]
+    changes = browser.find_element(By.CSS_SELECTOR, "ul.changes").text
+    assert "Rauschen zwischen zwei Runden" in changes
+    _assert_german(browser)
     _screenshot(browser, artifacts / "leader-team-german.png")

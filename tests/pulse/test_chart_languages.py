@@ -90,6 +90,17 @@ def test_the_chart_payload_is_worded_in_german_for_a_german_leader() -> None:
     )
     assert burnout.trend_text.endswith("Die Runden zeigen einen Trend.")
     assert '<span lang="en">Burnout (single item)</span>' in burnout.trend_html
+    # What changed since the last round: German sentences, German numbers and days.
+    assert re.match(
+        r"Burnout \(single item\) hat sich um \+0,2 verändert, von 2,6 \(\d{1,2}\. \w+\.? 2026\) auf 2,8 "
+        r"\(\d{1,2}\. \w+\.? 2026\)\. Das liegt im Rauschen zwischen zwei Runden dieser Größe: Erst eine "
+        r"Änderung um etwa \d,\d oder mehr lässt sich vom Zufall unterscheiden\.",
+        burnout.change_text,
+    ), burnout.change_text
+    assert burnout.change_html.startswith('<span lang="en">Burnout (single item)</span> hat sich um +0,2')
+    # The response rate is Pulse's own word, in German and unmarked.
+    assert rate.change_text.startswith("Die Rücklaufquote blieb unverändert: 80 % ("), rate.change_text
+    assert rate.change_html.startswith("Die Rücklaufquote blieb unverändert")
     assert rate.heading == "Rücklaufquote"
     assert rate.heading_lang == ""
 
@@ -108,6 +119,9 @@ def test_the_same_charts_are_english_for_an_english_leader() -> None:
         burnout.trend_text,
     )
     assert burnout.trend_html == burnout.trend_text
+    assert burnout.change_text.startswith("Burnout (single item) moved +0.2, from 2.6 (")
+    assert "That is within the noise between two rounds of this size" in burnout.change_text
+    assert rate.change_text.startswith("The response rate did not change, from 80% (")
 
 
 def _chart_label(html: str, metric: str) -> str:
