@@ -160,7 +160,7 @@ TERMS = (
             "it only when the rotation has at least the organisation's minimum group size, and never says "
             "who it is."
         ),
-        "docs/oncall.md §2.6; docs/science.md §3.12.",
+        "docs/oncall.md §2.6; docs/science.md §3.14.",
     ),
     Term(
         "joint",
@@ -170,7 +170,7 @@ TERMS = (
             "weeks, with both numbers. It is a co-occurrence, not a cause, and load is never compared with "
             "anyone's answers."
         ),
-        "docs/science.md §3.12.",
+        "docs/science.md §3.14.",
     ),
 )
 

@@ -4,7 +4,7 @@ SRE thresholds and concentration as reasons, and the joint reason on a wellbeing
 Pure module: plain data in (:class:`LoadWeek`, one per team and ISO week, as ``OncallWeek`` stores it),
 verdicts out (``pulse.analysis.rules.SeriesVerdict``), no ORM. ``pulse.services.trends`` loads the weeks
 and calls :func:`evaluate_with_load` once per organisation with the survey series, so both share one
-Benjamini–Hochberg family. The rules (docs/science.md §3.12, docs/oncall.md §6):
+Benjamini–Hochberg family. The rules (docs/science.md §3.14, docs/oncall.md §3):
 
 * **Series.** Per team, one series per :data:`pulse.analysis.metrics.LOAD_MEASURES` entry: sleep-hour and
   all interruptions a week, the most time anyone spent on call (percent of the week), incidents per 12-hour

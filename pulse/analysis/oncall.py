@@ -9,7 +9,8 @@ The definitions (docs/oncall.md §2 and docs/oncall.md §3), and the choices mad
 * **Week.** An ISO week (Monday 00:00 to the next Monday 00:00) in the *team's* time zone, so a week in
   which the clocks change is 167 or 169 hours long, not 168 (its bounds are kept as UTC instants). A page
   belongs to the week its ``occurred_at`` falls in; a shift is cut at the week's edges.
-* **Interruptions** follow PagerDuty Analytics (REST API v2, "Analytics" metrics for responders and
+* **Interruptions** follow PagerDuty (Knowledge Base, "Responder Insights" and "Operational Reviews", cited
+  with their addresses in docs/oncall.md §2.2; REST API v2, "Analytics" metrics for responders and
   incidents: ``total_interruptions`` and its split into ``total_business_hour_interruptions``,
   ``total_off_hour_interruptions`` and ``total_sleep_hour_interruptions``). Only push, phone and SMS
   notifications interrupt; email never does. The destination is the responder: notifications that reach

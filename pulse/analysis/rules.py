@@ -79,7 +79,7 @@ class FlagKind(StrEnum):
     TREND = "trend"
     SHIFT = "shift"
     CUTOFF = "cutoff"
-    # On-call load only (``pulse.analysis.load``, docs/science.md §3.12): a Google SRE threshold breached in
+    # On-call load only (``pulse.analysis.load``, docs/science.md §3.14): a Google SRE threshold breached in
     # the latest week, one person carrying most of the pages, and, on a survey flag, load rising with it.
     THRESHOLD = "threshold"
     CONCENTRATION = (
@@ -137,7 +137,7 @@ class SeriesInput:
     points: tuple[Point, ...]  # chronological
     bands: tuple[BandDef, ...] = ()
     # One value per period (a week's on-call load), not a mean of answers: the CUSUM's standard error is
-    # the spread between periods, estimated from the baseline's moving ranges (docs/science.md §3.12).
+    # the spread between periods, estimated from the baseline's moving ranges (docs/science.md §3.14).
     individual: bool = False
 
 

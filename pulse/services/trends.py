@@ -206,7 +206,7 @@ def trend_run(*, organisation_id: int, now: datetime | None = None) -> TrendRunR
         ]
         cfg = trend_settings(time_zone=organisation.time_zone)
         series = trend_series_load(organisation=organisation, window=cfg.window)
-        # On-call load per team (docs/science.md §3.12): judged in the same run, so one Benjamini–Hochberg
+        # On-call load per team (docs/science.md §3.14): judged in the same run, so one Benjamini–Hochberg
         # family covers the survey and the load tests, and a wellbeing flag can say what load did meanwhile.
         load = load_weeks_for_trends(TeamIndex.of(organisation.pk).by_id, weeks=cfg.window, until=moment)
         verdicts = evaluate_with_load(series, load, settings=cfg)

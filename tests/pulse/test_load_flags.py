@@ -1,4 +1,4 @@
-"""Flags on on-call load (pulse.analysis.load, docs/science.md §3.12): a rising sleep-hour series is one flag
+"""Flags on on-call load (pulse.analysis.load, docs/science.md §3.14): a rising sleep-hour series is one flag
 with its reasons, a breach of the SRE book's 25 % is a reason with its source, and a burnout flag beside
 rising load carries the joint reason with both numbers."""
 
