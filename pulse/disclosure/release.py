@@ -611,6 +611,26 @@ def release_round(
     return release
 
 
+class ReleaseMemo:
+    """The releases made in one unit of work (one queueing of a round's team summaries, one member's page
+    of several teams), handed again to the next team that asks: a round's release is made for the round's
+    whole scope tree before anything is filtered, so it is the same whoever reads it, and a release asked
+    for again with the same inputs is the one already made. For one ``TeamIndex`` and one reading of the
+    database: make one per unit of work and drop it afterwards, never keep it."""
+
+    def __init__(self, teams: TeamIndex) -> None:
+        self.teams = teams
+        self.releases: dict[tuple[object, ...], RoundRelease] = {}
+        self._definitions: dict[int, InstrumentDef] = {}
+
+    def definitions(self, ids: Iterable[int]) -> dict[int, InstrumentDef]:
+        """:func:`instrument_definitions`, each version loaded once per memo."""
+        wanted = set(ids)
+        if missing := wanted - set(self._definitions):
+            self._definitions.update(instrument_definitions(missing))
+        return {pk: self._definitions[pk] for pk in wanted if pk in self._definitions}
+
+
 def release_all(
     rounds: Sequence[RoundInfo],
     teams: TeamIndex,
@@ -621,37 +641,58 @@ def release_all(
     extra_metrics: Callable[[RoundInfo], Iterable[str]] = lambda r: (),
     comments_for: int | None = None,
     definitions: Mapping[int, InstrumentDef] | None = None,
+    memo: ReleaseMemo | None = None,
 ) -> dict[int, RoundRelease]:
     """Load and release several rounds at once (a fixed number of queries). ``definitions``: the rounds'
     instrument versions by id, when the caller loaded them already (``instrument_definitions``) to decide
-    its columns."""
+    its columns. ``memo``: releases already made in this unit of work, reused when every input is the
+    same (the round, the rows asked for, histograms and comments, the extra metrics, the instrument
+    versions and k), and added to."""
     if not rounds:
         return {}
-    ids = [r.pk for r in rounds]
-    rows = _load_rows(ids, condition)
-    if histograms_for is not None:
-        detail = _load_rows(
-            [histograms_for],
-            Q(kind__in=[TeamAggregate.Kind.QUESTION, TeamAggregate.Kind.SHARE]),
-            histograms=True,
-        )
-        for metric, by_team in detail.get(histograms_for, {}).items():
-            rows[histograms_for][metric] = by_team
+    if memo is not None and memo.teams is not teams:
+        raise ValueError("a release memo serves the team index it was made for")
     if definitions is None:
-        definitions = instrument_definitions(i for r in rounds for i, _ in r.instruments.values())
-    roster_changes = _load_roster_changes(ids)
+        asked = [i for r in rounds for i, _ in r.instruments.values()]
+        definitions = memo.definitions(asked) if memo else instrument_definitions(asked)
     k = organisation.min_group_size
-    out = {}
-    for info in rounds:
-        metrics = set(rows.get(info.pk, {})) | set(extra_metrics(info))
-        out[info.pk] = release_round(
-            info,
-            rows.get(info.pk, {}),
-            teams,
-            k=k,
-            definitions=definitions,
-            metrics=metrics,
-            comments=comments_for == info.pk,
-            roster_changes=roster_changes.get(info.pk, {}),
+    extra = {info.pk: frozenset(extra_metrics(info)) for info in rounds}
+    versions = frozenset(definitions)
+    keys = {
+        info.pk: (
+            info.pk,
+            condition,
+            histograms_for == info.pk,
+            comments_for == info.pk,
+            extra[info.pk],
+            versions,
+            k,
         )
-    return out
+        for info in rounds
+    }
+    made = memo.releases if memo is not None else {}
+    todo = [info for info in rounds if keys[info.pk] not in made]
+    if todo:
+        ids = [r.pk for r in todo]
+        rows = _load_rows(ids, condition)
+        if histograms_for is not None and histograms_for in ids:
+            detail = _load_rows(
+                [histograms_for],
+                Q(kind__in=[TeamAggregate.Kind.QUESTION, TeamAggregate.Kind.SHARE]),
+                histograms=True,
+            )
+            for metric, by_team in detail.get(histograms_for, {}).items():
+                rows[histograms_for][metric] = by_team
+        roster_changes = _load_roster_changes(ids)
+        for info in todo:
+            made[keys[info.pk]] = release_round(
+                info,
+                rows.get(info.pk, {}),
+                teams,
+                k=k,
+                definitions=definitions,
+                metrics=set(rows.get(info.pk, {})) | extra[info.pk],
+                comments=comments_for == info.pk,
+                roster_changes=roster_changes.get(info.pk, {}),
+            )
+    return {info.pk: made[keys[info.pk]] for info in rounds}

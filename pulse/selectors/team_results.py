@@ -16,6 +16,7 @@ found", exactly like an id that does not exist.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -28,13 +29,14 @@ from django.utils.translation import gettext, gettext_lazy
 
 from pulse import dates
 from pulse.analysis.metrics import HIGHER_IS_BETTER
-from pulse.disclosure.release import RoundInfo, TeamIndex, TeamInfo
+from pulse.disclosure.release import ReleaseMemo, RoundInfo, TeamIndex, TeamInfo
 from pulse.disclosure.rules import Withheld, WithheldCode
 from pulse.models import Flag, RoundNote
 from pulse.permissions import Caller
-from pulse.selectors.cells import ShownCell
+from pulse.selectors.cells import ShownCell, horizon
 from pulse.selectors.people import teams_led_by
 from pulse.selectors.reports import MetricReport, TeamReport, team_report_of
+from pulse.selectors.team_rounds import rounds_asking
 from surveys.models import Membership, Organisation, Person
 from surveys.services.slack_delivery import mrkdwn_escape
 
@@ -137,23 +139,58 @@ def team_results_get(*, person: Person, team_id: int, today: date | None = None)
 
 
 def my_team_results(*, person: Person, today: date | None = None) -> list[TeamResults]:
-    """Each of the person's teams, as :func:`team_results_get` shows it."""
-    teams = TeamIndex.of(person.organisation_id)
-    caller = Caller(person)
-    return [_team_results(caller, teams, team_id, today) for team_id in member_team_ids(person)]
+    """Each of the person's teams, as :func:`team_results_get` shows it (their rounds released once for
+    all of them)."""
+    team_ids = member_team_ids(person)
+    batch = TeamResultsBatch(
+        reader=person, teams=TeamIndex.of(person.organisation_id), team_ids=team_ids, today=today
+    )
+    return [batch.results(team_id) for team_id in team_ids]
 
 
-def team_results_of_team(
-    *, organisation: Organisation, team_id: int, reader: Person, today: date | None = None
+class TeamResultsBatch:
+    """Many teams' results as their members see them (a round's summaries), built in one unit of work: one
+    caller for the organisation's context (nothing of a team's page depends on who reads it), the rounds
+    that asked every team listed at once (``rounds_asking``), and each round released once for all of them
+    (``pulse.disclosure.release.ReleaseMemo``), so building a team's results costs the same few queries
+    whatever the size of the tree."""
+
+    def __init__(
+        self, *, reader: Person, teams: TeamIndex, team_ids: Sequence[int], today: date | None = None
+    ) -> None:
+        self.caller = Caller(reader)
+        self.teams = teams
+        self.today = today
+        self.memo = ReleaseMemo(teams)
+        asked = [teams.by_id[pk] for pk in team_ids if pk in teams.by_id]
+        self.rounds = rounds_asking(reader.organisation_id, asked, limit=horizon())
+
+    def results(self, team_id: int) -> TeamResults:
+        """The team's results, exactly as :func:`team_results_get` shows them to any of its members."""
+        return _team_results(
+            self.caller, self.teams, team_id, self.today, memo=self.memo, rounds=self.rounds.get(team_id, [])
+        )
+
+
+def _team_results(
+    caller: Caller,
+    teams: TeamIndex,
+    team_id: int,
+    today: date | None,
+    memo: ReleaseMemo | None = None,
+    rounds: Sequence[RoundInfo] | None = None,
 ) -> TeamResults:
-    """A team's results as every member sees them (for its summary email): ``reader`` only supplies the
-    organisation's context, nothing of the page depends on who reads it."""
-    assert reader.organisation_id == organisation.pk
-    return _team_results(Caller(reader), TeamIndex.of(organisation.pk), team_id, today)
-
-
-def _team_results(caller: Caller, teams: TeamIndex, team_id: int, today: date | None) -> TeamResults:
-    report = team_report_of(caller=caller, teams=teams, visible={team_id}, team_id=team_id, today=today)
+    # A member's page shows no distributions, shares, comments or set-up steps: left out (details=False).
+    report = team_report_of(
+        caller=caller,
+        teams=teams,
+        visible={team_id},
+        team_id=team_id,
+        today=today,
+        memo=memo,
+        rounds=rounds,
+        details=False,
+    )
     k, latest = report.k, report.latest_round
     nothing = TeamResults(
         organisation=report.organisation,

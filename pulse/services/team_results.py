@@ -54,7 +54,7 @@ from pulse.models import (
     TeamSummaryRun,
 )
 from pulse.models.team_results import TeamSummarySlackMessage
-from pulse.selectors.team_results import TeamSummary, may_write_note, team_results_of_team, team_summary
+from pulse.selectors.team_results import TeamResultsBatch, TeamSummary, may_write_note, team_summary
 from pulse.services.notifications import flag_leader_chain, flag_url, metric_label
 from pulse.services.team_summary_slack import team_summary_slack_wake
 from surveys.language import language_of
@@ -237,6 +237,11 @@ def _queue_round_summaries(round_: Round, now: datetime) -> tuple[int, int]:
         people = members.setdefault(membership.team_id, [])
         if membership.person not in people:
             people.append(membership.person)
+    if not members:
+        return 0, 0
+    # Every team's results in one unit of work: its rounds listed and released once for all teams and
+    # languages (a release is the same whoever reads it, and so is a member's page: any member will do).
+    batch = TeamResultsBatch(reader=next(iter(members.values()))[0], teams=teams, team_ids=list(members))
     channels = channels_of_people(sorted({p.pk for people in members.values() for p in people}))
     workspace = SlackWorkspace.objects.filter(organisation_id=round_.organisation_id)
     workspace_id = workspace.values_list("pk", flat=True).first()
@@ -251,9 +256,7 @@ def _queue_round_summaries(round_: Round, now: datetime) -> tuple[int, int]:
             language = language_of(person)
             if language not in rendered:
                 with translation.override(language):
-                    results = team_results_of_team(
-                        organisation=round_.organisation, team_id=team.pk, reader=people[0]
-                    )
+                    results = batch.results(team.pk)
                     latest = results.round
                     # The team's latest round is another schedule's: that round sends its own summary.
                     fresh = latest is not None and latest.pk == round_.pk
