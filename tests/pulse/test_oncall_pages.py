@@ -17,13 +17,16 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
 from django.test import Client
 
+from pulse.models import Flag, OncallWeek
+from pulse.selectors.oncall import load_weeks_for_trends
 from pulse.services.oncall import oncall_time_off_import
+from pulse.services.trends import trend_run
 from surveys.models import Person
 from tests.pulse.helpers_oncall import Rota, rota_store, table_rows
 from tests.pulse.helpers_reports import BURNOUT, RATE, ReportOrg, Value
@@ -304,3 +307,57 @@ def test_no_per_person_figure_appears_in_the_page_the_csv_or_the_api(world: Worl
         assert "ref-" not in output
     assert "oncall" not in api.lower()
     assert "interruption" not in api.lower()
+
+
+# --- the week under way -----------------------------------------------------------------------------------
+
+
+def test_the_week_under_way_is_stored_but_neither_shown_exported_nor_judged_until_it_ends(
+    world: World,
+) -> None:
+    wide = world.org.team["Wide"]
+    current = OncallWeek.objects.get(team=wide, week_start=date(2026, 3, 23))
+    assert current.ends_at > NOW  # stored as far as it has gone: Monday to Wednesday's nights
+    # 40 pages on three nights, three interruptions a night (a minute apart: the 60-second rule): 9, more
+    # than any ended week, so they would show if the week were shown.
+    assert current.interruptions_sleep == 9
+    client = world.client
+    with time_machine.travel(NOW, tick=False):
+        page = _page(client, f"/teams/{wide.pk}/")
+        rollup = _page(client, f"/teams/{world.team_id('Root')}/rollup/")
+        team_csv = _csv(client, f"/teams/{wide.pk}/export.csv")
+        rollup_csv = _csv(client, f"/teams/{world.team_id('Root')}/rollup/export.csv")
+        trends = load_weeks_for_trends([wide.pk], weeks=12, until=NOW)
+        trend_run(organisation_id=world.org.organisation.pk, now=NOW)
+    charts = _charts(page)
+    for key in ("load-interruptions", "load-time-on-call", "load-incidents", "load-rotation"):
+        assert charts[key]["days"] == ["23 Feb 2026", "2 Mar 2026", "9 Mar 2026", "16 Mar 2026"], key
+    load = _section(page, "load-title")
+    assert "9" not in [cell for row in table_rows(load, "load-table") for cell in row]
+    assert "In the week of 16 Mar 2026 the pager interrupted the team 3 times" in _text(load)
+    assert {r["round closing"] for r in team_csv if r["section"] == "on-call load"} == {
+        "2026-02-23",
+        "2026-03-02",
+        "2026-03-09",
+        "2026-03-16",
+    }
+    (wide_row,) = [row for row in table_rows(rollup, "load-rollup") if row[0].startswith("Wide")]
+    assert wide_row[0] == "Wide week of 16 Mar 2026"
+    assert wide_row[1] == "2.0 8 of 8 interruptions in the last 4 weeks"  # 1 + 2 + 2 + 3, not + 9
+    sleep = {
+        r["result"]
+        for r in rollup_csv
+        if (r["team"], r["measure"]) == ("Wide", "on-call: sleep-hour interruptions")
+    }
+    assert sleep == {"8"}
+    # The trend run judges the ended weeks only: its latest load week is the week of 16 March.
+    assert [week.week_start for week in trends[wide.pk]][-1] == date(2026, 3, 16)
+    judged = Flag.objects.filter(team=wide, metric__startswith="oncall:")
+    assert judged.exists()
+    assert {flag.details["latest_week"] for flag in judged} == {"2026-03-16"}
+
+    # Once it has ended (Monday 30 March, 00:00 in Berlin), the same stored week is shown.
+    after = current.ends_at + timedelta(minutes=1)
+    with time_machine.travel(after, tick=False):
+        page = _page(world.client, f"/teams/{wide.pk}/")
+    assert _charts(page)["load-interruptions"]["days"][-1] == "23 Mar 2026"
