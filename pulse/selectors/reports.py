@@ -214,6 +214,7 @@ class SeriesPoint:
     band_low: float | None = None
     band_high: float | None = None
     day: str = ""  # the round's closing day, as the table and the chart's time axis write it
+    band_note: str = ""  # the cut-off band the result lies in, worded for the reader ("ausgebrannt (≥ 3)")
 
 
 @dataclass(frozen=True)
@@ -344,8 +345,9 @@ class DistributionView:
 class ShareView:
     metric: str
     label: str
-    band: str
+    band: str  # English, as the CSV export writes it
     cell: ShownCell
+    band_html: str = ""  # the band for the page, in the reader's language
 
 
 @dataclass(frozen=True)
@@ -514,6 +516,11 @@ def _metric_report(
         )
         if sd is not None and typical_n:
             detectable = minimum_detectable_change(sd, typical_n, typical_n)
+    # The chart's words in the reader's language: plain text for the chart and the API, and for the page.
+    plain, page = ReaderWords(zone, html=False), ReaderWords(zone, html=True)
+    bands = _scale_bands(metric, asked, releases)
+    convention = column.info.cutoff_word == "convention"
+    band_notes = {band.name: _band_words(page, band, convention=convention) for band in bands}
     points = []
     places = decimals_of(scale) + 1  # the line is drawn, not read: one place finer than the values is enough
     for r, c in zip(asked, cells, strict=True):
@@ -527,6 +534,7 @@ def _metric_report(
                 band_low=round(line - half, places) if line is not None and half is not None else None,
                 band_high=round(line + half, places) if line is not None and half is not None else None,
                 day=dates.day_text(r.closes_at, zone),
+                band_note=band_notes.get(_band_of(c) or "", ""),
             )
         )
     latest_cell = cells[-1] if cells else shown_cell(None)
@@ -547,8 +555,6 @@ def _metric_report(
                 )
     detectable_text = noise_text(detectable, scale) if detectable is not None else None
     noise = noise_shown(detectable, scale) if detectable is not None else None
-    # The chart's words in the reader's language: plain text for the chart and the API, and for the page.
-    plain, page = ReaderWords(zone, html=False), ReaderWords(zone, html=True)
     return MetricReport(
         column=column,
         metric=metric,
@@ -560,8 +566,8 @@ def _metric_report(
         trend_text=_trend_words(plain, plain.term(label), trend, scale, len(values)),
         trend_html=_trend_words(page, page.term(label), trend, scale, len(values)),
         noise_words=_noise_words(plain, noise, scale) if noise is not None else None,
-        heading=gettext("Response rate") if scale == "percent" else label,
-        heading_lang="" if scale == "percent" else DATA_LANGUAGE,
+        heading=_metric_name(page, column, label) if column.key == RESPONSE_RATE else label,
+        heading_lang="" if column.key == RESPONSE_RATE else DATA_LANGUAGE,
         change_text=_change_words(
             plain, _metric_name(plain, column, label), asked, cells, zone, scale, noise, published
         ),
@@ -573,7 +579,7 @@ def _metric_report(
         direction_text=_direction_words(column.info),
         axis_title=_axis_title(column, plain),
         value_range=(0, 100) if scale == "percent" else DISPLAY_RANGES[scale],
-        cutoffs=_cutoffs(column, metric, asked, releases, plain=plain, page=page),
+        cutoffs=_cutoffs(column, bands, plain=plain, page=page),
         gaps=tuple(
             GapMark(p.round.closes_at, p.day, p.cell.text if p.cell.status == "withheld" else p.cell.note)
             for p in points
@@ -621,10 +627,13 @@ def _threshold_text(words: Words, band: BandDef) -> str:
         return text
 
 
-def _band_words(words: Words, band: BandDef) -> str:
-    """ "burned out (≥ 3)": a band's name (translated where the catalogue has it) and its threshold."""
+def _band_words(words: Words, band: BandDef, *, convention: bool = False) -> str:
+    """ "burned out (≥ 3)": a band's name (translated where the catalogue has it) and its threshold; a
+    threshold that is a convention says so ("high (≥ 50, a convention)", docs/science.md §1.5)."""
     return words.fill(
-        pgettext("a band and its threshold", "%(band)s (%(operator)s %(threshold)s)"),
+        pgettext("a band and its threshold", "%(band)s (%(operator)s %(threshold)s, a convention)")
+        if convention
+        else pgettext("a band and its threshold", "%(band)s (%(operator)s %(threshold)s)"),
         {
             "band": words.band(band.name),
             "operator": OPERATOR_SIGNS.get(band.op, band.op),
@@ -652,26 +661,25 @@ def _legend_words(words: Words, info: MetricInfo, band: BandDef) -> str:
     return words.fill(template, values)
 
 
-def _cutoffs(
-    column: Column,
-    metric: str,
-    asked: Sequence[RoundInfo],
-    releases: Mapping[int, RoundRelease],
-    *,
-    plain: Words,
-    page: Words,
-) -> tuple[CutoffMark, ...]:
+def _scale_bands(
+    metric: str, asked: Sequence[RoundInfo], releases: Mapping[int, RoundRelease]
+) -> tuple[BandDef, ...]:
     """The bands of the scale's own definition (``surveys.definitions.ScaleDef.bands``: the CBI's "high" at
-    50, the WHO-5's 28 and 50), each a line at its threshold (docs/science.md §1), worded for the reader:
-    ``plain`` for the chart and its accessible name, ``page`` for the key under it."""
+    50, the WHO-5's 28 and 50; docs/science.md §1), as the latest round's release loaded it."""
     parsed = Metric.parse(metric)
     if not asked or parsed is None or parsed.kind != "scale" or parsed.instrument_key is None:
         return ()
     infos = MetricInfos(releases[asked[-1].pk].definitions.values())
     definition = infos.definition(parsed.instrument_key, parsed.version)
     scale_def = definition.scale(parsed.scale_key or "") if definition else None
-    if scale_def is None:
-        return ()
+    return scale_def.bands if scale_def is not None else ()
+
+
+def _cutoffs(
+    column: Column, bands: Sequence[BandDef], *, plain: Words, page: Words
+) -> tuple[CutoffMark, ...]:
+    """Each band a line at its threshold, worded for the reader: ``plain`` for the chart and its accessible
+    name, ``page`` for the key under it."""
     return tuple(
         CutoffMark(
             float(band.threshold),
@@ -680,8 +688,16 @@ def _cutoffs(
             _legend_words(plain, column.info, band),
             _legend_words(page, column.info, band),
         )
-        for band in scale_def.bands
+        for band in bands
     )
+
+
+def _band_of(cell: ShownCell) -> str | None:
+    """The name of the cut-off band a published mean lies in, if any."""
+    verdict = cell.verdict
+    if isinstance(verdict, Published) and isinstance(verdict.value, Mean):
+        return verdict.value.band
+    return None
 
 
 def _marked(report: MetricReport, flags: Sequence[FlagView], zone: str) -> MetricReport:
@@ -821,6 +837,7 @@ def _latest_details(
     if latest is None:
         return (), (), None, ()
     release = releases[latest.pk]
+    page = ReaderWords(caller.organisation.time_zone, html=True)
     locale = caller.person.locale or caller.organisation.locale or "en"
     loaded = release.definitions
     infos = MetricInfos(loaded.values())
@@ -867,7 +884,12 @@ def _latest_details(
         scale_def = definition.scale(parsed.scale_key or "") if definition else None
         band_def = next((b for b in scale_def.bands if b.name == band), None) if scale_def else None
         band_text = band_label(band_def, info) if band_def else band.replace("_", " ")
-        shares.append(ShareView(metric, info.label, band_text, shown_cell(verdicts[team.pk])))
+        band_html = (
+            _band_words(page, band_def, convention=info.cutoff_word == "convention")
+            if band_def
+            else page.term(band_text)
+        )
+        shares.append(ShareView(metric, info.label, band_text, shown_cell(verdicts[team.pk]), band_html))
     comment_cell = None
     texts: tuple[str, ...] = ()
     if team.pk in release.comments:

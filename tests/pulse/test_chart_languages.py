@@ -101,7 +101,10 @@ def test_the_chart_payload_is_worded_in_german_for_a_german_leader() -> None:
     # The response rate is Pulse's own word, in German and unmarked.
     assert rate.change_text.startswith("Die Rücklaufquote blieb unverändert: 80 % ("), rate.change_text
     assert rate.change_html.startswith("Die Rücklaufquote blieb unverändert")
-    assert rate.heading == "Rücklaufquote"
+    # The table's band notes: the shipped bands in German, the CBI's "high" a convention.
+    assert {p.band_note for p in burnout.points} == {""}  # 2.0 … 2.8, never burned out
+    assert {p.band_note for p in cbi.points} - {""} == {"hoch (≥ 50, eine Konvention)"}
+    assert rate.heading == "Die Rücklaufquote"
     assert rate.heading_lang == ""
 
 
