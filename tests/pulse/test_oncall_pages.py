@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -218,10 +219,10 @@ def test_the_rollup_csv_holds_the_pages_load_figures(world: World) -> None:
 # --- the team page ----------------------------------------------------------------------------------------
 
 
-def _charts(page: str) -> dict[str, dict[str, object]]:
+def _charts(page: str) -> dict[str, dict[str, Any]]:
     found = re.search(r'<script id="pulse-charts" type="application/json">(.*?)</script>', page, re.S)
     assert found is not None
-    charts: dict[str, dict[str, object]] = json.loads(found.group(1))
+    charts: dict[str, dict[str, Any]] = json.loads(found.group(1))
     return charts
 
 
