@@ -7,8 +7,9 @@ did. The workers run in other processes, usually on other machines, so a counter
 reach no scrape of the web tier (prometheus-client's multiprocess mode only shares one machine's
 processes) and would reset at every restart. Every value here is therefore read from the database at
 scrape time: gauges from the outboxes, rounds and tick heartbeat, counters from the totals the senders and
-drains add to with one UPDATE per batch (``surveys.models.DeliveryCount``, ``StepTiming``). Any web
-process gives the same answer, so a load balancer may send the scrape to any of them.
+drains add to with one UPDATE per batch (``surveys.models.DeliveryCount``, ``StepTiming``) and, for the
+team results' messages, from their outbox rows, which are kept. Any web process gives the same answer, so
+a load balancer may send the scrape to any of them.
 
 Access: ``PULSE_METRICS_TOKEN`` unset means the endpoint does not exist (404); otherwise a request needs
 ``Authorization: Bearer <token>`` (401 without one, 403 with a wrong one; compared in constant time).
@@ -68,6 +69,16 @@ class PulseCollector(Collector):
             for outcome in DeliveryCount.Outcome.values:
                 messages.add_metric([transport, outcome], snap.deliveries.get((transport, outcome), 0))
         yield messages
+
+        team_results = CounterMetricFamily(
+            "pulse_team_results_messages",
+            "The team summaries' and no-action reminders' messages, per kind, channel and outcome: queued "
+            "(every message ever queued), sent, failed (given up).",
+            labels=["kind", "channel", "outcome"],
+        )
+        for (kind, channel, outcome), n in sorted(snap.team_results.items()):
+            team_results.add_metric([kind, channel, outcome], n)
+        yield team_results
 
         rounds = GaugeMetricFamily(
             "pulse_rounds",

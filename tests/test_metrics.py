@@ -11,14 +11,24 @@ import time_machine
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from pulse.models import AuthEmail
 from pulse.services.auth_emails import auth_email_queue
+from pulse.services.notifications import escalation_clock_start
+from pulse.services.team_results import (
+    no_action_reminders_queue_due,
+    team_results_emails_send_due,
+    team_summaries_queue_due,
+)
+from pulse.services.team_summary_slack import team_summary_slack_send_due
 from surveys.models import Instrument, Invitation, Organisation, Person, Schedule, Team
 from surveys.services.rounds import rounds_open_due, schedule_refresh
 from surveys.services.tick import queue_drain, tick_heartbeat_start
 from tests.factories import MembershipFactory, OrganisationFactory, PersonFactory, TeamFactory
+from tests.pulse.helpers_reports import BURNOUT, RATE, ReportOrg, Value
+from tests.pulse.helpers_slack import local_slack, slack_connect
 
 pytestmark = pytest.mark.django_db
 
@@ -153,6 +163,72 @@ def test_the_scrape_names_no_one_and_costs_a_few_queries(client: Client) -> None
     assert "round" not in {
         label for family in text_string_to_metric_families(body) for s in family.samples for label in s.labels
     }
-    # Seven reads of the database (the outboxes, the rounds, the tick, the counters), whatever the size.
-    assert len(queries) == 7, [q["sql"] for q in queries]
+    # Nine reads of the database (the outboxes, the rounds, the tick, the counters), whatever the size.
+    assert len(queries) == 9, [q["sql"] for q in queries]
     assert seconds < 1.0
+
+
+@override_settings(PULSE_METRICS_TOKEN=TOKEN, EMAIL_BACKEND=LOCMEM)
+def test_the_scrape_counts_the_team_summaries_and_no_action_reminders(client: Client) -> None:
+    org = ReportOrg(k=5)
+    org.round(
+        {"Root": {BURNOUT: Value(14, 2.8), RATE: (16, 14)}, "A": {BURNOUT: Value(8, 3.4), RATE: (9, 8)}}
+    )
+    alice, bernd, carla = (org.person(name, member_of="A") for name in ("Alice", "Bernd", "Carla"))
+    lena = org.person("Lena", leads="A")
+    seen = timezone.now()  # an escalation clock starts at the wall clock
+    flag = org.flag("A", opened_at=seen, created_at=seen)
+    escalation_clock_start(flag=flag, now=seen)
+    aggregated = org.rounds[-1].aggregated_at
+    assert aggregated is not None
+    now = aggregated + dt.timedelta(hours=49)
+
+    def team_results(scraped: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> dict[str, float]:
+        return {
+            "{kind}/{channel}/{outcome}".format(**dict(labels)): value
+            for (name, labels), value in scraped.items()
+            if name == "pulse_team_results_messages_total"
+        }
+
+    with local_slack() as slack:
+        slack_connect(slack, org, [alice, carla])  # Slack only (the default); Bernd and Lena: email
+        team_summaries_queue_due(now=now)  # DMs to Alice and Carla, emails to Bernd and Lena
+        no_action_reminders_queue_due(now=seen + dt.timedelta(days=8))  # Lena, about the flag
+        with time_machine.travel(now + dt.timedelta(minutes=5), tick=False):
+            queued = scrape(client)
+        assert team_results(queued) == {
+            "no_action_reminder/email/failed": 0,
+            "no_action_reminder/email/queued": 1,
+            "no_action_reminder/email/sent": 0,
+            "no_action_reminder/slack/failed": 0,
+            "no_action_reminder/slack/queued": 0,
+            "no_action_reminder/slack/sent": 0,
+            "summary/email/failed": 0,
+            "summary/email/queued": 2,
+            "summary/email/sent": 0,
+            "summary/slack/failed": 0,
+            "summary/slack/queued": 2,
+            "summary/slack/sent": 0,
+        }
+        assert (
+            queued["pulse_messages_due", (("transport", "team_results_email"),)] == 2
+        )  # the reminder: later
+        assert queued["pulse_messages_due", (("transport", "team_results_slack"),)] == 2
+        assert queued["pulse_messages_oldest_due_age_seconds", (("transport", "team_results_slack"),)] == 300
+
+        del slack.users[carla.email.lower()]  # Slack no longer knows Carla: her DM fails for good
+        assert team_summary_slack_send_due() == 1
+        assert team_results_emails_send_due(now=seen + dt.timedelta(days=8)) == 3
+        done = scrape(client)
+    counts = team_results(done)
+    assert counts["summary/slack/sent"] == counts["summary/slack/failed"] == 1
+    assert counts["summary/email/sent"] == 2
+    assert counts["no_action_reminder/email/sent"] == 1
+    assert counts["summary/slack/queued"] == 2  # queued counts every message, whatever became of it
+    assert done["pulse_messages_due", (("transport", "team_results_slack"),)] == 0
+    assert done["pulse_messages_total", (("outcome", "sent"), ("transport", "slack"))] == 1
+    assert done["pulse_messages_total", (("outcome", "failed"), ("transport", "slack"))] == 1
+    body = "\n".join(str(key) for key in done)
+    for person in (alice, bernd, carla, lena):
+        assert person.display_name not in body
+        assert person.email not in body
