@@ -31,6 +31,9 @@ class ReferenceKind(models.TextChoices):
     PERSON = "person", "Person"
 
 
+_REFERENCE_KINDS = frozenset(ReferenceKind.values)  # the enum's ``values`` is built anew on every read
+
+
 def reference_key() -> bytes:
     """The key of the on-call reference hashes; refused by name when a production deployment has none."""
     keys: list[bytes] = getattr(settings, "PULSE_REFERENCE_KEY", [])
@@ -47,7 +50,7 @@ def keyed_reference(organisation_id: int, kind: str, value: str) -> str:
 
     The organisation is in the message so that the same reference in two organisations never matches; the
     kind, so that a responder's reference and an incident's that happen to be equal hash differently."""
-    if kind not in ReferenceKind.values:
+    if kind not in _REFERENCE_KINDS:
         raise ValueError(f"unknown reference kind {kind!r}")
     message = f"pulse-oncall\x00{kind}\x00{organisation_id}\x00{value}".encode()
     return hmac.new(reference_key(), message, hashlib.sha256).hexdigest()

@@ -15,17 +15,19 @@ stored or compared; the clear references live only in the request that brought t
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from celery import current_app
 from django.contrib.auth.models import User
-from django.db import transaction
-from django.db.models.functions import Lower
+from django.db import connection, models, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast, Lower
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -71,6 +73,7 @@ WEEK_FIELDS = (
     "reasons",
     "computed_at",
 )
+WEEK_COLUMNS = ("team_id", "week_start", *WEEK_FIELDS)  # the order of a week's plain row
 BULK_BATCH = 2000
 
 Row = TypeVar("Row", Shift, Page)
@@ -103,47 +106,99 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _shift_rows(team: Team, shifts: Iterable[Shift], source: str) -> dict[ShiftKey, OncallShift]:
-    """The shifts as unsaved rows by natural key (a key given twice is one row)."""
-    rows: dict[ShiftKey, OncallShift] = {}
+def _hasher(organisation_id: int, kind: str) -> Callable[[str], str]:
+    """``keyed_reference`` for one organisation and kind, each distinct value hashed once: a year of pages
+    names the same few responders thousands of times, and an incident several times."""
+    hashed: dict[str, str] = {}
+
+    def reference(value: str) -> str:
+        found = hashed.get(value)
+        if found is None:
+            found = hashed[value] = keyed_reference(organisation_id, kind, value)
+        return found
+
+    return reference
+
+
+# The columns a stored row is written with, in the order of the plain rows below.
+SHIFT_COLUMNS = ("team_id", "responder", "starts_at", "ends_at", "level", "site", "source")
+PAGE_COLUMNS = (
+    "team_id",
+    "responder",
+    "responder_time_zone",
+    "occurred_at",
+    "incident",
+    "urgency",
+    "channel",
+    "source",
+)
+StoredRow = tuple[Any, ...]  # a row's values, in the order of its table's columns above
+
+
+def _shift_rows(team: Team, shifts: Iterable[Shift], source: str) -> dict[ShiftKey, StoredRow]:
+    """The shifts as plain rows (:data:`SHIFT_COLUMNS`) by natural key (a key given twice is one row)."""
+    responder_of = _hasher(team.organisation_id, ReferenceKind.RESPONDER)
+    rows: dict[ShiftKey, StoredRow] = {}
     for shift in shifts:
-        responder = keyed_reference(team.organisation_id, ReferenceKind.RESPONDER, shift.responder)
-        key = (responder, _utc(shift.start), _utc(shift.end), shift.level)
-        rows.setdefault(
-            key,
-            OncallShift(
-                team=team,
-                responder=responder,
-                starts_at=key[1],
-                ends_at=key[2],
-                level=shift.level,
-                site=shift.site,
-                source=source,
-            ),
-        )
+        key = (responder_of(shift.responder), _utc(shift.start), _utc(shift.end), shift.level)
+        if key not in rows:
+            rows[key] = (team.pk, key[0], key[1], key[2], shift.level, shift.site, source)
     return rows
 
 
-def _page_rows(team: Team, pages: Iterable[Page], source: str) -> dict[PageKey, OncallPage]:
-    rows: dict[PageKey, OncallPage] = {}
+def _page_rows(team: Team, pages: Iterable[Page], source: str) -> dict[PageKey, StoredRow]:
+    """The pages as plain rows (:data:`PAGE_COLUMNS`) by natural key."""
+    responder_of = _hasher(team.organisation_id, ReferenceKind.RESPONDER)
+    incident_of = _hasher(team.organisation_id, ReferenceKind.INCIDENT)
+    rows: dict[PageKey, StoredRow] = {}
     for page in pages:
-        responder = keyed_reference(team.organisation_id, ReferenceKind.RESPONDER, page.responder)
-        incident = keyed_reference(team.organisation_id, ReferenceKind.INCIDENT, page.incident)
-        key = (responder, _utc(page.occurred_at), incident, page.channel)
-        rows.setdefault(
-            key,
-            OncallPage(
-                team=team,
-                responder=responder,
-                responder_time_zone=page.responder_zone,
-                occurred_at=key[1],
-                incident=incident,
-                urgency=page.urgency,
-                channel=page.channel,
-                source=source,
-            ),
-        )
+        key = (responder_of(page.responder), _utc(page.occurred_at), incident_of(page.incident), page.channel)
+        if key not in rows:
+            rows[key] = (
+                team.pk,
+                key[0],
+                page.responder_zone,
+                key[1],
+                key[2],
+                page.urgency,
+                page.channel,
+                source,
+            )
     return rows
+
+
+def _rows_insert(model: type[models.Model], columns: Sequence[str], rows: Sequence[StoredRow]) -> None:
+    """Insert rows known to be new (their keys were looked up, or their weeks deleted, under the team's
+    lock): COPY on PostgreSQL, ``bulk_create`` elsewhere. A team's first sync or import brings a year,
+    thousands of rows, and building a model instance per row and preparing each of its values took four
+    times as long as COPY takes; for a year of weeks, Django's insert of JSON values spent longer escaping
+    them than computing the weeks (``pulse_bench oncall``)."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        quote = connection.ops.quote_name
+        fields = [model._meta.get_field(column) for column in columns]
+        names = ", ".join(quote(field.column) for field in fields)  # type: ignore[union-attr,arg-type]
+        encoders = {
+            index: field.encoder for index, field in enumerate(fields) if isinstance(field, models.JSONField)
+        }
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                if encoders:
+                    row = tuple(
+                        json.dumps(value, cls=encoders[index]) if index in encoders else value
+                        for index, value in enumerate(row)
+                    )
+                copy.write_row(row)
+        return
+    model._default_manager.bulk_create(
+        [model(**dict(zip(columns, row, strict=True))) for row in rows],
+        batch_size=BULK_BATCH,
+        ignore_conflicts=True,
+    )
 
 
 def _stored_shift_keys(team: Team, keys: Iterable[ShiftKey]) -> set[ShiftKey]:
@@ -174,7 +229,7 @@ def _stored_page_keys(team: Team, keys: Iterable[PageKey]) -> set[PageKey]:
 
 def _counts(
     team: Team, shifts: Sequence[Shift], pages: Sequence[Page], source: str
-) -> tuple[OncallStoreCounts, list[OncallShift], list[OncallPage]]:
+) -> tuple[OncallStoreCounts, list[StoredRow], list[StoredRow]]:
     shift_rows = _shift_rows(team, shifts, source)
     page_rows = _page_rows(team, pages, source)
     stored_shifts = _stored_shift_keys(team, shift_rows)
@@ -218,8 +273,8 @@ def oncall_rows_store(
     with transaction.atomic():
         team = _locked_team(team_id)
         counts, new_shifts, new_pages = _counts(team, shifts, pages, source)
-        OncallShift.objects.bulk_create(new_shifts, batch_size=BULK_BATCH, ignore_conflicts=True)
-        OncallPage.objects.bulk_create(new_pages, batch_size=BULK_BATCH, ignore_conflicts=True)
+        _rows_insert(OncallShift, SHIFT_COLUMNS, new_shifts)
+        _rows_insert(OncallPage, PAGE_COLUMNS, new_pages)
         OncallImport.objects.create(
             organisation_id=team.organisation_id,
             team=team,
@@ -231,7 +286,7 @@ def oncall_rows_store(
             pages_new=counts.pages_new,
             pages_existing=counts.pages_existing,
         )
-        moments = [row.starts_at for row in new_shifts] + [row.occurred_at for row in new_pages]
+        moments = [row[2] for row in new_shifts] + [row[3] for row in new_pages]
         if moments:
             since = min(moments).astimezone(zone(team.effective_time_zone)).date()
             oncall_weeks_compute(team_id=team.pk, since=since)
@@ -239,6 +294,21 @@ def oncall_rows_store(
 
 
 # --- the weekly metrics -----------------------------------------------------------------------------------
+
+
+def _as_text(field: str) -> Cast:
+    """A stored instant as the database writes it in text (ISO 8601), for :func:`_instant`."""
+    return Cast(field, output_field=TextField())
+
+
+def _instant(text: str) -> datetime:
+    """An instant read as text: PostgreSQL writes ISO 8601 with the session's offset (psycopg itself reads
+    only that DateStyle), SQLite the naive UTC text Django stored. ``fromisoformat`` parses it in C; the
+    driver's loader for a timestamp, as Django installs it, parses in Python about ten times slower, and a
+    team's year is some five thousand instants, half the time of its weekly recomputation
+    (``pulse_bench oncall``)."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _team_people_by_day(team: Team) -> list[tuple[int, date, date | None]]:
@@ -257,7 +327,8 @@ def oncall_weeks_compute(*, team_id: int, since: date | None = None) -> int:
     """(Re)compute the team's ``OncallWeek`` rows from its stored shifts, pages and time off; return how
     many were written. ``since``: only the weeks from the one containing that day (in the team's zone) are
     written; the computation still reads the whole history, which the rotation (four weeks back) and each
-    incident's first page need. Idempotent: the same rows give the same weeks, upserted on (team, week).
+    incident's first page need. Idempotent: the same rows give the same weeks; the team's weeks from the
+    first one written on are replaced, in one transaction under the team's lock.
 
     The per-person shares of time on call are used for the maximum and the median and then dropped: no
     per-person figure is stored."""
@@ -267,16 +338,16 @@ def oncall_weeks_compute(*, team_id: int, since: date | None = None) -> int:
         k = organisation.min_group_size
         label = str(team.pk)
         shifts = [
-            Shift(label, responder, start, end, level, site)
-            for responder, start, end, level, site in OncallShift.objects.filter(team=team).values_list(
-                "responder", "starts_at", "ends_at", "level", "site"
-            )
+            Shift(label, responder, _instant(start), _instant(end), level, site)
+            for responder, start, end, level, site in OncallShift.objects.filter(team=team)
+            .annotate(start=_as_text("starts_at"), end=_as_text("ends_at"))
+            .values_list("responder", "start", "end", "level", "site")
         ]
         pages = [
-            Page(label, responder, zone_name, at, incident, urgency, channel)  # type: ignore[arg-type]
-            for responder, zone_name, at, incident, urgency, channel in OncallPage.objects.filter(
-                team=team
-            ).values_list("responder", "responder_time_zone", "occurred_at", "incident", "urgency", "channel")
+            Page(label, responder, zone_name, _instant(at), incident, urgency, channel)  # type: ignore[arg-type]
+            for responder, zone_name, at, incident, urgency, channel in OncallPage.objects.filter(team=team)
+            .annotate(at=_as_text("occurred_at"))
+            .values_list("responder", "responder_time_zone", "at", "incident", "urgency", "channel")
         ]
         loads = weekly_load(label, team.effective_time_zone, shifts, pages, k=k)
         first_week = since - timedelta(days=since.weekday()) if since is not None else None
@@ -294,7 +365,7 @@ def oncall_weeks_compute(*, team_id: int, since: date | None = None) -> int:
         ]
 
         now = timezone.now()
-        rows: list[OncallWeek] = []
+        rows: list[StoredRow] = []
         for load in loads:
             monday = date.fromisocalendar(load.week.year, load.week.week, 1)
             if first_week is not None and monday < first_week:
@@ -302,33 +373,31 @@ def oncall_weeks_compute(*, team_id: int, since: date | None = None) -> int:
             sunday = monday + timedelta(days=6)
             people = {person_refs[person] for person in _members_on(memberships, sunday)}
             rows.append(
-                OncallWeek(
-                    team=team,
-                    week_start=monday,
-                    starts_at=load.starts_at,
-                    ends_at=load.ends_at,
-                    interruptions_business=load.interruptions.business,
-                    interruptions_off=load.interruptions.off,
-                    interruptions_sleep=load.interruptions.sleep,
-                    max_on_call_share=load.max_on_call_share,
-                    median_on_call_share=load.median_on_call_share,
-                    incidents=load.incidents,
-                    incidents_per_shift=load.incidents_per_shift,
-                    rotation_size=load.rotation_size,
-                    rotation_by_site=dict(load.rotation_by_site),
-                    concentration=load.concentration,
-                    without_time_off_share=share_without_break(people, absences, sunday, k=k),
-                    reasons=[asdict(reason) for reason in load.reasons],
-                    computed_at=now,
+                (
+                    team.pk,
+                    monday,
+                    load.starts_at,
+                    load.ends_at,
+                    load.interruptions.business,
+                    load.interruptions.off,
+                    load.interruptions.sleep,
+                    load.max_on_call_share,
+                    load.median_on_call_share,
+                    load.incidents,
+                    load.incidents_per_shift,
+                    load.rotation_size,
+                    dict(load.rotation_by_site),
+                    load.concentration,
+                    share_without_break(people, absences, sunday, k=k),
+                    [asdict(reason) for reason in load.reasons],
+                    now,
                 )
             )
-        OncallWeek.objects.bulk_create(
-            rows,
-            batch_size=BULK_BATCH,
-            update_conflicts=True,
-            unique_fields=["team", "week_start"],
-            update_fields=list(WEEK_FIELDS),
-        )
+        stale = OncallWeek.objects.filter(team=team)
+        if first_week is not None:
+            stale = stale.filter(week_start__gte=first_week)
+        stale.delete()
+        _rows_insert(OncallWeek, WEEK_COLUMNS, rows)
     return len(rows)
 
 
