@@ -172,6 +172,30 @@ def test_the_store_counts_rows_given_twice_and_already_stored(team: Team) -> Non
         oncall_rows_store(team_id=team.pk, shifts=shifts, pages=(), source="opsgenie")
 
 
+def test_a_store_recomputes_the_weeks_from_its_earliest_new_row_and_no_others(
+    team: Team, organisation: Organisation
+) -> None:
+    """The weeks before the earliest new row, and every other team's weeks, stay as they are; the weeks from
+    that row's on are written again."""
+    from pulse.analysis.oncall import Page
+    from pulse.analysis.oncall_csv import parse_pages, parse_shifts
+
+    other = TeamFactory(organisation=organisation, name="DBA", slug="dba")
+    shifts, pages = parse_shifts(SHIFTS).rows, parse_pages(PAGES).rows
+    for each in (team, other):
+        oncall_rows_store(team_id=each.pk, shifts=shifts, pages=pages, source="csv")
+    OncallWeek.objects.update(interruptions_sleep=99)  # so a week written again shows it
+
+    # Wednesday 21 January, 04:00 in Berlin: a sleep-hour page in the following week.
+    night = datetime(2026, 1, 21, 3, 0, tzinfo=UTC)
+    later = Page("sre", "alice@example.org", "Europe/Berlin", night, "INC-9", "high", "phone")
+    oncall_rows_store(team_id=team.pk, shifts=(), pages=[later], source="csv")
+
+    weeks = dict(OncallWeek.objects.filter(team=team).values_list("week_start", "interruptions_sleep"))
+    assert weeks == {date(2026, 1, 12): 99, date(2026, 1, 19): 1}
+    assert OncallWeek.objects.get(team=other).interruptions_sleep == 99
+
+
 def _whole_week_shift(monday: str, next_monday: str) -> str:
     return SHIFTS_HEADER + f"sre,alice,{monday},{next_monday},1,\n"
 
