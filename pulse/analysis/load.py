@@ -7,7 +7,8 @@ and calls :func:`evaluate_with_load` once per organisation with the survey serie
 Benjamini–Hochberg family. The rules (docs/science.md §3.14, docs/oncall.md §3):
 
 * **Series.** Per team, one series per :data:`pulse.analysis.metrics.LOAD_MEASURES` entry: sleep-hour and
-  all interruptions a week, the most time anyone spent on call (percent of the week), incidents per 12-hour
+  all interruptions a week, the most time anyone spent on call (percent of the rotation's last four weeks),
+  incidents per 12-hour
   shift, the rotation's size and the busiest person's share of the interruptions (only weeks where it is
   stored: a rotation of at least k people). A week is a round on a weekly time axis; a week without a value
   (no primary coverage, a rotation below k) is a gap, never imputed.
@@ -20,7 +21,8 @@ Benjamini–Hochberg family. The rules (docs/science.md §3.14, docs/oncall.md �
   count is one value, not a mean of answers.
 * **Threshold.** A breach in the latest week of the Google SRE book's on-call limits (Beyer, Jones, Petoff
   and Murphy (eds.), *Site Reliability Engineering*, O'Reilly 2016, ch. 11), as stored with the week by
-  ``pulse.analysis.oncall.sre_reasons``: more than 25 % of the time on call (on the time-on-call series),
+  ``pulse.analysis.oncall.sre_reasons``: more than 25 % of the time on call over the rotation's four weeks
+  (on the time-on-call series),
   more than 2 incidents per 12-hour shift (incidents), a rotation below 8 at one site or 6 per site (the
   rotation). The reason carries the measured value, the limit and the source.
 * **Concentration.** The busiest person carried more than half of the latest week's interruptions ("most of
@@ -162,15 +164,17 @@ def _breaches(measure: LoadMeasure, week: LoadWeek) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for reason in week.reasons:
         if THRESHOLD_MEASURE.get(str(reason.get("code"))) == measure.key:
-            found.append(
-                {
-                    "code": str(reason["code"]),
-                    "measured": float(reason["measured"]),
-                    "threshold": float(reason["threshold"]),
-                    "source": str(reason.get("source") or SRE_SOURCE),
-                    "sites": len(week.rotation_by_site),
-                }
-            )
+            breach: dict[str, Any] = {
+                "code": str(reason["code"]),
+                "measured": float(reason["measured"]),
+                "threshold": float(reason["threshold"]),
+                "source": str(reason.get("source") or SRE_SOURCE),
+                "sites": len(week.rotation_by_site),
+            }
+            if reason.get("weeks"):
+                # Time on call is judged over the rotation's cycle (docs/oncall.md §2.3): over how many weeks.
+                breach["weeks"] = int(reason["weeks"])
+            found.append(breach)
     if (
         measure.key == "concentration"
         and week.concentration is not None

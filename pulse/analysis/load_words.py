@@ -195,11 +195,16 @@ def _breach_sentence(w: Words, breach: Mapping[str, Any], date: str) -> str:
     measured, threshold = float(breach["measured"]), float(breach["threshold"])
     values: dict[str, object] = {"date": date, "source": w.term(str(breach["source"]))}
     if code == "time_on_call":
-        values.update(measured=_percent(w, measured), limit=_percent(w, threshold))
+        # Over the rotation's cycle (docs/oncall.md §2.3); a breach stored without its weeks was one week's.
+        weeks = int(breach.get("weeks") or 1)
+        values.update(measured=_percent(w, measured), limit=_percent(w, threshold), weeks=weeks)
         return w.fill(
-            w.gettext(
+            w.ngettext(
                 "In the week of %(date)s someone on the rota was on call %(measured)s of the week, above the "
-                "limit of %(limit)s of an engineer's time (%(source)s)."
+                "limit of %(limit)s of an engineer's time (%(source)s).",
+                "Over the %(weeks)d weeks to the week of %(date)s someone on the rota was on call "
+                "%(measured)s of the time, above the limit of %(limit)s of an engineer's time (%(source)s).",
+                weeks,
             ),
             values,
         )
@@ -287,14 +292,19 @@ def joint_words(reason: Mapping[str, Any], said: Said, w: Words, metric: str) ->
 def _breach_clause(w: Words, breach: Mapping[str, Any]) -> str:
     code = breach["code"]
     if code == "time_on_call":
+        weeks = int(breach.get("weeks") or 1)  # over the rotation's cycle; stored without: one week
         return w.fill(
-            w.gettext(
+            w.ngettext(
                 "someone on the rota was on call %(measured)s of the week, above the SRE book's limit of "
-                "%(limit)s"
+                "%(limit)s",
+                "someone on the rota was on call %(measured)s of the last %(weeks)d weeks, above the SRE "
+                "book's limit of %(limit)s",
+                weeks,
             ),
             {
                 "measured": _percent(w, float(breach["measured"])),
                 "limit": _percent(w, float(breach["threshold"])),
+                "weeks": weeks,
             },
         )
     if code == "incidents_per_shift":

@@ -21,9 +21,14 @@ The definitions (docs/oncall.md §2 and docs/oncall.md §3), and the choices mad
 * **Hour type**, in the *responder's* own zone, of the interruption's opening notification, as PagerDuty
   defines it: business hours 08:00–18:00 Monday to Friday, sleep hours 22:00–08:00 every day, off hours
   the rest (18:00–22:00 Monday to Friday and 08:00–22:00 on Saturday and Sunday).
-* **Share of time on call** of a responder: the union of their shifts (any level; overlapping shifts of
-  one person count once) inside the week, divided by the week's length. The team's maximum and median run
-  over the rotation (below), a member with no shift this week counting as 0.
+* **Share of time on call** of a responder, judged over the rotation's cycle: the union of their shifts
+  (any level; overlapping shifts of one person count once) in the four ISO weeks ending with this one (the
+  rotation's own window, below), divided by those weeks' real length. The SRE book reads its 25 % over a
+  rotation: a rota of weekly shifts has its person on call all week and each of them a quarter of the
+  month, which is within the limit, and judged week by week every weekly rota would breach it. Weeks before
+  the team's first shift or page are unknown, not idle, so the cycle starts no earlier than the team's first
+  week (``WeekLoad.cycle_weeks`` says how many weeks it spans). The team's maximum and median run over the
+  rotation, a member with no shift in the cycle counting as 0.
 * **Incidents per 12-hour shift**: the team's distinct incidents whose first high-urgency page falls in the
   week, divided by the week's level-1 (primary) coverage in units of 12 hours (the union of level-1
   shifts, so two primaries overlapping cover the hour once). No level-1 coverage: not defined (``None``).
@@ -190,6 +195,7 @@ class Reason:
     threshold: float
     text: str
     source: str = SRE_SOURCE
+    weeks: int | None = None  # time on call: the weeks of the cycle the share is over
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,7 @@ class WeekLoad:
     rotation_by_site: Mapping[str, int]
     concentration: float | None
     reasons: tuple[Reason, ...] = field(default=())
+    cycle_weeks: int = ROTATION_WEEKS  # the weeks the shares of time on call are over (fewer at the start)
 
     @property
     def hours(self) -> float:
@@ -282,18 +289,24 @@ def rotation(shifts: Sequence[Shift], start: datetime, end: datetime) -> dict[st
 
 
 def sre_reasons(
-    max_share: float | None, incidents_per_shift: float | None, by_site: Mapping[str, int]
+    max_share: float | None,
+    incidents_per_shift: float | None,
+    by_site: Mapping[str, int],
+    cycle_weeks: int = ROTATION_WEEKS,
 ) -> tuple[Reason, ...]:
-    """The Google SRE book's on-call thresholds this week breaches, one reason each."""
+    """The Google SRE book's on-call thresholds this week breaches, one reason each. ``max_share`` is over
+    the ``cycle_weeks`` weeks ending with this one."""
     reasons: list[Reason] = []
     if max_share is not None and max_share > MAX_ON_CALL_SHARE:
+        span = "this week" if cycle_weeks == 1 else f"the {cycle_weeks} weeks ending with this one"
         reasons.append(
             Reason(
                 "time_on_call",
                 max_share,
                 MAX_ON_CALL_SHARE,
-                f"someone in the rotation was on call {max_share:.0%} of the week; "
+                f"someone in the rotation was on call {max_share:.0%} of {span}; "
                 f"the limit is {MAX_ON_CALL_SHARE:.0%} of their time",
+                weeks=cycle_weeks,
             )
         )
     if incidents_per_shift is not None and incidents_per_shift > MAX_INCIDENTS_PER_SHIFT:
@@ -359,15 +372,20 @@ class _TeamData:
     shifts: tuple[Shift, ...]
     interruptions: tuple[Interruption, ...]
     first_pages: Mapping[str, datetime]
+    first_week: IsoWeek | None  # the week of the team's first shift or page: nothing is known before it
 
     @classmethod
     def of(cls, team: str, team_zone: str, shifts: Sequence[Shift], pages: Sequence[Page]) -> _TeamData:
+        tz = zone(team_zone)
+        own_shifts = tuple(shift for shift in shifts if shift.team == team)
         own_pages = [page for page in pages if page.team == team]
+        moments = [shift.start for shift in own_shifts] + [page.occurred_at for page in own_pages]
         return cls(
-            zone(team_zone),
-            tuple(shift for shift in shifts if shift.team == team),
+            tz,
+            own_shifts,
             tuple(interruptions(own_pages)),
             first_high_urgency_pages(own_pages),
+            IsoWeek.of(min(moments), tz) if moments else None,
         )
 
 
@@ -386,7 +404,6 @@ def _check_k(k: int) -> None:
 def _week_load(team: str, week: IsoWeek, data: _TeamData, *, k: int) -> WeekLoad:
     _check_k(k)
     start, end = week.bounds(data.tz)
-    week_seconds = (end - start).total_seconds()
 
     in_week = [item for item in data.interruptions if start <= item.opened_at < end]
     split = HourSplit(
@@ -402,10 +419,19 @@ def _week_load(team: str, week: IsoWeek, data: _TeamData, *, k: int) -> WeekLoad
     for site in members.values():
         by_site[site] += 1
 
+    # Time on call over the rotation's cycle, from the team's first week on (module docstring).
+    cycle_first = week.shifted(-(ROTATION_WEEKS - 1))
+    if data.first_week is not None:
+        cycle_first = min(max(cycle_first, data.first_week), week)
+    cycle_start, _ = cycle_first.bounds(data.tz)
+    cycle_seconds = (end - cycle_start).total_seconds()
+    cycle_weeks = 1 + sum(1 for back in range(1, ROTATION_WEEKS) if week.shifted(-back) >= cycle_first)
     spans: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
     for shift in shifts:
         spans[shift.responder].append((shift.start, shift.end))
-    share = {responder: _union_seconds(spans[responder], start, end) / week_seconds for responder in members}
+    share = {
+        responder: _union_seconds(spans[responder], cycle_start, end) / cycle_seconds for responder in members
+    }
     shares = sorted(share.values())
 
     incidents = sum(1 for moment in data.first_pages.values() if start <= moment < end)
@@ -437,7 +463,8 @@ def _week_load(team: str, week: IsoWeek, data: _TeamData, *, k: int) -> WeekLoad
         rotation_size=len(members),
         rotation_by_site=dict(by_site),
         concentration=concentration,
-        reasons=sre_reasons(max_share, per_shift, by_site),
+        reasons=sre_reasons(max_share, per_shift, by_site, cycle_weeks),
+        cycle_weeks=cycle_weeks,
     )
 
 

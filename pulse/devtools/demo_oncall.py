@@ -6,7 +6,8 @@ and ``manage.py pulse_oncall_import`` call. The data lines up with the survey hi
 ``pulse.devtools.demo_history`` (twelve weekly rounds before today) and starts four weeks earlier:
 
 * **SRE Americas** (New York): a thin rota, four of its eight people, all at one site, covering two
-  12-hour shifts a day, so each is on call about a quarter of the week and some weeks more than that.
+  12-hour shifts a day, so each is on call a quarter of the time over the rotation's four weeks (some
+  weeks more, some less): at the SRE book's limit, not beyond it, while the rotation is half its minimum.
   Its sleep-hour pages start rising four weeks *before* the survey history begins and keep rising, while
   its burnout rises week after week in the check-ins; in the last weeks its incidents per 12-hour shift
   pass the SRE book's limit of 2. Two of its people had a week off early on; by the end only one of its

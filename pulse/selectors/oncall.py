@@ -30,6 +30,7 @@ from pulse.analysis.oncall import (
     MAX_ON_CALL_SHARE,
     MIN_ROTATION_ONE_SITE,
     MIN_ROTATION_PER_SITE,
+    ROTATION_WEEKS,
     SRE_SOURCE,
 )
 from pulse.disclosure.release import TeamIndex, TeamInfo
@@ -38,7 +39,7 @@ from pulse.permissions import Caller
 from pulse.selectors.cells import visible_team_ids, window
 
 #: Weeks a roll-up row sums over: the rotation's own four weeks (docs/oncall.md §2.5).
-ROLLUP_WEEKS = 4
+ROLLUP_WEEKS = ROTATION_WEEKS
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class LoadWeekView:
     business: int
     off: int
     sleep: int
-    max_share: int | None
+    max_share: int | None  # over the rotation's cycle: the ``cycle_weeks`` weeks ending with this one
     median_share: int | None
     incidents: int
     incidents_per_shift: float | None
@@ -63,6 +64,7 @@ class LoadWeekView:
     concentration: int | None
     without_time_off: int | None
     breaches: tuple[str, ...]  # the SRE thresholds breached: time_on_call, incidents_per_shift, rotation_size
+    cycle_weeks: int = ROTATION_WEEKS  # fewer in the team's first weeks of data (docs/oncall.md §2.3)
 
     @property
     def interruptions(self) -> int:
@@ -81,7 +83,13 @@ def _percent(value: float | None) -> int | None:
     return None if value is None else round(100 * value)
 
 
-def week_view(row: OncallWeek, zone: str) -> LoadWeekView:
+def cycle_weeks(row: OncallWeek, first_week: date) -> int:
+    """How many weeks the row's shares of time on call are over: the rotation's four, or fewer in the
+    team's first weeks of data (``first_week``: its first stored week), as ``weekly_load`` judges them."""
+    return max(1, min(ROTATION_WEEKS, (row.week_start - first_week).days // 7 + 1))
+
+
+def week_view(row: OncallWeek, zone: str, cycle: int = ROTATION_WEEKS) -> LoadWeekView:
     by_site: Mapping[str, int] = {str(k): int(v) for k, v in (row.rotation_by_site or {}).items()}
     sites = len(by_site)
     smallest = min(by_site.values()) if by_site else row.rotation_size
@@ -104,6 +112,7 @@ def week_view(row: OncallWeek, zone: str) -> LoadWeekView:
         concentration=_percent(row.concentration),
         without_time_off=_percent(row.without_time_off_share),
         breaches=tuple(str(reason.get("code")) for reason in (row.reasons or []) if isinstance(reason, dict)),
+        cycle_weeks=cycle,
     )
 
 
@@ -268,7 +277,7 @@ def _charts(weeks: Sequence[LoadWeekView]) -> tuple[LoadChart, ...]:
         LoadChart(
             "time-on-call",
             gettext("Time on call"),
-            gettext("% of the week on call"),
+            gettext("% of 4 weeks on call"),
             "%",
             tuple(None if w.max_share is None else float(w.max_share) for w in weeks),
             thresholds=(
@@ -319,22 +328,27 @@ def _charts(weeks: Sequence[LoadWeekView]) -> tuple[LoadChart, ...]:
     return tuple(charts)
 
 
-def _weeks_of(team_ids: Sequence[int], *, since: date | None, at_least: int) -> dict[int, list[OncallWeek]]:
+def _weeks_of(
+    team_ids: Sequence[int], *, since: date | None, at_least: int, zone: str
+) -> dict[int, list[LoadWeekView]]:
     """Each team's weeks that have ended (a week under way would read as a sudden drop), from ``since``'s
-    week on and at least the last ``at_least``."""
+    week on and at least the last ``at_least``, each with the weeks its time on call is over (counted from
+    the team's first stored week, which every earlier week of the team is read with to know)."""
     rows = OncallWeek.objects.filter(team_id__in=list(team_ids), ends_at__lte=timezone.now()).order_by(
         "team_id", "week_start"
     )
-    out: dict[int, list[OncallWeek]] = {}
+    found: dict[int, list[OncallWeek]] = {}
     for row in rows:
-        out.setdefault(row.team_id, []).append(row)
-    for team_id, team_rows in out.items():
+        found.setdefault(row.team_id, []).append(row)
+    out: dict[int, list[LoadWeekView]] = {}
+    for team_id, team_rows in found.items():
         start = len(team_rows) - at_least
         if since is not None:
             start = min(
                 start, next((i for i, r in enumerate(team_rows) if r.week_start >= since), len(team_rows))
             )
-        out[team_id] = team_rows[max(0, start) :]
+        first = team_rows[0].week_start
+        out[team_id] = [week_view(row, zone, cycle_weeks(row, first)) for row in team_rows[max(0, start) :]]
     return out
 
 
@@ -347,10 +361,10 @@ def team_load_get(*, caller: Caller, team_id: int, since: datetime | None = None
     if team_id not in visible_team_ids(caller, teams) or team_id not in teams.by_id:
         return None
     first_day = since.date() - timedelta(days=since.weekday()) if since else None
-    rows = _weeks_of([team_id], since=first_day, at_least=window()).get(team_id, [])
-    if not rows:
+    found = _weeks_of([team_id], since=first_day, at_least=window(), zone=organisation.time_zone)
+    weeks = tuple(found.get(team_id, ()))
+    if not weeks:
         return None
-    weeks = tuple(week_view(row, organisation.time_zone) for row in rows)
     return TeamLoad(
         team=teams.by_id[team_id], k=organisation.min_group_size, weeks=weeks, charts=_charts(weeks)
     )
@@ -384,8 +398,7 @@ def rollup_load_get(*, caller: Caller, team_ids: Iterable[int]) -> dict[int, Rol
     roll-up the caller was given (``pulse.selectors.rollup.team_rollup_get`` applied who sees what)."""
     zone = caller.organisation.time_zone
     out: dict[int, RollupLoad] = {}
-    for team_id, rows in _weeks_of(list(team_ids), since=None, at_least=ROLLUP_WEEKS).items():
-        views = [week_view(row, zone) for row in rows]
+    for team_id, views in _weeks_of(list(team_ids), since=None, at_least=ROLLUP_WEEKS, zone=zone).items():
         out[team_id] = RollupLoad(
             latest=views[-1],
             weeks=len(views),

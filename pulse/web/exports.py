@@ -87,10 +87,12 @@ def _load_measures(week: LoadWeekView) -> Iterator[tuple[str, str]]:
     yield "interruptions, off hours", str(week.off)
     yield "interruptions, sleep hours", str(week.sleep)
     yield "interruptions, all", str(week.interruptions)
+    # Shares of the rotation's cycle (docs/oncall.md §2.3): its four weeks, fewer at the start of the data.
+    span = "the week" if week.cycle_weeks == 1 else f"the last {week.cycle_weeks} weeks"
     if week.max_share is not None:
-        yield "most time on call, % of the week", f"{week.max_share}%"
+        yield f"most time on call, % of {span}", f"{week.max_share}%"
     if week.median_share is not None:
-        yield "median time on call, % of the week", f"{week.median_share}%"
+        yield f"median time on call, % of {span}", f"{week.median_share}%"
     yield "incidents", str(week.incidents)
     if week.incidents_per_shift is not None:
         yield "incidents per 12-hour shift", f"{week.incidents_per_shift:.1f}"
@@ -108,12 +110,12 @@ def load_rows(load: TeamLoad) -> Iterator[tuple[str, ...]]:
     its detail ("above the SRE limit")."""
     for week in load.weeks:
         breached = {
-            "most time on call, % of the week": "time_on_call",
+            "most time on call": "time_on_call",
             "incidents per 12-hour shift": "incidents_per_shift",
             "rotation size": "rotation_size",
         }
         for measure, value in _load_measures(week):
-            code = breached.get(measure)
+            code = breached.get(measure.split(",")[0])
             detail = "beyond the SRE book's limit" if code and code in week.breaches else ""
             yield ("on-call load", measure, detail, week.week_start.isoformat(), "shown", value, "", "")
 

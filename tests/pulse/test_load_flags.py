@@ -16,24 +16,22 @@ from surveys.definitions import BandDef
 MONDAY = date(2026, 6, 1)
 
 
-def _weeks(sleep: list[int], share: float = 0.2) -> list[LoadWeek]:
+def _weeks(sleep: list[int], share: float = 0.2, cycle: int | None = None) -> list[LoadWeek]:
+    """``cycle``: the weeks the time on call is over, as ``sre_reasons`` stores it; None as stored before."""
     out = []
     for i, count in enumerate(sleep):
         day = MONDAY + timedelta(weeks=i)
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        breach = (
-            (
-                {
-                    "code": "time_on_call",
-                    "measured": share,
-                    "threshold": 0.25,
-                    "text": "",
-                    "source": SRE_SOURCE,
-                },
-            )
-            if share > 0.25
-            else ()
-        )
+        reason = {
+            "code": "time_on_call",
+            "measured": share,
+            "threshold": 0.25,
+            "text": "",
+            "source": SRE_SOURCE,
+        }
+        if cycle is not None:
+            reason["weeks"] = cycle
+        breach = (reason,) if share > 0.25 else ()
         out.append(
             LoadWeek(
                 week_start=day,
@@ -83,6 +81,26 @@ def test_a_breach_of_the_25_percent_rule_is_a_reason_with_its_source() -> None:
     assert "25%" in sentence
     assert "Site Reliability Engineering" in sentence
     assert verdict.said["reasons"]["threshold"]["breaches"][0]["measured"] == 0.4
+
+
+def test_the_25_percent_is_worded_over_the_rotation_s_weeks_and_a_week_s_breach_stored_before_as_a_week() -> (
+    None
+):
+    over_cycle = _by_metric(evaluate_with_load([], {1: _weeks([3] * 8, share=0.4, cycle=4)}))[
+        "oncall:max_on_call_share"
+    ]
+    sentence = over_cycle.explanations[FlagKind.THRESHOLD]
+    assert sentence.startswith(
+        "Over the 4 weeks to the week of 20 Jul 2026 someone on the rota was on call 40%"
+    )
+    assert "someone on the rota was on call 40% of the last 4 weeks" in over_cycle.headline
+    assert over_cycle.said["reasons"]["threshold"]["breaches"][0]["weeks"] == 4
+    # A flag judged before the cycle rule stored no weeks: its breach was one week's, and says so.
+    stored_before = _by_metric(evaluate_with_load([], {1: _weeks([3] * 8, share=0.4)}))[
+        "oncall:max_on_call_share"
+    ]
+    assert "was on call 40% of the week" in stored_before.explanations[FlagKind.THRESHOLD]
+    assert "weeks" not in stored_before.said["reasons"]["threshold"]["breaches"][0]
 
 
 def test_the_burnout_flag_states_both_numbers_when_load_rose_with_it() -> None:

@@ -164,54 +164,91 @@ def test_dst_weeks_are_167_and_169_hours_long() -> None:
 
 def test_share_of_time_on_call_divides_by_the_real_length_of_a_dst_week() -> None:
     spring, autumn = IsoWeek(2026, 13), IsoWeek(2026, 43)
-    shifts = [
+    spring_shifts = [
         full_week(spring, "whole"),
         # Friday 27 March 08:00 to Sunday 29 March 02:00 CET, 42 real hours, all before the change.
         shift("2026-03-27T08:00:00+01:00", "2026-03-29T02:00:00+01:00", "part"),
+    ]
+    autumn_shifts = [
         full_week(autumn, "whole"),
         # Saturday 24 October 12:00 CEST to Sunday 25 October 12:00 CET: 25 real hours across the fall back.
         shift("2026-10-24T12:00:00+02:00", "2026-10-25T12:00:00+01:00", "part"),
     ]
-    spring_load = week_load(TEAM, BERLIN, spring, shifts, [], k=1)
-    autumn_load = week_load(TEAM, BERLIN, autumn, shifts, [], k=1)
+    # Each the team's first week, so each share is over that week alone (the cycle starts with the data).
+    spring_load = week_load(TEAM, BERLIN, spring, spring_shifts, [], k=1)
+    autumn_load = week_load(TEAM, BERLIN, autumn, autumn_shifts, [], k=1)
+    assert (spring_load.cycle_weeks, autumn_load.cycle_weeks) == (1, 1)
     assert spring_load.hours == 167
     assert spring_load.on_call_share == {"whole": 1.0, "part": pytest.approx(42 / 167)}
     assert autumn_load.hours == 169
     assert autumn_load.on_call_share == {"whole": 1.0, "part": pytest.approx(25 / 169)}
 
 
-def test_shifts_are_cut_at_the_week_s_edges_and_a_person_s_overlaps_count_once() -> None:
-    week = IsoWeek(2026, 25)  # 168 hours
+def test_shifts_are_cut_at_the_cycle_s_edges_and_a_person_s_overlaps_count_once() -> None:
+    week = IsoWeek(2026, 25)  # its cycle: weeks 22 to 25, Monday 25 May to Monday 22 June, 672 hours
     shifts = [
-        # Sunday 14 June 12:00 to Monday 15 June 12:00 CEST: 12 of its 24 hours fall in week 25.
-        shift("2026-06-14T12:00:00+02:00", "2026-06-15T12:00:00+02:00"),
+        # Someone else in week 20, long before: the team's data starts there, so the cycle is whole.
+        shift("2026-05-11T09:00:00+02:00", "2026-05-11T10:00:00+02:00", "before"),
+        # Sunday 24 May 12:00 to Monday 25 May 12:00 CEST: 12 of its 24 hours fall in the cycle.
+        shift("2026-05-24T12:00:00+02:00", "2026-05-25T12:00:00+02:00"),
         # Monday 06:00–18:00 overlaps the first by 6 hours: together Monday 00:00–18:00, 18 hours.
-        shift("2026-06-15T06:00:00+02:00", "2026-06-15T18:00:00+02:00", level=2),
-        # Given in UTC: Wednesday 08:00–20:00 CEST, 12 hours. 18 + 12 = 30 hours.
+        shift("2026-05-25T06:00:00+02:00", "2026-05-25T18:00:00+02:00", level=2),
+        # Given in UTC: Wednesday 17 June 08:00–20:00 CEST, 12 hours. 18 + 12 = 30 hours.
         shift("2026-06-17T06:00:00+00:00", "2026-06-17T18:00:00+00:00"),
     ]
     load = week_load(TEAM, BERLIN, week, shifts, [], k=1)
-    assert load.on_call_share == {"r1": pytest.approx(30 / 168)}
+    assert load.cycle_weeks == 4
+    assert load.on_call_share == {"r1": pytest.approx(30 / 672)}  # "before" is not in the rotation
 
 
 def test_maximum_and_median_run_over_the_rotation_and_a_share_above_25_percent_is_a_reason() -> None:
-    week = IsoWeek(2026, 25)
+    week = IsoWeek(2026, 25)  # the cycle: weeks 22 to 25, 672 hours
     shifts = [
-        shift("2026-06-15T00:00:00+02:00", "2026-06-18T12:00:00+02:00", "a"),  # 84 h: 0.5
-        shift("2026-06-18T12:00:00+02:00", "2026-06-20T06:00:00+02:00", "b"),  # 42 h: 0.25
-        shift("2026-06-20T06:00:00+02:00", "2026-06-22T00:00:00+02:00", "c"),  # 42 h: 0.25
-        shift("2026-06-01T00:00:00+02:00", "2026-06-08T00:00:00+02:00", "d"),  # two weeks ago: 0 this week
+        shift("2026-06-15T00:00:00+02:00", "2026-06-18T12:00:00+02:00", "a"),  # 84 h
+        shift("2026-05-25T00:00:00+02:00", "2026-06-01T00:00:00+02:00", "a"),  # week 22: 168 h more
+        shift("2026-06-18T12:00:00+02:00", "2026-06-20T06:00:00+02:00", "b"),  # 42 h
+        shift("2026-06-20T06:00:00+02:00", "2026-06-22T00:00:00+02:00", "c"),  # 42 h
+        shift("2026-06-01T00:00:00+02:00", "2026-06-08T00:00:00+02:00", "d"),  # week 23: 168 h
         shift("2026-05-18T00:00:00+02:00", "2026-05-25T00:00:00+02:00", "e"),  # week 21: outside 4 weeks
     ]
     load = week_load(TEAM, BERLIN, week, shifts, [], k=1)
     assert load.rotation_size == 4
-    assert load.on_call_share == {"a": 0.5, "b": 0.25, "c": 0.25, "d": 0.0}
-    assert load.max_on_call_share == 0.5
-    assert load.median_on_call_share == 0.25  # median of 0, 0.25, 0.25, 0.5
+    # a 252 of 672 hours, b and c 42 each, d 168: every share is over the whole cycle.
+    assert load.on_call_share == {"a": 0.375, "b": 0.0625, "c": 0.0625, "d": 0.25}
+    assert load.max_on_call_share == 0.375
+    assert load.median_on_call_share == pytest.approx((0.0625 + 0.25) / 2)
     on_call = [reason for reason in load.reasons if reason.code == "time_on_call"]
     assert len(on_call) == 1
-    assert (on_call[0].measured, on_call[0].threshold, on_call[0].source) == (0.5, 0.25, SRE_SOURCE)
+    assert (on_call[0].measured, on_call[0].threshold, on_call[0].source) == (0.375, 0.25, SRE_SOURCE)
+    assert on_call[0].weeks == 4
     assert "Being On-Call" in on_call[0].source
+
+
+def test_a_weekly_rota_of_four_is_within_25_percent_and_one_of_three_is_not() -> None:
+    # The SRE book's reading of its limit: with week-long shifts, each of four people is on call one week a
+    # month. Judged week by week, the person on call (100 % of that week) would breach it every week.
+    weeks = [IsoWeek(2026, n) for n in (22, 23, 24, 25)]
+    four = [full_week(week, "abcd"[n]) for n, week in enumerate(weeks)]
+    load = week_load(TEAM, BERLIN, weeks[-1], four, [], k=1)
+    assert load.on_call_share == {"a": 0.25, "b": 0.25, "c": 0.25, "d": 0.25}
+    assert [reason.code for reason in load.reasons] == [
+        "rotation_size"
+    ]  # 4 at one site: too few, not too long
+    three = [full_week(week, "abc"[n % 3]) for n, week in enumerate(weeks)]
+    load = week_load(TEAM, BERLIN, weeks[-1], three, [], k=1)
+    assert load.on_call_share == {"a": 0.5, "b": 0.25, "c": 0.25}  # "a" has weeks 22 and 25
+    assert [reason.code for reason in load.reasons] == ["time_on_call", "rotation_size"]
+    assert "of the 4 weeks ending with this one" in load.reasons[0].text
+
+
+def test_the_cycle_starts_with_the_team_s_first_week_of_data() -> None:
+    # Weeks before the first shift are unknown, not idle: a rota of four imported from week 22 on is judged
+    # over one, two, three and then four weeks, and its first person's one week is 100 % of the first.
+    weeks = [IsoWeek(2026, n) for n in (22, 23, 24, 25, 26)]
+    rota = [full_week(week, "abcd"[n % 4]) for n, week in enumerate(weeks)]
+    series = weekly_load(TEAM, BERLIN, rota, [], k=1)
+    assert [load.cycle_weeks for load in series] == [1, 2, 3, 4, 4]
+    assert [load.max_on_call_share for load in series] == [1.0, 0.5, pytest.approx(1 / 3), 0.25, 0.25]
 
 
 def test_exactly_25_percent_is_within_the_limit() -> None:
@@ -390,7 +427,15 @@ def test_a_series_says_what_each_week_says_on_its_own() -> None:
     # The shifts are 7 × 24 real hours from Monday 2 March 00:00 CET; after the spring change that is 01:00
     # CEST, so the last one runs an hour into week 18.
     assert [str(load.week) for load in series] == [f"2026-W{n}" for n in range(10, 19)]
-    assert series[-1].on_call_share == {"a": 0.0, "b": pytest.approx(1 / 168), "c": 0.0}
+    # Week 18's cycle is weeks 15 to 18 (6 April 00:00 to 4 May 00:00 CEST, 672 hours). a: primary 13–20
+    # April (168 h) and secondary 6–9 April (72 h); b: the last hour of the primary ending 6 April 01:00,
+    # primary 20–27 April (168 h) and secondary 13–16 April (72 h); c: primary 6–13 April (168 h) and
+    # secondary 20–23 April (72 h).
+    assert series[-1].on_call_share == {
+        "a": pytest.approx(240 / 672),
+        "b": pytest.approx(241 / 672),
+        "c": pytest.approx(240 / 672),
+    }
     assert series == [week_load(TEAM, BERLIN, load.week, rota, pages, k=2) for load in series]
     assert sum(load.interruptions.total for load in series) == 2 * (8 * 24 - len(range(0, 8 * 24, 7)))
 
