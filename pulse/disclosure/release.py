@@ -52,6 +52,7 @@ from typing import Any, Literal
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
+from pulse.analysis.catalogue import gettext_noop
 from pulse.analysis.coarsening import coarsen_mean, coarsen_percent
 from pulse.analysis.formatting import band_label, shown_text
 from pulse.analysis.metrics import RESPONSE_RATE, DisplayScale, Metric, MetricInfo, MetricInfos
@@ -60,6 +61,7 @@ from pulse.disclosure.rules import (
     Cell,
     DisclosureError,
     MetricKind,
+    Phrase,
     Published,
     RosterChange,
     Withheld,
@@ -79,7 +81,7 @@ Verdict = Published[Any] | Withheld
 Level = Literal["ok", "beyond", "severe", "withheld", "none"]
 
 _UNCHECKED = Withheld(
-    "withheld because this round's numbers could not be checked for disclosure",
+    Phrase(gettext_noop("withheld because this round's numbers could not be checked for disclosure")),
     WithheldCode.PROTECTS_SMALLER_GROUP,
 )
 
@@ -91,9 +93,11 @@ _UNCHECKED = Withheld(
 
 @dataclass(frozen=True)
 class Mean:
-    """A published mean as shown. ``band``: the cut-off band the *unrounded* mean lies in (its label and
-    ``level``: "severe" for the most severe of several bands, "beyond" otherwise). ``sd``: the within-round
-    SD of individuals, used only for the minimum detectable change and never shown as such."""
+    """A published mean as shown. ``band``: the cut-off band the *unrounded* mean lies in (its label in
+    English, its definition ``band_def`` for a page to word it in its reader's language, whether its
+    threshold is a ``convention``, and ``level``: "severe" for the most severe of several bands, "beyond"
+    otherwise). ``sd``: the within-round SD of individuals, used only for the minimum detectable change and
+    never shown as such."""
 
     value: float
     text: str
@@ -101,6 +105,8 @@ class Mean:
     band_label: str | None = None
     level: Level = "ok"
     sd: float | None = None
+    band_def: BandDef | None = None
+    convention: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,8 @@ def mean_value(cell: Cell, *, scale: DisplayScale, bands: Sequence[BandDef], inf
         band_label=band_label(band, info),
         level=level,
         sd=sd,
+        band_def=band,
+        convention=info is not None and info.cutoff_word == "convention",
     )
 
 

@@ -96,6 +96,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from pulse.analysis.catalogue import gettext_noop
 from pulse.analysis.metrics import RESPONSE_RATE
 
 #: The organisation's k may be raised but never set below this (docs/science.md §4.1). Mirrors
@@ -166,12 +167,50 @@ class WithheldCode(StrEnum):
     CONCENTRATED = "concentrated"
 
 
+class AnswerCount(str):
+    """ "12 answers" inside a :class:`Phrase`, as text in English; a reader's language words it with its own
+    plural (``pulse.selectors.cells.phrase_words``)."""
+
+    n: int
+
+    def __new__(cls, n: int) -> AnswerCount:
+        text = super().__new__(cls, "1 answer" if n == 1 else f"{n} answers")
+        text.n = n
+        return text
+
+    def __getnewargs__(self) -> tuple[int]:  # type: ignore[override]
+        return (self.n,)
+
+
+class Phrase(str):
+    """A sentence of this module: the English text, which is what it compares equal to and prints as, and
+    the catalogue entry it was made from, so that a page can word it in its reader's language
+    (``pulse.selectors.cells.phrase_words``) while this module stays free of Django.
+
+    ``message`` is marked with ``gettext_noop`` (``pulse.analysis.catalogue``); ``values`` fill its
+    ``%(name)s`` placeholders, each a name, a threshold, an :class:`AnswerCount` or another phrase.
+    """
+
+    message: str
+    values: tuple[tuple[str, str | int], ...]
+
+    def __new__(cls, message: str, values: tuple[tuple[str, str | int], ...] = ()) -> Phrase:
+        text = super().__new__(cls, message % dict(values))
+        text.message = message
+        text.values = values
+        return text
+
+    def __getnewargs__(self) -> tuple[str, tuple[tuple[str, str | int], ...]]:  # type: ignore[override]
+        return (self.message, self.values)
+
+
 @dataclass(frozen=True, slots=True)
 class Withheld:
     """A value that may not be shown. Deliberately has no numeric field: nothing to leak, nothing to log.
 
-    ``reason`` is a phrase for people ("fewer than 5 answers", "withheld to protect a smaller group");
-    it names the threshold, never the group's own count.
+    ``reason`` is a phrase for people ("fewer than 5 answers", "withheld to protect a smaller group"); it
+    names the threshold, never the group's own count. The rules give it as a :class:`Phrase`, English
+    text that a page words in its reader's language; any other text is shown as it is.
     """
 
     reason: str
@@ -197,14 +236,19 @@ class Published(Generic[V_co]):
 
 
 def _too_few(threshold: int) -> Withheld:
-    return Withheld(f"fewer than {threshold} answers", WithheldCode.TOO_FEW_ANSWERS)
+    return Withheld(
+        Phrase(gettext_noop("fewer than %(threshold)s answers"), (("threshold", threshold),)),
+        WithheldCode.TOO_FEW_ANSWERS,
+    )
 
 
-_PROTECTS = Withheld("withheld to protect a smaller group", WithheldCode.PROTECTS_SMALLER_GROUP)
+_PROTECTS = Withheld(
+    Phrase(gettext_noop("withheld to protect a smaller group")), WithheldCode.PROTECTS_SMALLER_GROUP
+)
 
 
 _OVERLAPPING = Withheld(
-    "withheld because some of its people also belong to a neighbouring team",
+    Phrase(gettext_noop("withheld because some of its people also belong to a neighbouring team")),
     WithheldCode.OVERLAPPING_TEAMS,
 )
 
@@ -481,15 +525,11 @@ class RollUp:
     """Which team's numbers a report shows for a team, and the sentence that says so.
 
     ``team_id`` is None when nothing at or above the team can be shown this round; ``note`` is None when
-    the team's own numbers are shown.
+    the team's own numbers are shown, else a :class:`Phrase`.
     """
 
     team_id: int | None
     note: str | None
-
-
-def _answers(n: int) -> str:
-    return "1 answer" if n == 1 else f"{n} answers"
 
 
 def nearest_publishable_ancestor(
@@ -512,18 +552,31 @@ def nearest_publishable_ancestor(
     own = results[team_id]
     if isinstance(own, Published):
         return RollUp(team_id, None)
-    name = names[team_id]
-    if own.code is WithheldCode.TOO_FEW_ANSWERS:
-        why = f"{name} has {own.reason} this round"
-    else:
-        why = f"{name}'s results are {own.reason}"
+    values: tuple[tuple[str, str | int], ...] = (("team", names[team_id]), ("reason", own.reason))
+    too_few = own.code is WithheldCode.TOO_FEW_ANSWERS
     p = parent[team_id]
     while p is not None:
         shown = results[p]
         if isinstance(shown, Published):
-            return RollUp(p, f"{why}; showing {names[p]} ({_answers(shown.n)}).")
+            showing = (
+                gettext_noop("%(team)s has %(reason)s this round; showing %(shown)s (%(answers)s).")
+                if too_few
+                else gettext_noop("%(team)s's results are %(reason)s; showing %(shown)s (%(answers)s).")
+            )
+            return RollUp(
+                p, Phrase(showing, (*values, ("shown", names[p]), ("answers", AnswerCount(shown.n))))
+            )
         p = parent[p]
-    return RollUp(None, f"{why}, and no team above it can be shown this round either.")
+    nothing = (
+        gettext_noop(
+            "%(team)s has %(reason)s this round, and no team above it can be shown this round either."
+        )
+        if too_few
+        else gettext_noop(
+            "%(team)s's results are %(reason)s, and no team above it can be shown this round either."
+        )
+    )
+    return RollUp(None, Phrase(nothing, values))
 
 
 def roster_change_guard(
@@ -548,8 +601,13 @@ def roster_change_guard(
     t = threshold_for(kind, k)
     if 0 < joined + left < t:
         return Withheld(
-            f"withheld because its membership changed by fewer than {t} people"
-            " since its last published result",
+            Phrase(
+                gettext_noop(
+                    "withheld because its membership changed by fewer than %(threshold)s people since its "
+                    "last published result"
+                ),
+                (("threshold", t),),
+            ),
             WithheldCode.CHANGED_SINCE_LAST_RESULT,
         )
     return None

@@ -14,8 +14,9 @@ from typing import Literal
 
 from django.conf import settings
 from django.db.models import Q
+from django.utils.translation import gettext, ngettext, pgettext
 
-from pulse.analysis.formatting import slope_decimals
+from pulse.analysis.formatting import OPERATOR_SIGNS, slope_decimals
 from pulse.analysis.metrics import (
     RESPONSE_RATE,
     RESPONSE_RATE_INFO,
@@ -28,9 +29,10 @@ from pulse.analysis.metrics import (
 from pulse.analysis.sentences import Words, signed_text
 from pulse.analysis.stats import TrendLine
 from pulse.disclosure.release import Level, Mean, Rate, Share, TeamIndex, Verdict
-from pulse.disclosure.rules import Published, Withheld
+from pulse.disclosure.rules import AnswerCount, Phrase, Published, Withheld
 from pulse.permissions import Caller
-from surveys.definitions import InstrumentDef
+from pulse.selectors.flag_words import ReaderWords
+from surveys.definitions import BandDef, InstrumentDef, format_number, to_fraction
 from surveys.library import DEFAULT_KEYS
 from surveys.models import Instrument
 
@@ -108,10 +110,51 @@ def metric_infos_for(metrics: Iterable[str], *, known: Iterable[InstrumentDef] =
     return MetricInfos([*given, *(instrument.definition() for instrument in loaded)])
 
 
+def phrase_words(text: str) -> str:
+    """A sentence of ``pulse.disclosure`` (a withheld reason, a roll-up note) in the active language: a
+    :class:`~pulse.disclosure.rules.Phrase` through the catalogue, its values worded the same way (a
+    nested reason, a count of answers with the language's plural); any other text as it is."""
+    if isinstance(text, AnswerCount):
+        return ngettext("%(n)s answer", "%(n)s answers", text.n) % {"n": text.n}
+    if not isinstance(text, Phrase):
+        return str(text)
+    values = {name: phrase_words(value) if isinstance(value, str) else value for name, value in text.values}
+    return gettext(text.message) % values
+
+
+def _threshold_text(words: Words, band: BandDef) -> str:
+    """A band's threshold as the instrument gives it ("28", "62.5"), in the reader's number format."""
+    text = format_number(to_fraction(band.threshold))
+    try:
+        return words.number(float(text), len(text.partition(".")[2]))
+    except ValueError:  # "p/q": a threshold with no decimal form, written as the instrument has it
+        return text
+
+
+def band_words(words: Words, band: BandDef, *, convention: bool = False) -> str:
+    """ "burned out (≥ 3)": a band's name (translated where the catalogue has it) and its threshold; a
+    threshold that is a convention says so ("high (≥ 50, a convention)", docs/science.md §1.5)."""
+    return words.fill(
+        pgettext("a band and its threshold", "%(band)s (%(operator)s %(threshold)s, a convention)")
+        if convention
+        else pgettext("a band and its threshold", "%(band)s (%(operator)s %(threshold)s)"),
+        {
+            "band": words.band(band.name),
+            "operator": OPERATOR_SIGNS.get(band.op, band.op),
+            "threshold": _threshold_text(words, band),
+        },
+    )
+
+
+#: Plain-text words for a cell: its words are escaped where the page puts them (``leader_cells``).
+_PLAIN = ReaderWords("UTC", html=False)
+
+
 @dataclass(frozen=True)
 class ShownCell:
     """One value as a page shows it: its text, a note (cut-off band or why withheld), a level for colour
-    (never the only signal: the text says it too), and the verdict behind it."""
+    (never the only signal: the text says it too), and the verdict behind it. Its words are in the
+    language active when it was made (a page's request, an email's ``translation.override``)."""
 
     status: Literal["published", "withheld", "not_asked"]
     text: str
@@ -127,12 +170,17 @@ class ShownCell:
 
 def shown_cell(verdict: Verdict | None) -> ShownCell:
     if verdict is None:
-        return ShownCell("not_asked", "—", "not asked in this round", "none", None, None)
+        return ShownCell("not_asked", "—", gettext("not asked in this round"), "none", None, None)
     if isinstance(verdict, Withheld):
-        return ShownCell("withheld", verdict.reason, "", "withheld", None, verdict)
+        return ShownCell("withheld", phrase_words(verdict.reason), "", "withheld", None, verdict)
     value = verdict.value
     if isinstance(value, Mean):
-        return ShownCell("published", value.text, value.band_label or "", value.level, verdict.n, verdict)
+        band = (
+            band_words(_PLAIN, value.band_def, convention=value.convention)
+            if value.band_def is not None
+            else value.band_label or ""
+        )
+        return ShownCell("published", value.text, band, value.level, verdict.n, verdict)
     if isinstance(value, Rate):
         return ShownCell("published", value.text, "", "ok", verdict.n, verdict)
     if isinstance(value, Share):

@@ -225,7 +225,7 @@ def _redacted_explanation(
 ) -> str:
     """A flag's explanation rebuilt from published values only, for a flag whose own sentence may rest on
     a result this report withholds. In the active language, the trend words too (``pulse.selectors.cells``);
-    the cell's band note is the release's English, marked ``lang="en"`` on a page in another language."""
+    the cell's band note too (``pulse.selectors.cells.shown_cell``)."""
     words = ReaderWords(zone, html=True)
     parts = [
         words.fill(
@@ -246,7 +246,7 @@ def _redacted_explanation(
                 "From the results shown here: the latest is %(value)s, %(band)s, in the round closing "
                 "%(date)s."
             )
-            values["band"] = words.term(last.note)
+            values["band"] = last.note
         else:
             template = gettext(
                 "From the results shown here: the latest is %(value)s, in the round closing %(date)s."

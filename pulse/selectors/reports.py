@@ -27,12 +27,11 @@ from typing import Any
 
 from django.db.models import Q
 from django.utils import translation
-from django.utils.translation import gettext, pgettext
+from django.utils.text import get_text_list
+from django.utils.translation import gettext, ngettext, pgettext
 
 from pulse import dates
 from pulse.analysis.formatting import (
-    OPERATOR_SIGNS,
-    band_label,
     day_text,
     decimals_of,
     noise_shown,
@@ -78,10 +77,12 @@ from pulse.selectors.cells import (
     ShownCell,
     _plain,
     _trend_words,
+    band_words,
     columns_of,
     horizon,
     metric_infos_for,
     min_rounds,
+    phrase_words,
     shown_cell,
     visible_team_ids,
     window,
@@ -96,7 +97,7 @@ from pulse.selectors.flags import (
     _flags_visible,
 )
 from pulse.selectors.team_rounds import TeamSetup, rounds_asking, team_setup_get
-from surveys.definitions import DISPLAY_RANGES, BandDef, format_number, text_for, to_fraction
+from surveys.definitions import DISPLAY_RANGES, BandDef, text_for
 from surveys.models import Comment, Organisation
 
 
@@ -279,12 +280,16 @@ class MetricReport:
 
     @property
     def gap_lines(self) -> tuple[str, ...]:
-        """One line per reason a round shows no result ("12 Nov 2026 and 19 Nov 2026: fewer than 5
-        answers")."""
+        """One line per reason a round shows no result ("No result shown for 12 Nov 2026 and 19 Nov 2026:
+        fewer than 5 answers"), in the reader's language."""
         by_reason: dict[str, list[str]] = {}
         for gap in self.gaps:
             by_reason.setdefault(gap.reason, []).append(gap.day)
-        return tuple(f"{_and(days)}: {reason}" for reason, days in by_reason.items())
+        return tuple(
+            gettext("No result shown for %(rounds)s: %(reason)s")
+            % {"rounds": get_text_list(days, gettext("and")), "reason": reason}
+            for reason, days in by_reason.items()
+        )
 
     @property
     def chart(self) -> dict[str, Any]:
@@ -310,10 +315,6 @@ class MetricReport:
             ],
             "gaps": [{"x": int(g.at.timestamp()), "day": g.day, "reason": g.reason} for g in self.gaps],
         }
-
-
-def _and(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 _SHORT_TITLE = 40  # characters of an action's title drawn on a chart; the list under it has all of it
@@ -345,7 +346,7 @@ class DistributionView:
 class ShareView:
     metric: str
     label: str
-    band: str  # English, as the CSV export writes it
+    band: str  # in the reader's language, plain text, as the CSV export writes it
     cell: ShownCell
     band_html: str = ""  # the band for the page, in the reader's language
 
@@ -520,7 +521,7 @@ def _metric_report(
     plain, page = ReaderWords(zone, html=False), ReaderWords(zone, html=True)
     bands = _scale_bands(metric, asked, releases)
     convention = column.info.cutoff_word == "convention"
-    band_notes = {band.name: _band_words(page, band, convention=convention) for band in bands}
+    band_notes = {band.name: band_words(page, band, convention=convention) for band in bands}
     points = []
     places = decimals_of(scale) + 1  # the line is drawn, not read: one place finer than the values is enough
     for r, c in zip(asked, cells, strict=True):
@@ -547,12 +548,12 @@ def _metric_report(
                 team.pk, cells=release.cells[metric], results=results, names=names
             )
             if roll.team_id is not None and roll.team_id in visible:
-                rollup = roll.note
+                rollup = phrase_words(roll.note or "")
             else:
-                rollup = (
-                    f"{team.name}'s result is {latest_cell.text} this round, and no team you can see above "
-                    "it can be shown instead."
-                )
+                rollup = gettext(
+                    "%(team)s's result is %(reason)s this round, and no team you can see above it can be "
+                    "shown instead."
+                ) % {"team": team.name, "reason": latest_cell.text}
     detectable_text = noise_text(detectable, scale) if detectable is not None else None
     noise = noise_shown(detectable, scale) if detectable is not None else None
     return MetricReport(
@@ -618,34 +619,10 @@ def _axis_title(column: Column, words: Words) -> str:
     )
 
 
-def _threshold_text(words: Words, band: BandDef) -> str:
-    """A band's threshold as the instrument gives it ("28", "62.5"), in the reader's number format."""
-    text = format_number(to_fraction(band.threshold))
-    try:
-        return words.number(float(text), len(text.partition(".")[2]))
-    except ValueError:  # "p/q": a threshold with no decimal form, written as the instrument has it
-        return text
-
-
-def _band_words(words: Words, band: BandDef, *, convention: bool = False) -> str:
-    """ "burned out (≥ 3)": a band's name (translated where the catalogue has it) and its threshold; a
-    threshold that is a convention says so ("high (≥ 50, a convention)", docs/science.md §1.5)."""
-    return words.fill(
-        pgettext("a band and its threshold", "%(band)s (%(operator)s %(threshold)s, a convention)")
-        if convention
-        else pgettext("a band and its threshold", "%(band)s (%(operator)s %(threshold)s)"),
-        {
-            "band": words.band(band.name),
-            "operator": OPERATOR_SIGNS.get(band.op, band.op),
-            "threshold": _threshold_text(words, band),
-        },
-    )
-
-
 def _legend_words(words: Words, info: MetricInfo, band: BandDef) -> str:
     """ "Cut-off (single-item burnout): burned out (≥ 3)", "Convention (CBI): high (≥ 50)"."""
     convention = info.cutoff_word == "convention"
-    values = {"instrument": words.term(info.instrument), "band": _band_words(words, band)}
+    values = {"instrument": words.term(info.instrument), "band": band_words(words, band)}
     if info.instrument:
         template = (
             pgettext("a chart's key", "Convention (%(instrument)s): %(band)s")
@@ -684,7 +661,7 @@ def _cutoffs(
         CutoffMark(
             float(band.threshold),
             band.op,
-            _band_words(plain, band),
+            band_words(plain, band),
             _legend_words(plain, column.info, band),
             _legend_words(page, column.info, band),
         )
@@ -742,8 +719,8 @@ def _change_words(
     published: Sequence[tuple[RoundInfo, Verdict]],
 ) -> str:
     """ "What changed since the last round", in words: never a single pair read as a trend. ``metric`` is
-    the metric's name as ``words.term`` marked it; a withheld round's reason is the release's English and
-    is marked the same way."""
+    the metric's name as ``words.term`` marked it; a withheld round's reason is the cell's, in the reader's
+    language."""
     if not asked:
         return words.fill(gettext("%(metric)s has not been asked of this team yet."), {"metric": metric})
     if not published:
@@ -766,7 +743,7 @@ def _change_words(
                 "The latest round's %(metric)s is %(reason)s; the last result shown is %(last)s, from the "
                 "round closing %(day)s."
             ),
-            {**latest, "reason": words.term(cells[-1].text)},
+            {**latest, "reason": cells[-1].text},
         )
     if len(published) < 2:
         return words.fill(
@@ -838,6 +815,7 @@ def _latest_details(
         return (), (), None, ()
     release = releases[latest.pk]
     page = ReaderWords(caller.organisation.time_zone, html=True)
+    plain = ReaderWords(caller.organisation.time_zone, html=False)
     locale = caller.person.locale or caller.organisation.locale or "en"
     loaded = release.definitions
     infos = MetricInfos(loaded.values())
@@ -883,12 +861,9 @@ def _latest_details(
         definition = loaded.get(latest.instruments.get(parsed.instrument_key or "", (0, 0))[0])
         scale_def = definition.scale(parsed.scale_key or "") if definition else None
         band_def = next((b for b in scale_def.bands if b.name == band), None) if scale_def else None
-        band_text = band_label(band_def, info) if band_def else band.replace("_", " ")
-        band_html = (
-            _band_words(page, band_def, convention=info.cutoff_word == "convention")
-            if band_def
-            else page.term(band_text)
-        )
+        convention = info.cutoff_word == "convention"
+        band_text = band_words(plain, band_def, convention=convention) if band_def else band.replace("_", " ")
+        band_html = band_words(page, band_def, convention=convention) if band_def else page.term(band_text)
         shares.append(ShareView(metric, info.label, band_text, shown_cell(verdicts[team.pk]), band_html))
     comment_cell = None
     texts: tuple[str, ...] = ()
@@ -900,9 +875,8 @@ def _latest_details(
                 .order_by("id")
                 .values_list("text", flat=True)
             )
-            comment_cell = ShownCell(
-                "published", f"{len(texts)} comments", "", "ok", comment_cell.n, comment_cell.verdict
-            )
+            count = ngettext("%(count)s comment", "%(count)s comments", len(texts)) % {"count": len(texts)}
+            comment_cell = ShownCell("published", count, "", "ok", comment_cell.n, comment_cell.verdict)
     return (
         tuple(view for _, _, view in sorted(distributions, key=lambda item: (item[0], item[1]))),
         tuple(sorted(shares, key=lambda s: (s.label, s.metric))),

@@ -68,7 +68,7 @@ class ResultLine:
     label: str  # the instrument's own (English) name of the scale
     shown: bool
     value: str  # the published value, or why it is not shown
-    band: str  # the cut-off band the value lies in (English, from the instrument), or ""
+    band: str  # the cut-off band the value lies in, in the reader's language ("ausgebrannt (≥ 3)"), or ""
     higher_is_better: bool
     previous: str  # the last earlier published value ("" when none)
     previous_day: str
@@ -309,7 +309,7 @@ class SummaryResult:
     label: str  # the instrument's own (English) name of the scale
     value: str  # the published value, or why it is not shown
     shown: bool
-    band: str  # the cut-off band the value lies in (English, from the instrument), or ""
+    band: str  # the cut-off band the value lies in, in the reader's language, or ""
     before: str  # "before: 3.4 (2 Mar 2026)", or "" when no earlier value was shown
 
 

@@ -1,8 +1,8 @@
 """One heatmap cell as HTML. A filter, not an include: the home of a leader of 500 teams has thousands of
 cells, and a template include per cell costs more than the whole report selector (``pulse_bench dashboard``).
 The markup is the same: the value and, beside the colour, the words and the ▲ / ▲▲ / ⊘ mark. The band's
-words and a withheld cell's reason are written by ``pulse.disclosure`` and ``pulse.analysis`` in English, so
-they carry ``lang="en"`` (docs/languages.md §1); the answer count is translated."""
+words, a withheld cell's reason and the answer count are in the reader's language (``pulse.selectors.cells``
+words them, docs/languages.md §1)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def cell_content(cell: ShownCell) -> SafeString | None:
         if cell.note:
             mark = "▲▲" if cell.level == "severe" else "▲"
             band = format_html(
-                '<span class="band" lang="en"><span class="icon" aria-hidden="true">{}</span> {}</span>',
+                '<span class="band"><span class="icon" aria-hidden="true">{}</span> {}</span>',
                 mark,
                 cell.note,
             )
@@ -37,7 +37,7 @@ def cell_content(cell: ShownCell) -> SafeString | None:
         return format_html('<span class="value">{}</span>{}{}', cell.text, band, answers)
     if cell.status == "withheld":
         return format_html(
-            '<span class="withheld" lang="en"><span class="icon" aria-hidden="true">⊘</span> {}</span>',
+            '<span class="withheld"><span class="icon" aria-hidden="true">⊘</span> {}</span>',
             cell.text,
         )
     return None

@@ -114,13 +114,15 @@ def test_withheld_rounds_are_gaps_with_the_releases_reason() -> None:
         },
     ]
     assert burnout.gap_lines == (
-        f"{days[1]}: fewer than 5 answers",
-        f"{days[2]}: withheld to protect a smaller group",
+        f"No result shown for {days[1]}: fewer than 5 answers",
+        f"No result shown for {days[2]}: withheld to protect a smaller group",
     )
     # Two rounds with the same reason make one line.
     org.round({"Root": {BURNOUT: Value(12, 2.6)}, "A": {BURNOUT: Value(9, 2.5)}})
     again = _by_metric(_report(org, "B", leads="B"))[BURNOUT]
-    assert again.gap_lines[0] == f"{days[1]} and {day_text(org.rounds[3].closes_at, 'Europe/Berlin')}: " + (
+    assert again.gap_lines[
+        0
+    ] == f"No result shown for {days[1]} and {day_text(org.rounds[3].closes_at, 'Europe/Berlin')}: " + (
         "fewer than 5 answers"
     )
 
