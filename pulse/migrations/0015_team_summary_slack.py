@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pulse", "0016_pagerduty_analytics"),
+        ("pulse", "0014_pagerduty_analytics"),
         ("surveys", "0018_team_results"),
     ]
 
