@@ -104,6 +104,7 @@ def test_the_import_page_shows_a_german_admin_the_errors_in_german_unmarked(germ
     organisation = OrganisationFactory(min_group_size=3, time_zone="Europe/Berlin")
     TeamFactory(organisation=organisation, name="SRE", slug="sre")
     person = PersonFactory(organisation=organisation, is_admin=True, user=UserFactory(), locale="de")
+    assert person.user is not None
     client = Client()
     client.force_login(person.user)
     shifts = (
