@@ -32,11 +32,12 @@ What is measured
 ----------------
 **Ours**: every weekly metric of every team recomputed from what is stored with the shipped
 ``oncall_weeks_compute(team_id=...)`` (no ``since``: the whole year), team after team, as the task runs
-it, writing its ``OncallWeek`` rows (upserted). **Baseline**: one hand-written SQL statement
+it, writing its ``OncallWeek`` rows (the team's weeks replaced). **Baseline**: one hand-written SQL statement
 (``BASELINE_SQL``: window functions, a recursive walk and ``GROUP BY``) over the same tables in the same
 run computing the same weekly figures: interruptions by hour type (push, phone, SMS; per responder; 60 s
 anchored on the opening notification; hour type in the responder's zone), incidents and incidents per
-12-hour primary shift, the maximum and median share of time on call over the rotation, the rotation size
+12-hour primary shift, the maximum and median share of time on call over the rotation (each person's time
+in the rotation's four-week cycle, from the team's first week on: docs/oncall.md §2.3), the rotation size
 in total and per site, the concentration (rotation ≥ k) and the reason codes. Its rows are fetched to the
 client, stored nowhere, so the comparison flatters it (ours also writes 26,000 rows). Every figure of
 every ``OncallWeek`` row is then compared with the baseline's row for the same team and week; the run
@@ -379,7 +380,8 @@ def teams_create(count: int) -> list[Team]:
 # 167 or 169 hours); interruptions are islands of notifications at most 60 s apart, each island opened by
 # its first notification and, where it lasts more than 60 s, walked opener by opener (the next one is the
 # first notification more than 60 s after the last opener), an index probe each; spans of time on call are
-# merged per person (and per team for level 1) before they are cut at the weeks' edges.
+# merged per person (and per team for level 1) before they are cut at the weeks' edges, and a person's share
+# is their time in the weeks of the cycle over the cycle's length.
 BASELINE_SQL = """
 WITH RECURSIVE
 zones AS (
@@ -396,7 +398,9 @@ activity AS (
 ),
 weeks AS (
     SELECT z.team_id, z.k, monday::date AS week_start, monday AT TIME ZONE z.tz AS starts_at,
-        (monday + interval '7 days') AT TIME ZONE z.tz AS ends_at
+        (monday + interval '7 days') AT TIME ZONE z.tz AS ends_at,
+        greatest(monday - interval '21 days', date_trunc('week', a.first_at AT TIME ZONE z.tz))
+            AT TIME ZONE z.tz AS cycle_starts_at
     FROM activity a JOIN zones z USING (team_id)
     CROSS JOIN LATERAL generate_series(
         date_trunc('week', a.first_at AT TIME ZONE z.tz), date_trunc('week', a.last_at AT TIME ZONE z.tz),
@@ -522,11 +526,16 @@ rotation AS (
     FROM latest l CROSS JOIN generate_series(0, 21, 7) AS later
     ORDER BY l.team_id, l.week_start + later, l.responder, l.starts_at DESC
 ),
+cycle_time AS (
+    SELECT team_id, week_start + later AS week_start, responder, sum(seconds) AS seconds
+    FROM person_weeks CROSS JOIN generate_series(0, 21, 7) AS later
+    GROUP BY 1, 2, 3
+),
 shares AS (
     SELECT r.team_id, r.week_start,
-        COALESCE(pw.seconds, 0) / extract(epoch FROM w.ends_at - w.starts_at) AS share
+        COALESCE(c.seconds, 0) / extract(epoch FROM w.ends_at - w.cycle_starts_at) AS share
     FROM rotation r JOIN weeks w USING (team_id, week_start)
-    LEFT JOIN person_weeks pw USING (team_id, week_start, responder)
+    LEFT JOIN cycle_time c USING (team_id, week_start, responder)
 ),
 share_weeks AS (
     SELECT team_id, week_start, count(*) AS rotation_size, max(share) AS max_share,
