@@ -94,7 +94,7 @@ def cell_data(cell: ShownCell) -> dict[str, Any]:
     return {
         "status": "published",
         "value": number,
-        "text": cell.text,
+        "text": cell.exported,
         "n": verdict.n,
         "band": band,
         "band_label": band_label,

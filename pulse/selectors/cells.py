@@ -153,8 +153,10 @@ _PLAIN = ReaderWords("UTC", html=False)
 @dataclass(frozen=True)
 class ShownCell:
     """One value as a page shows it: its text, a note (cut-off band or why withheld), a level for colour
-    (never the only signal: the text says it too), and the verdict behind it. Its words are in the
-    language active when it was made (a page's request, an email's ``translation.override``)."""
+    (never the only signal: the text says it too), and the verdict behind it. Its words and numbers are in
+    the language active when it was made (a page's request, an email's ``translation.override``): "3,4" and
+    "85 %" in German; ``export_text`` is a published number as an export writes it, with a decimal point
+    whatever the language ("3.4", "85%"; docs/languages.md §3)."""
 
     status: Literal["published", "withheld", "not_asked"]
     text: str
@@ -162,10 +164,21 @@ class ShownCell:
     level: Level
     n: int | None
     verdict: Verdict | None
+    export_text: str = ""
 
     @property
     def published(self) -> bool:
         return self.status == "published"
+
+    @property
+    def exported(self) -> str:
+        """The cell's result as a CSV writes it: a number in the machine format, else the page's words."""
+        return self.export_text or self.text
+
+
+def percent_words(percent: int) -> str:
+    """ "85%", "85 %": a whole percentage in the active language's number format."""
+    return pgettext("a percentage", "%(number)s%%") % {"number": _PLAIN.number(percent, 0)}
 
 
 def shown_cell(verdict: Verdict | None) -> ShownCell:
@@ -180,11 +193,14 @@ def shown_cell(verdict: Verdict | None) -> ShownCell:
             if value.band_def is not None
             else value.band_label or ""
         )
-        return ShownCell("published", value.text, band, value.level, verdict.n, verdict)
+        # The coarsened value's own decimals ("3.4": one on item scales, none on 0–100).
+        text = _PLAIN.number(value.value, len(value.text.partition(".")[2]))
+        return ShownCell("published", text, band, value.level, verdict.n, verdict, value.text)
     if isinstance(value, Rate):
-        return ShownCell("published", value.text, "", "ok", verdict.n, verdict)
+        return ShownCell("published", percent_words(value.percent), "", "ok", verdict.n, verdict, value.text)
     if isinstance(value, Share):
-        return ShownCell("published", f"{value.percent}%", "", "ok", verdict.n, verdict)
+        text = percent_words(value.percent)
+        return ShownCell("published", text, "", "ok", verdict.n, verdict, f"{value.percent}%")
     return ShownCell("published", "", "", "ok", verdict.n, verdict)
 
 

@@ -58,9 +58,10 @@ def _day(moment: datetime | None, zone: str) -> str:
 
 
 def _cell_fields(cell: ShownCell) -> tuple[str, str, str]:
-    """(status, result, answers): a withheld cell's result is its reason, its answers empty."""
+    """(status, result, answers): a published result with a decimal point whatever the reader's language, a
+    withheld cell's result its reason in the reader's words, its answers empty."""
     status = {"published": "shown", "withheld": "withheld", "not_asked": "not asked"}[cell.status]
-    result = cell.text if cell.status != "not_asked" else ""
+    result = cell.exported if cell.status != "not_asked" else ""
     return status, result, str(cell.n) if cell.published and cell.n else ""
 
 
