@@ -13,8 +13,9 @@ A flag whose data this module cannot word (stored before the data existed and no
 show (``pulse.selectors.flags``) applies to the worded text as it did to the stored one.
 
 A flag's metric is named by :func:`metric_label`: an instrument's scale by its definition's label (English
-data, marked ``lang="en"`` where it is shown: :func:`label_lang`), an on-call load measure in the reader's
-language (Pulse's own words, ``pulse.analysis.metrics.LOAD_MEASURES``).
+data, marked ``lang="en"`` where it is shown: :func:`label_lang`), the response rate and an on-call load
+measure in the reader's language (Pulse's own words: the catalogue's "The response rate",
+``pulse.analysis.metrics.LOAD_MEASURES``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
 
 from pulse.analysis import sentences
-from pulse.analysis.metrics import LOAD_BY_METRIC, MetricInfos
+from pulse.analysis.metrics import LOAD_BY_METRIC, RESPONSE_RATE, MetricInfos
 from pulse.analysis.rules import REASON_ORDER
 from pulse.dates import day_text
 from pulse.models import Flag, FlagEvent
@@ -48,16 +49,19 @@ BAND_NAMES = {
 
 
 def metric_label(infos: MetricInfos, metric: str) -> str:
-    """How ``metric`` is named to the reader: a load measure in the active language, anything else as
-    ``infos`` names it (an instrument's English label, with its version when not the first)."""
+    """How ``metric`` is named to the reader: the response rate and a load measure in the active language
+    (Pulse's own words), anything else as ``infos`` names it (an instrument's English label, with its
+    version when not the first)."""
+    if metric == RESPONSE_RATE:
+        return pgettext("a metric, starting a sentence", "The response rate")
     load = LOAD_BY_METRIC.get(metric)
     return gettext(load.label) if load is not None else infos.label(metric)
 
 
 def label_lang(metric: str) -> str:
-    """The language of :func:`metric_label`'s text for a page to mark: "" for a load measure (the page's
-    own), else :data:`DATA_LANGUAGE` (an instrument's data)."""
-    return "" if metric in LOAD_BY_METRIC else DATA_LANGUAGE
+    """The language of :func:`metric_label`'s text for a page to mark: "" for the response rate and a load
+    measure (the page's own), else :data:`DATA_LANGUAGE` (an instrument's data)."""
+    return "" if metric == RESPONSE_RATE or metric in LOAD_BY_METRIC else DATA_LANGUAGE
 
 
 def _reading_language() -> str:

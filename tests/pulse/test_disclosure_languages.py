@@ -29,7 +29,8 @@ from pulse.disclosure.rules import (
     roster_change_guard,
     suppress_tree,
 )
-from pulse.selectors.cells import phrase_words, shown_cell
+from pulse.selectors.cells import metric_infos_for, phrase_words, shown_cell
+from pulse.selectors.flag_words import label_lang, metric_label
 from surveys.models import Person
 from tests.pulse.helpers_reports import BURNOUT, RATE, ReportOrg, Value
 
@@ -165,3 +166,19 @@ def test_a_german_leaders_csv_keeps_the_decimal_point_and_has_her_words() -> Non
     assert a2
     assert {r["status"] for r in a2} == {"withheld"}
     assert {r["result"] for r in a2} == {"weniger als 5 Antworten"}
+
+
+def test_a_response_rate_flag_is_named_by_the_catalogue_not_marked_english() -> None:
+    org = _world()
+    flag = org.flag("A1", RATE, explanation="The response rate fell.")
+    for locale, name in (("de", "Die Rücklaufquote"), ("en", "The response rate")):
+        client = _leader(org, locale) if locale == "de" else _client(org.person("Ann", leads="Root"))
+        for url in (f"/flags/{flag.pk}/", "/flags/", "/", f"/teams/{org.team['A1'].pk}/"):
+            html = client.get(url).content.decode()
+            assert f"<span>{name}</span>" in html, (locale, url)
+            assert f'<span lang="en">{name}</span>' not in html
+        home = client.get("/").content.decode()
+        assert '<th scope="col" lang="en">Response rate</th>' not in home
+    with translation.override("de"):
+        assert metric_label(metric_infos_for([RATE]), RATE) == "Die Rücklaufquote"
+        assert label_lang(RATE) == ""
