@@ -51,6 +51,22 @@ return out;
 """
 
 
+# The flag's forms whose boxes overlap one another, and any field or text that sticks out of its form.
+FORMS_OVERLAP_JS = """
+const forms = [...document.querySelectorAll('.flag-forms > .flag-form')].map(f => [f, f.getBoundingClientRect()]);
+const out = [];
+forms.forEach(([a, ra], i) => forms.slice(i + 1).forEach(([b, rb]) => {
+  if (ra.left < rb.right - 1 && rb.left < ra.right - 1 && ra.top < rb.bottom - 1 && rb.top < ra.bottom - 1)
+    out.push('overlap: ' + a.querySelector('h3').textContent + ' / ' + b.querySelector('h3').textContent);
+}));
+for (const [form, box] of forms) for (const e of form.querySelectorAll('h3, label, small, select, input, textarea, button')) {
+  const r = e.getBoundingClientRect();
+  if (r.width && (r.left < box.left - 1 || r.right > box.right + 1)) out.push('outside: ' + e.tagName + ' ' + e.textContent.trim().slice(0, 40));
+}
+return out;
+"""
+
+
 def _instrument_data() -> set[str]:
     """The instruments' own texts a leader's page shows in English: labels, short names, band names."""
     infos = MetricInfos(library.LIBRARY)
@@ -120,6 +136,12 @@ def test_a_german_leader_reads_a_flag_and_its_charts_in_german(
         # "English": the language switch names each language in that language.
         assert text in data or text in sources or text == "English", f"marked English: {text!r}"
     _screenshot(browser, artifacts / "leader-flag-german.png")
+    # The forms side by side keep their German labels and fields inside their own column, at desktop and
+    # phone width ("Eine Maßnahme planen" once ran into "Erledigen").
+    for width in (1280, 390):
+        browser.set_window_size(width, 1000)
+        assert browser.execute_script(FORMS_OVERLAP_JS) == [], width
+    browser.set_window_size(1280, 1000)
 
     # The team's page: the charts' words are German, drawn on the canvas as in the page's key.
     browser.get(f"{demo.url}/teams/{flag.team_id}/")
