@@ -53,15 +53,18 @@ return out;
 
 # The flag's forms whose boxes overlap one another, and any field or text that sticks out of its form.
 FORMS_OVERLAP_JS = """
-const forms = [...document.querySelectorAll('.flag-forms > .flag-form')].map(f => [f, f.getBoundingClientRect()]);
+const forms = [...document.querySelectorAll('.flag-forms > .flag-form')]
+  .map(f => [f, f.getBoundingClientRect()]);
 const out = [];
 forms.forEach(([a, ra], i) => forms.slice(i + 1).forEach(([b, rb]) => {
   if (ra.left < rb.right - 1 && rb.left < ra.right - 1 && ra.top < rb.bottom - 1 && rb.top < ra.bottom - 1)
     out.push('overlap: ' + a.querySelector('h3').textContent + ' / ' + b.querySelector('h3').textContent);
 }));
-for (const [form, box] of forms) for (const e of form.querySelectorAll('h3, label, small, select, input, textarea, button')) {
+const parts = 'h3, label, small, select, input, textarea, button';
+for (const [form, box] of forms) for (const e of form.querySelectorAll(parts)) {
   const r = e.getBoundingClientRect();
-  if (r.width && (r.left < box.left - 1 || r.right > box.right + 1)) out.push('outside: ' + e.tagName + ' ' + e.textContent.trim().slice(0, 40));
+  if (r.width && (r.left < box.left - 1 || r.right > box.right + 1))
+    out.push('outside: ' + e.tagName + ' ' + e.textContent.trim().slice(0, 40));
 }
 return out;
 """
