@@ -244,8 +244,9 @@ def threshold_words(reason: Mapping[str, Any], said: Said, w: Words, metric: str
 def busiest_words(reason: Mapping[str, Any], said: Said, w: Words, metric: str) -> str:
     return w.fill(
         w.gettext(
-            "In the week of %(date)s one person carried %(share)s of the team's interruptions, more than "
-            "half. Pulse does not say who; the team's own on-call tool can."
+            "Over the rotation's last four weeks up to the week of %(date)s, one person carried %(share)s "
+            "of the team's interruptions, more than half. Pulse does not say who; the team's own on-call "
+            "tool can."
         ),
         {"date": w.day(str(said["latest"])), "share": _percent(w, float(reason["share"]))},
     )

@@ -40,8 +40,9 @@ The definitions (docs/oncall.md §2 and docs/oncall.md §3), and the choices mad
   on-call shift; a rotation of at least 8 engineers at one site, or at least 6 at each site of a two-site
   team. The book speaks of one or two sites; for three or more this module applies the per-site minimum of
   6 to every site (a choice, named in the reason). Each breach is a :class:`Reason` with its source.
-* **Concentration**: the share of the week's interruptions carried by the most-loaded responder, only when
-  the rotation has at least ``k`` people and the week has at least one interruption (else ``None``).
+* **Concentration**: the share of the interruptions of the rotation's cycle (the same four weeks as time on
+  call) carried by the most-loaded responder, only when the rotation has at least ``k`` people and the cycle
+  has at least one interruption (else ``None``).
 """
 
 from __future__ import annotations
@@ -468,12 +469,15 @@ def _week_load(team: str, week: IsoWeek, data: _TeamData, *, k: int) -> WeekLoad
     )
     per_shift = incidents / (primary_seconds / (SHIFT_HOURS * 3600)) if primary_seconds else None
 
+    # Over the same cycle as time on call: within one week a weekly rota's one responder carries every page,
+    # so a week's share would say "one person carries most of the pages" of every healthy weekly rota.
     concentration: float | None = None
-    if len(members) >= k and in_week:
+    in_cycle = data.interruptions_within(cycle_start, end)
+    if len(members) >= k and in_cycle:
         carried: dict[str, int] = defaultdict(int)
-        for item in in_week:
+        for item in in_cycle:
             carried[item.responder] += 1
-        concentration = max(carried.values()) / len(in_week)
+        concentration = max(carried.values()) / len(in_cycle)
 
     max_share = shares[-1] if shares else None
     return WeekLoad(

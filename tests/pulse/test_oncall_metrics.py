@@ -373,6 +373,28 @@ def test_concentration_is_the_most_loaded_share_only_at_k_or_more_people() -> No
     assert week_load(TEAM, BERLIN, week, rota, [], k=5).concentration is None  # nothing to share
 
 
+def test_concentration_runs_over_the_rotation_s_four_weeks_so_a_weekly_rota_spreads_its_pages() -> None:
+    # Eight people, one whole week each: whoever is on call carries all of that week's pages. Over the cycle
+    # the pages spread over the four people of its four weeks, and only someone taking more stands out.
+    weeks = [IsoWeek(2026, number) for number in range(20, 28)]
+    rota = [full_week(week, f"p{index}") for index, week in enumerate(weeks)]
+    pages = []
+    for index, week in enumerate(weeks):
+        start, _ = week.bounds(zone(BERLIN))
+        for hour in range(3):
+            moment = (start + timedelta(days=1, hours=10 + hour)).isoformat()
+            pages.append(page(moment, f"p{index}", incident=f"i{index}-{hour}"))
+    last = weeks[-1]
+    assert week_load(TEAM, BERLIN, last, rota, pages, k=4).concentration == 0.25  # 3 of 12, not 3 of 3
+    # The week before, p6 also answered twelve escalations: 15 of the cycle's 24 pages, more than half.
+    start, _ = weeks[-2].bounds(zone(BERLIN))
+    extra = [
+        page((start + timedelta(days=2, hours=hour)).isoformat(), "p6", incident=f"x{hour}")
+        for hour in range(12)
+    ]
+    assert week_load(TEAM, BERLIN, last, rota, pages + extra, k=4).concentration == 15 / 24
+
+
 # --- whole series and inputs -------------------------------------------------------------------------------
 
 

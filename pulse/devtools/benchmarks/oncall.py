@@ -467,8 +467,17 @@ carried AS (
 ),
 interruption_weeks AS (
     SELECT team_id, week_start, sum(business) AS business, sum(off) AS off, sum(sleep) AS sleep,
-        sum(n) AS total, max(n) AS most
+        sum(n) AS total
     FROM carried GROUP BY team_id, week_start
+),
+cycle_carried AS (
+    SELECT w.team_id, w.week_start, sum(c.n) AS total, max(c.n) AS most
+    FROM weeks w CROSS JOIN LATERAL (
+        SELECT sum(n) AS n FROM carried c
+        WHERE c.team_id = w.team_id AND c.week_start BETWEEN w.week_start - 21 AND w.week_start
+        GROUP BY c.responder
+    ) c
+    GROUP BY w.team_id, w.week_start
 ),
 incident_weeks AS (
     SELECT f.team_id, date_trunc('week', f.first_at AT TIME ZONE z.tz)::date AS week_start,
@@ -569,11 +578,12 @@ figures AS (
         CASE WHEN COALESCE(p.seconds, 0) > 0
             THEN COALESCE(n.incidents, 0) / (p.seconds / 43200.0) END AS per_shift,
         COALESCE(s.rotation_size, 0) AS rotation_size, COALESCE(b.by_site, '{}'::jsonb) AS by_site,
-        CASE WHEN COALESCE(s.rotation_size, 0) >= w.k AND COALESCE(i.total, 0) > 0
-            THEN i.most::float / i.total END AS concentration,
+        CASE WHEN COALESCE(s.rotation_size, 0) >= w.k AND COALESCE(cc.total, 0) > 0
+            THEN cc.most::float / cc.total END AS concentration,
         b.sites, b.smallest
     FROM weeks w
     LEFT JOIN interruption_weeks i USING (team_id, week_start)
+    LEFT JOIN cycle_carried cc USING (team_id, week_start)
     LEFT JOIN incident_weeks n USING (team_id, week_start)
     LEFT JOIN primary_weeks p USING (team_id, week_start)
     LEFT JOIN share_weeks s USING (team_id, week_start)
