@@ -19,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from html import unescape
 from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.functional import Promise
+from django.utils.html import strip_tags
 from django.utils.translation import gettext, gettext_lazy
 
 from pulse import dates
@@ -34,6 +36,7 @@ from pulse.disclosure.rules import Withheld, WithheldCode
 from pulse.models import Flag, RoundNote
 from pulse.permissions import Caller
 from pulse.selectors.cells import ShownCell, horizon
+from pulse.selectors.flag_words import DATA_LANGUAGE, label_lang
 from pulse.selectors.people import teams_led_by
 from pulse.selectors.reports import MetricReport, TeamReport, team_report_of
 from pulse.selectors.team_rounds import rounds_asking
@@ -80,18 +83,27 @@ class ActionLine:
     who: str
     due_on: date
     due: bool  # its date has come
-    outcome: str  # how the metric moved since (pulse.selectors.flags._outcome; English), "" before its date
+    # How the metric moved since (pulse.selectors.flags._outcome), "" before its date: in the reader's
+    # language, as HTML whose instrument label carries its lang.
+    outcome: str
 
 
 @dataclass(frozen=True)
 class FlagLine:
     flag_id: int
     label: str
-    headline: str  # behind the leader page's gate (English: the trend run's sentence)
+    headline: (
+        str  # behind the leader page's gate, worded in the reader's language, as HTML (its label marked)
+    )
     state: str
     opened_at: datetime | None
     actions: tuple[ActionLine, ...]  # empty: "No action recorded yet"
     resolution_note: str
+    # The languages to mark, "" for the page's: an instrument's label is English data, a load measure's and
+    # the response rate's are Pulse's words (pulse.selectors.flag_words.label_lang); a headline is "en"
+    # only when it is a flag's stored English (pulse.selectors.flags.FlagView.lang).
+    label_lang: str = DATA_LANGUAGE
+    headline_lang: str = ""
 
 
 @dataclass(frozen=True)
@@ -274,6 +286,8 @@ def _flag_lines(report: TeamReport) -> tuple[FlagLine, ...]:
                 opened_at=view.flag.opened_at,
                 actions=actions,
                 resolution_note=view.resolution_note if view.flag.state == Flag.State.RESOLVED else "",
+                label_lang=label_lang(view.flag.metric),
+                headline_lang=view.lang,
             )
         )
     return tuple(lines)
@@ -316,14 +330,24 @@ class SummaryResult:
 @dataclass(frozen=True)
 class SummaryAction:
     planned: str  # "Planned: Fewer pages at night (Lena, by 1 Apr 2026)"
-    outcome: str  # how the metric moved since (English), "" before its date
+    outcome: str  # how the metric moved since, plain text in the reader's language, "" before its date
+    outcome_html: str = ""  # the same for the HTML part, its instrument label marked with its lang
 
 
 @dataclass(frozen=True)
 class SummaryFlag:
     label: str
-    headline: str  # behind the leader page's gate (English: the trend run's sentence)
+    headline: str  # behind the leader page's gate, plain text in the reader's language
     actions: tuple[SummaryAction, ...]  # empty: ``SummaryParts.no_action``
+    headline_html: str = ""  # the same for the HTML part
+    label_lang: str = DATA_LANGUAGE  # "" for a label in the reader's language (see FlagLine)
+    headline_lang: str = ""  # "en" for a flag's stored English
+
+
+def plain_text(html: str) -> str:
+    """A sentence worded for a page (escaped, an instrument's label in a ``<span lang>``) as plain text, for
+    the summary's text part and Slack: the same words without the markup."""
+    return unescape(strip_tags(html))
 
 
 @dataclass(frozen=True)
@@ -386,7 +410,14 @@ def summary_parts(results: TeamResults) -> SummaryParts | None:
         else "",
         flags_heading=gettext("What the leaders are doing about it"),
         flags=tuple(
-            SummaryFlag(flag.label, flag.headline, tuple(_summary_action(a) for a in flag.actions))
+            SummaryFlag(
+                flag.label,
+                plain_text(flag.headline),
+                tuple(_summary_action(a) for a in flag.actions),
+                headline_html=flag.headline,
+                label_lang=flag.label_lang,
+                headline_lang=flag.headline_lang,
+            )
             for flag in results.flags
         ),
         no_action=gettext("No action recorded yet"),
@@ -412,7 +443,7 @@ def _summary_action(action: ActionLine) -> SummaryAction:
         "who": action.who,
         "due": dates.day_text(action.due_on),
     }
-    return SummaryAction(planned, action.outcome)
+    return SummaryAction(planned, plain_text(action.outcome), action.outcome)
 
 
 def team_summary(results: TeamResults) -> TeamSummary | None:
