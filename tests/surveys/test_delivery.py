@@ -510,9 +510,13 @@ def test_a_real_celery_worker_on_rabbitmq_runs_the_tick() -> None:
 
 def forget_connections(app: Celery) -> None:
     """The app keeps one connection pool, and one producer pool over it, for the first broker URL it saw."""
-    # Private state of Celery and kombu, which celery-types does not declare.
-    if app._pool is not None:  # type: ignore[attr-defined]
-        app._pool.force_close_all()  # type: ignore[attr-defined]
+    from kombu import pools
+
+    # The app's pool is kombu's own for that URL (kombu.pools.connections): closing it alone leaves the
+    # closed pool registered, and the next use of the same URL gets "Acquire on closed pool". reset()
+    # closes every pool kombu keeps and forgets them. Private state of Celery, which celery-types does not
+    # declare.
+    pools.reset()
     app._pool = None  # type: ignore[attr-defined]
     app.amqp._producer_pool = None  # type: ignore[attr-defined]
 
