@@ -23,6 +23,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from pulse.analysis.formatting import day_text, signed, slope_decimals
 from pulse.analysis.metrics import HIGHER_IS_WORSE, RESPONSE_RATE, MetricInfos
@@ -41,6 +42,7 @@ from pulse.selectors.cells import (
     Column,
     ShownCell,
     _plain,
+    _slope_text,
     columns_of,
     horizon,
     min_rounds,
@@ -48,11 +50,15 @@ from pulse.selectors.cells import (
     visible_team_ids,
     window,
 )
+from pulse.selectors.flag_words import ReaderWords
 from pulse.selectors.flags import _OPEN_STATES, _SEVERITY_ORDER, _flags_visible
 from pulse.selectors.team_rounds import rounds_asking
 from surveys.models import Organisation
 
 Heading = Literal["worse", "better", "steady", "none"]
+
+#: A trend's words are plain text (the roll-up cell escapes them), in the reader's number format.
+_WORDS = ReaderWords("UTC", html=False)
 
 
 @dataclass(frozen=True)
@@ -200,7 +206,7 @@ def _cell(
     metric = next((m for r in reversed(chronological) if (m := r.metric_for(column.key))), None)
     if metric is None:
         return RollupCell(
-            column, None, shown_cell(None), None, None, TrendSummary("none", "not asked", ""), False
+            column, None, shown_cell(None), None, None, TrendSummary("none", gettext("not asked"), ""), False
         )
     series = [r for r in chronological if r.metric_for(column.key) == metric][-window() :]
     cells = [shown_cell(releases[r.pk].verdict(metric, team.pk)) for r in series]
@@ -213,18 +219,38 @@ def _cell(
 
 
 def _summary(trend: TrendLine | None, column: Column, usable: int, worse_if_higher: bool) -> TrendSummary:
+    """The trend in a few words, in the reader's language ("steigend, schlechter (+0,12 pro Runde)");
+    ``slope`` stays in the machine format for the CSV ("+0.12")."""
     if column.scale == "percent":
         return TrendSummary("none", "", "")
     if trend is None:
-        return TrendSummary("none", f"no trend yet ({usable} of {min_rounds()} rounds with a result)", "")
+        text = gettext("no trend yet (%(usable)s of %(least)s rounds with a result)") % {
+            "usable": usable,
+            "least": min_rounds(),
+        }
+        return TrendSummary("none", text, "")
     slope = signed(trend.slope_per_round, slope_decimals(column.scale), zero="0")
+    shown = {"slope": _slope_text(_WORDS, trend.slope_per_round, column.scale)}
     low, high = trend.low_per_round, trend.high_per_round
     if not (math.isfinite(low) and math.isfinite(high)) or low <= 0 <= high:
-        moved = "" if slope == "0" else f" ({slope} a round)"
-        return TrendSummary("steady", f"no clear trend{moved}", slope)
+        text = (
+            gettext("no clear trend")
+            if slope == "0"
+            else gettext("no clear trend (%(slope)s a round)") % shown
+        )
+        return TrendSummary("steady", text, slope)
     rising = low > 0
     heading: Heading = "worse" if rising == worse_if_higher else "better"
-    word = "rising" if rising else "falling"
-    return TrendSummary(
-        heading, f"{word}, {'worse' if heading == 'worse' else 'better'} ({slope} a round)", slope
-    )
+    if rising:
+        template = (
+            gettext("rising, worse (%(slope)s a round)")
+            if heading == "worse"
+            else gettext("rising, better (%(slope)s a round)")
+        )
+    else:
+        template = (
+            gettext("falling, worse (%(slope)s a round)")
+            if heading == "worse"
+            else gettext("falling, better (%(slope)s a round)")
+        )
+    return TrendSummary(heading, template % shown, slope)

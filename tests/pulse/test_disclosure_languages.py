@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import pickle
+import re
 
 import pytest
 from django.test import Client
@@ -134,6 +135,10 @@ def test_a_german_leader_reads_reasons_notes_bands_and_numbers_in_german() -> No
 
     rollup = client.get(f"/teams/{org.team['Root'].pk}/rollup/").content.decode()
     assert "weniger als 5 Antworten" in rollup
+    # A1's trend in words, with its slope in German numbers; the CSV keeps the slope's decimal point.
+    assert re.search(
+        r'<span class="trend trend-worse">steigend, schlechter \(\+0,\d\d pro Runde\)</span>', rollup
+    )
     assert "3,2" in rollup
 
 
@@ -166,6 +171,13 @@ def test_a_german_leaders_csv_keeps_the_decimal_point_and_has_her_words() -> Non
     assert a2
     assert {r["status"] for r in a2} == {"withheld"}
     assert {r["result"] for r in a2} == {"weniger als 5 Antworten"}
+    a1 = [
+        r
+        for r in csv.DictReader(io.StringIO(rollup))
+        if r["team"] == "A1" and r["measure"].startswith("Burnout")
+    ]
+    assert a1[0]["trend"].startswith("steigend, schlechter (+0,")
+    assert re.fullmatch(r"\+0\.\d\d", a1[0]["change per round"])
 
 
 def test_a_response_rate_flag_is_named_by_the_catalogue_not_marked_english() -> None:
