@@ -263,3 +263,22 @@ def test_the_flag_emails_own_words_follow_the_language_they_are_rendered_in(
         assert button in body
         assert k_sentence in body
     assert "Burnout (single item) has risen over the last 8 rounds." in html
+
+
+def test_a_german_members_pages_are_german_apart_from_the_marked_english() -> None:
+    """The pages every person has: their team's results (with its flag and planned action) and their
+    check-ins."""
+    org, flag = _org()
+    _act(_lena(org, "de"), flag)
+    alice = org.person("Alice", member_of="A")
+    alice.locale = "de"
+    alice.save(update_fields=["locale"])
+    client = _client(alice)
+    for url in ("/results/", f"/results/{org.team['A'].pk}/", "/me/checkins/"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        html = response.content.decode()
+        assert '<html lang="de">' in html, url
+        assert _english_words(html) == set(), (url, _debug(html))
+    results = _german_text(client.get(f"/results/{org.team['A'].pk}/").content.decode())
+    assert "Pausen im Team besprechen" in results  # the planned action, as Lena wrote it
