@@ -260,23 +260,30 @@ def interruptions(pages: Iterable[Page]) -> list[Interruption]:
     return found
 
 
-def _union_seconds(spans: Iterable[tuple[datetime, datetime]], start: datetime, end: datetime) -> float:
-    """Seconds of [start, end) covered by the union of ``spans``."""
-    start, end = start.astimezone(UTC), end.astimezone(UTC)
-    utc = ((a.astimezone(UTC), b.astimezone(UTC)) for a, b in spans)
-    clipped = sorted((max(a, start), min(b, end)) for a, b in utc if a < end and b > start)
-    total = 0.0
-    current: tuple[datetime, datetime] | None = None
-    for a, b in clipped:
-        if current is None or a > current[1]:
-            if current is not None:
-                total += (current[1] - current[0]).total_seconds()
-            current = (a, b)
-        elif b > current[1]:
-            current = (current[0], b)
-    if current is not None:
-        total += (current[1] - current[0]).total_seconds()
-    return total
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(moment: datetime) -> int:
+    """An instant as whole microseconds since 1970: spans of time on call are merged and summed as integers,
+    exactly, without a datetime made and converted at every step."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _covered(spans: Iterable[tuple[int, int]], start: int, end: int) -> int:
+    """Microseconds of [start, end) covered by the union of ``spans`` (microseconds, :func:`_micros`)."""
+    clipped = sorted((max(a, start), min(b, end)) for a, b in spans if a < end and b > start)
+    if not clipped:
+        return 0
+    total = 0
+    run_start, run_end = clipped[0]
+    for a, b in clipped[1:]:
+        if a > run_end:
+            total += run_end - run_start
+            run_start, run_end = a, b
+        elif b > run_end:
+            run_end = b
+    return total + run_end - run_start
 
 
 def rotation(shifts: Sequence[Shift], start: datetime, end: datetime) -> dict[str, str]:
@@ -375,6 +382,7 @@ class _TeamData:
     tz: ZoneInfo
     shifts: tuple[Shift, ...]  # by start
     shift_starts: tuple[datetime, ...]
+    shift_spans: tuple[tuple[int, int], ...]  # each shift's start and end in microseconds (:func:`_micros`)
     longest_shift: timedelta
     interruptions: tuple[Interruption, ...]  # by opening
     openings: tuple[datetime, ...]
@@ -394,6 +402,7 @@ class _TeamData:
             tz=tz,
             shifts=tuple(own_shifts),
             shift_starts=tuple(shift.start for shift in own_shifts),
+            shift_spans=tuple((_micros(shift.start), _micros(shift.end)) for shift in own_shifts),
             longest_shift=max((shift.end - shift.start for shift in own_shifts), default=timedelta(0)),
             interruptions=tuple(found),
             openings=tuple(item.opened_at for item in found),
@@ -401,12 +410,12 @@ class _TeamData:
             first_week=IsoWeek.of(min(moments), tz) if moments else None,
         )
 
-    def shifts_within(self, start: datetime, end: datetime) -> list[Shift]:
-        """The shifts overlapping [start, end): those that start before ``end``, no longer before ``start``
-        than the longest shift lasts (an earlier one has ended by then), and end after ``start``."""
+    def shifts_within(self, start: datetime, end: datetime) -> list[int]:
+        """The shifts overlapping [start, end), by index: those that start before ``end``, no longer before
+        ``start`` than the longest shift lasts (an earlier one has ended by then), and end after ``start``."""
         first = bisect.bisect_left(self.shift_starts, start - self.longest_shift)
         last = bisect.bisect_left(self.shift_starts, end)
-        return [shift for shift in self.shifts[first:last] if shift.end > start]
+        return [index for index in range(first, last) if self.shifts[index].end > start]
 
     def interruptions_within(self, start: datetime, end: datetime) -> tuple[Interruption, ...]:
         return self.interruptions[
@@ -441,8 +450,8 @@ def _week_load(team: str, week: IsoWeek, data: _TeamData, *, k: int) -> WeekLoad
     )
 
     rotation_start, _ = week.shifted(-(ROTATION_WEEKS - 1)).bounds(data.tz)
-    shifts = data.shifts_within(rotation_start, end)
-    members = rotation(shifts, rotation_start, end)
+    window = data.shifts_within(rotation_start, end)
+    members = rotation([data.shifts[index] for index in window], rotation_start, end)
     by_site: dict[str, int] = defaultdict(int)
     for site in members.values():
         by_site[site] += 1
@@ -452,21 +461,23 @@ def _week_load(team: str, week: IsoWeek, data: _TeamData, *, k: int) -> WeekLoad
     if data.first_week is not None:
         cycle_first = min(max(cycle_first, data.first_week), week)
     cycle_start, _ = cycle_first.bounds(data.tz)
-    cycle_seconds = (end - cycle_start).total_seconds()
     cycle_weeks = 1 + sum(1 for back in range(1, ROTATION_WEEKS) if week.shifted(-back) >= cycle_first)
-    spans: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
-    for shift in shifts:
-        if shift.end > cycle_start:  # an earlier one is in the rotation, not in the cycle
-            spans[shift.responder].append((shift.start, shift.end))
+    start_us, end_us, cycle_us = _micros(start), _micros(end), _micros(cycle_start)
+    spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    primary: list[tuple[int, int]] = []
+    for index in window:
+        shift, span = data.shifts[index], data.shift_spans[index]
+        if span[1] > cycle_us:  # an earlier one is in the rotation, not in the cycle
+            spans[shift.responder].append(span)
+        if shift.level == 1 and span[1] > start_us:
+            primary.append(span)
     share = {
-        responder: _union_seconds(spans[responder], cycle_start, end) / cycle_seconds for responder in members
+        responder: _covered(spans[responder], cycle_us, end_us) / (end_us - cycle_us) for responder in members
     }
     shares = sorted(share.values())
 
     incidents = data.incidents_within(start, end)
-    primary_seconds = _union_seconds(
-        ((shift.start, shift.end) for shift in shifts if shift.level == 1 and shift.end > start), start, end
-    )
+    primary_seconds = _covered(primary, start_us, end_us) / 1e6
     per_shift = incidents / (primary_seconds / (SHIFT_HOURS * 3600)) if primary_seconds else None
 
     # Over the same cycle as time on call: within one week a weekly rota's one responder carries every page,
