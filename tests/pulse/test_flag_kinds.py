@@ -42,8 +42,10 @@ def _load_flags(w: World) -> list[Flag]:
         with time_machine.travel(moment, tick=False):
             trend_run(organisation_id=w.org.organisation.pk, now=moment)
     flags = list(Flag.objects.filter(metric__startswith="oncall:", state=Flag.State.OPEN))
-    assert {flag.kind for flag in flags} == {"threshold"}
-    return flags
+    # Thin breaches the SRE book's limits; in Wide one person carried most of the pages of its first weeks
+    # (the 03:00 pages of a Monday always reach the Monday shift).
+    assert {flag.kind for flag in flags} == {"threshold", "busiest"}
+    return [flag for flag in flags if flag.kind == "threshold"]
 
 
 def test_the_admin_lists_a_load_flag_by_its_kinds_name(world: World) -> None:  # noqa: F811
