@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -105,13 +106,26 @@ def require(name: str) -> str:
 def generated_secret(path: Path, make: Callable[[], str] = lambda: secrets.token_urlsafe(50)) -> str:
     """A secret generated once by ``make`` and kept in a file under var/ (development only).
 
-    The file is created with mode 0600 so the secret is readable only by the user running Pulse.
+    The file is created with mode 0600 so the secret is readable only by the user running Pulse. Several
+    processes can start at once on a fresh checkout (gunicorn's workers, a Celery worker beside them): each
+    writes its candidate to a private temporary file and hard-links it into place, which succeeds for exactly
+    one of them; the others read the winner's file. The link makes the file appear whole, so no process ever
+    reads a half-written secret, and all of them end up with the same one.
     """
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     value = make()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value + "\n")
+    fd, candidate = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(candidate, path)
+        except FileExistsError:
+            return path.read_text().strip()
+    finally:
+        os.unlink(candidate)
     return value

@@ -249,3 +249,37 @@ def test_a_message_goes_out_through_a_provider_s_api(
     assert path == "/email"
     assert headers["X-Postmark-Server-Token"] == "pm-token"
     assert (body["To"], body["Subject"], body["TextBody"]) == ("ana@example.org", "Check-in", "Your check-in")
+
+
+def test_a_generated_secret_that_another_process_wrote_first_is_the_one_used(tmp_path: Path) -> None:
+    """gunicorn's workers start at once on a fresh checkout: the one that finds the file already created
+    between its look and its write takes the file's secret instead of failing to boot."""
+    from config.env import generated_secret
+
+    path = tmp_path / "var" / "secret_key"
+
+    def the_other_process_wins() -> str:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("theirs\n")
+        return "ours"
+
+    assert generated_secret(path, the_other_process_wins) == "theirs"
+    assert path.read_text() == "theirs\n"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["secret_key"]  # no candidate left behind
+
+
+def _generate_in_a_process(path: str) -> str:
+    from config.env import generated_secret
+
+    return generated_secret(Path(path))
+
+
+def test_processes_starting_together_agree_on_one_generated_secret(tmp_path: Path) -> None:
+    import multiprocessing
+
+    path = tmp_path / "var" / "secret_key"
+    with multiprocessing.get_context("spawn").Pool(6) as pool:
+        values = pool.map(_generate_in_a_process, [str(path)] * 24)
+    assert len(set(values)) == 1
+    assert values[0] == path.read_text().strip()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
