@@ -1,8 +1,9 @@
 """On-call load per team and ISO week: interruptions by hour type, time on call, incidents, rotation size.
 
-Pure module: plain data in (:class:`Shift`, :class:`Page`), plain data out (:class:`WeekLoad`), no Django and
-no ORM. A responder is an opaque reference string (the caller stores keyed hashes, never a name); nothing
-here needs to know who anyone is.
+Pure module: plain data in (:class:`Shift` and :class:`Page`, validated, or the store's rows of them as
+tuples, :data:`ShiftRow` and :data:`PageRow`), plain data out (:class:`WeekLoad`), no Django and no ORM. A
+responder is an opaque reference string (the caller stores keyed hashes, never a name); nothing here needs
+to know who anyone is.
 
 The definitions (docs/oncall.md §2 and docs/oncall.md §3), and the choices made where the sources leave room:
 
@@ -53,6 +54,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -226,7 +228,10 @@ class WeekLoad:
 
 def hour_type(moment: datetime, tz: ZoneInfo) -> HourType:
     """PagerDuty's hour type of ``moment`` read on the wall clock of ``tz``."""
-    local = moment.astimezone(tz)
+    return _hour_type_on_clock(moment.astimezone(tz))
+
+
+def _hour_type_on_clock(local: datetime) -> HourType:
     if local.hour >= 22 or local.hour < 8:
         return "sleep"
     if local.weekday() < 5 and local.hour < 18:
@@ -241,60 +246,109 @@ class Interruption:
     hour_type: HourType
 
 
-def interruptions(pages: Iterable[Page]) -> list[Interruption]:
-    """The interruptions the pages caused, each opened by its first notification (module docstring)."""
-    by_responder: dict[str, list[Page]] = defaultdict(list)
-    for page in pages:
-        if page.channel in INTERRUPTING_CHANNELS:
-            by_responder[page.responder].append(page)
-    found: list[Interruption] = []
-    for responder, own in by_responder.items():
-        opened: datetime | None = None
-        for page in sorted(own, key=lambda p: p.occurred_at):
-            moment = page.occurred_at.astimezone(UTC)
-            if opened is not None and moment - opened <= INTERRUPTION_WINDOW:
-                continue
-            opened = moment
-            found.append(Interruption(responder, opened, hour_type(opened, zone(page.responder_zone))))
-    found.sort(key=lambda item: (item.opened_at, item.responder))
-    return found
+# --- rows: the computation's own form of shifts and pages -----------------------------------------------
+#
+# The weekly metrics are worked out on plain tuples with instants as whole microseconds since 1970 (UTC):
+# a team-year is some five thousand notifications, and a validated dataclass and an aware datetime for each
+# cost more than the whole computation (``pulse_bench oncall``, docs/oncall.md §11). Integers also make every
+# sum of time on call exact. :class:`Shift` and :class:`Page` stay the validated form every import builds;
+# the store hands back rows it validated on the way in.
 
+ShiftRow = tuple[str, int, int, int, str]
+"""(responder, start, end, level, site), instants in microseconds (:func:`micros`)."""
+PageRow = tuple[str, str, int, str, str, str]
+"""(responder, responder's zone, occurred at, incident, urgency, channel), the instant in microseconds."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_WINDOW_US = INTERRUPTION_WINDOW // _MICROSECOND
 
 
-def _micros(moment: datetime) -> int:
-    """An instant as whole microseconds since 1970: spans of time on call are merged and summed as integers,
-    exactly, without a datetime made and converted at every step."""
+def micros(moment: datetime) -> int:
+    """An aware instant as whole microseconds since 1970 (UTC)."""
     return (moment - _EPOCH) // _MICROSECOND
 
 
-def _covered(spans: Iterable[tuple[int, int]], start: int, end: int) -> int:
-    """Microseconds of [start, end) covered by the union of ``spans`` (microseconds, :func:`_micros`)."""
-    clipped = sorted((max(a, start), min(b, end)) for a, b in spans if a < end and b > start)
-    if not clipped:
-        return 0
-    total = 0
-    run_start, run_end = clipped[0]
-    for a, b in clipped[1:]:
-        if a > run_end:
-            total += run_end - run_start
-            run_start, run_end = a, b
-        elif b > run_end:
-            run_end = b
-    return total + run_end - run_start
+def _instant(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
 
 
-def rotation(shifts: Sequence[Shift], start: datetime, end: datetime) -> dict[str, str]:
-    """Each responder on call at any time in [start, end), with the site of their latest shift there."""
-    latest: dict[str, Shift] = {}
-    for shift in shifts:
-        if shift.start < end and shift.end > start:
-            seen = latest.get(shift.responder)
-            if seen is None or shift.start > seen.start:
-                latest[shift.responder] = shift
-    return {responder: shift.site for responder, shift in latest.items()}
+def shift_row(shift: Shift) -> ShiftRow:
+    return (shift.responder, micros(shift.start), micros(shift.end), shift.level, shift.site)
+
+
+def page_row(page: Page) -> PageRow:
+    return (
+        page.responder,
+        page.responder_zone,
+        micros(page.occurred_at),
+        page.incident,
+        page.urgency,
+        page.channel,
+    )
+
+
+def _interruption_rows(pages: Iterable[PageRow]) -> list[tuple[int, str, HourType]]:
+    """(opened at, responder, hour type) of every interruption, by opening then responder (module docstring:
+    push, phone or SMS; one destination; anchored 60-second window, inclusive)."""
+    by_responder: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for responder, zone_name, at, _incident, _urgency, channel in pages:
+        if channel in INTERRUPTING_CHANNELS:
+            by_responder[responder].append((at, zone_name))
+    zones: dict[str, ZoneInfo] = {}
+    found: list[tuple[int, str, HourType]] = []
+    for responder, own in by_responder.items():
+        own.sort(key=itemgetter(0))  # stable: of two notifications at one instant, the first given opens
+        opened: int | None = None
+        for at, zone_name in own:
+            if opened is not None and at - opened <= _WINDOW_US:
+                continue
+            opened = at
+            tz = zones.get(zone_name)
+            if tz is None:
+                tz = zones[zone_name] = zone(zone_name)
+            # Whole seconds: the hour types change on the hour, so the fraction never moves one.
+            local = datetime.fromtimestamp(at // 1_000_000, tz)
+            found.append((at, responder, _hour_type_on_clock(local)))
+    found.sort(key=itemgetter(0, 1))
+    return found
+
+
+def interruptions(pages: Iterable[Page]) -> list[Interruption]:
+    """The interruptions the pages caused, each opened by its first notification (module docstring)."""
+    return [
+        Interruption(responder, _instant(at), kind)
+        for at, responder, kind in _interruption_rows(page_row(page) for page in pages)
+    ]
+
+
+def _union(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The union of half-open spans as disjoint runs in order (one person's overlapping shifts count once)."""
+    runs: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if runs and a <= runs[-1][1]:
+            if b > runs[-1][1]:
+                runs[-1] = (runs[-1][0], b)
+        else:
+            runs.append((a, b))
+    return runs
+
+
+def _week_index(week_starts: Sequence[int], moment: int) -> int:
+    """The week of the grid that ``moment`` falls in (the grid's last entry is the end of its last week)."""
+    return bisect.bisect_right(week_starts, moment) - 1
+
+
+def _covered_per_week(runs: Iterable[tuple[int, int]], week_starts: Sequence[int]) -> list[int]:
+    """Microseconds of each week of the grid covered by ``runs`` (disjoint, :func:`_union`). The weeks
+    partition time, so a span's coverage of several weeks is the sum of these, exactly."""
+    covered = [0] * (len(week_starts) - 1)
+    for a, b in runs:
+        index = max(_week_index(week_starts, a), 0)
+        while index < len(covered) and week_starts[index] < b:
+            covered[index] += min(b, week_starts[index + 1]) - max(a, week_starts[index])
+            index += 1
+    return covered
 
 
 def sre_reasons(
@@ -363,74 +417,20 @@ def sre_reasons(
 
 def first_high_urgency_pages(pages: Iterable[Page]) -> dict[str, datetime]:
     """Each incident's first high-urgency page, in UTC; an incident paged only at low urgency is absent."""
-    first: dict[str, datetime] = {}
-    for page in pages:
-        if page.urgency == "high":
-            moment = page.occurred_at.astimezone(UTC)
-            seen = first.get(page.incident)
-            if seen is None or moment < seen:
-                first[page.incident] = moment
+    return {
+        incident: _instant(at)
+        for incident, at in _first_high_urgency_rows(page_row(page) for page in pages).items()
+    }
+
+
+def _first_high_urgency_rows(pages: Iterable[PageRow]) -> dict[str, int]:
+    first: dict[str, int] = {}
+    for _responder, _zone, at, incident, urgency, _channel in pages:
+        if urgency == "high":
+            seen = first.get(incident)
+            if seen is None or at < seen:
+                first[incident] = at
     return first
-
-
-@dataclass(frozen=True)
-class _TeamData:
-    """A team's rows and what depends on its whole history (interruptions, first pages), worked out once and
-    in order of time, so that each week finds its own rows by bisection instead of reading the whole year
-    (a team-year of 3,400 pages: 15 ms instead of 25 ms, ``pulse_bench oncall``)."""
-
-    tz: ZoneInfo
-    shifts: tuple[Shift, ...]  # by start
-    shift_starts: tuple[datetime, ...]
-    shift_spans: tuple[tuple[int, int], ...]  # each shift's start and end in microseconds (:func:`_micros`)
-    longest_shift: timedelta
-    interruptions: tuple[Interruption, ...]  # by opening
-    openings: tuple[datetime, ...]
-    first_pages: tuple[datetime, ...]  # each incident's first high-urgency page, in order
-    first_week: IsoWeek | None  # the week of the team's first shift or page: nothing is known before it
-
-    @classmethod
-    def of(cls, team: str, team_zone: str, shifts: Sequence[Shift], pages: Sequence[Page]) -> _TeamData:
-        tz = zone(team_zone)
-        own_shifts = sorted((shift for shift in shifts if shift.team == team), key=lambda shift: shift.start)
-        own_pages = [page for page in pages if page.team == team]
-        found = interruptions(own_pages)
-        moments = [page.occurred_at for page in own_pages]
-        if own_shifts:
-            moments.append(own_shifts[0].start)
-        return cls(
-            tz=tz,
-            shifts=tuple(own_shifts),
-            shift_starts=tuple(shift.start for shift in own_shifts),
-            shift_spans=tuple((_micros(shift.start), _micros(shift.end)) for shift in own_shifts),
-            longest_shift=max((shift.end - shift.start for shift in own_shifts), default=timedelta(0)),
-            interruptions=tuple(found),
-            openings=tuple(item.opened_at for item in found),
-            first_pages=tuple(sorted(first_high_urgency_pages(own_pages).values())),
-            first_week=IsoWeek.of(min(moments), tz) if moments else None,
-        )
-
-    def shifts_within(self, start: datetime, end: datetime) -> list[int]:
-        """The shifts overlapping [start, end), by index: those that start before ``end``, no longer before
-        ``start`` than the longest shift lasts (an earlier one has ended by then), and end after ``start``."""
-        first = bisect.bisect_left(self.shift_starts, start - self.longest_shift)
-        last = bisect.bisect_left(self.shift_starts, end)
-        return [index for index in range(first, last) if self.shifts[index].end > start]
-
-    def interruptions_within(self, start: datetime, end: datetime) -> tuple[Interruption, ...]:
-        return self.interruptions[
-            bisect.bisect_left(self.openings, start) : bisect.bisect_left(self.openings, end)
-        ]
-
-    def incidents_within(self, start: datetime, end: datetime) -> int:
-        return bisect.bisect_left(self.first_pages, end) - bisect.bisect_left(self.first_pages, start)
-
-
-def week_load(
-    team: str, team_zone: str, week: IsoWeek, shifts: Sequence[Shift], pages: Sequence[Page], *, k: int
-) -> WeekLoad:
-    """The on-call load of ``team`` in ``week`` (module docstring); other teams' rows are ignored."""
-    return _week_load(team, week, _TeamData.of(team, team_zone, shifts, pages), k=k)
 
 
 def _check_k(k: int) -> None:
@@ -438,98 +438,176 @@ def _check_k(k: int) -> None:
         raise ValueError(f"k must be at least 1, got {k}")
 
 
-def _week_load(team: str, week: IsoWeek, data: _TeamData, *, k: int) -> WeekLoad:
+def week_load(
+    team: str, team_zone: str, week: IsoWeek, shifts: Sequence[Shift], pages: Sequence[Page], *, k: int
+) -> WeekLoad:
+    """The on-call load of ``team`` in ``week`` (module docstring); other teams' rows are ignored."""
     _check_k(k)
-    start, end = week.bounds(data.tz)
-
-    in_week = data.interruptions_within(start, end)
-    split = HourSplit(
-        business=sum(1 for item in in_week if item.hour_type == "business"),
-        off=sum(1 for item in in_week if item.hour_type == "off"),
-        sleep=sum(1 for item in in_week if item.hour_type == "sleep"),
-    )
-
-    rotation_start, _ = week.shifted(-(ROTATION_WEEKS - 1)).bounds(data.tz)
-    window = data.shifts_within(rotation_start, end)
-    members = rotation([data.shifts[index] for index in window], rotation_start, end)
-    by_site: dict[str, int] = defaultdict(int)
-    for site in members.values():
-        by_site[site] += 1
-
-    # Time on call over the rotation's cycle, from the team's first week on (module docstring).
-    cycle_first = week.shifted(-(ROTATION_WEEKS - 1))
-    if data.first_week is not None:
-        cycle_first = min(max(cycle_first, data.first_week), week)
-    cycle_start, _ = cycle_first.bounds(data.tz)
-    cycle_weeks = 1 + sum(1 for back in range(1, ROTATION_WEEKS) if week.shifted(-back) >= cycle_first)
-    start_us, end_us, cycle_us = _micros(start), _micros(end), _micros(cycle_start)
-    spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    primary: list[tuple[int, int]] = []
-    for index in window:
-        shift, span = data.shifts[index], data.shift_spans[index]
-        if span[1] > cycle_us:  # an earlier one is in the rotation, not in the cycle
-            spans[shift.responder].append(span)
-        if shift.level == 1 and span[1] > start_us:
-            primary.append(span)
-    share = {
-        responder: _covered(spans[responder], cycle_us, end_us) / (end_us - cycle_us) for responder in members
-    }
-    shares = sorted(share.values())
-
-    incidents = data.incidents_within(start, end)
-    primary_seconds = _covered(primary, start_us, end_us) / 1e6
-    per_shift = incidents / (primary_seconds / (SHIFT_HOURS * 3600)) if primary_seconds else None
-
-    # Over the same cycle as time on call: within one week a weekly rota's one responder carries every page,
-    # so a week's share would say "one person carries most of the pages" of every healthy weekly rota.
-    concentration: float | None = None
-    in_cycle = data.interruptions_within(cycle_start, end)
-    if len(members) >= k and in_cycle:
-        carried: dict[str, int] = defaultdict(int)
-        for item in in_cycle:
-            carried[item.responder] += 1
-        concentration = max(carried.values()) / len(in_cycle)
-
-    max_share = shares[-1] if shares else None
-    return WeekLoad(
-        team=team,
-        week=week,
-        starts_at=start,
-        ends_at=end,
-        interruptions=split,
-        on_call_share=share,
-        max_on_call_share=max_share,
-        median_on_call_share=statistics.median(shares) if shares else None,
-        incidents=incidents,
-        primary_hours=primary_seconds / 3600,
-        incidents_per_shift=per_shift,
-        rotation_size=len(members),
-        rotation_by_site=dict(by_site),
-        concentration=concentration,
-        reasons=sre_reasons(max_share, per_shift, by_site, cycle_weeks),
-        cycle_weeks=cycle_weeks,
-    )
+    shift_rows = [shift_row(shift) for shift in shifts if shift.team == team]
+    page_rows = [page_row(page) for page in pages if page.team == team]
+    known = _known_weeks(zone(team_zone), shift_rows, page_rows)
+    first = week.shifted(-(ROTATION_WEEKS - 1))
+    last = week
+    if known is not None:
+        first, last = min(first, known[0]), max(last, known[1])
+    loads = _loads(team, zone(team_zone), shift_rows, page_rows, first, last, known, k=k)
+    return next(load for load in loads if load.week == week)
 
 
 def weekly_load(
     team: str, team_zone: str, shifts: Sequence[Shift], pages: Sequence[Page], *, k: int
 ) -> list[WeekLoad]:
-    """:func:`week_load` for every ISO week from the team's first shift or page to its last.
+    """:func:`week_load` for every ISO week from the team's first shift or page to its last."""
+    return weekly_load_of_rows(
+        team,
+        team_zone,
+        [shift_row(shift) for shift in shifts if shift.team == team],
+        [page_row(page) for page in pages if page.team == team],
+        k=k,
+    )
 
-    The interruptions and each incident's first page depend on the team's whole history, so they are worked
-    out once for the series rather than once a week.
-    """
+
+def weekly_load_of_rows(
+    team: str, team_zone: str, shifts: Sequence[ShiftRow], pages: Sequence[PageRow], *, k: int
+) -> list[WeekLoad]:
+    """:func:`weekly_load` of one team's rows (every row is the team's, already validated)."""
     _check_k(k)
-    data = _TeamData.of(team, team_zone, shifts, pages)
-    moments = [p.occurred_at for p in pages if p.team == team]
-    if data.shifts:
-        moments.append(data.shift_starts[0])
-        moments.append(max(s.end for s in data.shifts) - timedelta(microseconds=1))
-    if not moments:
+    tz = zone(team_zone)
+    known = _known_weeks(tz, shifts, pages)
+    if known is None:
         return []
-    week, last = IsoWeek.of(min(moments), data.tz), IsoWeek.of(max(moments), data.tz)
-    loads = []
-    while week <= last:
-        loads.append(_week_load(team, week, data, k=k))
-        week = week.shifted(1)
+    return _loads(team, tz, shifts, pages, known[0], known[1], known, k=k)
+
+
+def _known_weeks(
+    tz: ZoneInfo, shifts: Sequence[ShiftRow], pages: Sequence[PageRow]
+) -> tuple[IsoWeek, IsoWeek] | None:
+    """The week of the team's first shift or page and of its last instant on call or paged (None: no rows).
+    Nothing is known before the first: weeks there are unknown, not idle."""
+    moments = [page[2] for page in pages]
+    if shifts:
+        moments.append(min(shift[1] for shift in shifts))
+        moments.append(max(shift[2] for shift in shifts) - 1)
+    if not moments:
+        return None
+    return IsoWeek.of(_instant(min(moments)), tz), IsoWeek.of(_instant(max(moments)), tz)
+
+
+def _loads(
+    team: str,
+    tz: ZoneInfo,
+    shifts: Sequence[ShiftRow],
+    pages: Sequence[PageRow],
+    first: IsoWeek,
+    last: IsoWeek,
+    known: tuple[IsoWeek, IsoWeek] | None,
+    *,
+    k: int,
+) -> list[WeekLoad]:
+    """The loads of every week from ``first`` to ``last`` (``known``: the weeks the rows span).
+
+    Each figure is worked out once for the whole series and read per week: every person's time on call and
+    the primary coverage as microseconds per week (a cycle's is the sum of its weeks, since the weeks
+    partition time), the interruptions and incidents counted per week, each person's latest shift per week.
+    """
+    weeks = [first]
+    while weeks[-1] < last:
+        weeks.append(weeks[-1].shifted(1))
+    bounds = [week.bounds(tz) for week in weeks]
+    grid = [micros(start) for start, _ in bounds] + [micros(bounds[-1][1])]
+    count = len(weeks)
+    # Time on call counts from the team's first week (the module docstring's cycle).
+    known_first = weeks.index(known[0]) if known is not None else 0
+
+    by_responder: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    primary_spans: list[tuple[int, int]] = []
+    # Per week, each person's latest shift overlapping it: (start, order given, site); a person's site in the
+    # rotation is that of their latest shift in its four weeks, the first given of two that start together.
+    latest: list[dict[str, tuple[int, int, str]]] = [{} for _ in weeks]
+    for order, (responder, start, end, level, site) in enumerate(sorted(shifts, key=itemgetter(1))):
+        by_responder[responder].append((start, end))
+        if level == 1:
+            primary_spans.append((start, end))
+        index = max(_week_index(grid, start), 0)
+        while index < count and grid[index] < end:
+            seen = latest[index].get(responder)
+            if seen is None or start > seen[0]:
+                latest[index][responder] = (start, -order, site)
+            index += 1
+    on_call = {responder: _covered_per_week(_union(spans), grid) for responder, spans in by_responder.items()}
+    primary = _covered_per_week(_union(primary_spans), grid)
+
+    split = [[0, 0, 0] for _ in weeks]  # business, off, sleep
+    carried: list[dict[str, int]] = [defaultdict(int) for _ in weeks]
+    slot = {"business": 0, "off": 1, "sleep": 2}
+    for at, responder, kind in _interruption_rows(pages):
+        index = _week_index(grid, at)
+        if 0 <= index < count:
+            split[index][slot[kind]] += 1
+            carried[index][responder] += 1
+    incidents = [0] * count
+    for at in _first_high_urgency_rows(pages).values():
+        index = _week_index(grid, at)
+        if 0 <= index < count:
+            incidents[index] += 1
+
+    loads: list[WeekLoad] = []
+    for index, week in enumerate(weeks):
+        week_start, week_end = bounds[index]
+        window = range(max(index - (ROTATION_WEEKS - 1), 0), index + 1)
+        members: dict[str, tuple[int, int, str]] = {}
+        for back in window:
+            for responder, seen in latest[back].items():
+                held = members.get(responder)
+                if held is None or seen[:2] > held[:2]:
+                    members[responder] = seen
+        by_site: dict[str, int] = defaultdict(int)
+        for _start, _order, site in members.values():
+            by_site[site] += 1
+
+        cycle_first = min(max(index - (ROTATION_WEEKS - 1), known_first), index)
+        cycle = range(cycle_first, index + 1)
+        cycle_length = grid[index + 1] - grid[cycle_first]
+        share = {
+            responder: sum(on_call[responder][back] for back in cycle) / cycle_length for responder in members
+        }
+        shares = sorted(share.values())
+
+        primary_seconds = primary[index] / 1e6
+        per_shift = incidents[index] / (primary_seconds / (SHIFT_HOURS * 3600)) if primary_seconds else None
+
+        # Over the same cycle as time on call: within one week a weekly rota's one responder carries every
+        # page, so a week's share would say "one person carries most of the pages" of every healthy rota.
+        concentration: float | None = None
+        if len(members) >= k:
+            in_cycle: dict[str, int] = defaultdict(int)
+            for back in cycle:
+                for responder, number in carried[back].items():
+                    in_cycle[responder] += number
+            total = sum(in_cycle.values())
+            if total:
+                concentration = max(in_cycle.values()) / total
+
+        business, off, sleep = split[index]
+        max_share = shares[-1] if shares else None
+        loads.append(
+            WeekLoad(
+                team=team,
+                week=week,
+                starts_at=week_start,
+                ends_at=week_end,
+                interruptions=HourSplit(business=business, off=off, sleep=sleep),
+                on_call_share=share,
+                max_on_call_share=max_share,
+                median_on_call_share=statistics.median(shares) if shares else None,
+                incidents=incidents[index],
+                primary_hours=primary_seconds / 3600,
+                incidents_per_shift=per_shift,
+                rotation_size=len(members),
+                rotation_by_site=dict(by_site),
+                concentration=concentration,
+                reasons=sre_reasons(max_share, per_shift, by_site, len(cycle)),
+                cycle_weeks=len(cycle),
+            )
+        )
     return loads

@@ -31,7 +31,15 @@ from django.db.models.functions import Cast, Lower
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from pulse.analysis.oncall import Page, Shift, weekly_load, zone
+from pulse.analysis.oncall import (
+    Page,
+    PageRow,
+    Shift,
+    ShiftRow,
+    micros,
+    weekly_load_of_rows,
+    zone,
+)
 from pulse.analysis.oncall_csv import (
     CellError,
     Parsed,
@@ -297,18 +305,18 @@ def oncall_rows_store(
 
 
 def _as_text(field: str) -> Cast:
-    """A stored instant as the database writes it in text (ISO 8601), for :func:`_instant`."""
+    """A stored instant as the database writes it in text (ISO 8601), for :func:`_stored_micros`."""
     return Cast(field, output_field=TextField())
 
 
-def _instant(text: str) -> datetime:
-    """An instant read as text: PostgreSQL writes ISO 8601 with the session's offset (psycopg itself reads
-    only that DateStyle), SQLite the naive UTC text Django stored. ``fromisoformat`` parses it in C; the
-    driver's loader for a timestamp, as Django installs it, parses in Python about ten times slower, and a
-    team's year is some five thousand instants, half the time of its weekly recomputation
-    (``pulse_bench oncall``)."""
+def _stored_micros(text: str) -> int:
+    """A stored instant read as text, in microseconds since 1970 (``pulse.analysis.oncall.micros``).
+    PostgreSQL writes ISO 8601 with the session's offset (psycopg itself reads only that DateStyle), SQLite
+    the naive UTC text Django stored. ``fromisoformat`` parses it in C; the driver's loader for a timestamp,
+    as Django installs it, parses in Python about ten times slower, and a team's year is some five thousand
+    instants, half the time of its weekly recomputation (``pulse_bench oncall``)."""
     moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return micros(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC))
 
 
 def _team_people_by_day(team: Team) -> list[tuple[int, date, date | None]]:
@@ -337,19 +345,19 @@ def oncall_weeks_compute(*, team_id: int, since: date | None = None) -> int:
         organisation = team.organisation
         k = organisation.min_group_size
         label = str(team.pk)
-        shifts = [
-            Shift(label, responder, _instant(start), _instant(end), level, site)
+        shifts: list[ShiftRow] = [
+            (responder, _stored_micros(start), _stored_micros(end), level, site)
             for responder, start, end, level, site in OncallShift.objects.filter(team=team)
             .annotate(start=_as_text("starts_at"), end=_as_text("ends_at"))
             .values_list("responder", "start", "end", "level", "site")
         ]
-        pages = [
-            Page(label, responder, zone_name, _instant(at), incident, urgency, channel)  # type: ignore[arg-type]
+        pages: list[PageRow] = [
+            (responder, zone_name, _stored_micros(at), incident, urgency, channel)
             for responder, zone_name, at, incident, urgency, channel in OncallPage.objects.filter(team=team)
             .annotate(at=_as_text("occurred_at"))
             .values_list("responder", "responder_time_zone", "at", "incident", "urgency", "channel")
         ]
-        loads = weekly_load(label, team.effective_time_zone, shifts, pages, k=k)
+        loads = weekly_load_of_rows(label, team.effective_time_zone, shifts, pages, k=k)
         first_week = since - timedelta(days=since.weekday()) if since is not None else None
 
         memberships = _team_people_by_day(team)
