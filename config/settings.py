@@ -285,15 +285,23 @@ CELERY_TASK_ROUTES = {
     # A PagerDuty sync waits its turn at the API's rate limit: off the tick's queue, beside the trend runs.
     "pulse.tasks.sync_pagerduty_team": {"queue": f"{PULSE_QUEUE_PREFIX}trends"},
     "pulse.tasks.sync_pagerduty_all": {"queue": f"{PULSE_QUEUE_PREFIX}trends"},
+    "pulse.tasks.oncall_weeks_refresh": {"queue": f"{PULSE_QUEUE_PREFIX}trends"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULER = "config.celery.Scheduler"  # makes the schedule file's directory first
-# One beat entry: a tick every minute. Due work lives in database rows with a due time; the tick claims it.
+# The tick every minute: due work lives in database rows with a due time, and the tick claims it. Two hourly
+# entries beside it find their own work in the database too.
 CELERY_BEAT_SCHEDULE = {
     "pulse-tick": {"task": "surveys.tasks.tick", "schedule": 60.0, "options": {"expires": 55}},
     # Every PagerDuty-linked team synced once an hour (webhooks bring a team's sync forward in between).
     "pulse-pagerduty-sync": {
         "task": "pulse.tasks.sync_pagerduty_all",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
+    # Weeks stored under an older version of the on-call rules are recomputed (after an upgrade).
+    "pulse-oncall-weeks-refresh": {
+        "task": "pulse.tasks.oncall_weeks_refresh",
         "schedule": 3600.0,
         "options": {"expires": 3000},
     },

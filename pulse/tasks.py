@@ -60,6 +60,15 @@ def oncall_weeks_compute(team_id: int) -> int:
     return compute(team_id=team_id)
 
 
+@shared_task(name="pulse.tasks.oncall_weeks_refresh", autoretry_for=(OperationalError,), max_retries=3)
+def oncall_weeks_refresh() -> int:
+    """Queue the recomputation of every team whose stored weeks follow an older version of the weekly rules
+    (``oncall_weeks_refresh``). Idempotent: once they are recomputed, none is left to queue."""
+    from pulse.services.oncall import oncall_weeks_refresh as refresh
+
+    return len(refresh())
+
+
 @shared_task(name="pulse.tasks.sync_pagerduty_team", autoretry_for=(OperationalError,), max_retries=3)
 def sync_pagerduty_team(link_id: int) -> str:
     """Sync one PagerDuty-linked team from its cursor (``pagerduty_team_sync``): a link's id in, never a key.

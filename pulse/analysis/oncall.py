@@ -80,6 +80,13 @@ SRE_SOURCE = (
     'ch. 11 "Being On-Call"'
 )
 
+# The version of the weekly rules above. Raise it with any change to this module that changes a stored figure:
+# every week stored under an earlier version is then recomputed from the stored rows (the hourly
+# ``oncall_weeks_refresh``), so leaders never read a figure by an old rule beside one by the new.
+# 1: time on call and the busiest person's share over the rotation's four-week cycle (docs/oncall.md §2.3,
+#    §2.6); weeks stored before had them week by week and carry 0.
+RULES_VERSION = 1
+
 MAX_ON_CALL_SHARE = 0.25
 MAX_INCIDENTS_PER_SHIFT = 2.0
 MIN_ROTATION_ONE_SITE = 8

@@ -214,6 +214,9 @@ class OncallWeek(models.Model):
     )
     reasons = models.JSONField(default=list, blank=True)
     computed_at = models.DateTimeField()
+    rules_version = models.PositiveSmallIntegerField(
+        default=0, help_text="pulse.analysis.oncall.RULES_VERSION when computed; older weeks are recomputed."
+    )
 
     class Meta:
         ordering = ["team", "week_start"]

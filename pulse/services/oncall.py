@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from pulse.analysis.oncall import (
+    RULES_VERSION,
     Page,
     PageRow,
     Shift,
@@ -80,6 +81,7 @@ WEEK_FIELDS = (
     "without_time_off_share",
     "reasons",
     "computed_at",
+    "rules_version",
 )
 WEEK_COLUMNS = ("team_id", "week_start", *WEEK_FIELDS)  # the order of a week's plain row
 BULK_BATCH = 2000
@@ -297,6 +299,13 @@ def oncall_rows_store(
         moments = [row[2] for row in new_shifts] + [row[3] for row in new_pages]
         if moments:
             since = min(moments).astimezone(zone(team.effective_time_zone)).date()
+            # Weeks between the last one stored and the new rows had no row of their own, and now lie inside
+            # the team's series: they are written too, or a quiet week would be missing, not zero.
+            last_stored = (
+                OncallWeek.objects.filter(team=team).order_by("-week_start").values_list("week_start").first()
+            )
+            if last_stored is not None:
+                since = min(since, last_stored[0] + timedelta(days=7))
             oncall_weeks_compute(team_id=team.pk, since=since)
     return counts
 
@@ -399,6 +408,7 @@ def oncall_weeks_compute(*, team_id: int, since: date | None = None) -> int:
                     share_without_break(people, absences, sunday, k=k),
                     [asdict(reason) for reason in load.reasons],
                     now,
+                    RULES_VERSION,
                 )
             )
         stale = OncallWeek.objects.filter(team=team)
@@ -407,6 +417,19 @@ def oncall_weeks_compute(*, team_id: int, since: date | None = None) -> int:
         stale.delete()
         _rows_insert(OncallWeek, WEEK_COLUMNS, rows)
     return len(rows)
+
+
+def oncall_weeks_refresh() -> list[int]:
+    """Recompute, in workers, the weeks of every team that has a week stored under an earlier version of the
+    weekly rules (``pulse.analysis.oncall.RULES_VERSION``); return those teams. Idempotent: a team already
+    recomputed has no such week, and a team queued twice is recomputed to the same rows."""
+    teams = sorted(
+        set(
+            OncallWeek.objects.filter(rules_version__lt=RULES_VERSION).values_list("team_id", flat=True)
+        )
+    )
+    oncall_weeks_compute_later(teams)
+    return teams
 
 
 def oncall_weeks_compute_later(team_ids: Iterable[int]) -> None:

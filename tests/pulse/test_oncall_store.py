@@ -9,6 +9,7 @@ import html
 import io
 import re
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -20,6 +21,7 @@ from pulse.services.oncall import oncall_rows_store, oncall_weeks_compute
 from pulse.tasks import oncall_weeks_compute as oncall_weeks_compute_task
 from surveys.models import Membership, Organisation, Person, Team
 from tests.factories import MembershipFactory, OrganisationFactory, PersonFactory, TeamFactory, UserFactory
+from tests.helpers_broker import REFUSING_BROKER, broker_at
 
 pytestmark = pytest.mark.django_db
 
@@ -194,6 +196,61 @@ def test_a_store_recomputes_the_weeks_from_its_earliest_new_row_and_no_others(
     weeks = dict(OncallWeek.objects.filter(team=team).values_list("week_start", "interruptions_sleep"))
     assert weeks == {date(2026, 1, 12): 99, date(2026, 1, 19): 1}
     assert OncallWeek.objects.get(team=other).interruptions_sleep == 99
+
+
+def test_a_quiet_week_between_the_last_stored_week_and_new_rows_is_written_as_zero(team: Team) -> None:
+    """New rows two weeks after the last stored week: the week between them is now inside the team's series
+    and gets its row (no interruptions), not a hole that only a full recomputation would fill."""
+    from pulse.analysis.oncall import Page
+    from pulse.analysis.oncall_csv import parse_pages, parse_shifts
+
+    oncall_rows_store(
+        team_id=team.pk, shifts=parse_shifts(SHIFTS).rows, pages=parse_pages(PAGES).rows, source="csv"
+    )
+    # Wednesday 28 January, 04:00 in Berlin: the week of 26 January; the week of 19 January has nothing.
+    night = datetime(2026, 1, 28, 3, 0, tzinfo=UTC)
+    later = Page("sre", "alice@example.org", "Europe/Berlin", night, "INC-9", "high", "phone")
+    oncall_rows_store(team_id=team.pk, shifts=(), pages=[later], source="csv")
+
+    weeks = dict(OncallWeek.objects.filter(team=team).values_list("week_start", "interruptions_sleep"))
+    assert weeks == {date(2026, 1, 12): 1, date(2026, 1, 19): 0, date(2026, 1, 26): 1}
+    stored_once = list(OncallWeek.objects.filter(team=team).order_by("week_start").values())
+    oncall_weeks_compute(team_id=team.pk)  # the full recomputation writes the same weeks
+    recomputed = list(OncallWeek.objects.filter(team=team).order_by("week_start").values())
+    ignored = {"id", "computed_at"}
+    assert [{k: v for k, v in row.items() if k not in ignored} for row in recomputed] == [
+        {k: v for k, v in row.items() if k not in ignored} for row in stored_once
+    ]
+
+
+def test_weeks_stored_under_older_rules_are_recomputed_and_no_others(
+    team: Team, organisation: Organisation, django_capture_on_commit_callbacks: Any
+) -> None:
+    """After an upgrade that changes a rule (``RULES_VERSION``), the hourly refresh recomputes the teams with
+    a week stored under the older rules; here the broker is unreachable, so the weeks are computed at once
+    (``oncall_weeks_compute_later``)."""
+    from pulse.analysis.oncall import RULES_VERSION
+    from pulse.analysis.oncall_csv import parse_pages, parse_shifts
+    from pulse.services.oncall import oncall_weeks_refresh
+
+    other = TeamFactory(organisation=organisation, name="DBA", slug="dba")
+    for each in (team, other):
+        oncall_rows_store(
+            team_id=each.pk, shifts=parse_shifts(SHIFTS).rows, pages=parse_pages(PAGES).rows, source="csv"
+        )
+    assert set(OncallWeek.objects.values_list("rules_version", flat=True)) == {RULES_VERSION}
+    assert oncall_weeks_refresh() == []  # nothing stale
+
+    # The team's week as an older version stored it (a different figure); the other team's is current.
+    OncallWeek.objects.filter(team=team).update(rules_version=RULES_VERSION - 1, interruptions_sleep=7)
+    OncallWeek.objects.filter(team=other).update(interruptions_sleep=99)
+    with broker_at(REFUSING_BROKER), django_capture_on_commit_callbacks(execute=True):
+        assert oncall_weeks_refresh() == [team.pk]
+
+    week = OncallWeek.objects.get(team=team)
+    assert (week.rules_version, week.interruptions_sleep) == (RULES_VERSION, 1)
+    assert OncallWeek.objects.get(team=other).interruptions_sleep == 99  # current: left alone
+    assert oncall_weeks_refresh() == []
 
 
 def _whole_week_shift(monday: str, next_monday: str) -> str:

@@ -25,6 +25,7 @@ from pulse.models import OncallWeek
 from pulse.services.oncall import oncall_rows_store
 from surveys.models import Organisation, Team
 from tests.factories import MembershipFactory, OrganisationFactory, PersonFactory, TeamFactory, UserFactory
+from tests.helpers_broker import use_broker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -34,19 +35,11 @@ UNREACHABLE = "redis://127.0.0.1:8119/0"  # one of this workstream's ports, wher
 SHIFTS = "team,responder,start,end,level,site\nsre,a,2026-01-12T00:00:00+01:00,2026-01-19T00:00:00+01:00,1,\n"
 
 
-def _use_broker(url: str) -> None:
-    """Point this process's Celery app at ``url``: its cached connection and producer pools are dropped, so
-    the next send connects there."""
-    current_app.conf.update(broker_url=url)
-    current_app.__dict__["_pool"] = None
-    current_app.amqp.__dict__["_producer_pool"] = None
-
-
 @pytest.fixture
 def broker() -> Iterator[str]:
     before = current_app.conf.broker_url
     yield BROKER
-    _use_broker(before)
+    use_broker(before)
 
 
 def _world() -> tuple[Organisation, Team, Client, str]:
@@ -100,7 +93,7 @@ def _worker() -> subprocess.Popen[bytes]:
 def test_a_worker_counts_imported_time_off_in_the_stored_weeks(broker: str) -> None:
     _organisation, team, client, time_off = _world()
     assert OncallWeek.objects.get(team=team).without_time_off_share == 1.0  # nobody had a break yet
-    _use_broker(broker)
+    use_broker(broker)
     worker = _worker()
     try:
         response = client.post("/manage/oncall/time-off/", {"action": "apply", "csv_text": time_off})
@@ -120,7 +113,7 @@ def test_a_worker_counts_imported_time_off_in_the_stored_weeks(broker: str) -> N
 
 def test_with_the_broker_down_the_weeks_are_computed_at_once(broker: str) -> None:
     _organisation, team, client, time_off = _world()
-    _use_broker(UNREACHABLE)
+    use_broker(UNREACHABLE)
     response = client.post("/manage/oncall/time-off/", {"action": "apply", "csv_text": time_off})
     assert response.status_code == 302
     assert OncallWeek.objects.get(team=team).without_time_off_share == pytest.approx(2 / 3)

@@ -35,6 +35,7 @@ from surveys.services.answering import response_submit
 from surveys.services.emails import MAX_ATTEMPTS, emails_claim, emails_mark_handled, emails_send_due
 from surveys.services.rounds import rounds_open_due, schedule_refresh
 from tests.factories import MembershipFactory, OrganisationFactory, PersonFactory, TeamFactory
+from tests.helpers_broker import use_broker
 from tests.helpers_rounds import answers_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -508,19 +509,6 @@ def test_a_real_celery_worker_on_rabbitmq_runs_the_tick() -> None:
     tick_through_a_real_worker(RABBITMQ)
 
 
-def forget_connections(app: Celery) -> None:
-    """The app keeps one connection pool, and one producer pool over it, for the first broker URL it saw."""
-    from kombu import pools
-
-    # The app's pool is kombu's own for that URL (kombu.pools.connections): closing it alone leaves the
-    # closed pool registered, and the next use of the same URL gets "Acquire on closed pool". reset()
-    # closes every pool kombu keeps and forgets them. Private state of Celery, which celery-types does not
-    # declare.
-    pools.reset()
-    app._pool = None  # type: ignore[attr-defined]
-    app.amqp._producer_pool = None  # type: ignore[attr-defined]
-
-
 def tick_through_a_real_worker(broker_url: str) -> None:
     """Two ticks through a real worker on ``broker_url``: a round opens, each of its emails goes out once."""
     from config.celery import app
@@ -534,8 +522,7 @@ def tick_through_a_real_worker(broker_url: str) -> None:
         quiet_weekends=False,
     )
     previous_url = app.conf.broker_url
-    app.conf["broker_url"] = broker_url  # what `conf.broker_url = ...` does; the stubs call it read-only
-    forget_connections(app)
+    use_broker(broker_url, app)
     # Queues of its own, so no other worker on this broker (another test run) takes the messages.
     prefix = f"test-{uuid.uuid4().hex}-"
     previous_queue = app.conf.task_default_queue
@@ -550,8 +537,7 @@ def tick_through_a_real_worker(broker_url: str) -> None:
             run_worker_until_done(app, queues, schedule)
     finally:
         app.conf.task_default_queue = previous_queue
-        app.conf["broker_url"] = previous_url
-        forget_connections(app)
+        use_broker(previous_url, app)
     assert Round.objects.filter(schedule=schedule).count() == 1
     assert Invitation.objects.count() == 6
     assert Invitation.objects.filter(email_outcomes="s").count() == 6

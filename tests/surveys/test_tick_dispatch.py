@@ -10,7 +10,6 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 import time_machine
-from celery import current_app
 from django.conf import settings
 from django.core import mail
 from django.core.mail import EmailMessage
@@ -22,7 +21,8 @@ from surveys.models import Invitation
 from surveys.services import emails as emails_module
 from surveys.services import tick
 from surveys.services.rounds import rounds_open_due
-from tests.surveys.test_delivery import OPENS, forget_connections, open_round
+from tests.helpers_broker import REFUSING_BROKER, broker_at
+from tests.surveys.test_delivery import OPENS, open_round
 
 pytestmark = pytest.mark.django_db
 
@@ -84,14 +84,8 @@ def test_a_drain_stops_when_its_time_budget_is_spent(monkeypatch: pytest.MonkeyP
 @pytest.fixture
 def refusing_broker() -> Iterator[None]:
     """The app's broker points at a port nothing listens on: every enqueue is refused at once."""
-    previous = current_app.conf.broker_url
-    forget_connections(current_app)
-    current_app.conf["broker_url"] = "redis://127.0.0.1:1/0"  # as `conf.broker_url = ...`; stubs: read-only
-    try:
+    with broker_at(REFUSING_BROKER):
         yield
-    finally:
-        current_app.conf["broker_url"] = previous
-        forget_connections(current_app)  # the next send, in any test, connects to the real broker again
 
 
 def test_when_the_broker_refuses_the_drains_the_tick_does_the_work_inline(refusing_broker: None) -> None:
