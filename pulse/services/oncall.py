@@ -424,9 +424,7 @@ def oncall_weeks_refresh() -> list[int]:
     weekly rules (``pulse.analysis.oncall.RULES_VERSION``); return those teams. Idempotent: a team already
     recomputed has no such week, and a team queued twice is recomputed to the same rows."""
     teams = sorted(
-        set(
-            OncallWeek.objects.filter(rules_version__lt=RULES_VERSION).values_list("team_id", flat=True)
-        )
+        set(OncallWeek.objects.filter(rules_version__lt=RULES_VERSION).values_list("team_id", flat=True))
     )
     oncall_weeks_compute_later(teams)
     return teams

@@ -12,6 +12,7 @@ from django import template
 from django.utils.translation import gettext
 
 from pulse.analysis.oncall_csv import CellError
+from pulse.selectors.cells import percent_words
 
 register = template.Library()
 
@@ -20,3 +21,9 @@ register = template.Library()
 def problem(error: CellError) -> str:
     text = gettext(error.text)
     return text % dict(error.values) if error.values else text
+
+
+@register.filter
+def percent(number: int | None) -> str:
+    """A whole percentage as the reader writes it: "12%", "12 %" in German (``percent_words``)."""
+    return "—" if number is None else percent_words(number)

@@ -167,6 +167,7 @@ WEEK_COLUMNS = {
     "without_time_off_share": "a share of the team, only at k",
     "reasons": "the thresholds breached",
     "computed_at": "when",
+    "rules_version": "which version of the weekly rules computed it",
 }
 
 

@@ -261,6 +261,21 @@ def test_a_leader_sees_the_teams_load_beside_its_burnout_on_one_time_axis(world:
     assert people[-1] == ["16 Mar 2026", "50%", "83%"]
 
 
+def test_a_german_leader_reads_the_load_tables_percentages_in_german(world: World) -> None:
+    """German writes a space before the percent sign ("26 %"), in the tables as in the sentences."""
+    world.leader.locale = "de"
+    world.leader.save(update_fields=["locale"])
+    with time_machine.travel(NOW, tick=False):
+        page = _page(world.client, f"/teams/{world.team_id('Wide')}/")
+        rollup = _page(world.client, f"/teams/{world.team_id('Root')}/rollup/")
+    load = _section(page, "load-title")
+    cells = [cell for row in table_rows(load, "load-table") for cell in row]
+    assert "26 % ▲ über 25 %" in cells  # the most-loaded person's share, over the cycle
+    assert table_rows(_section(page, "load-people"), "load-table")[-1][1:] == ["50 %", "83 %"]
+    assert not re.search(r"\d%", _text(load)), "a percentage without German's space"
+    assert not re.search(r"\d%", _text(_section(rollup, "load"))), "a percentage without German's space"
+
+
 def test_at_a_rotation_below_k_the_busiest_share_and_the_time_off_are_hidden_and_the_page_says_why(
     world: World,
 ) -> None:
