@@ -298,13 +298,21 @@ def slack_settings(request: HttpRequest, caller: Caller) -> HttpResponse:
         disconnect_form = DisconnectForm(request.POST)
         if not disconnect_form.is_valid():
             return _page(request, caller, workspace, 400, disconnect_form=disconnect_form)
-        slack_workspace_disconnect(organisation=organisation)
-        messages.success(
-            request,
-            gettext(
-                "Slack is disconnected: everyone is asked by email. Remove the app from the workspace "
-                "in Slack too."
-            ),
-        )
+        if slack_workspace_disconnect(organisation=organisation):
+            messages.success(
+                request,
+                gettext(
+                    "Slack is disconnected: everyone is asked by email, and Slack has revoked Pulse's "
+                    "token. Remove the app from the workspace in Slack too."
+                ),
+            )
+        else:
+            messages.warning(
+                request,
+                gettext(
+                    "Slack is disconnected: everyone is asked by email. Slack did not confirm that it "
+                    "revoked Pulse's token: remove the app from the workspace in Slack, which revokes it."
+                ),
+            )
         return redirect("web_slack")
     return redirect("web_slack")

@@ -26,7 +26,7 @@ from surveys.services.slack_delivery import (
     slack_failure,
     workspace_token,
 )
-from surveys.stored_secrets import secret_hint, secret_seal
+from surveys.stored_secrets import SealError, secret_hint, secret_seal
 
 logger = logging.getLogger(__name__)
 
@@ -101,12 +101,24 @@ def slack_workspace_settings_set(*, workspace: SlackWorkspace, default_channel: 
     SlackWorkspace.objects.filter(pk=workspace.pk).update(default_channel=default_channel, mode=mode)
 
 
-def slack_workspace_disconnect(*, organisation: Organisation) -> None:
-    """Forget the workspace: its credentials, its outbox rows and the people's Slack users. Everyone is
-    asked by email again."""
+def slack_workspace_disconnect(*, organisation: Organisation) -> bool:
+    """Revoke the bot token with Slack (``auth.revoke``), then forget the workspace: its credentials, its
+    outbox rows and the people's Slack users. Everyone is asked by email again. Returns whether Slack
+    revoked the token; when it could not (Slack unreachable, the token already revoked, a key ring that no
+    longer opens it), the workspace is forgotten all the same, and the admin removes the app in Slack."""
+    workspace = SlackWorkspace.objects.filter(organisation=organisation).first()
+    revoked = False
+    if workspace is not None:
+        # Outside the transaction: a slow Slack holds no lock. Nothing is stored from its answer.
+        try:
+            answer = slack_client(workspace_token(workspace)).auth_revoke()
+            revoked = bool(answer.get("revoked"))
+        except (SealError, SlackApiError, SlackClientError, OSError, ValueError) as error:
+            logger.warning("Slack: the bot token was not revoked (%s)", type(error).__name__)
     with transaction.atomic():
         SlackUser.objects.filter(person__organisation=organisation).update(user_id="", looked_up_at=None)
         SlackWorkspace.objects.filter(organisation=organisation).delete()
+    return revoked
 
 
 def slack_channel_choose(*, person: Person, channel: str) -> None:

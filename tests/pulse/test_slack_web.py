@@ -361,7 +361,10 @@ def test_disconnecting_needs_the_tick_and_then_forgets_slack(
 
     response = admin.post(PAGE, {"action": "disconnect", "confirm": "on"}, follow=True)
     page = text(response)
-    assert "Slack is disconnected: everyone is asked by email." in page
+    revoked = "Slack is disconnected: everyone is asked by email, and Slack has revoked Pulse&#x27;s token."
+    assert revoked in page
+    assert len(slack.of("auth.revoke")) == 1
+    assert slack.revoked  # the token no longer works in Slack
     assert "No workspace is connected" in page
     assert not SlackWorkspace.objects.exists()
     engineer = SlackUser.objects.get(person=world.a.engineer)
@@ -372,6 +375,18 @@ def test_disconnecting_needs_the_tick_and_then_forgets_slack(
         admin.post(PAGE, {"action": "settings", "default_channel": "slack", "mode": "link"}).status_code
         == 302
     )
+    assert not SlackWorkspace.objects.exists()
+
+
+def test_a_token_slack_cannot_revoke_is_forgotten_all_the_same_and_the_admin_told(
+    admin: Client, slack: SlackState, world: World
+) -> None:
+    connect(world)
+    slack.revoked = True  # revoked already in Slack (the app removed there): auth.revoke is invalid_auth
+    response = admin.post(PAGE, {"action": "disconnect", "confirm": "on"}, follow=True)
+    page = text(response)
+    told = "Slack did not confirm that it revoked Pulse&#x27;s token: remove the app from the workspace"
+    assert told in page
     assert not SlackWorkspace.objects.exists()
 
 

@@ -4,7 +4,8 @@ As documented at docs.slack.dev/reference/methods: ``POST https://slack.com/api/
 JSON body and ``Authorization: Bearer <token>``; the answer is JSON ``{"ok": true, ...}`` or
 ``{"ok": false, "error": "<code>"}``; a rate-limited call gets HTTP 429 with ``Retry-After`` (seconds) and
 ``{"ok": false, "error": "ratelimited"}``. Methods: ``auth.test``, ``users.lookupByEmail``,
-``conversations.open``, ``chat.postMessage``, ``chat.update``, ``views.open``. Every call is recorded.
+``conversations.open``, ``chat.postMessage``, ``chat.update``, ``views.open``, ``auth.revoke`` (the token
+stops working). Every call is recorded.
 
 And a builder of interactivity requests signed the way Slack signs them (``X-Slack-Signature``: v0 and the
 HMAC-SHA256 of ``v0:{timestamp}:{body}`` with the app's signing secret).
@@ -46,6 +47,7 @@ class SlackState:
     rate_limits: dict[str, list[int]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     delay: float = 0.0  # seconds each chat.postMessage takes
+    revoked: bool = False  # auth.revoke was called: every later call is invalid_auth
     _ts: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def of(self, method: str) -> list[Call]:
@@ -54,13 +56,16 @@ class SlackState:
 
 
 def _answer(state: SlackState, method: str, params: dict[str, Any], token: str) -> tuple[int, dict[str, Any]]:
-    if token != BOT_TOKEN:
+    if token != BOT_TOKEN or state.revoked:
         return 200, {"ok": False, "error": "invalid_auth"}
     with state.lock:
         pending = state.rate_limits.get(method) or []
         if pending:
             return -pending.pop(0), {"ok": False, "error": "ratelimited"}
         state.calls.append(Call(method, params, token))
+    if method == "auth.revoke":
+        state.revoked = True
+        return 200, {"ok": True, "revoked": True}
     if method == "auth.test":
         return 200, {"ok": True, "team": "Pulse Test", "team_id": TEAM_ID, "user_id": "UBOT", "bot_id": "B1"}
     if method == "users.lookupByEmail":
