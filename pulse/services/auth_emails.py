@@ -37,7 +37,12 @@ from django_stubs_ext import StrOrPromise
 from pulse import transports
 from pulse.models.auth import AuthEmail, EmailChange
 from surveys.models import DeliveryCount
-from surveys.services.delivery import DeliveryFailure, TemporaryFailure, retry_wait, rows_claim, unclaimed
+from surveys.services.delivery import (
+    DeliveryFailure,
+    TemporaryFailure,
+    due_rows_claim,
+    retry_wait,
+)
 from surveys.services.operations import delivery_count_add
 
 logger = logging.getLogger(__name__)
@@ -104,21 +109,9 @@ def _wake_worker() -> None:
 
 
 def auth_emails_claim(*, now: datetime, batch: int = SEND_BATCH) -> tuple[uuid.UUID, list[AuthEmail]]:
-    candidates = list(
-        AuthEmail.objects.filter(unclaimed(now), status=AuthEmail.Status.PENDING, due_at__lte=now)
-        .order_by("due_at", "pk")
-        .values_list("pk", flat=True)[:batch]
+    return due_rows_claim(
+        AuthEmail, now=now, batch=batch, claim_for=CLAIM_FOR, related=("email_change__person",)
     )
-    if not candidates:
-        return uuid.uuid4(), []
-    claim = rows_claim(
-        AuthEmail.objects.filter(unclaimed(now), pk__in=candidates, status=AuthEmail.Status.PENDING),
-        until=now + CLAIM_FOR,
-    )
-    rows = list(
-        AuthEmail.objects.filter(claim=claim).select_related("email_change__person").order_by("due_at", "pk")
-    )
-    return claim, rows
 
 
 def _messages(row: AuthEmail, now: datetime) -> list[Outgoing]:

@@ -37,7 +37,7 @@ from celery import current_app
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
@@ -60,7 +60,12 @@ from pulse.services.team_summary_slack import team_summary_slack_wake
 from surveys.language import language_of
 from surveys.models import CheckinChannel, Membership, Organisation, Person, Round, SlackWorkspace, Team
 from surveys.services.checkin_channels import channels_of_people
-from surveys.services.delivery import DeliveryFailure, TemporaryFailure, retry_wait, rows_claim, unclaimed
+from surveys.services.delivery import (
+    DeliveryFailure,
+    TemporaryFailure,
+    due_rows_claim,
+    retry_wait,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -412,22 +417,8 @@ def _wake_worker() -> None:
 def team_results_emails_claim(
     *, now: datetime, batch: int = SEND_BATCH
 ) -> tuple[uuid.UUID, list[TeamResultsEmail]]:
-    """Claim up to ``batch`` due rows by conditional UPDATE (``surveys.services.delivery.rows_claim``)."""
-    pending = Q(status=TeamResultsEmail.Status.PENDING, due_at__lte=now)
-    candidates = list(
-        TeamResultsEmail.objects.filter(unclaimed(now), pending)
-        .order_by("due_at", "pk")
-        .values_list("pk", flat=True)[:batch]
-    )
-    if not candidates:
-        return uuid.uuid4(), []
-    claim = rows_claim(
-        TeamResultsEmail.objects.filter(unclaimed(now), pending, pk__in=candidates), until=now + CLAIM_FOR
-    )
-    rows = list(
-        TeamResultsEmail.objects.filter(claim=claim).select_related("recipient").order_by("due_at", "pk")
-    )
-    return claim, rows
+    """Claim up to ``batch`` due rows by conditional UPDATE (``surveys.services.delivery.due_rows_claim``)."""
+    return due_rows_claim(TeamResultsEmail, now=now, batch=batch, claim_for=CLAIM_FOR, related=("recipient",))
 
 
 def team_results_emails_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> int:

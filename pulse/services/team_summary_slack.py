@@ -26,13 +26,17 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from celery import current_app
-from django.db.models import Q
 from django.utils import timezone
 from slack_sdk import WebClient
 
 from pulse.models.team_results import TeamSummarySlackMessage
 from surveys.models import DeliveryCount, SlackUser
-from surveys.services.delivery import DeliveryFailure, PermanentFailure, retry_wait, rows_claim, unclaimed
+from surveys.services.delivery import (
+    DeliveryFailure,
+    PermanentFailure,
+    due_rows_claim,
+    retry_wait,
+)
 from surveys.services.operations import delivery_count_add
 from surveys.services.slack_delivery import (
     SEND_BATCH,
@@ -70,24 +74,13 @@ def team_summary_slack_claim(
     *, now: datetime, batch: int = SEND_BATCH
 ) -> tuple[uuid.UUID, list[TeamSummarySlackMessage]]:
     """Claim up to ``batch`` due rows by conditional UPDATE; returns the claim and the rows it won."""
-    pending = Q(status=TeamSummarySlackMessage.Status.PENDING, due_at__lte=now)
-    candidates = list(
-        TeamSummarySlackMessage.objects.filter(unclaimed(now), pending)
-        .order_by("due_at", "pk")
-        .values_list("pk", flat=True)[:batch]
+    return due_rows_claim(
+        TeamSummarySlackMessage,
+        now=now,
+        batch=batch,
+        claim_for=CLAIM_FOR,
+        related=("workspace", "recipient__slack_user"),
     )
-    if not candidates:
-        return uuid.uuid4(), []
-    claim = rows_claim(
-        TeamSummarySlackMessage.objects.filter(unclaimed(now), pending, pk__in=candidates),
-        until=now + CLAIM_FOR,
-    )
-    rows = list(
-        TeamSummarySlackMessage.objects.filter(claim=claim)
-        .select_related("workspace", "recipient__slack_user")
-        .order_by("due_at", "pk")
-    )
-    return claim, rows
 
 
 def team_summary_slack_send_due(*, now: datetime | None = None, batch: int = SEND_BATCH) -> int:

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import smtplib
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from anymail.exceptions import AnymailError, AnymailInvalidAddress, AnymailRecipientsRefused
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 #: What sending may raise besides a reply: time-outs, dropped and refused connections, and a provider API's
 #: errors (anymail's, for any backend it provides).
@@ -128,3 +129,28 @@ def rows_claim(
     claim = uuid.uuid4()
     rows.update(**{claim_field: claim, until_field: until})
     return claim
+
+
+OutboxRow = TypeVar("OutboxRow", bound=Model)
+
+
+def due_rows_claim(
+    model: type[OutboxRow],
+    *,
+    now: datetime,
+    batch: int,
+    claim_for: timedelta,
+    related: Sequence[str] = (),
+) -> tuple[uuid.UUID, list[OutboxRow]]:
+    """Claim up to ``batch`` of an outbox's pending rows due at ``now``, the oldest first, for ``claim_for``
+    (:func:`rows_claim`); returns the claim and the rows it won, with ``related`` selected. The outbox has
+    ``status`` (``"pending"`` until sent), ``due_at``, ``claim`` and ``claimed_until``."""
+    rows = model._default_manager
+    pending = Q(status="pending", due_at__lte=now)
+    candidates = list(
+        rows.filter(unclaimed(now), pending).order_by("due_at", "pk").values_list("pk", flat=True)[:batch]
+    )
+    if not candidates:
+        return uuid.uuid4(), []
+    claim = rows_claim(rows.filter(unclaimed(now), pending, pk__in=candidates), until=now + claim_for)
+    return claim, list(rows.filter(claim=claim).select_related(*related).order_by("due_at", "pk"))
