@@ -32,7 +32,6 @@ from django.utils.translation import gettext, ngettext, pgettext
 
 from pulse import dates
 from pulse.analysis.formatting import (
-    day_text,
     decimals_of,
     noise_shown,
     noise_text,
@@ -186,7 +185,7 @@ def leader_home_get(*, caller: Caller) -> Home:
             metric = info.metric_for(column.key) if info else None
             verdict = releases[info.pk].verdict(metric, team.pk) if info and metric else None
             cells.append(shown_cell(verdict))
-        closing = closing_days.setdefault(info.pk, day_text(info.closes_at, zone)) if info else ""
+        closing = closing_days.setdefault(info.pk, dates.day_text(info.closes_at, zone)) if info else ""
         rows.append(
             HeatRow(team, team.depth - top, info, tuple(cells), open_by_team.get(team.pk, 0), closing)
         )

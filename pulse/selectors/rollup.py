@@ -25,7 +25,8 @@ from typing import Literal
 from django.db.models import Q
 from django.utils.translation import gettext
 
-from pulse.analysis.formatting import day_text, signed, slope_decimals
+from pulse import dates
+from pulse.analysis.formatting import signed, slope_decimals
 from pulse.analysis.metrics import HIGHER_IS_WORSE, RESPONSE_RATE, MetricInfos
 from pulse.analysis.stats import TrendLine, fit_trend
 from pulse.disclosure.release import (
@@ -171,7 +172,7 @@ def team_rollup_get(*, caller: Caller, team_id: int, today: date | None = None) 
                 team=member,
                 indent=member.depth - team.depth,
                 latest_round=latest,
-                closing=day_text(latest.closes_at, zone) if latest else "",
+                closing=dates.day_text(latest.closes_at, zone) if latest else "",
                 cells=cells,
                 rate=rate,
                 open_flags=len(open_flags),

@@ -172,6 +172,12 @@ def test_a_german_leaders_pages_are_german_apart_from_the_marked_english() -> No
     assert "Offene Hinweise" in _german_text(home)
     assert "1 offener Hinweis" in _german_text(home)
     assert "Sich verschlechternder Trend" in _german_text(home)  # the reasons' names, worded when read
+    # Each row's round is dated as German writes a day ("Runde endet am 2. März 2026"), on the heatmap and
+    # the roll-up alike; not "2 Mar 2026".
+    rollup = _german_text(client.get(f"/teams/{org.team['Root'].pk}/rollup/").content.decode())
+    for text in (_german_text(home), rollup):
+        assert re.search(r"Runde endet am \d{1,2}\. \w+\.? 20\d\d", text), text
+        assert not re.search(r"Runde endet am \d{1,2} ", text), text
 
     page = client.get(f"/flags/{flag.pk}/").content.decode()
     german = _german_text(page)
