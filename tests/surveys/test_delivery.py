@@ -133,6 +133,17 @@ def open_round(members: int, *, prefix: str = "person") -> tuple[Schedule, list[
     return schedule, emails
 
 
+def due_on_the_real_clock() -> None:
+    """For senders on the real clock (a subprocess, threads): the invitations' emails are due now, and their
+    round, opened at ``OPENS``, and its links are still open then. Its window from ``OPENS`` ends on a fixed
+    day, and the sender skips the emails of a closed round or an expired link, so after that day these
+    tests would find nothing to send."""
+    now = dt.datetime.now(UTC)
+    later = now + dt.timedelta(days=2)
+    Round.objects.update(closes_at=later)
+    Invitation.objects.update(email_due_at=now - dt.timedelta(minutes=1), expires_at=later)
+
+
 @pytest.mark.django_db
 def test_every_invitation_reaches_a_real_smtp_server_once(smtp_server: tuple[CountingHandler, int]) -> None:
     handler, port = smtp_server
@@ -371,8 +382,8 @@ def test_a_sender_killed_mid_batch_resends_at_most_the_message_in_flight() -> No
         with time_machine.travel(OPENS + dt.timedelta(minutes=1), tick=False):
             _schedule, emails = open_round(60)
             rounds_open_due()
-        # The subprocess runs on the real clock: make the emails due now (the round itself is still open).
-        Invitation.objects.update(email_due_at=dt.datetime.now(UTC) - dt.timedelta(minutes=1))
+        # The subprocess runs on the real clock: make the emails due now and the round open then.
+        due_on_the_real_clock()
         database = connection.settings_dict
         env = {
             **os.environ,
@@ -432,7 +443,7 @@ def test_a_slow_mail_server_never_lets_a_second_sender_send_a_batch_again(
         with time_machine.travel(OPENS + dt.timedelta(minutes=1), tick=False):
             _schedule, emails = open_round(15)
             rounds_open_due()
-        Invitation.objects.update(email_due_at=dt.datetime.now(UTC) - dt.timedelta(minutes=1))
+        due_on_the_real_clock()
         results: dict[str, int] = Counter()
         done = threading.Event()
 
