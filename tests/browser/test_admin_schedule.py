@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
@@ -64,7 +66,9 @@ def test_admin_creates_a_schedule_and_sees_its_next_openings(
             box.click()
     starts = browser.find_element(By.ID, "id_starts_on")
     starts.clear()
-    browser.execute_script("arguments[0].value = '2026-12-01'", starts)
+    # A start ahead of the real clock, so the first opening listed is the first Monday from it.
+    start = dt.datetime.now(ZoneInfo("Europe/Berlin")).date() + dt.timedelta(days=10)
+    browser.execute_script(f"arguments[0].value = '{start.isoformat()}'", starts)
     browser.find_element(By.CSS_SELECTOR, "button[name=action][value=save]").click()
 
     _wait_for(browser, "body", "UTC")
@@ -73,7 +77,9 @@ def test_admin_creates_a_schedule_and_sees_its_next_openings(
     assert schedule.effective_time_zone == "Europe/Berlin"
     assert not schedule.include_subtree
     page = browser.find_element(By.TAG_NAME, "body").text
-    # The first Monday from 1 December 2026, 10:00 in Berlin (CET), is 09:00 UTC.
-    assert "2026-12-07 09:00 UTC" in page
+    # The first Monday from the start, 10:00 in Berlin (CET or CEST), in UTC.
+    monday = start + dt.timedelta(days=-start.weekday() % 7)
+    first = dt.datetime.combine(monday, dt.time(10, 0), tzinfo=ZoneInfo("Europe/Berlin")).astimezone(dt.UTC)
+    assert f"{first:%Y-%m-%d %H:%M} UTC" in page
     assert page.count(" UTC") >= 5
     browser.save_screenshot(str(artifacts / "admin-schedule-next-openings.png"))
